@@ -1,0 +1,109 @@
+# vps build. Configurations: CUDA=auto|0|1  CUDNN=auto|0|1  DEBUG=0|1  ARCH=90
+# One object tree per configuration under build/<config>/; header dependencies tracked via -MMD.
+CUDA  ?= auto
+CUDNN ?= auto
+DEBUG ?= 0
+ARCH  ?= 90
+CUDA_HOME ?= /usr/local/cuda
+
+NVCC := $(shell command -v nvcc 2>/dev/null || ( [ -x $(CUDA_HOME)/bin/nvcc ] && echo $(CUDA_HOME)/bin/nvcc ))
+ifeq ($(CUDA),auto)
+  CUDA := $(if $(NVCC),1,0)
+endif
+ifeq ($(CUDA),1)
+  ifeq ($(NVCC),)
+    $(error CUDA=1 but nvcc was not found (looked on PATH and in $(CUDA_HOME)/bin))
+  endif
+  ifeq ($(CUDNN),auto)
+    CUDNN := $(if $(wildcard $(CUDA_HOME)/include/cudnn.h /usr/include/cudnn.h /usr/local/include/cudnn.h),1,0)
+  endif
+else
+  CUDNN := 0
+endif
+
+CONFIG := $(if $(filter 1,$(CUDA)),cuda$(if $(filter 1,$(CUDNN)),-cudnn,),cpu)$(if $(filter 1,$(DEBUG)),-debug,)
+BUILD  := build/$(CONFIG)
+
+CXX      ?= g++
+WARN     := -Wall -Wextra -Wno-unused-parameter
+SANITIZE := -fsanitize=address,undefined
+OPT_DEBUG:= -O1 -g $(SANITIZE) -fno-omit-frame-pointer
+OPT_REL  := -O3 -march=x86-64-v2 -g1
+OPT      := $(if $(filter 1,$(DEBUG)),$(OPT_DEBUG),$(OPT_REL))
+DEFS     := -DVPS_CUDA=$(CUDA) -DVPS_CUDNN=$(CUDNN)
+INCS     := -I. -I/usr/include/x86_64-linux-gnu/openblas-pthread
+CXXFLAGS := -std=c++17 -fopenmp $(WARN) $(OPT) $(DEFS) $(INCS) -MMD -MP
+LDLIBS   := -fopenmp -lopenblas -lpng -ljpeg -lz -lpthread
+LDFLAGS  := $(if $(filter 1,$(DEBUG)),$(SANITIZE),)
+
+ifeq ($(CUDA),1)
+  CXXFLAGS += -I$(CUDA_HOME)/include
+  NVFLAGS  := -std=c++17 -O3 -g1 --extended-lambda --expt-relaxed-constexpr \
+              -gencode arch=compute_$(ARCH),code=sm_$(ARCH) $(DEFS) $(INCS) -MMD -MP \
+              -Xcompiler -fopenmp,-Wall,-Wno-unused-parameter -diag-suppress 20012,20011,20014
+  LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas $(if $(filter 1,$(CUDNN)),-lcudnn,)
+endif
+
+LIB_DIRS := tensor autograd layers models losses data eval
+LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp) $(wildcard $(d)/*.cu)) tools/command.cpp
+LIB_OBJ  := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
+TOOL_OBJ := $(patsubst %,$(BUILD)/%.o,$(filter-out tools/command.cpp,$(wildcard tools/*.cpp)))
+TEST_OBJ := $(patsubst %,$(BUILD)/%.o,$(wildcard tests/*.cpp))
+BENCH_OBJ:= $(patsubst %,$(BUILD)/%.o,$(wildcard bench/*.cpp))
+LIB      := $(BUILD)/libvps.a
+DEPS_OK  := build/.deps-ok
+
+.PHONY: all test bench clean demo info
+all: $(BUILD)/vps $(BUILD)/vps_tests info
+	@ln -sfn $(CONFIG) build/current
+
+info:
+	@echo "vps: config=$(CONFIG) CUDA=$(CUDA) CUDNN=$(CUDNN) DEBUG=$(DEBUG) ARCH=sm_$(ARCH) nvcc=$(or $(NVCC),none)"
+
+$(DEPS_OK): tools/deps.sh
+	@bash tools/deps.sh
+	@mkdir -p build && touch $@
+
+$(BUILD)/%.cpp.o: %.cpp | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+# .cu files: nvcc when CUDA=1, otherwise the same source as plain C++ (one kernel body for both).
+$(BUILD)/%.cu.o: %.cu | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+ifeq ($(CUDA),1)
+	$(NVCC) $(NVFLAGS) -c $< -o $@
+else
+	$(CXX) $(CXXFLAGS) -x c++ -c $< -o $@
+endif
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# Whole-archive so that self-registering subcommands and models are always linked in.
+LINK_LIB := -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive
+
+$(BUILD)/vps: $(TOOL_OBJ) $(LIB)
+	$(CXX) $(LDFLAGS) $(TOOL_OBJ) $(LINK_LIB) $(LDLIBS) -o $@
+
+$(BUILD)/vps_tests: $(TEST_OBJ) $(LIB)
+	$(CXX) $(LDFLAGS) $(TEST_OBJ) $(LINK_LIB) $(LDLIBS) -lgtest -o $@
+
+$(BUILD)/vps_bench: $(BENCH_OBJ) $(LIB)
+	$(CXX) $(LDFLAGS) $(BENCH_OBJ) $(LINK_LIB) $(LDLIBS) -o $@
+
+# Tests run from the repository root (fixtures are found under tests/fixtures).
+test: all
+	$(BUILD)/vps_tests $(GTEST_ARGS)
+
+bench: $(BUILD)/vps_bench $(BUILD)/vps
+	@bash bench/run.sh $(BUILD)
+
+demo: all
+	@bash tools/demo.sh $(BUILD)
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d)
