@@ -38,13 +38,13 @@ LDFLAGS  := $(if $(filter 1,$(DEBUG)),$(SANITIZE),)
 
 ifeq ($(CUDA),1)
   CXXFLAGS += -I$(CUDA_HOME)/include
-  NVFLAGS  := -std=c++17 -O3 -g1 --extended-lambda --expt-relaxed-constexpr \
+  NVFLAGS  := -std=c++17 -O3 -Xcompiler -g1 --extended-lambda --expt-relaxed-constexpr \
               -gencode arch=compute_$(ARCH),code=sm_$(ARCH) $(DEFS) $(INCS) -MMD -MP \
               -Xcompiler -fopenmp,-Wall,-Wno-unused-parameter -diag-suppress 20012,20011,20014
   LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas $(if $(filter 1,$(CUDNN)),-lcudnn,)
 endif
 
-LIB_DIRS := tensor autograd layers models losses data eval
+LIB_DIRS := tensor autograd ops layers models losses data eval
 LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp) $(wildcard $(d)/*.cu)) tools/command.cpp
 LIB_OBJ  := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
 TOOL_OBJ := $(patsubst %,$(BUILD)/%.o,$(filter-out tools/command.cpp,$(wildcard tools/*.cpp)))

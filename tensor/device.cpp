@@ -38,3 +38,12 @@ int cuda_device_count() {
 bool cuda_available() { return cuda_device_count() > 0; }
 
 }  // namespace vps
+
+#if VPS_CUDA
+namespace vps {
+void cuda_check_launch(const char* what) {
+  cudaError_t e = cudaGetLastError();
+  VPS_CHECK(e == cudaSuccess, what, ": CUDA kernel launch failed: ", cudaGetErrorString(e));
+}
+}  // namespace vps
+#endif

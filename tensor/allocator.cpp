@@ -1,0 +1,147 @@
+#include "tensor/allocator.h"
+
+#include <cstdlib>
+#include <memory>
+
+#include "tensor/check.h"
+#if VPS_CUDA
+#include <cuda_runtime.h>
+#endif
+
+namespace vps {
+
+CachingAllocator::~CachingAllocator() { empty_cache(); }
+
+size_t CachingAllocator::round_size(size_t n) {
+  if (n == 0) n = 1;
+  const size_t small = 512, large = size_t(2) << 20;
+  if (n <= (size_t(1) << 20)) return (n + small - 1) / small * small;
+  return (n + large - 1) / large * large;
+}
+
+void* CachingAllocator::allocate(size_t nbytes) {
+  size_t sz = round_size(nbytes);
+  std::lock_guard<std::mutex> lock(mu_);
+  void* p = nullptr;
+  auto it = free_.find(sz);
+  if (it != free_.end() && !it->second.empty()) {
+    p = it->second.back();
+    it->second.pop_back();
+    stats_.cached_bytes -= sz;
+    stats_.num_cache_hits++;
+  } else {
+    p = raw_alloc_(sz);
+    if (!p) {  // out of memory: give the cache back and try once more
+      for (auto& [s, blocks] : free_)
+        for (void* b : blocks) {
+          raw_free_(b);
+          stats_.num_backend_frees++;
+        }
+      free_.clear();
+      stats_.cached_bytes = 0;
+      p = raw_alloc_(sz);
+    }
+    VPS_CHECK(p, "out of device memory allocating ", nbytes, " bytes (", stats_.allocated_bytes,
+              " bytes in use)");
+    stats_.num_backend_allocs++;
+  }
+  live_[p] = sz;
+  stats_.allocated_bytes += sz;
+  if (stats_.allocated_bytes > stats_.peak_allocated_bytes) stats_.peak_allocated_bytes = stats_.allocated_bytes;
+  return p;
+}
+
+void CachingAllocator::release(void* p) {
+  if (!p) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = live_.find(p);
+  VPS_CHECK(it != live_.end(), "CachingAllocator::release: pointer was not allocated here");
+  size_t sz = it->second;
+  live_.erase(it);
+  free_[sz].push_back(p);
+  stats_.allocated_bytes -= sz;
+  stats_.cached_bytes += sz;
+}
+
+void CachingAllocator::empty_cache() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [s, blocks] : free_)
+    for (void* b : blocks) {
+      raw_free_(b);
+      stats_.num_backend_frees++;
+    }
+  free_.clear();
+  stats_.cached_bytes = 0;
+}
+
+AllocatorStats CachingAllocator::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+#if VPS_CUDA
+static CachingAllocator& cuda_allocator(int index) {
+  static std::mutex mu;
+  static std::map<int, std::unique_ptr<CachingAllocator>> per_device;
+  std::lock_guard<std::mutex> lock(mu);
+  auto& a = per_device[index];
+  if (!a) {
+    a = std::make_unique<CachingAllocator>(
+        [index](size_t n) -> void* {
+          void* p = nullptr;
+          cudaSetDevice(index);
+          if (cudaMalloc(&p, n) != cudaSuccess) {
+            cudaGetLastError();
+            return nullptr;
+          }
+          return p;
+        },
+        [index](void* p) {
+          cudaSetDevice(index);
+          cudaFree(p);
+        });
+  }
+  return *a;
+}
+#endif
+
+void* allocate_bytes(Device d, size_t nbytes) {
+  if (d.is_cpu()) {
+    size_t n = (nbytes + 63) / 64 * 64;
+    void* p = std::aligned_alloc(64, n ? n : 64);
+    VPS_CHECK(p, "out of host memory allocating ", nbytes, " bytes");
+    return p;
+  }
+#if VPS_CUDA
+  VPS_CHECK(d.index < cuda_device_count(), "device ", d.str(), " is not available (", cuda_device_count(),
+            " CUDA devices)");
+  return cuda_allocator(d.index).allocate(nbytes);
+#else
+  VPS_FAIL("device ", d.str(), " requested but vps was built without CUDA");
+#endif
+}
+
+void free_bytes(Device d, void* p) {
+  if (d.is_cpu()) {
+    std::free(p);
+    return;
+  }
+#if VPS_CUDA
+  cuda_allocator(d.index).release(p);
+#endif
+}
+
+AllocatorStats cuda_allocator_stats(int index) {
+#if VPS_CUDA
+  if (cuda_available()) return cuda_allocator(index).stats();
+#endif
+  return {};
+}
+
+void cuda_empty_cache(int index) {
+#if VPS_CUDA
+  if (cuda_available()) cuda_allocator(index).empty_cache();
+#endif
+}
+
+}  // namespace vps

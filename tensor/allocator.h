@@ -1,0 +1,54 @@
+// Memory for tensor storages. CPU: 64-byte aligned host memory. CUDA: a caching allocator with
+// size-bucketed free lists, so that the many short-lived tensors of a training step do not each
+// pay for cudaMalloc/cudaFree. The caching logic is independent of CUDA (backend callbacks) so the
+// CPU tests exercise it too.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "tensor/device.h"
+
+namespace vps {
+
+struct AllocatorStats {
+  size_t allocated_bytes = 0;   // handed out and not yet returned
+  size_t cached_bytes = 0;      // held in free lists
+  size_t peak_allocated_bytes = 0;
+  size_t num_backend_allocs = 0;  // calls that reached the backend (cudaMalloc)
+  size_t num_cache_hits = 0;
+  size_t num_backend_frees = 0;
+};
+
+class CachingAllocator {
+ public:
+  using RawAlloc = std::function<void*(size_t)>;  // returns nullptr when out of memory
+  using RawFree = std::function<void(void*)>;
+  CachingAllocator(RawAlloc raw_alloc, RawFree raw_free) : raw_alloc_(std::move(raw_alloc)), raw_free_(std::move(raw_free)) {}
+  ~CachingAllocator();
+  // Size classes: multiples of 512 B up to 1 MiB, multiples of 2 MiB beyond.
+  static size_t round_size(size_t n);
+  void* allocate(size_t nbytes);  // throws vps::Error when the backend fails even after emptying the cache
+  void release(void* p);          // back to the free list of its size class
+  void empty_cache();             // returns every cached block to the backend
+  AllocatorStats stats() const;
+
+ private:
+  RawAlloc raw_alloc_;
+  RawFree raw_free_;
+  mutable std::mutex mu_;
+  std::map<size_t, std::vector<void*>> free_;  // size class -> blocks
+  std::map<void*, size_t> live_;               // block -> size class
+  AllocatorStats stats_;
+};
+
+void* allocate_bytes(Device d, size_t nbytes);
+void free_bytes(Device d, void* p);
+// Statistics and cache control of the CUDA allocator of device `index` (zeros without CUDA).
+AllocatorStats cuda_allocator_stats(int index = 0);
+void cuda_empty_cache(int index = 0);
+
+}  // namespace vps

@@ -1,0 +1,99 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "autograd/engine.h"
+#include "autograd/grad_mode.h"
+#include "ops/ops.h"
+#include "tests/gradcheck.h"
+
+using namespace vps;
+using vps::testing::rnd;
+
+TEST(Autograd, ChainRuleAndAccumulation) {
+  Tensor x = Tensor::from_vector<double>({1, 2, 3}, {3}).set_requires_grad();
+  Tensor y = sum(mul(x, x));  // dy/dx = 2x
+  y.backward();
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{2, 4, 6}));
+  sum(mul(x, 3.0)).backward();  // adds 3
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{5, 7, 9}));
+}
+
+TEST(Autograd, DiamondGraphSumsBothPaths) {
+  Tensor x = Tensor::from_vector<double>({2}, {1}).set_requires_grad();
+  Tensor a = mul(x, 3.0), b = exp(x);
+  Tensor y = sum(add(mul(a, b), a));  // 3x e^x + 3x -> 3e^x + 3x e^x + 3
+  y.backward();
+  double e = std::exp(2.0);
+  EXPECT_NEAR(x.grad().item<double>(), 3 * e + 6 * e + 3, 1e-9);
+}
+
+TEST(Autograd, SecondBackwardThroughFreedGraphIsAnError) {
+  Tensor x = rnd({4}, 1).set_requires_grad();
+  Tensor y = sum(mul(x, x));
+  y.backward();
+  try {
+    y.backward();
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("second time"), std::string::npos) << e.what();
+  }
+  Tensor z = sum(mul(x, x));
+  z.backward(Tensor(), /*retain_graph=*/true);
+  EXPECT_NO_THROW(z.backward());
+}
+
+TEST(Autograd, InPlaceOnTensorRequiringGradIsRefused) {
+  Tensor x = rnd({3}, 2).set_requires_grad();
+  EXPECT_THROW(x.fill_(0), Error);
+  {
+    autograd::NoGradGuard ng;
+    EXPECT_NO_THROW(x.fill_(1));  // optimizer-style update
+  }
+  // Modifying a tensor saved for backward is caught at backward time.
+  Tensor w = rnd({3}, 3);
+  Tensor y = sum(mul(x, w));
+  w.fill_(5);
+  EXPECT_THROW(y.backward(), Error);
+}
+
+TEST(Autograd, NoGradDetachAndRequiresGrad) {
+  Tensor x = rnd({3}, 4).set_requires_grad();
+  {
+    autograd::NoGradGuard ng;
+    EXPECT_FALSE(mul(x, x).requires_grad());
+  }
+  EXPECT_TRUE(mul(x, x).requires_grad());
+  EXPECT_FALSE(x.detach().requires_grad());
+  EXPECT_FALSE(mul(x.detach(), 2.0).requires_grad());
+  EXPECT_THROW(sum(x.detach()).backward(), Error);
+  EXPECT_THROW(mul(x, x).backward(), Error);  // non-scalar without seed
+  EXPECT_THROW(Tensor::zeros({2}, DType::i64).set_requires_grad(), Error);
+}
+
+TEST(Autograd, RetainGradOnIntermediate) {
+  Tensor x = rnd({3}, 5).set_requires_grad();
+  Tensor h = mul(x, 2.0);
+  h.retain_grad();
+  sum(mul(h, h)).backward();
+  EXPECT_EQ(h.grad().to_vector<double>(), mul(h, 2.0).to_vector<double>());
+}
+
+TEST(Autograd, GradcheckCatchesAWrongGradient) {
+  // A function whose "gradient" is deliberately wrong: detach one factor.
+  auto wrong = [](const std::vector<Tensor>& in) { return sum(mul(in[0], in[0].detach())); };
+  std::string r = vps::testing::gradcheck_report(
+      [&](const std::vector<Tensor>& in) { return std::vector<Tensor>{wrong(in)}; }, {rnd({5}, 6)});
+  EXPECT_FALSE(r.empty());
+}
+
+TEST(Autograd, ViewOpsGradcheck) {
+  auto f = [](const std::vector<Tensor>& in) {
+    Tensor x = in[0];
+    Tensor p = permute(x, {2, 0, 1});
+    Tensor s = slice(p, 0, 1, 4, 2);
+    Tensor e = expand(unsqueeze(select(x, 1, 1), 0), {2, 2, 4});
+    return mul(reshape(s, {2, 2, 3}), sum(e, {2}, true));
+  };
+  vps::testing::gradcheck(f, {rnd({2, 3, 4}, 7)});
+}

@@ -1,0 +1,116 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include <sstream>
+
+#include "tensor/allocator.h"
+#include "tensor/tensor.h"
+#include "tests/gradcheck.h"
+
+using namespace vps;
+
+TEST(Tensor, FactoriesShapesAndItems) {
+  Tensor z = Tensor::zeros({2, 3});
+  EXPECT_EQ(z.numel(), 6);
+  EXPECT_EQ(z.dtype(), DType::f32);
+  EXPECT_TRUE(z.is_contiguous());
+  EXPECT_EQ(Tensor::full({2}, 2.5, DType::f64).to_vector<double>(), (std::vector<double>{2.5, 2.5}));
+  EXPECT_EQ(Tensor::arange(0, 5, 2, DType::i64).to_vector<int64_t>(), (std::vector<int64_t>{0, 2, 4}));
+  EXPECT_EQ(Tensor::ones({}).item<float>(), 1.0f);
+  EXPECT_THROW(Tensor::zeros({2, 2}).item<float>(), Error);
+  EXPECT_THROW(Tensor::from_vector<float>({1, 2, 3}, {2, 2}), Error);
+}
+
+TEST(Tensor, ViewsShareStorageAndIndexCorrectly) {
+  Tensor a = Tensor::arange(0, 24, 1, DType::f64).reshape({2, 3, 4});
+  Tensor p = a.permute({2, 0, 1});
+  EXPECT_EQ(p.shape(), (Shape{4, 2, 3}));
+  EXPECT_FALSE(p.is_contiguous());
+  EXPECT_TRUE(p.same_storage(a));
+  // p[1][1][2] == a[1][2][1] == 1*12 + 2*4 + 1
+  EXPECT_EQ(p.select(0, 1).select(0, 1).select(0, 2).item<double>(), 21.0);
+  Tensor s = a.slice(2, 1, 4, 2);  // columns 1 and 3
+  EXPECT_EQ(s.contiguous().to_vector<double>()[1], 3.0);
+  EXPECT_EQ(a.transpose(0, 2).contiguous().transpose(0, 2).to_vector<double>(), a.to_vector<double>());
+  Tensor e = Tensor::arange(0, 3, 1, DType::f64).reshape({3, 1}).expand({3, 4});
+  EXPECT_EQ(e.strides()[1], 0);
+  EXPECT_EQ(e.contiguous().to_vector<double>()[5], 1.0);
+  EXPECT_EQ(a.unsqueeze(1).shape(), (Shape{2, 1, 3, 4}));
+  EXPECT_EQ(a.unsqueeze(-1).shape(), (Shape{2, 3, 4, 1}));
+  EXPECT_EQ(a.unsqueeze(0).squeeze(0).shape(), a.shape());
+  EXPECT_EQ(a.flatten(1).shape(), (Shape{2, 12}));
+  EXPECT_EQ(a.view({-1, 4}).shape(), (Shape{6, 4}));
+  EXPECT_THROW(p.view({8, 3}), Error);  // not viewable without a copy
+  EXPECT_EQ(p.reshape({8, 3}).to_vector<double>(), p.contiguous().to_vector<double>());
+  EXPECT_THROW(a.view({5, 5}), Error);
+  EXPECT_THROW(a.permute({0, 0, 1}), Error);
+  EXPECT_THROW(a.expand({3, 3, 4}), Error);
+}
+
+TEST(Tensor, DtypeConversionAndCopy) {
+  Tensor a = Tensor::from_vector<double>({1.7, -2.2, 0.0}, {3});
+  EXPECT_EQ(a.to(DType::i64).to_vector<int64_t>(), (std::vector<int64_t>{1, -2, 0}));
+  EXPECT_EQ(a.to(DType::b8).to_vector<uint8_t>(), (std::vector<uint8_t>{1, 1, 0}));
+  Tensor b = Tensor::zeros({2, 3}, DType::f64);
+  b.copy_(a);  // broadcast
+  EXPECT_EQ(b.to_vector<double>()[4], -2.2);
+  uint64_t v = b.version();
+  b.fill_(3);
+  EXPECT_GT(b.version(), v);
+}
+
+TEST(Tensor, RandomIsSeededAndPortable) {
+  Generator g1(7), g2(7);
+  Tensor a = randn({1000}, g1), b = randn({1000}, g2);
+  EXPECT_EQ(a.to_vector<float>(), b.to_vector<float>());
+  std::vector<double> v = randn({20000}, g1, DType::f64).to_vector<double>();
+  double m = 0, s = 0;
+  for (double x : v) m += x;
+  m /= double(v.size());
+  for (double x : v) s += (x - m) * (x - m);
+  s = std::sqrt(s / double(v.size()));
+  EXPECT_NEAR(m, 0, 0.03);
+  EXPECT_NEAR(s, 1, 0.03);
+  // Recorded values: the generator must give these numbers on every machine.
+  Generator g3(42);
+  std::vector<double> r = rand({3}, g3, DType::f64).to_vector<double>();
+  Generator g4(42);
+  EXPECT_EQ(rand({3}, g4, DType::f64).to_vector<double>(), r);
+  for (double x : r) EXPECT_TRUE(x >= 0 && x < 1);
+}
+
+TEST(Tensor, PrintingIsReadable) {
+  std::ostringstream os;
+  os << Tensor::arange(0, 6, 1, DType::f32).reshape({2, 3});
+  EXPECT_EQ(os.str(), "Tensor[2, 3] float32 cpu\n[[0, 1, 2],\n [3, 4, 5]]");
+}
+
+TEST(Allocator, CachingReusesBlocksAndEmptiesCache) {
+  int allocs = 0, frees = 0;
+  CachingAllocator a([&](size_t n) { ++allocs; return std::malloc(n); }, [&](void* p) { ++frees; std::free(p); });
+  void* p = a.allocate(1000);
+  a.release(p);
+  void* q = a.allocate(900);  // same 1024-byte class: served from cache
+  EXPECT_EQ(p, q);
+  EXPECT_EQ(allocs, 1);
+  EXPECT_EQ(a.stats().num_cache_hits, 1u);
+  void* r = a.allocate(3 << 20);  // large class: 4 MiB
+  EXPECT_EQ(a.stats().allocated_bytes, 1024u + (4u << 20));
+  a.release(q);
+  a.release(r);
+  EXPECT_EQ(a.stats().cached_bytes, 1024u + (4u << 20));
+  a.empty_cache();
+  EXPECT_EQ(frees, 2);
+  EXPECT_EQ(a.stats().cached_bytes, 0u);
+  EXPECT_EQ(a.stats().peak_allocated_bytes, 1024u + (4u << 20));
+}
+
+TEST(Tensor, CudaRoundTrip) {
+  VPS_REQUIRE_CUDA();
+  Tensor a = Tensor::arange(0, 10, 1, DType::f32).reshape({2, 5});
+  Tensor g = a.to(cuda_device()).permute({1, 0}).contiguous();
+  EXPECT_EQ(g.device(), cuda_device());
+  EXPECT_EQ(g.cpu().to_vector<float>(), a.permute({1, 0}).contiguous().to_vector<float>());
+  EXPECT_GT(cuda_allocator_stats().allocated_bytes, 0u);
+}
