@@ -97,7 +97,7 @@ $(BUILD)/vps_bench: $(BENCH_OBJ) $(LIB)
 test: all
 	$(BUILD)/vps_tests $(GTEST_ARGS)
 
-bench: $(BUILD)/vps_bench $(BUILD)/vps
+bench: all $(if $(BENCH_OBJ),$(BUILD)/vps_bench,)
 	@bash bench/run.sh $(BUILD)
 
 demo: all
