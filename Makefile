@@ -97,7 +97,7 @@ $(BUILD)/vps_bench: $(BENCH_OBJ) $(LIB)
 test: all
 	$(BUILD)/vps_tests $(GTEST_ARGS)
 
-bench: all $(if $(BENCH_OBJ),$(BUILD)/vps_bench,)
+bench: all $(BUILD)/vps_bench
 	@bash bench/run.sh $(BUILD)
 
 demo: all
