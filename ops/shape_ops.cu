@@ -31,6 +31,15 @@ StridedIndexer indexer_of(const Shape& shape, const Shape& strides, int64_t base
   return ix;
 }
 
+// Indexer of t's elements over `shape` with dimension d left out (its stride returned in *sd): the
+// caller adds index * sd. Used by index_select, gather and scatter_add.
+StridedIndexer indexer_skipping(const Tensor& t, int64_t d, const Shape& shape, int64_t* sd) {
+  Shape st = t.strides();
+  *sd = st[d];
+  st[d] = 0;
+  return indexer_of(shape, st, t.offset());
+}
+
 int64_t wrap(const char* op, int64_t dim, int64_t ndim, const Shape& s) {
   int64_t w = dim < 0 ? dim + ndim : dim;
   VPS_CHECK(w >= 0 && w < ndim, op, ": dimension ", dim, " out of range for shape ", shape_str(s));
@@ -88,10 +97,8 @@ struct SplitBackward : autograd::Node {
 // out[i] = a[..., index[j], ...] with j the position of i along dim (K = index length).
 template <class T>
 void index_select_kernel(const Tensor& out, const Tensor& a, int64_t d, const Tensor& idx) {
-  Shape st = a.strides();
-  int64_t sd = st[d];
-  st[d] = 0;
-  StridedIndexer ia = indexer_of(out.shape(), st, a.offset());
+  int64_t sd = 0;
+  StridedIndexer ia = indexer_skipping(a, d, out.shape(), &sd);
   int64_t inner = prod(out.shape(), size_t(d) + 1, out.shape().size()), K = idx.numel();
   const int64_t* pi = idx.data<int64_t>();
   const T* pa = static_cast<const T*>(a.impl()->storage->data);
@@ -113,10 +120,25 @@ void index_add_kernel(const Tensor& ga, int64_t d, const Tensor& idx, const Tens
   });
 }
 
-struct IndexSelectBackward : autograd::Node {
+// Backward of an op reading `a` at an i64 index along dim (index_select, gather).
+struct IndexReadNode : autograd::Node {
   autograd::SavedTensor index;
   Shape in_shape;
   int64_t dim = 0;
+  void release() override { index.reset(); }
+};
+
+template <class NodeT>
+void record_index_read(const Tensor& a, const Tensor& idx, int64_t d, const Tensor& out) {
+  if (!autograd::needs_grad({a})) return;
+  auto n = std::make_shared<NodeT>();
+  n->index = idx;
+  n->in_shape = a.shape();
+  n->dim = d;
+  autograd::record(n, {a}, {out});
+}
+
+struct IndexSelectBackward : IndexReadNode {
   const char* name() const override { return "IndexSelectBackward"; }
   std::vector<Tensor> backward(const std::vector<Tensor>& g) override {
     Tensor idx = index.get(name());
@@ -124,7 +146,6 @@ struct IndexSelectBackward : autograd::Node {
     VPS_DISPATCH_FLOAT(ga.dtype(), "index_select backward", [&] { index_add_kernel<scalar_t>(ga, dim, idx, g[0]); });
     return {ga};
   }
-  void release() override { index.reset(); }
 };
 
 void check_gather_shapes(const char* op, const Tensor& a, int64_t d, const Tensor& index, const Tensor* src) {
@@ -138,16 +159,12 @@ void check_gather_shapes(const char* op, const Tensor& a, int64_t d, const Tenso
   }
 }
 
-struct GatherBackward : autograd::Node {
-  autograd::SavedTensor index;
-  Shape in_shape;
-  int64_t dim = 0;
+struct GatherBackward : IndexReadNode {
   const char* name() const override { return "GatherBackward"; }
   std::vector<Tensor> backward(const std::vector<Tensor>& g) override {
     Tensor z = Tensor::zeros(in_shape, g[0].dtype(), g[0].device());
     return {scatter_add(z, dim, index.get(name()), g[0])};
   }
-  void release() override { index.reset(); }
 };
 
 struct ScatterAddBackward : autograd::Node {
@@ -351,13 +368,7 @@ Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index) {
   out_shape[d] = idx.numel();
   Tensor out = Tensor::empty(out_shape, a.dtype(), a.device());
   VPS_DISPATCH_ALL(a.dtype(), "index_select", [&] { index_select_kernel<scalar_t>(out, a, d, idx); });
-  if (autograd::needs_grad({a})) {
-    auto n = std::make_shared<IndexSelectBackward>();
-    n->index = idx;
-    n->in_shape = a.shape();
-    n->dim = d;
-    autograd::record(n, {a}, {out});
-  }
+  record_index_read<IndexSelectBackward>(a, idx, d, out);
   return out;
 }
 
@@ -367,10 +378,8 @@ Tensor gather(const Tensor& a, int64_t dim, const Tensor& index) {
   check_gather_shapes("gather", a, d, index, nullptr);
   Tensor idx = checked_index("gather", a, index, d);
   Tensor out = Tensor::empty(idx.shape(), a.dtype(), a.device());
-  Shape st = a.strides();
-  int64_t sd = st[d];
-  st[d] = 0;
-  StridedIndexer ia = indexer_of(idx.shape(), st, a.offset());
+  int64_t sd = 0;
+  StridedIndexer ia = indexer_skipping(a, d, idx.shape(), &sd);
   const int64_t* pi = idx.data<int64_t>();
   VPS_DISPATCH_ALL(a.dtype(), "gather", [&] {
     using T = scalar_t;
@@ -378,13 +387,7 @@ Tensor gather(const Tensor& a, int64_t dim, const Tensor& index) {
     T* o = out.data<T>();
     parallel_for(out.device(), out.numel(), VPS_LAMBDA(int64_t i) { o[i] = pa[ia(i) + pi[i] * sd]; });
   });
-  if (autograd::needs_grad({a})) {
-    auto n = std::make_shared<GatherBackward>();
-    n->index = idx;
-    n->in_shape = a.shape();
-    n->dim = d;
-    autograd::record(n, {a}, {out});
-  }
+  record_index_read<GatherBackward>(a, idx, d, out);
   return out;
 }
 
@@ -395,10 +398,9 @@ Tensor scatter_add(const Tensor& a, int64_t dim, const Tensor& index, const Tens
   check_gather_shapes("scatter_add", a, d, index, &src);
   Tensor idx = checked_index("scatter_add", a, index, d);
   Tensor out = a.clone();
-  Shape st = out.strides();
-  int64_t sd = st[d];
-  st[d] = 0;
-  StridedIndexer io = indexer_of(idx.shape(), st, 0), is = indexer_of(idx.shape(), src.strides(), src.offset());
+  int64_t sd = 0;
+  StridedIndexer io = indexer_skipping(out, d, idx.shape(), &sd);
+  StridedIndexer is = indexer_of(idx.shape(), src.strides(), src.offset());
   const int64_t* pi = idx.data<int64_t>();
   VPS_DISPATCH_FLOAT(a.dtype(), "scatter_add", [&] {
     using T = scalar_t;

@@ -5,9 +5,11 @@
 #include <string>
 
 #include "ops/ops.h"
+#include "tests/expect_error.h"
 #include "tests/gradcheck.h"
 
 using namespace vps;
+using vps::testing::expect_error;
 using vps::testing::gradcheck;
 using vps::testing::rnd;
 
@@ -29,17 +31,6 @@ Tensor naive_bmm(const Tensor& a, const Tensor& b) {
         c[(t * n + i) * m + j] = s;
       }
   return Tensor::from_vector<double>(c, os);
-}
-
-template <class F>
-void expect_error(F f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    FAIL() << "expected vps::Error";
-  } catch (const Error& e) {
-    std::string msg = e.what();
-    for (const std::string& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << msg << " lacks " << p;
-  }
 }
 
 }  // namespace

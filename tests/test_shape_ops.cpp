@@ -5,9 +5,11 @@
 #include <string>
 
 #include "ops/ops.h"
+#include "tests/expect_error.h"
 #include "tests/gradcheck.h"
 
 using namespace vps;
+using vps::testing::expect_error;
 using vps::testing::gradcheck;
 using vps::testing::rnd;
 
@@ -21,17 +23,6 @@ double at(const Tensor& t, const std::vector<int64_t>& ix) {
 }
 
 Tensor idx(const std::vector<int64_t>& v, const Shape& s) { return Tensor::from_vector<int64_t>(v, s); }
-
-template <class F>
-void expect_error(F f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    FAIL() << "expected vps::Error";
-  } catch (const Error& e) {
-    std::string msg = e.what();
-    for (const std::string& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << msg << " lacks " << p;
-  }
-}
 
 }  // namespace
 
