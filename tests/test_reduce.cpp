@@ -156,6 +156,16 @@ TEST(Reduce, SoftmaxLogSoftmaxMatchNaiveAndSurviveLargeValues) {
   std::vector<float> sf = softmax(big.to(DType::f32), 1).to_vector<float>();
   for (float v : sf) EXPECT_TRUE(std::isfinite(v));
   EXPECT_NEAR(sf[2], 1 / z, 1e-6);
+  // f32 rows (polynomial exp) over a wide range, contiguous and strided, against f64
+  Tensor w = rnd({6, 70}, 14, -40, 40);
+  EXPECT_ALLCLOSE(softmax(w.to(DType::f32), 1), softmax(w, 1), 1e-8, 2e-6);
+  EXPECT_ALLCLOSE(softmax(w.to(DType::f32), 0), softmax(w, 0), 1e-8, 2e-6);
+  EXPECT_ALLCLOSE(log_softmax(w.to(DType::f32), 1), log_softmax(w, 1), 1e-5, 1e-6);
+  // -inf entries (masked logits) get exactly 0
+  Tensor masked = Tensor::from_vector<float>({0, -INFINITY, 1}, {1, 3});
+  std::vector<float> sm = softmax(masked, 1).to_vector<float>();
+  EXPECT_EQ(sm[1], 0.0f);
+  EXPECT_NEAR(sm[0], 1 / (1 + std::exp(1.0)), 1e-7);
   // non-contiguous input
   Tensor nc = x.permute({2, 0, 1});
   EXPECT_ALLCLOSE(softmax(nc, 0), softmax(x, 2).permute({2, 0, 1}), 1e-15, 1e-14);
@@ -233,4 +243,7 @@ TEST(Reduce, ParityCpuCuda) {
                  argmin(v[0], 2).to(DType::f64)};
       },
       {rnd({5, 70, 33}, 12)}, o);
+  // f32 rows use the polynomial exp on both devices (contiguous and strided rows)
+  vps::testing::check_parity([](const V& v) { return V{softmax(v[0], -1), log_softmax(v[0], 1)}; },
+                             {rnd({5, 70, 33}, 13, -20, 20, DType::f32)});
 }
