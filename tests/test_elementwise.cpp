@@ -7,9 +7,11 @@
 #include <string>
 
 #include "ops/ops.h"
+#include "tests/error_of.h"
 #include "tests/gradcheck.h"
 
 using namespace vps;
+using vps::testing::error_of;
 using vps::testing::gradcheck;
 using vps::testing::rnd;
 
@@ -98,15 +100,6 @@ std::vector<BinaryCase> binary_cases() {
       {"pow", [](const Tensor& a, const Tensor& b) { return pow(a, b); },
        [](double a, double b) { return std::pow(a, b); }, -1.5, 1.5},
   };
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const vps::Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace

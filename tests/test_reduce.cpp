@@ -8,9 +8,11 @@
 #include <set>
 
 #include "ops/ops.h"
+#include "tests/error_of.h"
 #include "tests/gradcheck.h"
 
 using namespace vps;
+using vps::testing::error_of;
 using vps::testing::gradcheck;
 using vps::testing::rnd;
 
@@ -40,15 +42,6 @@ Tensor naive_reduce3(const Tensor& x, const std::set<int64_t>& dims, bool keepdi
       }
   for (size_t o = 0; o < acc.size(); ++o) acc[o] = finish(acc[o], cnt[o]);
   return Tensor::from_vector<double>(acc, out_shape);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const vps::Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 auto plus = [](double a, double v) { return a + v; };
