@@ -95,7 +95,7 @@ void write_perturbed_prediction(const std::string& gt_dir, const std::string& gt
         }
         if (has(Perturb::kMerge) && sel) {
           auto f = first_of_class.emplace(cat_of[id], id).first;
-          if (f->second != id) remap[id] = f->second;
+          if (f->second != id) remap[id] = f->second, cat_of[f->second] = cat_of[id];
         }
         if (has(Perturb::kClass) && sel) new_cat[id] = 11 + (cat_of[id] - 11 + 1) % 8;
       }
