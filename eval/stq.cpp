@@ -140,12 +140,10 @@ StqFrame stq_frame(const std::vector<uint32_t>& gt_ids, const std::vector<uint32
   f.gt_track.assign(n, 0);
   f.pred_track.assign(n, 0);
   for (size_t i = 0; i < n; ++i) {
-    if (gt_ids[i] != data::kVoidId || gt.count(data::kVoidId)) {
-      auto it = gt.find(gt_ids[i]);
-      if (it != gt.end()) f.gt_sem[i] = it->second.sem, f.gt_track[i] = it->second.track;
-    }
-    auto it = pred.find(pred_ids[i]);
-    if (it != pred.end()) f.pred_sem[i] = it->second.sem, f.pred_track[i] = it->second.track;
+    auto g = gt.find(gt_ids[i]);  // ids not in the segment list (e.g. 0) stay void
+    if (g != gt.end()) f.gt_sem[i] = g->second.sem, f.gt_track[i] = g->second.track;
+    auto p = pred.find(pred_ids[i]);
+    if (p != pred.end()) f.pred_sem[i] = p->second.sem, f.pred_track[i] = p->second.track;
   }
   return f;
 }
