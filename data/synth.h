@@ -1,0 +1,28 @@
+// `vps synth`: writes a synthetic dataset in the exact Cityscapes-VPS layout (images, labelmaps,
+// panoptic_video PNGs and all JSON files), byte-identical for the same options and seed.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace vps::data {
+
+struct SynthOptions {
+  int videos = 2;               // per split
+  int frames = 30;              // frames per video
+  int label_every = 5;          // frames 5, 10, ... (1-based) are labelled
+  int width = 256, height = 128;
+  uint64_t seed = 1;
+  std::vector<std::string> splits = {"train", "val"};  // any of train, val, test
+  std::string images = "all";   // all | labelled | none (none: labels and JSON only, for benchmarks)
+  int png_level = 6;            // zlib level of written PNGs
+};
+
+// Writes the dataset under `root` (created if needed). Video ids are consecutive over the splits in
+// the order train, val, test. Throws vps::Error naming the file on any failure.
+void write_synthetic_dataset(const std::string& root, const SynthOptions& opt);
+
+// Name stem of labelled frame k (1-based) of video `vid`: "0005_0025_synth_000005_000005".
+std::string synth_frame_stem(int vid, int k, int labels_per_video, int frame_index);
+
+}  // namespace vps::data

@@ -1,0 +1,104 @@
+// `vps eval vpq|stq|perturb`: flags only; the metrics live in eval/.
+#include <cstdio>
+#include <sstream>
+
+#include "eval/pan_set.h"
+#include "eval/perturb.h"
+#include "eval/stq.h"
+#include "eval/vpq.h"
+#include "tools/command.h"
+
+namespace {
+
+using vps::cli::Flags;
+using vps::cli::UsageError;
+
+vps::cli::Flags& io_flags(Flags& f) {
+  return f.opt("pred", "", "prediction folder holding pan_pred/ and pred.json", true)
+      .opt("gt", "", "GT panoptic_video folder", true)
+      .opt("gt-json", "", "GT json (panoptic_gt_val_city_vps.json)", true)
+      .opt("out", "", "output folder for the reports", true)
+      .opt("video-len", "6", "labelled frames per video (videos = frames // video-len)")
+      .opt("threads", "0", "worker threads (0: all cores)");
+}
+
+int run_vpq(const std::vector<std::string>& args) {
+  Flags f("eval vpq", "Video Panoptic Quality as the official Cityscapes-VPS evaluator (after its 2020-09-30 fix).");
+  io_flags(f).flag("viper", "VIPER mode: windows of 5/10/15 frames, tubes < 32x32 ignored, class 11 excluded");
+  if (!f.parse(args)) return 0;
+  vps::eval::VpqOptions o;
+  o.video_len = f.get_int("video-len");
+  o.threads = f.get_int("threads");
+  o.viper = f.on("viper");
+  if (o.video_len < 1) throw UsageError("vps eval vpq: --video-len must be >= 1");
+  auto set = vps::eval::load_pan_set(f.get("pred"), f.get("gt"), f.get("gt-json"), o.video_len);
+  auto r = vps::eval::evaluate_vpq(set, o);
+  vps::eval::write_vpq_reports(r, f.get("out"));
+  for (const auto& w : r.windows)
+    std::printf("%-8s VPQ %6.2f  thing %6.2f  stuff %6.2f\n", w.name.c_str(), 100 * w.all.pq, 100 * w.things.pq,
+                100 * w.stuff.pq);
+  std::printf("vpq_all:%.4f\nvpq_thing:%.4f\nvpq_stuff:%.4f\n", r.final_all, r.final_thing, r.final_stuff);
+  return 0;
+}
+
+int run_stq(const std::vector<std::string>& args) {
+  Flags f("eval stq", "Segmentation and Tracking Quality (STQ = sqrt(AQ * SQ)), plus per-frame PQ and mIoU.");
+  io_flags(f);
+  if (!f.parse(args)) return 0;
+  int video_len = f.get_int("video-len");
+  if (video_len < 1) throw UsageError("vps eval stq: --video-len must be >= 1");
+  auto set = vps::eval::load_pan_set(f.get("pred"), f.get("gt"), f.get("gt-json"), video_len);
+  auto r = vps::eval::evaluate_stq(set, f.get_int("threads"));
+  vps::eval::write_stq_report(r, f.get("out"));
+  std::printf("STQ %.4f  AQ %.4f  SQ(mIoU) %.4f  PQ %.4f\n", r.stq, r.aq, r.sq, r.pq);
+  return 0;
+}
+
+int run_perturb(const std::vector<std::string>& args) {
+  Flags f("eval perturb", "Write a prediction made from the GT, optionally perturbed (for checks and benchmarks).");
+  f.opt("gt", "", "GT panoptic_video folder", true)
+      .opt("gt-json", "", "GT json", true)
+      .opt("out", "", "output prediction folder (pan_pred/ + pred.json)", true)
+      .opt("mode", "none", "comma list of none, drop, swap, erode, class, merge")
+      .opt("percent", "50", "share of thing objects affected (drop, swap, class, merge)")
+      .opt("radius", "2", "erosion radius in pixels")
+      .opt("video-len", "6", "labelled frames per video");
+  if (!f.parse(args)) return 0;
+  vps::eval::PerturbOptions o;
+  o.modes.clear();
+  std::stringstream ss(f.get("mode"));
+  for (std::string m; std::getline(ss, m, ',');) {
+    try {
+      o.modes.push_back(vps::eval::parse_perturb(m));
+    } catch (const std::exception& e) {
+      throw UsageError(std::string("vps eval perturb: ") + e.what());
+    }
+  }
+  o.percent = f.get_int("percent");
+  o.radius = f.get_int("radius");
+  o.video_len = f.get_int("video-len");
+  vps::eval::write_perturbed_prediction(f.get("gt"), f.get("gt-json"), f.get("out"), o);
+  return 0;
+}
+
+int run_eval(const std::vector<std::string>& args) {
+  const char* usage =
+      "usage: vps eval <vpq|stq|perturb> [flags]   (vps eval <mode> --help for its flags)\n"
+      "  vpq      Video Panoptic Quality (Cityscapes-VPS official protocol; --viper for VIPER)\n"
+      "  stq      Segmentation and Tracking Quality, per-frame PQ and mIoU\n"
+      "  perturb  make a (perturbed) prediction from a GT set";
+  if (args.empty()) throw UsageError(usage);
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (args[0] == "vpq") return run_vpq(rest);
+  if (args[0] == "stq") return run_stq(rest);
+  if (args[0] == "perturb") return run_perturb(rest);
+  if (args[0] == "--help" || args[0] == "-h") {
+    std::printf("%s\n", usage);
+    return 0;
+  }
+  throw UsageError(std::string("vps eval: unknown mode '") + args[0] + "'\n" + usage);
+}
+
+}  // namespace
+
+VPS_COMMAND("eval", "evaluate panoptic video predictions (VPQ, STQ)", run_eval);

@@ -1,0 +1,44 @@
+// `vps vis`: colour panoptic predictions / GT as PNGs, overlays, side by side, GIFs, contact sheets.
+#include <cstdio>
+
+#include "data/vis.h"
+#include "tools/command.h"
+
+namespace {
+
+int run_vis(const std::vector<std::string>& args) {
+  vps::cli::Flags f("vis", "Colour panoptic (video) segmentations: stuff by class colour, things by track id.");
+  f.opt("gt-json", "", "GT json (image list, order and categories)", true)
+      .opt("gt", "", "GT panoptic_video folder (optional)")
+      .opt("pred", "", "prediction folder with pan_pred/ and pred.json (optional)")
+      .opt("images", "", "folder of RGB frames named as images[].file_name: overlay with outlines")
+      .opt("out", "", "output folder", true)
+      .flag("side-by-side", "GT | prediction in one image (needs --gt and --pred)")
+      .flag("gif", "also write an animated GIF per video")
+      .flag("sheet", "also write a contact sheet per video")
+      .opt("video-len", "6", "frames per video (for GIFs and sheets)")
+      .opt("alpha", "50", "overlay opacity of the colours, percent");
+  if (!f.parse(args)) return 0;
+  vps::data::VisOptions o;
+  o.gt_json = f.get("gt-json");
+  o.gt_dir = f.get("gt");
+  o.pred_dir = f.get("pred");
+  o.images_dir = f.get("images");
+  o.out_dir = f.get("out");
+  o.side_by_side = f.on("side-by-side");
+  o.gif = f.on("gif");
+  o.sheet = f.on("sheet");
+  o.video_len = f.get_int("video-len");
+  o.alpha = f.get_int("alpha");
+  if (o.gt_dir.empty() && o.pred_dir.empty()) throw vps::cli::UsageError("vps vis: give --gt, --pred or both");
+  if (o.side_by_side && (o.gt_dir.empty() || o.pred_dir.empty()))
+    throw vps::cli::UsageError("vps vis: --side-by-side needs both --gt and --pred");
+  if (o.alpha < 0 || o.alpha > 100) throw vps::cli::UsageError("vps vis: --alpha must be 0..100");
+  int n = vps::data::render_visualisation(o);
+  std::printf("vps vis: wrote %d frame image(s) to %s\n", n, o.out_dir.c_str());
+  return 0;
+}
+
+}  // namespace
+
+VPS_COMMAND("vis", "visualise panoptic segmentations (PNG, overlay, side by side, GIF, contact sheet)", run_vis);
