@@ -122,7 +122,7 @@ void backward_weight_t(const ConvProblem& pb, const Tensor& x, const Tensor& gy,
 Tensor forward(const ConvProblem& pb, const Tensor& x, const Tensor& w, bool cudnn) {
   Tensor y = Tensor::empty({pb.N, pb.O, pb.g.Ho, pb.g.Wo}, x.dtype(), x.device());
 #if VPS_CUDNN
-  if (cudnn) {
+  if (cudnn && pb.N > 0) {
     cudnn_forward(pb, x, w, y);
     return y;
   }
@@ -134,7 +134,7 @@ Tensor forward(const ConvProblem& pb, const Tensor& x, const Tensor& w, bool cud
 Tensor backward_input(const ConvProblem& pb, const Tensor& gy, const Tensor& w, bool cudnn) {
   Tensor gx = Tensor::empty({pb.N, pb.g.C, pb.g.H, pb.g.W}, gy.dtype(), gy.device());
 #if VPS_CUDNN
-  if (cudnn) {
+  if (cudnn && pb.N > 0) {
     cudnn_backward_input(pb, gy, w, gx);
     return gx;
   }
@@ -146,7 +146,7 @@ Tensor backward_input(const ConvProblem& pb, const Tensor& gy, const Tensor& w, 
 Tensor backward_weight(const ConvProblem& pb, const Tensor& x, const Tensor& gy, bool cudnn) {
   Tensor gw = Tensor::empty({pb.O, pb.g.C / pb.groups, pb.g.kh, pb.g.kw}, x.dtype(), x.device());
 #if VPS_CUDNN
-  if (cudnn) {
+  if (cudnn && pb.N > 0) {
     cudnn_backward_weight(pb, x, gy, gw);
     return gw;
   }
