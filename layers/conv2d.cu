@@ -69,7 +69,8 @@ template <class T>
 const T* column_of(const ConvGeom& g, const T* xn, Tensor& col, Device d) {
   if (g.is_pointwise()) return xn;
   if (!col.defined()) col = Tensor::empty({g.col_rows(), g.col_cols()}, dtype_of<T>::value, d);
-  parallel_for(d, g.col_rows() * g.col_cols(), Im2colBody<T>{g, xn, col.data<T>()});
+  Im2colBody<T> body{g, xn, col.data<T>(), conv_chunk(d, g.Wo)};
+  parallel_for(d, body.count(), body);
   return col.data<T>();
 }
 
@@ -99,7 +100,9 @@ void backward_input_t(const ConvProblem& pb, const Tensor& gy, const Tensor& w, 
     T* c = g.is_pointwise() ? gxn : col.data<T>();
     blas::gemm_batched<T>(d, true, false, Kg, L, Og, T(1), w.data<T>(), Kg, Og * Kg, gy.data<T>() + n * pb.O * L, L,
                           Og * L, T(0), c, L, Kg * L, G);
-    if (!g.is_pointwise()) parallel_for(d, g.C * g.H * g.W, Col2imBody<T>{g, c, gxn, false});
+    if (g.is_pointwise()) continue;
+    Col2imBody<T> body{g, c, gxn, false, conv_chunk(d, g.W)};
+    parallel_for(d, body.count(), body);
   }
 }
 
