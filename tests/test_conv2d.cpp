@@ -120,10 +120,12 @@ TEST(Conv2d, ParityCpuCuda) {
   VPS_REQUIRE_CUDA();
   Tensor x = rnd({2, 4, 9, 8}, 11, -1, 1, DType::f32), w = rnd({6, 2, 3, 3}, 12, -1, 1, DType::f32);
   Tensor b = rnd({6}, 13, -1, 1, DType::f32);
+  vps::testing::ParityOptions loose;  // cuDNN may pick Winograd/FFT algorithms (float32 rounding differs)
+  loose.atol = 1e-4, loose.rtol = 1e-3;
   for (ConvAlgo a : {ConvAlgo::automatic, ConvAlgo::im2col})
     vps::testing::check_parity(
         [a](const std::vector<Tensor>& v) { return conv2d(v[0], v[1], v[2], {2, 1}, {1, 1}, {1, 2}, 2, a); },
-        {x, w, b});
+        {x, w, b}, loose);
 }
 
 TEST(Conv2d, ParityCudnnVsIm2col) {
@@ -146,7 +148,7 @@ TEST(Conv2d, ParityCudnnVsIm2col) {
       y.backward(gy);
       res[k] = {y.detach(), x.grad(), w.grad(), b.grad()};
     }
-    for (int i = 0; i < 4; ++i) EXPECT_ALLCLOSE(res[0][i], res[1][i], 1e-4, 1e-4);
+    for (int i = 0; i < 4; ++i) EXPECT_ALLCLOSE(res[0][i], res[1][i], 1e-4, 1e-3);
   }
 #endif
 }
