@@ -166,9 +166,15 @@ void add_bias(Tensor& y, const Tensor& bias) {
   });
 }
 
-Tensor bias_grad(const Tensor& gy) {
+Tensor bias_grad(const Tensor& gy, bool cudnn) {
   int64_t N = gy.size(0), O = gy.size(1), L = gy.numel() / std::max<int64_t>(1, N * O);
   Tensor gb = Tensor::empty({O}, gy.dtype(), gy.device());
+#if VPS_CUDNN
+  if (cudnn && N * L > 0) {
+    cudnn_bias_grad(gy, gb);
+    return gb;
+  }
+#endif
   VPS_DISPATCH_FLOAT(gy.dtype(), "conv bias backward", [&] {
     parallel_for(gy.device(), O, BiasGradBody<scalar_t>{gy.data<scalar_t>(), gb.data<scalar_t>(), N, O, L});
   });
@@ -191,7 +197,7 @@ struct Conv2dBackward : autograd::Node {
     std::vector<Tensor> out(next.size());
     if (next[0].valid()) out[0] = backward_input(pb, gy, w.get(name()), cudnn);
     if (next[1].valid()) out[1] = backward_weight(pb, x.get(name()), gy, cudnn);
-    if (next.size() > 2 && next[2].valid()) out[2] = bias_grad(gy);
+    if (next.size() > 2 && next[2].valid()) out[2] = bias_grad(gy, cudnn);
     return out;
   }
   void release() override {

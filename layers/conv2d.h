@@ -48,7 +48,7 @@ Tensor forward(const ConvProblem& pb, const Tensor& x, const Tensor& w, bool cud
 Tensor backward_input(const ConvProblem& pb, const Tensor& gy, const Tensor& w, bool cudnn);  // -> gx
 Tensor backward_weight(const ConvProblem& pb, const Tensor& x, const Tensor& gy, bool cudnn); // -> gw
 void add_bias(Tensor& y, const Tensor& bias);       // y (N, O, ...) contiguous += bias (O)
-Tensor bias_grad(const Tensor& gy);                 // gy (N, O, ...) contiguous -> (O)
+Tensor bias_grad(const Tensor& gy, bool cudnn);     // gy (N, O, ...) contiguous -> (O)
 
 #if VPS_CUDNN
 // cuDNN passes (layers/conv2d_cudnn.cpp). Algorithms are found once per shape key and cached; the
@@ -56,6 +56,7 @@ Tensor bias_grad(const Tensor& gy);                 // gy (N, O, ...) contiguous
 void cudnn_forward(const ConvProblem& pb, const Tensor& x, const Tensor& w, Tensor& y);
 void cudnn_backward_input(const ConvProblem& pb, const Tensor& gy, const Tensor& w, Tensor& gx);
 void cudnn_backward_weight(const ConvProblem& pb, const Tensor& x, const Tensor& gy, Tensor& gw);
+void cudnn_bias_grad(const Tensor& gy, Tensor& gb);  // gy (N, O, ...) -> gb (O)
 #endif
 
 }  // namespace conv_detail

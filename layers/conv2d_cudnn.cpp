@@ -175,5 +175,25 @@ void cudnn_backward_weight(const ConvProblem& pb, const Tensor& x, const Tensor&
            });
 }
 
+void cudnn_bias_grad(const Tensor& gy, Tensor& gb) {
+  cudnnHandle_t h = handle_for(gy.device().index);
+  cudnnDataType_t dt = gy.dtype() == DType::f64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT;
+  int64_t N = gy.size(0), O = gy.size(1), L = gy.numel() / (N * O);
+  cudnnTensorDescriptor_t dy = nullptr, db = nullptr;
+  VPS_CUDNN_CHECK(cudnnCreateTensorDescriptor(&dy));
+  VPS_CUDNN_CHECK(cudnnCreateTensorDescriptor(&db));
+  double a64 = 1, b64 = 0;
+  float a32 = 1, b32 = 0;
+  bool f64 = dt == CUDNN_DATA_DOUBLE;
+  cudnnStatus_t s = cudnnSetTensor4dDescriptor(dy, CUDNN_TENSOR_NCHW, dt, int(N), int(O), int(L), 1);
+  if (s == CUDNN_STATUS_SUCCESS) s = cudnnSetTensor4dDescriptor(db, CUDNN_TENSOR_NCHW, dt, 1, int(O), 1, 1);
+  if (s == CUDNN_STATUS_SUCCESS)
+    s = cudnnConvolutionBackwardBias(h, f64 ? static_cast<const void*>(&a64) : &a32, dy, gy.raw_data(),
+                                     f64 ? static_cast<const void*>(&b64) : &b32, db, gb.raw_data());
+  cudnnDestroyTensorDescriptor(dy);
+  cudnnDestroyTensorDescriptor(db);
+  VPS_CUDNN_CHECK(s);
+}
+
 }  // namespace vps::conv_detail
 #endif  // VPS_CUDNN

@@ -21,7 +21,7 @@ struct ConvTranspose2dBackward : autograd::Node {
     std::vector<Tensor> out(next.size());
     if (next[0].valid()) out[0] = forward(pb, gy, w.get(name()), cudnn);
     if (next[1].valid()) out[1] = backward_weight(pb, gy, x.get(name()), cudnn);
-    if (next.size() > 2 && next[2].valid()) out[2] = bias_grad(gy);
+    if (next.size() > 2 && next[2].valid()) out[2] = bias_grad(gy, cudnn);
     return out;
   }
   void release() override {
