@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# conv2d at ResNet-50 shapes (batch 1, f32, CPU): vps vs PyTorch with the same thread count.
+# usage: bench/bench_conv.sh BUILD_DIR [THREADS]   (THREADS defaults to nproc)
+# OMP_WAIT_POLICY=PASSIVE: OpenMP threads spinning after an im2col loop otherwise steal the cores
+# from the OpenBLAS (pthread) GEMM that follows; with 2 shared cores that cost up to 7x.
+set -euo pipefail
+build=${1:?usage: bench/bench_conv.sh BUILD_DIR [THREADS]}
+threads=${2:-$(nproc)}
+ours=$(OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$threads "$build/vps_bench" conv_ cpu "$threads")
+theirs=$(OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$threads /usr/bin/python3 "$(dirname "$0")/conv_torch.py" "$threads" 2>/dev/null || true)
+echo "conv2d, batch 1, float32, cpu, $threads threads (GFLOP/s: forward 2*O*Ho*Wo*C*kh*kw, fwd+bwd 3x)"
+printf "%-28s %10s %10s %8s %8s\n" op ours_ms torch_ms ratio GFLOP/s
+while read -r tag name ms extra; do
+  [ "$tag" = RESULT ] || continue
+  t=$(echo "$theirs" | awk -v n="$name" '$2 == n {print $3}')
+  g=${extra#gflops=}
+  if [ -n "$t" ]; then r=$(awk -v a="$ms" -v b="$t" 'BEGIN {printf "%.2f", a / b}'); else t=n/a; r=n/a; fi
+  printf "%-28s %10.2f %10s %8s %8.1f\n" "$name" "$ms" "$t" "$r" "$g"
+done <<< "$ours"

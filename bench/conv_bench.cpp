@@ -1,0 +1,62 @@
+// conv2d at ResNet-50 shapes, batch 1, float32: forward and forward+backward (grads of x, w, b).
+// vps_bench conv_ [device=cpu|cuda] [threads]   prints "RESULT conv_<case>_<pass> ms gflops=G".
+#include <omp.h>
+
+#include <cstdio>
+#include <string>
+
+#include "autograd/grad_mode.h"
+#include "bench/bench_registry.h"
+#include "layers/conv2d.h"
+#include "tensor/blas.h"
+
+namespace vps::bench {
+namespace {
+
+struct ConvCase {
+  const char* name;
+  int64_t C, H, O, k, stride, pad;
+};
+
+void sync_device(Device d) {
+  if (d.is_cuda()) Tensor::zeros({1}, DType::f32, d).cpu();  // a device->host copy waits for the queue
+}
+
+void run_case(const ConvCase& c, const std::vector<std::string>& args) {
+  Device dev = Device::parse(args.size() > 0 ? args[0] : "cpu");
+  int threads = args.size() > 1 ? std::stoi(args[1]) : omp_get_max_threads();
+  omp_set_num_threads(threads);
+  blas::set_cpu_threads(threads);
+  Generator gen(7);
+  Tensor x = randn({1, c.C, c.H, c.H}, gen, DType::f32, dev);
+  Tensor w = randn({c.O, c.C, c.k, c.k}, gen, DType::f32, dev);
+  Tensor b = randn({c.O}, gen, DType::f32, dev);
+  int64_t Ho = (c.H + 2 * c.pad - c.k) / c.stride + 1;
+  double flops = 2.0 * double(c.O) * double(Ho * Ho) * double(c.C * c.k * c.k);
+  auto fwd = [&] {
+    autograd::NoGradGuard ng;
+    conv2d(x, w, b, {c.stride, c.stride}, {c.pad, c.pad});
+  };
+  Tensor xg = x.detach().set_requires_grad(), wg = w.detach().set_requires_grad(), bg = b.detach().set_requires_grad();
+  Tensor gy = randn({1, c.O, Ho, Ho}, gen, DType::f32, dev);
+  auto fwd_bwd = [&] {
+    xg.zero_grad(), wg.zero_grad(), bg.zero_grad();
+    conv2d(xg, wg, bg, {c.stride, c.stride}, {c.pad, c.pad}).backward(gy);
+  };
+  auto sync = [&] { sync_device(dev); };
+  double t1 = time_ms(fwd, 10, 2, sync);
+  report(std::string("conv_") + c.name + "_fwd", t1, "gflops=" + std::to_string(flops / t1 / 1e6));
+  double t2 = time_ms(fwd_bwd, 10, 2, sync);
+  report(std::string("conv_") + c.name + "_fwdbwd", t2, "gflops=" + std::to_string(3 * flops / t2 / 1e6));
+}
+
+const ConvCase kCases[] = {{"3x3_256_56", 256, 56, 256, 3, 1, 1},
+                           {"1x1_1024_14", 1024, 14, 256, 1, 1, 0},
+                           {"7x7s2_stem_224", 3, 224, 64, 7, 2, 3}};
+
+VPS_BENCH("conv_3x3_256_56", [](const std::vector<std::string>& a) { run_case(kCases[0], a); });
+VPS_BENCH("conv_1x1_1024_14", [](const std::vector<std::string>& a) { run_case(kCases[1], a); });
+VPS_BENCH("conv_7x7s2_stem_224", [](const std::vector<std::string>& a) { run_case(kCases[2], a); });
+
+}  // namespace
+}  // namespace vps::bench

@@ -1,0 +1,191 @@
+// batch_norm forward/backward: per-channel reductions run one channel per thread (parallel_for over C),
+// elementwise parts one element per thread; both bodies are shared by the CPU and CUDA builds.
+#include "layers/batch_norm.h"
+
+#include <cmath>
+
+#include "autograd/grad_mode.h"
+#include "autograd/node.h"
+#include "layers/norm_util.h"
+#include "tensor/hd.h"
+
+namespace vps {
+
+namespace {
+
+// Per-channel mean and biased variance of x viewed as (N, C, S), two-pass in double.
+template <class T>
+void channel_stats(const Tensor& x, int64_t N, int64_t C, int64_t S, const Tensor& mean, const Tensor& var) {
+  const T* px = x.data<T>();
+  T* pm = mean.data<T>();
+  T* pv = var.data<T>();
+  parallel_for(x.device(), C, VPS_LAMBDA(int64_t c) {
+    double s = 0;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t k = 0; k < S; ++k) s += double(px[(n * C + c) * S + k]);
+    double m = s / double(N * S), q = 0;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t k = 0; k < S; ++k) {
+        double d = double(px[(n * C + c) * S + k]) - m;
+        q += d * d;
+      }
+    pm[c] = T(m);
+    pv[c] = T(q / double(N * S));
+  });
+}
+
+// y = (x - mean_c) * invstd_c * w_c + b_c
+template <class T>
+void normalize(const Tensor& x, int64_t C, int64_t S, const Tensor& mean, const Tensor& invstd, const Tensor& w,
+               const Tensor& b, const Tensor& y) {
+  const T *px = x.data<T>(), *pm = mean.data<T>(), *pi = invstd.data<T>(), *pw = w.data<T>(), *pb = b.data<T>();
+  T* py = y.data<T>();
+  parallel_for(x.device(), x.numel(), VPS_LAMBDA(int64_t i) {
+    int64_t c = (i / S) % C;
+    py[i] = T((double(px[i]) - double(pm[c])) * double(pi[c]) * double(pw[c]) + double(pb[c]));
+  });
+}
+
+struct BatchNormBackward : autograd::Node {
+  autograd::SavedTensor x, weight, mean, invstd;
+  int64_t N = 0, C = 0, S = 0;
+  bool training = true;
+  const char* name() const override { return "BatchNormBackward"; }
+  std::vector<Tensor> backward(const std::vector<Tensor>& grads) override {
+    Tensor X = x.get(name()), W = weight.get(name()), M = mean.get(name()), I = invstd.get(name());
+    Tensor dy = grads[0].contiguous();
+    Tensor dx = Tensor::empty(X.shape(), X.dtype(), X.device());
+    Tensor dw = Tensor::empty({C}, X.dtype(), X.device()), db = Tensor::empty({C}, X.dtype(), X.device());
+    int64_t n_ = N, c_ = C, s_ = S;
+    bool tr = training;
+    VPS_DISPATCH_FLOAT(X.dtype(), "batch_norm backward", [&] {
+      using T = scalar_t;
+      const T *px = X.data<T>(), *pg = dy.data<T>(), *pm = M.data<T>(), *pi = I.data<T>(), *pw = W.data<T>();
+      T *pdw = dw.data<T>(), *pdb = db.data<T>(), *pdx = dx.data<T>();
+      parallel_for(X.device(), C, VPS_LAMBDA(int64_t c) {
+        double sg = 0, sgx = 0;
+        for (int64_t n = 0; n < n_; ++n)
+          for (int64_t k = 0; k < s_; ++k) {
+            int64_t i = (n * c_ + c) * s_ + k;
+            sg += double(pg[i]);
+            sgx += double(pg[i]) * (double(px[i]) - double(pm[c])) * double(pi[c]);
+          }
+        pdb[c] = T(sg);
+        pdw[c] = T(sgx);
+      });
+      double cnt = double(n_ * s_);
+      parallel_for(X.device(), X.numel(), VPS_LAMBDA(int64_t i) {
+        int64_t c = (i / s_) % c_;
+        double inv = double(pi[c]), g = double(pg[i]), scale = double(pw[c]) * inv;
+        if (tr) {
+          double xhat = (double(px[i]) - double(pm[c])) * inv;
+          g = g - double(pdb[c]) / cnt - xhat * double(pdw[c]) / cnt;
+        }
+        pdx[i] = T(scale * g);
+      });
+    });
+    return {next[0].valid() ? dx : Tensor(), next[1].valid() ? dw : Tensor(), next[2].valid() ? db : Tensor()};
+  }
+  void release() override {
+    x.reset();
+    weight.reset();
+    mean.reset();
+    invstd.reset();
+  }
+};
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                  const Tensor& running_var, bool training, double momentum, double eps) {
+  const char* op = "batch_norm";
+  VPS_CHECK(x_in.defined() && x_in.dim() >= 2, op, ": expected input (N, C, *), got ",
+            x_in.defined() ? shape_str(x_in.shape()) : "undefined");
+  int64_t N = x_in.size(0), C = x_in.size(1), S = (N * C != 0) ? x_in.numel() / (N * C) : 0;
+  check_channel_param(op, "weight", weight, x_in, C);
+  check_channel_param(op, "bias", bias, x_in, C);
+  check_channel_param(op, "running_mean", running_mean, x_in, C);
+  check_channel_param(op, "running_var", running_var, x_in, C);
+  VPS_CHECK(running_mean.defined() == running_var.defined(), op, ": give both running_mean and running_var or neither");
+  VPS_CHECK(training || running_mean.defined(), op, ": eval mode needs running_mean and running_var");
+  VPS_CHECK(!training || N * S > 1, op, ": expected more than 1 value per channel when training, got input ",
+            shape_str(x_in.shape()));
+  Tensor x = x_in.contiguous();
+  Tensor w = weight.defined() ? weight.contiguous() : Tensor::ones({C}, x.dtype(), x.device());
+  Tensor b = bias.defined() ? bias.contiguous() : Tensor::zeros({C}, x.dtype(), x.device());
+  Tensor mean = Tensor::empty({C}, x.dtype(), x.device()), var = Tensor::empty({C}, x.dtype(), x.device());
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  VPS_DISPATCH_FLOAT(x.dtype(), op, [&] {
+    using T = scalar_t;
+    if (training) {
+      channel_stats<T>(x, N, C, S, mean, var);
+      if (running_mean.defined()) {
+        T *rm = running_mean.data<T>(), *rv = running_var.data<T>(), *pm = mean.data<T>(), *pv = var.data<T>();
+        int64_t sm = running_mean.stride(0), sv = running_var.stride(0);
+        double mom = momentum, corr = double(N * S) / double(N * S - 1);
+        parallel_for(x.device(), C, VPS_LAMBDA(int64_t c) {
+          rm[c * sm] = T((1 - mom) * double(rm[c * sm]) + mom * double(pm[c]));
+          rv[c * sv] = T((1 - mom) * double(rv[c * sv]) + mom * double(pv[c]) * corr);
+        });
+        running_mean.bump_version();
+        running_var.bump_version();
+      }
+    } else {
+      strided_copy_channel<T>(running_mean, mean);
+      strided_copy_channel<T>(running_var, var);
+    }
+    T* pv = var.data<T>();
+    double e = eps;
+    parallel_for(x.device(), C, VPS_LAMBDA(int64_t c) { pv[c] = T(1.0 / ::sqrt(double(pv[c]) + e)); });
+    normalize<T>(x, C, S, mean, var, w, b, y);
+  });
+  if (autograd::needs_grad({x_in, weight, bias})) {
+    auto n = std::make_shared<BatchNormBackward>();
+    n->x = x;
+    n->weight = w;
+    n->mean = mean;
+    n->invstd = var;
+    n->N = N;
+    n->C = C;
+    n->S = S;
+    n->training = training;
+    autograd::record(n, {x_in, weight, bias}, {y});
+  }
+  return y;
+}
+
+std::pair<Tensor, Tensor> fold_batch_norm(const Tensor& conv_w, const Tensor& conv_b, const Tensor& bn_weight,
+                                          const Tensor& bn_bias, const Tensor& running_mean,
+                                          const Tensor& running_var, double eps) {
+  const char* op = "fold_batch_norm";
+  VPS_CHECK(conv_w.defined() && conv_w.dim() >= 1, op, ": conv weight must be (Co, ...)");
+  int64_t Co = conv_w.size(0), K = conv_w.numel() / (Co ? Co : 1);
+  check_channel_param(op, "conv bias", conv_b, conv_w, Co, 0);
+  check_channel_param(op, "bn weight", bn_weight, conv_w, Co, 0);
+  check_channel_param(op, "bn bias", bn_bias, conv_w, Co, 0);
+  check_channel_param(op, "running_mean", running_mean, conv_w, Co, 0);
+  check_channel_param(op, "running_var", running_var, conv_w, Co, 0);
+  VPS_CHECK(running_mean.defined() && running_var.defined(), op, ": running_mean and running_var are required");
+  Tensor w = conv_w.detach().clone(), b = Tensor::empty({Co}, conv_w.dtype(), conv_w.device());
+  Tensor cb = conv_b.defined() ? conv_b.detach().contiguous() : Tensor::zeros({Co}, conv_w.dtype(), conv_w.device());
+  Tensor g = bn_weight.defined() ? bn_weight.detach().contiguous() : Tensor::ones({Co}, conv_w.dtype(), conv_w.device());
+  Tensor be = bn_bias.defined() ? bn_bias.detach().contiguous() : Tensor::zeros({Co}, conv_w.dtype(), conv_w.device());
+  Tensor rm = running_mean.contiguous(), rv = running_var.contiguous();
+  VPS_DISPATCH_FLOAT(w.dtype(), op, [&] {
+    using T = scalar_t;
+    T *pw = w.data<T>(), *pb = b.data<T>();
+    const T *pcb = cb.data<T>(), *pg = g.data<T>(), *pbe = be.data<T>(), *pm = rm.data<T>(), *pv = rv.data<T>();
+    double e = eps;
+    parallel_for(w.device(), w.numel(), VPS_LAMBDA(int64_t i) {
+      int64_t c = i / K;
+      pw[i] = T(double(pw[i]) * double(pg[c]) / ::sqrt(double(pv[c]) + e));
+    });
+    parallel_for(w.device(), Co, VPS_LAMBDA(int64_t c) {
+      double s = double(pg[c]) / ::sqrt(double(pv[c]) + e);
+      pb[c] = T((double(pcb[c]) - double(pm[c])) * s + double(pbe[c]));
+    });
+  });
+  return {w, b};
+}
+
+}  // namespace vps

@@ -1,0 +1,63 @@
+// 2-D convolution (cross-correlation, PyTorch semantics) and the raw im2col+GEMM / cuDNN passes that
+// conv_transpose2d reuses.
+#pragma once
+#include <array>
+#include <cstdint>
+
+#include "layers/kernels/im2col.h"
+#include "tensor/tensor.h"
+
+namespace vps {
+
+using Pair = std::array<int64_t, 2>;
+
+// Which implementation runs on CUDA tensors. automatic = cuDNN when built with VPS_CUDNN=1 and the
+// environment variable VPS_CONV_IM2COL is not set to 1; otherwise im2col + cuBLAS. CPU tensors always
+// use im2col + OpenBLAS GEMM.
+enum class ConvAlgo { automatic, im2col, cudnn };
+
+struct ConvParams {
+  Pair stride{1, 1}, padding{0, 0}, dilation{1, 1};
+  Pair output_padding{0, 0};  // conv_transpose2d only
+  int64_t groups = 1;
+  ConvAlgo algo = ConvAlgo::automatic;
+};
+
+// x: (N, C, H, W), w: (O, C/groups, kh, kw), bias: (O) or undefined; float32/float64, one device.
+// Returns (N, O, Ho, Wo) with Ho = (H + 2p - d(kh-1) - 1)/s + 1. Backward saves x and w.
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor(), Pair stride = {1, 1},
+              Pair padding = {0, 0}, Pair dilation = {1, 1}, int64_t groups = 1,
+              ConvAlgo algo = ConvAlgo::automatic);
+
+namespace conv_detail {
+
+// Full problem of one conv2d: batch N, geometry of one image (input side), output channels O, groups.
+struct ConvProblem {
+  int64_t N = 0, O = 0, groups = 1;
+  ConvGeom g;
+};
+
+// Validates shapes of a conv2d call and fills the problem; errors name `op` and the shapes.
+ConvProblem make_conv_problem(const char* op, const Tensor& x, const Tensor& w, const Tensor& bias,
+                              const ConvParams& p);
+bool use_cudnn(ConvAlgo algo, Device d);
+
+// Raw passes (no autograd), contiguous inputs, same dtype and device. Shapes from `pb`:
+// x (N, C, H, W), w (O, C/groups, kh, kw), y (N, O, Ho, Wo).
+Tensor forward(const ConvProblem& pb, const Tensor& x, const Tensor& w, bool cudnn);          // -> y
+Tensor backward_input(const ConvProblem& pb, const Tensor& gy, const Tensor& w, bool cudnn);  // -> gx
+Tensor backward_weight(const ConvProblem& pb, const Tensor& x, const Tensor& gy, bool cudnn); // -> gw
+void add_bias(Tensor& y, const Tensor& bias);       // y (N, O, ...) contiguous += bias (O)
+Tensor bias_grad(const Tensor& gy, bool cudnn);     // gy (N, O, ...) contiguous -> (O)
+
+#if VPS_CUDNN
+// cuDNN passes (layers/conv2d_cudnn.cpp). Algorithms are found once per shape key and cached; the
+// workspace is bounded by 256 MiB.
+void cudnn_forward(const ConvProblem& pb, const Tensor& x, const Tensor& w, Tensor& y);
+void cudnn_backward_input(const ConvProblem& pb, const Tensor& gy, const Tensor& w, Tensor& gx);
+void cudnn_backward_weight(const ConvProblem& pb, const Tensor& x, const Tensor& gy, Tensor& gw);
+void cudnn_bias_grad(const Tensor& gy, Tensor& gb);  // gy (N, O, ...) -> gb (O)
+#endif
+
+}  // namespace conv_detail
+}  // namespace vps

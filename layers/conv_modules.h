@@ -1,0 +1,41 @@
+// Conv2d and ConvTranspose2d modules: parameters `weight` and `bias` (PyTorch names and layouts),
+// PyTorch's default init: weight kaiming_uniform(a = sqrt(5)) and bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+// which both reduce to U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = weight.size(1) * kh * kw.
+#pragma once
+#include "layers/conv2d.h"
+#include "layers/conv_transpose2d.h"
+#include "layers/module.h"
+
+namespace vps::nn {
+
+struct ConvOptions {
+  int64_t in_channels = 0, out_channels = 0;
+  Pair kernel{1, 1}, stride{1, 1}, padding{0, 0}, dilation{1, 1};
+  Pair output_padding{0, 0};  // ConvTranspose2d only
+  int64_t groups = 1;
+  bool bias = true;
+  DType dtype = DType::f32;
+  Device device = kCPU;
+};
+
+// weight (out, in/groups, kh, kw), bias (out) unless options.bias is false. forward: conv2d.
+class Conv2d : public Module {
+ public:
+  Conv2d(const ConvOptions& o, Generator& gen);
+  Tensor forward(const Tensor& x) const;
+  std::string type_name() const override { return "Conv2d"; }
+  ConvOptions options;
+  Tensor weight, bias;
+};
+
+// weight (in, out/groups, kh, kw), bias (out) unless options.bias is false. forward: conv_transpose2d.
+class ConvTranspose2d : public Module {
+ public:
+  ConvTranspose2d(const ConvOptions& o, Generator& gen);
+  Tensor forward(const Tensor& x) const;
+  std::string type_name() const override { return "ConvTranspose2d"; }
+  ConvOptions options;
+  Tensor weight, bias;
+};
+
+}  // namespace vps::nn

@@ -1,0 +1,154 @@
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "layers/conv2d.h"
+#include "ops/ops.h"
+#include "tests/gradcheck.h"
+#include "tests/npy_fixture.h"
+
+using namespace vps;
+using vps::testing::rnd;
+
+namespace {
+
+// Direct convolution written plainly (f64, CPU): y[n,o,i,j] = b[o] + sum_{c,ki,kj} x[n, g*Cg+c, ...] w[o,c,ki,kj].
+Tensor naive_conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Pair s, Pair p, Pair d, int64_t groups) {
+  auto X = x.contiguous().to_vector<double>(), Wv = w.contiguous().to_vector<double>();
+  int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), O = w.size(0), kh = w.size(2), kw = w.size(3);
+  int64_t Cg = C / groups, Og = O / groups;
+  int64_t Ho = (H + 2 * p[0] - d[0] * (kh - 1) - 1) / s[0] + 1, Wo = (W + 2 * p[1] - d[1] * (kw - 1) - 1) / s[1] + 1;
+  std::vector<double> Y(size_t(N * O * Ho * Wo), 0.0);
+  std::vector<double> B = b.defined() ? b.to_vector<double>() : std::vector<double>(size_t(O), 0.0);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t o = 0; o < O; ++o)
+      for (int64_t i = 0; i < Ho; ++i)
+        for (int64_t j = 0; j < Wo; ++j) {
+          double acc = B[size_t(o)];
+          int64_t gidx = o / Og;
+          for (int64_t c = 0; c < Cg; ++c)
+            for (int64_t a = 0; a < kh; ++a)
+              for (int64_t e = 0; e < kw; ++e) {
+                int64_t h = i * s[0] - p[0] + a * d[0], ww = j * s[1] - p[1] + e * d[1];
+                if (h < 0 || h >= H || ww < 0 || ww >= W) continue;
+                acc += X[size_t(((n * C + gidx * Cg + c) * H + h) * W + ww)] *
+                       Wv[size_t(((o * Cg + c) * kh + a) * kw + e)];
+              }
+          Y[size_t(((n * O + o) * Ho + i) * Wo + j)] = acc;
+        }
+  return Tensor::from_vector<double>(Y, {N, O, Ho, Wo});
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(Conv2d, ForwardMatchesNaive) {
+  struct Case { Shape x, w; Pair s, p, d; int64_t g; };
+  std::vector<Case> cases = {{{2, 3, 6, 5}, {4, 3, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 1},
+                             {{1, 4, 7, 8}, {6, 2, 3, 2}, {2, 1}, {0, 2}, {1, 2}, 2},
+                             {{2, 4, 5, 5}, {4, 1, 3, 3}, {1, 2}, {2, 1}, {2, 1}, 4},
+                             {{2, 6, 4, 3}, {4, 3, 1, 1}, {1, 1}, {0, 0}, {1, 1}, 2}};
+  for (auto& c : cases) {
+    Tensor x = rnd(c.x, 1), w = rnd(c.w, 2), b = rnd({c.w[0]}, 3);
+    Tensor y = conv2d(x, w, b, c.s, c.p, c.d, c.g);
+    EXPECT_ALLCLOSE(y, naive_conv2d(x, w, b, c.s, c.p, c.d, c.g), 1e-12, 1e-12);
+    Tensor y32 = conv2d(x.to(DType::f32), w.to(DType::f32), Tensor(), c.s, c.p, c.d, c.g);
+    EXPECT_ALLCLOSE(y32, naive_conv2d(x, w, Tensor(), c.s, c.p, c.d, c.g), 1e-5, 1e-5);
+  }
+}
+
+TEST(Conv2d, NonContiguousInput) {
+  Tensor base = rnd({2, 5, 6, 3}, 4);                  // NHWC storage
+  Tensor x = base.permute({0, 3, 1, 2}).slice(3, 0, 5, 2);  // (2, 3, 5, 3), strided
+  ASSERT_FALSE(x.is_contiguous());
+  Tensor w = rnd({4, 3, 2, 2}, 5).transpose(2, 3);
+  Tensor y = conv2d(x, w, Tensor(), {1, 1}, {1, 0});
+  EXPECT_ALLCLOSE(y, naive_conv2d(x, w, Tensor(), {1, 1}, {1, 0}, {1, 1}, 1), 1e-12, 1e-12);
+}
+
+TEST(Conv2d, Gradcheck) {
+  Tensor x = rnd({2, 4, 5, 4}, 6).set_requires_grad();
+  Tensor w = rnd({6, 2, 3, 2}, 7).set_requires_grad();
+  Tensor b = rnd({6}, 8).set_requires_grad();
+  vps::testing::gradcheck(
+      [](const std::vector<Tensor>& v) { return conv2d(v[0], v[1], v[2], {2, 1}, {1, 1}, {1, 2}, 2); }, {x, w, b});
+  Tensor x1 = rnd({1, 3, 4, 4}, 9).set_requires_grad();
+  Tensor w1 = rnd({2, 3, 1, 1}, 10).set_requires_grad();
+  vps::testing::gradcheck([](const std::vector<Tensor>& v) { return conv2d(v[0], v[1]); }, {x1, w1});
+}
+
+TEST(Conv2d, GoldenFixtureTorch) {
+  auto read_npy_f64 = [](const std::string& rel) { return vps::testing::read_npy_f64("tests/fixtures/" + rel); };
+  std::string c = "conv/conv2d_groups_dilation_";
+  Tensor x = read_npy_f64(c + "x.npy").set_requires_grad(), w = read_npy_f64(c + "w.npy").set_requires_grad();
+  Tensor b = read_npy_f64(c + "b.npy").set_requires_grad();
+  Tensor y = conv2d(x, w, b, {1, 2}, {1, 2}, {2, 1}, 2);
+  EXPECT_ALLCLOSE(y, read_npy_f64(c + "y.npy"), 1e-10, 0);
+  y.backward(read_npy_f64(c + "gy.npy"));
+  EXPECT_ALLCLOSE(x.grad(), read_npy_f64(c + "gx.npy"), 1e-10, 0);
+  EXPECT_ALLCLOSE(w.grad(), read_npy_f64(c + "gw.npy"), 1e-10, 0);
+  EXPECT_ALLCLOSE(b.grad(), read_npy_f64(c + "gb.npy"), 1e-10, 0);
+}
+
+TEST(Conv2d, BadInput) {
+  Tensor x = rnd({1, 4, 5, 5}, 1), w = rnd({2, 3, 3, 3}, 2);
+  std::string m = error_of([&] { conv2d(x, w); });
+  EXPECT_NE(m.find("conv2d"), std::string::npos) << m;
+  EXPECT_NE(m.find("channel mismatch"), std::string::npos) << m;
+  EXPECT_NE(m.find("[1, 4, 5, 5]"), std::string::npos) << m;
+  EXPECT_NE(m.find("[2, 3, 3, 3]"), std::string::npos) << m;
+  m = error_of([&] { conv2d(rnd({1, 3, 5, 5}, 1), rnd({2, 1, 3, 3}, 2), Tensor(), {1, 1}, {0, 0}, {1, 1}, 3); });
+  EXPECT_NE(m.find("groups=3"), std::string::npos) << m;
+  m = error_of([&] { conv2d(x, rnd({2, 4, 3, 3}, 2).to(DType::f32)); });
+  EXPECT_NE(m.find("dtype mismatch"), std::string::npos) << m;
+  EXPECT_NE(m.find("conv2d"), std::string::npos) << m;
+  m = error_of([&] { conv2d(x, rnd({2, 4, 7, 7}, 2)); });
+  EXPECT_NE(m.find("larger than padded input"), std::string::npos) << m;
+  m = error_of([&] { conv2d(x, rnd({2, 4, 3, 3}, 2), rnd({3}, 3)); });
+  EXPECT_NE(m.find("bias"), std::string::npos) << m;
+}
+
+TEST(Conv2d, ParityCpuCuda) {
+  VPS_REQUIRE_CUDA();
+  Tensor x = rnd({2, 4, 9, 8}, 11, -1, 1, DType::f32), w = rnd({6, 2, 3, 3}, 12, -1, 1, DType::f32);
+  Tensor b = rnd({6}, 13, -1, 1, DType::f32);
+  vps::testing::ParityOptions loose;  // cuDNN may pick Winograd/FFT algorithms (float32 rounding differs)
+  loose.atol = 1e-4, loose.rtol = 1e-3;
+  for (ConvAlgo a : {ConvAlgo::automatic, ConvAlgo::im2col})
+    vps::testing::check_parity(
+        [a](const std::vector<Tensor>& v) { return conv2d(v[0], v[1], v[2], {2, 1}, {1, 1}, {1, 2}, 2, a); },
+        {x, w, b}, loose);
+}
+
+TEST(Conv2d, ParityCudnnVsIm2col) {
+  VPS_REQUIRE_CUDA();
+#if !VPS_CUDNN
+  GTEST_SKIP() << "built without cuDNN: cuDNN-vs-im2col parity skipped";
+#else
+  Device d = cuda_device();
+  for (int64_t groups : {1, 2}) {
+    Tensor x = rnd({2, 4, 10, 9}, 21, -1, 1, DType::f32).to(d).set_requires_grad();
+    Tensor w = rnd({6, 4 / groups, 3, 2}, 22, -1, 1, DType::f32).to(d).set_requires_grad();
+    Tensor b = rnd({6}, 23, -1, 1, DType::f32).to(d).set_requires_grad();
+    Tensor gy;
+    std::vector<Tensor> res[2];
+    ConvAlgo algos[2] = {ConvAlgo::cudnn, ConvAlgo::im2col};
+    for (int k = 0; k < 2; ++k) {
+      x.zero_grad(), w.zero_grad(), b.zero_grad();
+      Tensor y = conv2d(x, w, b, {1, 2}, {1, 0}, {2, 1}, groups, algos[k]);
+      if (!gy.defined()) gy = rnd(y.shape(), 24, -1, 1, DType::f32).to(d);
+      y.backward(gy);
+      res[k] = {y.detach(), x.grad(), w.grad(), b.grad()};
+    }
+    for (int i = 0; i < 4; ++i) EXPECT_ALLCLOSE(res[0][i], res[1][i], 1e-4, 1e-3);
+  }
+#endif
+}

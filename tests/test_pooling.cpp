@@ -1,0 +1,134 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "layers/pooling.h"
+#include "ops/ops.h"
+#include "tests/gradcheck.h"
+#include "tests/npy_fixture.h"
+
+using namespace vps;
+using vps::testing::fixture;
+using vps::testing::rnd;
+
+namespace {
+
+// Plain references on (N, C, H, W) f64, written from PyTorch's documented semantics.
+Tensor naive_max(const Tensor& x, int k, int s, int p, int d, bool ceil_mode) {
+  int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  int64_t Ho = pool_output_size(H, k, s, p, d, ceil_mode), Wo = pool_output_size(W, k, s, p, d, ceil_mode);
+  auto xv = x.contiguous().to_vector<double>();
+  std::vector<double> y;
+  for (int64_t pl = 0; pl < N * C; ++pl)
+    for (int64_t i = 0; i < Ho; ++i)
+      for (int64_t j = 0; j < Wo; ++j) {
+        double m = -INFINITY;
+        for (int a = 0; a < k; ++a)
+          for (int b = 0; b < k; ++b) {
+            int64_t h = i * s - p + a * d, w = j * s - p + b * d;
+            if (h >= 0 && h < H && w >= 0 && w < W) m = std::max(m, xv[(pl * H + h) * W + w]);
+          }
+        y.push_back(m);
+      }
+  return Tensor::from_vector<double>(y, {N, C, Ho, Wo});
+}
+
+Tensor naive_adaptive(const Tensor& x, int64_t oh, int64_t ow) {
+  int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  auto xv = x.contiguous().to_vector<double>();
+  std::vector<double> y;
+  for (int64_t pl = 0; pl < N * C; ++pl)
+    for (int64_t i = 0; i < oh; ++i)
+      for (int64_t j = 0; j < ow; ++j) {
+        int64_t h0 = int64_t(std::floor(double(i * H) / oh)), h1 = int64_t(std::ceil(double((i + 1) * H) / oh));
+        int64_t w0 = int64_t(std::floor(double(j * W) / ow)), w1 = int64_t(std::ceil(double((j + 1) * W) / ow));
+        double s = 0;
+        for (int64_t h = h0; h < h1; ++h)
+          for (int64_t w = w0; w < w1; ++w) s += xv[(pl * H + h) * W + w];
+        y.push_back(s / double((h1 - h0) * (w1 - w0)));
+      }
+  return Tensor::from_vector<double>(y, {N, C, oh, ow});
+}
+
+}  // namespace
+
+TEST(Pooling, OutputSizeRule) {
+  EXPECT_EQ(pool_output_size(7, 3, 2, 1, 1, false), 4);
+  // Values checked against torch 1.13's F.max_pool2d.
+  EXPECT_EQ(pool_output_size(6, 3, 2, 1, 1, true), 4);
+  EXPECT_EQ(pool_output_size(5, 2, 2, 0, 1, true), 3);
+  EXPECT_EQ(pool_output_size(4, 2, 2, 1, 1, true), 3);
+  EXPECT_EQ(pool_output_size(5, 2, 2, 1, 1, true), 3);  // ceil gives 4, but window 3 would start at 6 >= 5+1
+  EXPECT_EQ(pool_output_size(10, 3, 1, 0, 2, false), 6);
+}
+
+TEST(Pooling, MaxMatchesNaive) {
+  Tensor x = rnd({2, 2, 7, 6}, 1);
+  for (bool cm : {false, true})
+    for (int d : {1, 2}) EXPECT_ALLCLOSE(max_pool2d(x, {3, 3}, {2, 2}, {1, 1}, {d, d}, cm), naive_max(x, 3, 2, 1, d, cm), 0, 0);
+  EXPECT_ALLCLOSE(max_pool2d(x, {2, 2}), naive_max(x, 2, 2, 0, 1, false), 0, 0);
+}
+
+TEST(Pooling, GoldenMaxCeilAndAvg) {
+  Tensor x = fixture("nn", "maxpool_x").set_requires_grad();
+  Tensor y = max_pool2d(x, {3, 3}, {2, 2}, {1, 1}, {1, 1}, true);
+  y.backward(fixture("nn", "maxpool_dy"));
+  EXPECT_ALLCLOSE(y, fixture("nn", "maxpool_y"), 0, 0);
+  EXPECT_ALLCLOSE(x.grad(), fixture("nn", "maxpool_dx"), 1e-12, 1e-10);
+  Tensor ya = avg_pool2d(fixture("nn", "avgpool_x"), {2, 2}, {2, 2}, {1, 1}, true, true);
+  EXPECT_ALLCLOSE(ya, fixture("nn", "avgpool_y"), 1e-12, 1e-10);
+}
+
+TEST(Pooling, AvgCountIncludePadDivisor) {
+  Tensor x = Tensor::ones({1, 1, 3, 3}, DType::f64);
+  // kernel 2, stride 2, pad 1: each window covers one padded row/col -> mean 1/4, 2/4, 2/4, 4/4
+  auto v = avg_pool2d(x, {2, 2}, {2, 2}, {1, 1}).to_vector<double>();
+  EXPECT_EQ(v, (std::vector<double>{0.25, 0.5, 0.5, 1.0}));
+  auto u = avg_pool2d(x, {2, 2}, {2, 2}, {1, 1}, false, false).to_vector<double>();
+  EXPECT_EQ(u, (std::vector<double>{1, 1, 1, 1}));
+}
+
+TEST(Pooling, AdaptiveMatchesNaive) {
+  Tensor x = rnd({1, 2, 7, 5}, 2);
+  for (auto os : std::vector<Pair>{{3, 2}, {1, 1}, {7, 5}, {4, 3}})
+    EXPECT_ALLCLOSE(adaptive_avg_pool2d(x, os), naive_adaptive(x, os[0], os[1]), 1e-12, 1e-12);
+}
+
+TEST(Pooling, Gradcheck) {
+  Tensor x = rnd({1, 2, 5, 6}, 3).set_requires_grad();
+  vps::testing::gradcheck([](const std::vector<Tensor>& in) { return max_pool2d(in[0], {3, 3}, {2, 2}, {1, 1}, {1, 1}, true); }, {x});
+  vps::testing::gradcheck([](const std::vector<Tensor>& in) { return max_pool2d(in[0], {2, 2}, {1, 1}, {0, 0}, {2, 2}); }, {x});
+  vps::testing::gradcheck([](const std::vector<Tensor>& in) { return avg_pool2d(in[0], {3, 3}, {2, 2}, {1, 1}, true); }, {x});
+  vps::testing::gradcheck([](const std::vector<Tensor>& in) { return avg_pool2d(in[0], {2, 3}, {2, 2}, {1, 1}, false, false); }, {x});
+  vps::testing::gradcheck([](const std::vector<Tensor>& in) { return adaptive_avg_pool2d(in[0], {3, 4}); }, {x});
+}
+
+TEST(Pooling, NonContiguousInput) {
+  Tensor x = rnd({6, 5, 2, 1}, 4).permute({3, 2, 1, 0});  // (1, 2, 5, 6)
+  ASSERT_FALSE(x.is_contiguous());
+  EXPECT_ALLCLOSE(max_pool2d(x, {3, 3}, {2, 2}, {1, 1}), naive_max(x, 3, 2, 1, 1, false), 0, 0);
+  EXPECT_ALLCLOSE(adaptive_avg_pool2d(x, {2, 2}), naive_adaptive(x, 2, 2), 1e-12, 1e-12);
+}
+
+TEST(Pooling, BadInput) {
+  try {
+    max_pool2d(rnd({2, 3, 4}, 1), {2, 2});
+    FAIL();
+  } catch (const Error& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("max_pool2d"), std::string::npos) << m;
+    EXPECT_NE(m.find("[2, 3, 4]"), std::string::npos) << m;
+  }
+  EXPECT_THROW(max_pool2d(rnd({1, 1, 4, 4}, 1), {2, 2}, {1, 1}, {2, 2}), Error);  // padding > k/2
+  EXPECT_THROW(avg_pool2d(rnd({1, 1, 2, 2}, 1), {3, 3}), Error);                  // output empty
+  EXPECT_THROW(adaptive_avg_pool2d(rnd({1, 1, 2, 2}, 1), {0, 1}), Error);
+  EXPECT_THROW(max_pool2d(Tensor::zeros({1, 1, 2, 2}, DType::i64), {2, 2}), Error);
+}
+
+TEST(Pooling, CpuCudaParity) {
+  VPS_REQUIRE_CUDA();
+  Tensor x = rnd({2, 3, 9, 8}, 5);
+  vps::testing::check_parity([](const std::vector<Tensor>& in) { return max_pool2d(in[0], {3, 3}, {2, 2}, {1, 1}, {1, 1}, true); }, {x});
+  vps::testing::check_parity([](const std::vector<Tensor>& in) { return avg_pool2d(in[0], {3, 3}, {2, 2}, {1, 1}, true); }, {x});
+  vps::testing::check_parity([](const std::vector<Tensor>& in) { return adaptive_avg_pool2d(in[0], {4, 3}); }, {x});
+}
