@@ -86,7 +86,7 @@ TEST(Conv2d, Gradcheck) {
 }
 
 TEST(Conv2d, GoldenFixtureTorch) {
-  auto read_npy_f64 = [](const std::string& rel) { return vps::testing::read_npy_f64("tests/fixtures/" + rel); };
+  auto read_npy_f64 = [](const std::string& rel) { return vps::testing::read_npy_fixture("tests/fixtures/" + rel).to(vps::DType::f64); };
   std::string c = "conv/conv2d_groups_dilation_";
   Tensor x = read_npy_f64(c + "x.npy").set_requires_grad(), w = read_npy_f64(c + "w.npy").set_requires_grad();
   Tensor b = read_npy_f64(c + "b.npy").set_requires_grad();

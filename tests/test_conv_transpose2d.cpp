@@ -83,7 +83,7 @@ TEST(ConvTranspose2d, Gradcheck) {
 }
 
 TEST(ConvTranspose2d, GoldenFixtureTorch) {
-  auto read_npy_f64 = [](const std::string& rel) { return vps::testing::read_npy_f64("tests/fixtures/" + rel); };
+  auto read_npy_f64 = [](const std::string& rel) { return vps::testing::read_npy_fixture("tests/fixtures/" + rel).to(vps::DType::f64); };
   struct Case { std::string name; Pair s, p, op; int64_t g; };
   for (const Case& c : {Case{"conv/conv_transpose2d_stride_pad_", {2, 3}, {1, 0}, {1, 2}, 1},
                         Case{"conv/conv_transpose2d_groups_", {2, 2}, {1, 1}, {1, 1}, 2}}) {
