@@ -2,7 +2,11 @@
 
 #include <ctime>
 #include <nlohmann/json.hpp>
+// libstdc++ 12's <regex> trips -Wmaybe-uninitialized false positives at -O1 with sanitizers (DEBUG=1).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <regex>
+#pragma GCC diagnostic pop
 #include <unordered_map>
 
 #include "tensor/safetensors.h"

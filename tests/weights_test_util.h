@@ -81,14 +81,14 @@ inline RawArray make_array(DType t, std::vector<int64_t> shape, const std::vecto
 template <class T>
 RawArray array_of(DType t, std::vector<int64_t> shape, const std::vector<T>& v) {
   std::vector<uint8_t> bytes(v.size() * sizeof(T));
-  std::memcpy(bytes.data(), v.data(), bytes.size());
+  if (!bytes.empty()) std::memcpy(bytes.data(), v.data(), bytes.size());
   return make_array(t, std::move(shape), bytes);
 }
 
 template <class T>
 std::vector<T> values(const RawArray& a) {
   std::vector<T> v(a.data.size() / sizeof(T));
-  std::memcpy(v.data(), a.data.data(), a.data.size());
+  if (!v.empty()) std::memcpy(v.data(), a.data.data(), v.size() * sizeof(T));
   return v;
 }
 
