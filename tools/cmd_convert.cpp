@@ -28,7 +28,7 @@ int run_convert(const std::vector<std::string>& args) {
   if (!f.get("rename").empty()) opt.renames = vps::read_rename_map(f.get("rename"));
   const auto& pos = f.positional();
   vps::ConvertSummary s = vps::convert_weights(pos[0], pos[1], opt);
-  std::printf("wrote %s: %zu tensors, %llu bytes\n", pos[1].c_str(), s.tensors,
+  std::printf("wrote %s: %zu tensor%s, %llu bytes\n", pos[1].c_str(), s.tensors, s.tensors == 1 ? "" : "s",
               static_cast<unsigned long long>(s.bytes));
   return 0;
 }
