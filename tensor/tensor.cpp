@@ -16,11 +16,7 @@
 
 namespace vps {
 
-std::string shape_str(const Shape& s) {
-  std::string r = "[";
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
-  return r + "]";
-}
+// shape_str is defined in raw_array.cpp (the serialization layer uses it without Tensor).
 
 int64_t shape_numel(const Shape& s) {
   int64_t n = 1;
