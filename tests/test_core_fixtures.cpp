@@ -1,6 +1,8 @@
 // Core ops against golden values from PyTorch (tools/fixtures/make_core_fixtures.py), f64, 1e-10.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "ops/ops.h"
 #include "tests/gradcheck.h"
 #include "tests/npy_fixture.h"
