@@ -70,8 +70,13 @@ struct RowExp<float> {
 #if defined(__CUDACC__)
 #define VPS_ROW_FN HD inline
 #define VPS_SIMD_REDUCE(op, var)
+#elif defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// An AVX2/FMA clone picked at load time where the CPU has it (the build targets x86-64-v2).
+#define VPS_ROW_FN __attribute__((noinline, target_clones("arch=x86-64-v3", "default")))
 #else
 #define VPS_ROW_FN __attribute__((noinline))
+#endif
+#if !defined(__CUDACC__)
 #define VPS_SIMD_REDUCE(op, var) _Pragma(VPS_STR_(omp simd reduction(op : var)))
 #define VPS_STR_(x) #x
 #endif
