@@ -45,6 +45,7 @@ struct RowExp<float> {
     float xc = x > 88.0f ? 88.0f : x;
     xc = xc < -87.3f ? -87.3f : xc;
     float t = xc * 1.44269504088896341f + 0.5f;
+    t = t == t ? t : 0.0f;                          // NaN: no undefined int conversion (p stays NaN)
     int32_t ni = int32_t(t) - int32_t(t < 0.0f);  // floor(t) without a libm call
     float n = float(ni);
     float r = xc - n * 0.693359375f + n * 2.12194440e-4f;
