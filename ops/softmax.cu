@@ -45,6 +45,7 @@ struct RowExp<float> {
     float xc = x > 88.0f ? 88.0f : x;
     xc = xc < -87.3f ? -87.3f : xc;
     float t = xc * 1.44269504088896341f + 0.5f;
+    t = t == t ? t : 0.0f;                          // NaN: no undefined int conversion (p stays NaN)
     int32_t ni = int32_t(t) - int32_t(t < 0.0f);  // floor(t) without a libm call
     float n = float(ni);
     float r = xc - n * 0.693359375f + n * 2.12194440e-4f;
@@ -70,8 +71,13 @@ struct RowExp<float> {
 #if defined(__CUDACC__)
 #define VPS_ROW_FN HD inline
 #define VPS_SIMD_REDUCE(op, var)
+#elif defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// An AVX2/FMA clone picked at load time where the CPU has it (the build targets x86-64-v2).
+#define VPS_ROW_FN __attribute__((noinline, target_clones("arch=x86-64-v3", "default")))
 #else
 #define VPS_ROW_FN __attribute__((noinline))
+#endif
+#if !defined(__CUDACC__)
 #define VPS_SIMD_REDUCE(op, var) _Pragma(VPS_STR_(omp simd reduction(op : var)))
 #define VPS_STR_(x) #x
 #endif

@@ -159,6 +159,10 @@ TEST(Reduce, SoftmaxLogSoftmaxMatchNaiveAndSurviveLargeValues) {
   std::vector<float> sm = softmax(masked, 1).to_vector<float>();
   EXPECT_EQ(sm[1], 0.0f);
   EXPECT_NEAR(sm[0], 1 / (1 + std::exp(1.0)), 1e-7);
+  // a NaN poisons its row only, as in torch
+  std::vector<float> sn = softmax(Tensor::from_vector<float>({1, NAN, 2, 0, 1, 2}, {2, 3}), 1).to_vector<float>();
+  for (int j = 0; j < 3; ++j) EXPECT_TRUE(std::isnan(sn[size_t(j)]));
+  for (int j = 3; j < 6; ++j) EXPECT_TRUE(std::isfinite(sn[size_t(j)]));
   // non-contiguous input
   Tensor nc = x.permute({2, 0, 1});
   EXPECT_ALLCLOSE(softmax(nc, 0), softmax(x, 2).permute({2, 0, 1}), 1e-15, 1e-14);
