@@ -111,8 +111,7 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, 
   VPS_CHECK(!training || N * S > 1, op, ": expected more than 1 value per channel when training, got input ",
             shape_str(x_in.shape()));
   Tensor x = x_in.contiguous();
-  Tensor w = weight.defined() ? weight.contiguous() : Tensor::ones({C}, x.dtype(), x.device());
-  Tensor b = bias.defined() ? bias.contiguous() : Tensor::zeros({C}, x.dtype(), x.device());
+  Tensor w = param_or(weight, C, 1, x), b = param_or(bias, C, 0, x);
   Tensor mean = Tensor::empty({C}, x.dtype(), x.device()), var = Tensor::empty({C}, x.dtype(), x.device());
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   VPS_DISPATCH_FLOAT(x.dtype(), op, [&] {
@@ -167,9 +166,8 @@ std::pair<Tensor, Tensor> fold_batch_norm(const Tensor& conv_w, const Tensor& co
   check_channel_param(op, "running_var", running_var, conv_w, Co, 0);
   VPS_CHECK(running_mean.defined() && running_var.defined(), op, ": running_mean and running_var are required");
   Tensor w = conv_w.detach().clone(), b = Tensor::empty({Co}, conv_w.dtype(), conv_w.device());
-  Tensor cb = conv_b.defined() ? conv_b.detach().contiguous() : Tensor::zeros({Co}, conv_w.dtype(), conv_w.device());
-  Tensor g = bn_weight.defined() ? bn_weight.detach().contiguous() : Tensor::ones({Co}, conv_w.dtype(), conv_w.device());
-  Tensor be = bn_bias.defined() ? bn_bias.detach().contiguous() : Tensor::zeros({Co}, conv_w.dtype(), conv_w.device());
+  Tensor cb = param_or(conv_b, Co, 0, conv_w), g = param_or(bn_weight, Co, 1, conv_w);
+  Tensor be = param_or(bn_bias, Co, 0, conv_w);
   Tensor rm = running_mean.contiguous(), rv = running_var.contiguous();
   VPS_DISPATCH_FLOAT(w.dtype(), op, [&] {
     using T = scalar_t;

@@ -85,8 +85,7 @@ Tensor group_norm(const Tensor& x_in, int64_t groups, const Tensor& weight, cons
   check_channel_param(op, "weight", weight, x_in, C);
   check_channel_param(op, "bias", bias, x_in, C);
   Tensor x = x_in.contiguous();
-  Tensor w = weight.defined() ? weight.contiguous() : Tensor::ones({C}, x.dtype(), x.device());
-  Tensor b = bias.defined() ? bias.contiguous() : Tensor::zeros({C}, x.dtype(), x.device());
+  Tensor w = param_or(weight, C, 1, x), b = param_or(bias, C, 0, x);
   int64_t G = groups, cg = C / G;
   Tensor mean = Tensor::empty({N * G}, x.dtype(), x.device()), invstd = Tensor::empty({N * G}, x.dtype(), x.device());
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());

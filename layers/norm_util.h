@@ -18,6 +18,11 @@ inline void check_channel_param(const char* op, const char* what, const Tensor& 
             x.device().str());
 }
 
+// p made contiguous, or (C) filled with `value` (x's dtype/device) when p is undefined (no affine).
+inline Tensor param_or(const Tensor& p, int64_t C, double value, const Tensor& x) {
+  return p.defined() ? p.contiguous() : Tensor::full({C}, value, x.dtype(), x.device());
+}
+
 // dst (contiguous, C) = src (1-D, any stride), same dtype and device.
 template <class T>
 void strided_copy_channel(const Tensor& src, const Tensor& dst) {
