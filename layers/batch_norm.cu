@@ -13,24 +13,29 @@ namespace vps {
 
 namespace {
 
-// Per-channel mean and biased variance of x viewed as (N, C, S), two-pass in double.
+// Per-channel mean and biased variance of x viewed as (N, C, S), two passes in double.
 template <class T>
 void channel_stats(const Tensor& x, int64_t N, int64_t C, int64_t S, const Tensor& mean, const Tensor& var) {
   const T* px = x.data<T>();
   T* pm = mean.data<T>();
   T* pv = var.data<T>();
+  double cnt = double(N * S);
+  Tensor s1 = row_sums(x.device(), C, N * S, VPS_LAMBDA(int64_t c, int64_t m) {
+    Sum2 v;
+    v.a = double(px[((m / S) * C + c) * S + m % S]);
+    return v;
+  });
+  const double* p1 = s1.data<double>();
+  Tensor s2 = row_sums(x.device(), C, N * S, VPS_LAMBDA(int64_t c, int64_t m) {
+    Sum2 v;
+    double d = double(px[((m / S) * C + c) * S + m % S]) - p1[2 * c] / cnt;
+    v.a = d * d;
+    return v;
+  });
+  const double* p2 = s2.data<double>();
   parallel_for(x.device(), C, VPS_LAMBDA(int64_t c) {
-    double s = 0;
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t k = 0; k < S; ++k) s += double(px[(n * C + c) * S + k]);
-    double m = s / double(N * S), q = 0;
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t k = 0; k < S; ++k) {
-        double d = double(px[(n * C + c) * S + k]) - m;
-        q += d * d;
-      }
-    pm[c] = T(m);
-    pv[c] = T(q / double(N * S));
+    pm[c] = T(p1[2 * c] / cnt);
+    pv[c] = T(p2[2 * c] / cnt);
   });
 }
 
@@ -62,17 +67,20 @@ struct BatchNormBackward : autograd::Node {
       using T = scalar_t;
       const T *px = X.data<T>(), *pg = dy.data<T>(), *pm = M.data<T>(), *pi = I.data<T>(), *pw = W.data<T>();
       T *pdw = dw.data<T>(), *pdb = db.data<T>(), *pdx = dx.data<T>();
-      parallel_for(X.device(), C, VPS_LAMBDA(int64_t c) {
-        double sg = 0, sgx = 0;
-        for (int64_t n = 0; n < n_; ++n)
-          for (int64_t k = 0; k < s_; ++k) {
-            int64_t i = (n * c_ + c) * s_ + k;
-            sg += double(pg[i]);
-            sgx += double(pg[i]) * (double(px[i]) - double(pm[c])) * double(pi[c]);
-          }
-        pdb[c] = T(sg);
-        pdw[c] = T(sgx);
-      });
+      if (tr || next[1].valid() || next[2].valid()) {  // frozen BN needs only dx
+        Tensor sums = row_sums(X.device(), C, N * S, VPS_LAMBDA(int64_t c, int64_t m) {
+          int64_t i = ((m / s_) * c_ + c) * s_ + m % s_;
+          Sum2 v;
+          v.a = double(pg[i]);
+          v.b = double(pg[i]) * (double(px[i]) - double(pm[c])) * double(pi[c]);
+          return v;
+        });
+        const double* ps = sums.data<double>();
+        parallel_for(X.device(), C, VPS_LAMBDA(int64_t c) {
+          pdb[c] = T(ps[2 * c]);
+          pdw[c] = T(ps[2 * c + 1]);
+        });
+      }
       double cnt = double(n_ * s_);
       parallel_for(X.device(), X.numel(), VPS_LAMBDA(int64_t i) {
         int64_t c = (i / s_) % c_;

@@ -32,4 +32,40 @@ void strided_copy_channel(const Tensor& src, const Tensor& dst) {
   parallel_for(dst.device(), dst.numel(), VPS_LAMBDA(int64_t c) { pd[c] = ps[c * st]; });
 }
 
+// Two running sums per row, returned by row_sums.
+struct Sum2 {
+  double a = 0, b = 0;
+};
+
+// For r in [0, R): sums f(r, m) over m in [0, L), where f is an HD functor returning Sum2. Each row is
+// split into chunks (so a few long rows still fill a GPU), chunk partials are added in a second pass.
+// Returns (R, 2) f64 on `device`: column 0 the a-sums, column 1 the b-sums.
+template <class F>
+Tensor row_sums(Device device, int64_t R, int64_t L, F f) {
+  int64_t by_rows = (8192 + R - 1) / (R > 0 ? R : 1), by_len = (L + 255) / 256;
+  int64_t chunks = by_rows < by_len ? by_rows : by_len;
+  if (chunks < 1) chunks = 1;
+  int64_t clen = (L + chunks - 1) / chunks;
+  Tensor part = Tensor::empty({R * chunks, 2}, DType::f64, device), out = Tensor::empty({R, 2}, DType::f64, device);
+  double *pp = part.data<double>(), *po = out.data<double>();
+  parallel_for(device, R * chunks, VPS_LAMBDA(int64_t t) {
+    int64_t r = t / chunks, m0 = (t % chunks) * clen, m1 = m0 + clen < L ? m0 + clen : L;
+    double a = 0, b = 0;
+    for (int64_t m = m0; m < m1; ++m) {
+      Sum2 v = f(r, m);
+      a += v.a;
+      b += v.b;
+    }
+    pp[2 * t] = a;
+    pp[2 * t + 1] = b;
+  });
+  parallel_for(device, R, VPS_LAMBDA(int64_t r) {
+    double a = 0, b = 0;
+    for (int64_t k = 0; k < chunks; ++k) a += pp[2 * (r * chunks + k)], b += pp[2 * (r * chunks + k) + 1];
+    po[2 * r] = a;
+    po[2 * r + 1] = b;
+  });
+  return out;
+}
+
 }  // namespace vps
