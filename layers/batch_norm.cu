@@ -51,9 +51,7 @@ void normalize(const Tensor& x, int64_t C, int64_t S, const Tensor& mean, const 
   });
 }
 
-struct BatchNormBackward : autograd::Node {
-  autograd::SavedTensor x, weight, mean, invstd;
-  int64_t N = 0, C = 0, S = 0;
+struct BatchNormBackward : NormBackwardBase {
   bool training = true;
   const char* name() const override { return "BatchNormBackward"; }
   std::vector<Tensor> backward(const std::vector<Tensor>& grads) override {
@@ -93,12 +91,6 @@ struct BatchNormBackward : autograd::Node {
       });
     });
     return {next[0].valid() ? dx : Tensor(), next[1].valid() ? dw : Tensor(), next[2].valid() ? db : Tensor()};
-  }
-  void release() override {
-    x.reset();
-    weight.reset();
-    mean.reset();
-    invstd.reset();
   }
 };
 
@@ -148,13 +140,7 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, 
   });
   if (autograd::needs_grad({x_in, weight, bias})) {
     auto n = std::make_shared<BatchNormBackward>();
-    n->x = x;
-    n->weight = w;
-    n->mean = mean;
-    n->invstd = var;
-    n->N = N;
-    n->C = C;
-    n->S = S;
+    n->save(x, w, mean, var, N, C, S);
     n->training = training;
     autograd::record(n, {x_in, weight, bias}, {y});
   }

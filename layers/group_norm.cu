@@ -12,9 +12,8 @@ namespace vps {
 
 namespace {
 
-struct GroupNormBackward : autograd::Node {
-  autograd::SavedTensor x, weight, mean, invstd;
-  int64_t N = 0, C = 0, S = 0, G = 0;
+struct GroupNormBackward : NormBackwardBase {
+  int64_t G = 0;
   const char* name() const override { return "GroupNormBackward"; }
   std::vector<Tensor> backward(const std::vector<Tensor>& grads) override {
     Tensor X = x.get(name()), W = weight.get(name()), M = mean.get(name()), I = invstd.get(name());
@@ -56,12 +55,6 @@ struct GroupNormBackward : autograd::Node {
       });
     });
     return {next[0].valid() ? dx : Tensor(), next[1].valid() ? dw : Tensor(), next[2].valid() ? db : Tensor()};
-  }
-  void release() override {
-    x.reset();
-    weight.reset();
-    mean.reset();
-    invstd.reset();
   }
 };
 
@@ -112,13 +105,7 @@ Tensor group_norm(const Tensor& x_in, int64_t groups, const Tensor& weight, cons
   });
   if (autograd::needs_grad({x_in, weight, bias})) {
     auto n = std::make_shared<GroupNormBackward>();
-    n->x = x;
-    n->weight = w;
-    n->mean = mean;
-    n->invstd = invstd;
-    n->N = N;
-    n->C = C;
-    n->S = S;
+    n->save(x, w, mean, invstd, N, C, S);
     n->G = G;
     autograd::record(n, {x_in, weight, bias}, {y});
   }

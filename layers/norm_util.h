@@ -1,5 +1,6 @@
 // Small checks and copies shared by the normalisation ops (batch_norm, group_norm).
 #pragma once
+#include "autograd/node.h"
 #include "tensor/check.h"
 #include "tensor/hd.h"
 #include "tensor/tensor.h"
@@ -31,6 +32,27 @@ void strided_copy_channel(const Tensor& src, const Tensor& dst) {
   int64_t st = src.stride(0);
   parallel_for(dst.device(), dst.numel(), VPS_LAMBDA(int64_t c) { pd[c] = ps[c * st]; });
 }
+
+// What batch_norm and group_norm backward keep: x (contiguous), the affine weight (ones when none),
+// the statistics (mean, invstd) and the (N, C, S) view of x.
+struct NormBackwardBase : autograd::Node {
+  autograd::SavedTensor x, weight, mean, invstd;
+  int64_t N = 0, C = 0, S = 0;
+  void save(const Tensor& x_, const Tensor& w_, const Tensor& mean_, const Tensor& invstd_, int64_t n, int64_t c,
+            int64_t s) {
+    x = x_;
+    weight = w_;
+    mean = mean_;
+    invstd = invstd_;
+    N = n, C = c, S = s;
+  }
+  void release() override {
+    x.reset();
+    weight.reset();
+    mean.reset();
+    invstd.reset();
+  }
+};
 
 // Two running sums per row, returned by row_sums.
 struct Sum2 {
