@@ -20,15 +20,15 @@ void channel_stats(const Tensor& x, int64_t N, int64_t C, int64_t S, const Tenso
   T* pm = mean.data<T>();
   T* pv = var.data<T>();
   double cnt = double(N * S);
-  Tensor s1 = row_sums(x.device(), C, N * S, VPS_LAMBDA(int64_t c, int64_t m) {
+  Tensor s1 = row_sums(x.device(), C, N, S, VPS_LAMBDA(int64_t c, int64_t n, int64_t k) {
     Sum2 v;
-    v.a = double(px[((m / S) * C + c) * S + m % S]);
+    v.a = double(px[(n * C + c) * S + k]);
     return v;
   });
   const double* p1 = s1.data<double>();
-  Tensor s2 = row_sums(x.device(), C, N * S, VPS_LAMBDA(int64_t c, int64_t m) {
+  Tensor s2 = row_sums(x.device(), C, N, S, VPS_LAMBDA(int64_t c, int64_t n, int64_t k) {
     Sum2 v;
-    double d = double(px[((m / S) * C + c) * S + m % S]) - p1[2 * c] / cnt;
+    double d = double(px[(n * C + c) * S + k]) - p1[2 * c] / cnt;
     v.a = d * d;
     return v;
   });
@@ -66,8 +66,8 @@ struct BatchNormBackward : NormBackwardBase {
       const T *px = X.data<T>(), *pg = dy.data<T>(), *pm = M.data<T>(), *pi = I.data<T>(), *pw = W.data<T>();
       T *pdw = dw.data<T>(), *pdb = db.data<T>(), *pdx = dx.data<T>();
       if (tr || next[1].valid() || next[2].valid()) {  // frozen BN needs only dx
-        Tensor sums = row_sums(X.device(), C, N * S, VPS_LAMBDA(int64_t c, int64_t m) {
-          int64_t i = ((m / s_) * c_ + c) * s_ + m % s_;
+        Tensor sums = row_sums(X.device(), C, N, S, VPS_LAMBDA(int64_t c, int64_t n, int64_t k) {
+          int64_t i = (n * c_ + c) * s_ + k;
           Sum2 v;
           v.a = double(pg[i]);
           v.b = double(pg[i]) * (double(px[i]) - double(pm[c])) * double(pi[c]);

@@ -25,16 +25,16 @@ struct GroupNormBackward : NormBackwardBase {
       using T = scalar_t;
       const T *px = X.data<T>(), *pg = dy.data<T>(), *pm = M.data<T>(), *pi = I.data<T>(), *pw = W.data<T>();
       T *pdw = dw.data<T>(), *pdb = db.data<T>(), *pdx = dx.data<T>();
-      Tensor csum = row_sums(X.device(), C, n_ * s_, VPS_LAMBDA(int64_t c, int64_t m) {
-        int64_t n = m / s_, ng = n * g_ + c / cg, i = (n * c_ + c) * s_ + m % s_;
+      Tensor csum = row_sums(X.device(), C, n_, s_, VPS_LAMBDA(int64_t c, int64_t n, int64_t k) {
+        int64_t ng = n * g_ + c / cg, i = (n * c_ + c) * s_ + k;
         Sum2 v;
         v.a = double(pg[i]);
         v.b = double(pg[i]) * (double(px[i]) - double(pm[ng])) * double(pi[ng]);
         return v;
       });
       // per (n, g): a = sum dy*w, b = sum dy*w*xhat over the group's cg*S elements
-      Tensor gsum = row_sums(X.device(), n_ * g_, cg * s_, VPS_LAMBDA(int64_t ng, int64_t m) {
-        int64_t i = ng * cg * s_ + m, c = (i / s_) % c_;
+      Tensor gsum = row_sums(X.device(), n_ * g_, cg, s_, VPS_LAMBDA(int64_t ng, int64_t cc, int64_t k) {
+        int64_t c = (ng % g_) * cg + cc, i = (ng * cg + cc) * s_ + k;
         double gw = double(pg[i]) * double(pw[c]);
         Sum2 v;
         v.a = gw;
@@ -81,13 +81,13 @@ Tensor group_norm(const Tensor& x_in, int64_t groups, const Tensor& weight, cons
     int64_t len = cg * S;
     double e = eps;
     // a group is contiguous in (N, C, S): row ng is px[ng * len .. (ng + 1) * len)
-    Tensor s1 = row_sums(x.device(), N * G, len, VPS_LAMBDA(int64_t ng, int64_t m) {
+    Tensor s1 = row_sums(x.device(), N * G, 1, len, VPS_LAMBDA(int64_t ng, int64_t, int64_t m) {
       Sum2 v;
       v.a = double(px[ng * len + m]);
       return v;
     });
     const double* p1 = s1.data<double>();
-    Tensor s2 = row_sums(x.device(), N * G, len, VPS_LAMBDA(int64_t ng, int64_t m) {
+    Tensor s2 = row_sums(x.device(), N * G, 1, len, VPS_LAMBDA(int64_t ng, int64_t, int64_t m) {
       Sum2 v;
       double d = double(px[ng * len + m]) - p1[2 * ng] / double(len);
       v.a = d * d;

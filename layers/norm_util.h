@@ -59,11 +59,13 @@ struct Sum2 {
   double a = 0, b = 0;
 };
 
-// For r in [0, R): sums f(r, m) over m in [0, L), where f is an HD functor returning Sum2. Each row is
-// split into chunks (so a few long rows still fill a GPU), chunk partials are added in a second pass.
+// For r in [0, R): sums f(r, n, k) over n in [0, Lo), k in [0, Li), where f is an HD functor returning
+// Sum2. Each row's Lo*Li terms are split into chunks (so a few long rows still fill a GPU); the chunk
+// loop walks (n, k) without divisions; chunk partials are added in a second pass.
 // Returns (R, 2) f64 on `device`: column 0 the a-sums, column 1 the b-sums.
 template <class F>
-Tensor row_sums(Device device, int64_t R, int64_t L, F f) {
+Tensor row_sums(Device device, int64_t R, int64_t Lo, int64_t Li, F f) {
+  int64_t L = Lo * Li;
   int64_t by_rows = (8192 + R - 1) / (R > 0 ? R : 1), by_len = (L + 255) / 256;
   int64_t chunks = by_rows < by_len ? by_rows : by_len;
   if (chunks < 1) chunks = 1;
@@ -73,10 +75,14 @@ Tensor row_sums(Device device, int64_t R, int64_t L, F f) {
   parallel_for(device, R * chunks, VPS_LAMBDA(int64_t t) {
     int64_t r = t / chunks, m0 = (t % chunks) * clen, m1 = m0 + clen < L ? m0 + clen : L;
     double a = 0, b = 0;
-    for (int64_t m = m0; m < m1; ++m) {
-      Sum2 v = f(r, m);
-      a += v.a;
-      b += v.b;
+    if (m0 < m1) {
+      int64_t n = m0 / Li, k = m0 % Li;
+      for (int64_t m = m0; m < m1; ++m) {
+        Sum2 v = f(r, n, k);
+        a += v.a;
+        b += v.b;
+        if (++k == Li) k = 0, ++n;
+      }
     }
     pp[2 * t] = a;
     pp[2 * t + 1] = b;
