@@ -13,24 +13,29 @@ namespace vps {
 
 namespace {
 
-// Per-channel mean and biased variance of x viewed as (N, C, S), two-pass in double.
+// Per-channel mean and biased variance of x viewed as (N, C, S), two passes in double.
 template <class T>
 void channel_stats(const Tensor& x, int64_t N, int64_t C, int64_t S, const Tensor& mean, const Tensor& var) {
   const T* px = x.data<T>();
   T* pm = mean.data<T>();
   T* pv = var.data<T>();
+  double cnt = double(N * S);
+  Tensor s1 = row_sums(x.device(), C, N, S, VPS_LAMBDA(int64_t c, int64_t n, int64_t k) {
+    Sum2 v;
+    v.a = double(px[(n * C + c) * S + k]);
+    return v;
+  });
+  const double* p1 = s1.data<double>();
+  Tensor s2 = row_sums(x.device(), C, N, S, VPS_LAMBDA(int64_t c, int64_t n, int64_t k) {
+    Sum2 v;
+    double d = double(px[(n * C + c) * S + k]) - p1[2 * c] / cnt;
+    v.a = d * d;
+    return v;
+  });
+  const double* p2 = s2.data<double>();
   parallel_for(x.device(), C, VPS_LAMBDA(int64_t c) {
-    double s = 0;
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t k = 0; k < S; ++k) s += double(px[(n * C + c) * S + k]);
-    double m = s / double(N * S), q = 0;
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t k = 0; k < S; ++k) {
-        double d = double(px[(n * C + c) * S + k]) - m;
-        q += d * d;
-      }
-    pm[c] = T(m);
-    pv[c] = T(q / double(N * S));
+    pm[c] = T(p1[2 * c] / cnt);
+    pv[c] = T(p2[2 * c] / cnt);
   });
 }
 
@@ -46,9 +51,7 @@ void normalize(const Tensor& x, int64_t C, int64_t S, const Tensor& mean, const 
   });
 }
 
-struct BatchNormBackward : autograd::Node {
-  autograd::SavedTensor x, weight, mean, invstd;
-  int64_t N = 0, C = 0, S = 0;
+struct BatchNormBackward : NormBackwardBase {
   bool training = true;
   const char* name() const override { return "BatchNormBackward"; }
   std::vector<Tensor> backward(const std::vector<Tensor>& grads) override {
@@ -62,17 +65,20 @@ struct BatchNormBackward : autograd::Node {
       using T = scalar_t;
       const T *px = X.data<T>(), *pg = dy.data<T>(), *pm = M.data<T>(), *pi = I.data<T>(), *pw = W.data<T>();
       T *pdw = dw.data<T>(), *pdb = db.data<T>(), *pdx = dx.data<T>();
-      parallel_for(X.device(), C, VPS_LAMBDA(int64_t c) {
-        double sg = 0, sgx = 0;
-        for (int64_t n = 0; n < n_; ++n)
-          for (int64_t k = 0; k < s_; ++k) {
-            int64_t i = (n * c_ + c) * s_ + k;
-            sg += double(pg[i]);
-            sgx += double(pg[i]) * (double(px[i]) - double(pm[c])) * double(pi[c]);
-          }
-        pdb[c] = T(sg);
-        pdw[c] = T(sgx);
-      });
+      if (tr || next[1].valid() || next[2].valid()) {  // frozen BN needs only dx
+        Tensor sums = row_sums(X.device(), C, N, S, VPS_LAMBDA(int64_t c, int64_t n, int64_t k) {
+          int64_t i = (n * c_ + c) * s_ + k;
+          Sum2 v;
+          v.a = double(pg[i]);
+          v.b = double(pg[i]) * (double(px[i]) - double(pm[c])) * double(pi[c]);
+          return v;
+        });
+        const double* ps = sums.data<double>();
+        parallel_for(X.device(), C, VPS_LAMBDA(int64_t c) {
+          pdb[c] = T(ps[2 * c]);
+          pdw[c] = T(ps[2 * c + 1]);
+        });
+      }
       double cnt = double(n_ * s_);
       parallel_for(X.device(), X.numel(), VPS_LAMBDA(int64_t i) {
         int64_t c = (i / s_) % c_;
@@ -85,12 +91,6 @@ struct BatchNormBackward : autograd::Node {
       });
     });
     return {next[0].valid() ? dx : Tensor(), next[1].valid() ? dw : Tensor(), next[2].valid() ? db : Tensor()};
-  }
-  void release() override {
-    x.reset();
-    weight.reset();
-    mean.reset();
-    invstd.reset();
   }
 };
 
@@ -111,8 +111,7 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, 
   VPS_CHECK(!training || N * S > 1, op, ": expected more than 1 value per channel when training, got input ",
             shape_str(x_in.shape()));
   Tensor x = x_in.contiguous();
-  Tensor w = weight.defined() ? weight.contiguous() : Tensor::ones({C}, x.dtype(), x.device());
-  Tensor b = bias.defined() ? bias.contiguous() : Tensor::zeros({C}, x.dtype(), x.device());
+  Tensor w = param_or(weight, C, 1, x), b = param_or(bias, C, 0, x);
   Tensor mean = Tensor::empty({C}, x.dtype(), x.device()), var = Tensor::empty({C}, x.dtype(), x.device());
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   VPS_DISPATCH_FLOAT(x.dtype(), op, [&] {
@@ -141,13 +140,7 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, 
   });
   if (autograd::needs_grad({x_in, weight, bias})) {
     auto n = std::make_shared<BatchNormBackward>();
-    n->x = x;
-    n->weight = w;
-    n->mean = mean;
-    n->invstd = var;
-    n->N = N;
-    n->C = C;
-    n->S = S;
+    n->save(x, w, mean, var, N, C, S);
     n->training = training;
     autograd::record(n, {x_in, weight, bias}, {y});
   }
@@ -167,9 +160,8 @@ std::pair<Tensor, Tensor> fold_batch_norm(const Tensor& conv_w, const Tensor& co
   check_channel_param(op, "running_var", running_var, conv_w, Co, 0);
   VPS_CHECK(running_mean.defined() && running_var.defined(), op, ": running_mean and running_var are required");
   Tensor w = conv_w.detach().clone(), b = Tensor::empty({Co}, conv_w.dtype(), conv_w.device());
-  Tensor cb = conv_b.defined() ? conv_b.detach().contiguous() : Tensor::zeros({Co}, conv_w.dtype(), conv_w.device());
-  Tensor g = bn_weight.defined() ? bn_weight.detach().contiguous() : Tensor::ones({Co}, conv_w.dtype(), conv_w.device());
-  Tensor be = bn_bias.defined() ? bn_bias.detach().contiguous() : Tensor::zeros({Co}, conv_w.dtype(), conv_w.device());
+  Tensor cb = param_or(conv_b, Co, 0, conv_w), g = param_or(bn_weight, Co, 1, conv_w);
+  Tensor be = param_or(bn_bias, Co, 0, conv_w);
   Tensor rm = running_mean.contiguous(), rv = running_var.contiguous();
   VPS_DISPATCH_FLOAT(w.dtype(), op, [&] {
     using T = scalar_t;

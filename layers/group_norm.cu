@@ -12,64 +12,49 @@ namespace vps {
 
 namespace {
 
-struct GroupNormBackward : autograd::Node {
-  autograd::SavedTensor x, weight, mean, invstd;
-  int64_t N = 0, C = 0, S = 0, G = 0;
+struct GroupNormBackward : NormBackwardBase {
+  int64_t G = 0;
   const char* name() const override { return "GroupNormBackward"; }
   std::vector<Tensor> backward(const std::vector<Tensor>& grads) override {
     Tensor X = x.get(name()), W = weight.get(name()), M = mean.get(name()), I = invstd.get(name());
     Tensor dy = grads[0].contiguous();
     Tensor dx = Tensor::empty(X.shape(), X.dtype(), X.device());
     Tensor dw = Tensor::empty({C}, X.dtype(), X.device()), db = Tensor::empty({C}, X.dtype(), X.device());
-    // per (n, g): a = sum dy*w, b = sum dy*w*xhat
-    Tensor sa = Tensor::empty({N * G}, DType::f64, X.device()), sb = Tensor::empty({N * G}, DType::f64, X.device());
     int64_t n_ = N, c_ = C, s_ = S, g_ = G, cg = C / G;
     VPS_DISPATCH_FLOAT(X.dtype(), "group_norm backward", [&] {
       using T = scalar_t;
       const T *px = X.data<T>(), *pg = dy.data<T>(), *pm = M.data<T>(), *pi = I.data<T>(), *pw = W.data<T>();
       T *pdw = dw.data<T>(), *pdb = db.data<T>(), *pdx = dx.data<T>();
-      double *pa = sa.data<double>(), *pb = sb.data<double>();
-      parallel_for(X.device(), C, VPS_LAMBDA(int64_t c) {
-        double s1 = 0, s2 = 0;
-        for (int64_t n = 0; n < n_; ++n) {
-          int64_t ng = n * g_ + c / cg;
-          for (int64_t k = 0; k < s_; ++k) {
-            int64_t i = (n * c_ + c) * s_ + k;
-            s1 += double(pg[i]);
-            s2 += double(pg[i]) * (double(px[i]) - double(pm[ng])) * double(pi[ng]);
-          }
-        }
-        pdb[c] = T(s1);
-        pdw[c] = T(s2);
+      Tensor csum = row_sums(X.device(), C, n_, s_, VPS_LAMBDA(int64_t c, int64_t n, int64_t k) {
+        int64_t ng = n * g_ + c / cg, i = (n * c_ + c) * s_ + k;
+        Sum2 v;
+        v.a = double(pg[i]);
+        v.b = double(pg[i]) * (double(px[i]) - double(pm[ng])) * double(pi[ng]);
+        return v;
       });
-      parallel_for(X.device(), N * G, VPS_LAMBDA(int64_t ng) {
-        int64_t n = ng / g_, g = ng % g_;
-        double a = 0, b = 0;
-        for (int64_t c = g * cg; c < (g + 1) * cg; ++c)
-          for (int64_t k = 0; k < s_; ++k) {
-            int64_t i = (n * c_ + c) * s_ + k;
-            double gw = double(pg[i]) * double(pw[c]);
-            a += gw;
-            b += gw * (double(px[i]) - double(pm[ng])) * double(pi[ng]);
-          }
-        pa[ng] = a;
-        pb[ng] = b;
+      // per (n, g): a = sum dy*w, b = sum dy*w*xhat over the group's cg*S elements
+      Tensor gsum = row_sums(X.device(), n_ * g_, cg, s_, VPS_LAMBDA(int64_t ng, int64_t cc, int64_t k) {
+        int64_t c = (ng % g_) * cg + cc, i = (ng * cg + cc) * s_ + k;
+        double gw = double(pg[i]) * double(pw[c]);
+        Sum2 v;
+        v.a = gw;
+        v.b = gw * (double(px[i]) - double(pm[ng])) * double(pi[ng]);
+        return v;
+      });
+      const double *pc = csum.data<double>(), *ps = gsum.data<double>();
+      parallel_for(X.device(), C, VPS_LAMBDA(int64_t c) {
+        pdb[c] = T(pc[2 * c]);
+        pdw[c] = T(pc[2 * c + 1]);
       });
       double cnt = double(cg * s_);
       parallel_for(X.device(), X.numel(), VPS_LAMBDA(int64_t i) {
         int64_t c = (i / s_) % c_, n = i / (s_ * c_), ng = n * g_ + c / cg;
         double inv = double(pi[ng]), xhat = (double(px[i]) - double(pm[ng])) * inv;
         double gx = double(pg[i]) * double(pw[c]);
-        pdx[i] = T(inv * (gx - pa[ng] / cnt - xhat * pb[ng] / cnt));
+        pdx[i] = T(inv * (gx - ps[2 * ng] / cnt - xhat * ps[2 * ng + 1] / cnt));
       });
     });
     return {next[0].valid() ? dx : Tensor(), next[1].valid() ? dw : Tensor(), next[2].valid() ? db : Tensor()};
-  }
-  void release() override {
-    x.reset();
-    weight.reset();
-    mean.reset();
-    invstd.reset();
   }
 };
 
@@ -85,8 +70,7 @@ Tensor group_norm(const Tensor& x_in, int64_t groups, const Tensor& weight, cons
   check_channel_param(op, "weight", weight, x_in, C);
   check_channel_param(op, "bias", bias, x_in, C);
   Tensor x = x_in.contiguous();
-  Tensor w = weight.defined() ? weight.contiguous() : Tensor::ones({C}, x.dtype(), x.device());
-  Tensor b = bias.defined() ? bias.contiguous() : Tensor::zeros({C}, x.dtype(), x.device());
+  Tensor w = param_or(weight, C, 1, x), b = param_or(bias, C, 0, x);
   int64_t G = groups, cg = C / G;
   Tensor mean = Tensor::empty({N * G}, x.dtype(), x.device()), invstd = Tensor::empty({N * G}, x.dtype(), x.device());
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
@@ -96,14 +80,23 @@ Tensor group_norm(const Tensor& x_in, int64_t groups, const Tensor& weight, cons
     T *pm = mean.data<T>(), *pi = invstd.data<T>(), *py = y.data<T>();
     int64_t len = cg * S;
     double e = eps;
+    // a group is contiguous in (N, C, S): row ng is px[ng * len .. (ng + 1) * len)
+    Tensor s1 = row_sums(x.device(), N * G, 1, len, VPS_LAMBDA(int64_t ng, int64_t, int64_t m) {
+      Sum2 v;
+      v.a = double(px[ng * len + m]);
+      return v;
+    });
+    const double* p1 = s1.data<double>();
+    Tensor s2 = row_sums(x.device(), N * G, 1, len, VPS_LAMBDA(int64_t ng, int64_t, int64_t m) {
+      Sum2 v;
+      double d = double(px[ng * len + m]) - p1[2 * ng] / double(len);
+      v.a = d * d;
+      return v;
+    });
+    const double* p2 = s2.data<double>();
     parallel_for(x.device(), N * G, VPS_LAMBDA(int64_t ng) {
-      const T* p = px + ng * len;  // a group is contiguous in (N, C, S)
-      double s = 0, q = 0;
-      for (int64_t k = 0; k < len; ++k) s += double(p[k]);
-      double m = len ? s / double(len) : 0;
-      for (int64_t k = 0; k < len; ++k) q += (double(p[k]) - m) * (double(p[k]) - m);
-      pm[ng] = T(m);
-      pi[ng] = T(1.0 / ::sqrt((len ? q / double(len) : 0) + e));
+      pm[ng] = T(len ? p1[2 * ng] / double(len) : 0);
+      pi[ng] = T(1.0 / ::sqrt((len ? p2[2 * ng] / double(len) : 0) + e));
     });
     parallel_for(x.device(), x.numel(), VPS_LAMBDA(int64_t i) {
       int64_t c = (i / S) % C, ng = i / len;
@@ -112,13 +105,7 @@ Tensor group_norm(const Tensor& x_in, int64_t groups, const Tensor& weight, cons
   });
   if (autograd::needs_grad({x_in, weight, bias})) {
     auto n = std::make_shared<GroupNormBackward>();
-    n->x = x;
-    n->weight = w;
-    n->mean = mean;
-    n->invstd = invstd;
-    n->N = N;
-    n->C = C;
-    n->S = S;
+    n->save(x, w, mean, invstd, N, C, S);
     n->G = G;
     autograd::record(n, {x_in, weight, bias}, {y});
   }

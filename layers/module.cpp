@@ -1,6 +1,10 @@
 #include "layers/module.h"
 
+// libstdc++ 12's <regex> trips -Wmaybe-uninitialized under -O1 with sanitizers (DEBUG=1): a false positive.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <regex>
+#pragma GCC diagnostic pop
 #include <set>
 
 #include "autograd/grad_mode.h"

@@ -1,5 +1,6 @@
 // Small checks and copies shared by the normalisation ops (batch_norm, group_norm).
 #pragma once
+#include "autograd/node.h"
 #include "tensor/check.h"
 #include "tensor/hd.h"
 #include "tensor/tensor.h"
@@ -18,6 +19,11 @@ inline void check_channel_param(const char* op, const char* what, const Tensor& 
             x.device().str());
 }
 
+// p made contiguous, or (C) filled with `value` (x's dtype/device) when p is undefined (no affine).
+inline Tensor param_or(const Tensor& p, int64_t C, double value, const Tensor& x) {
+  return p.defined() ? p.contiguous() : Tensor::full({C}, value, x.dtype(), x.device());
+}
+
 // dst (contiguous, C) = src (1-D, any stride), same dtype and device.
 template <class T>
 void strided_copy_channel(const Tensor& src, const Tensor& dst) {
@@ -25,6 +31,69 @@ void strided_copy_channel(const Tensor& src, const Tensor& dst) {
   T* pd = dst.data<T>();
   int64_t st = src.stride(0);
   parallel_for(dst.device(), dst.numel(), VPS_LAMBDA(int64_t c) { pd[c] = ps[c * st]; });
+}
+
+// What batch_norm and group_norm backward keep: x (contiguous), the affine weight (ones when none),
+// the statistics (mean, invstd) and the (N, C, S) view of x.
+struct NormBackwardBase : autograd::Node {
+  autograd::SavedTensor x, weight, mean, invstd;
+  int64_t N = 0, C = 0, S = 0;
+  void save(const Tensor& x_, const Tensor& w_, const Tensor& mean_, const Tensor& invstd_, int64_t n, int64_t c,
+            int64_t s) {
+    x = x_;
+    weight = w_;
+    mean = mean_;
+    invstd = invstd_;
+    N = n, C = c, S = s;
+  }
+  void release() override {
+    x.reset();
+    weight.reset();
+    mean.reset();
+    invstd.reset();
+  }
+};
+
+// Two running sums per row, returned by row_sums.
+struct Sum2 {
+  double a = 0, b = 0;
+};
+
+// For r in [0, R): sums f(r, n, k) over n in [0, Lo), k in [0, Li), where f is an HD functor returning
+// Sum2. Each row's Lo*Li terms are split into chunks (so a few long rows still fill a GPU); the chunk
+// loop walks (n, k) without divisions; chunk partials are added in a second pass.
+// Returns (R, 2) f64 on `device`: column 0 the a-sums, column 1 the b-sums.
+template <class F>
+Tensor row_sums(Device device, int64_t R, int64_t Lo, int64_t Li, F f) {
+  int64_t L = Lo * Li;
+  int64_t by_rows = (8192 + R - 1) / (R > 0 ? R : 1), by_len = (L + 255) / 256;
+  int64_t chunks = by_rows < by_len ? by_rows : by_len;
+  if (chunks < 1) chunks = 1;
+  int64_t clen = (L + chunks - 1) / chunks;
+  Tensor part = Tensor::empty({R * chunks, 2}, DType::f64, device), out = Tensor::empty({R, 2}, DType::f64, device);
+  double *pp = part.data<double>(), *po = out.data<double>();
+  parallel_for(device, R * chunks, VPS_LAMBDA(int64_t t) {
+    int64_t r = t / chunks, m0 = (t % chunks) * clen, m1 = m0 + clen < L ? m0 + clen : L;
+    double a = 0, b = 0;
+    if (m0 < m1) {
+      int64_t n = m0 / Li, k = m0 % Li;
+      for (int64_t m = m0; m < m1; ++m) {
+        Sum2 v = f(r, n, k);
+        a += v.a;
+        b += v.b;
+        if (++k == Li) k = 0, ++n;
+      }
+    }
+    pp[2 * t] = a;
+    pp[2 * t + 1] = b;
+  });
+  parallel_for(device, R, VPS_LAMBDA(int64_t r) {
+    double a = 0, b = 0;
+    for (int64_t k = 0; k < chunks; ++k) a += pp[2 * (r * chunks + k)], b += pp[2 * (r * chunks + k) + 1];
+    po[2 * r] = a;
+    po[2 * r + 1] = b;
+  });
+  return out;
 }
 
 }  // namespace vps

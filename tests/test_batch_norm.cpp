@@ -175,3 +175,22 @@ TEST(BatchNorm, CpuCudaParity) {
         },
         {x, w, b});
 }
+
+TEST(BatchNorm, LongRowsUseChunkedReductions) {
+  // N*H*W = 1600 per channel: the per-channel sums run in several chunks.
+  Tensor x = rnd({4, 3, 20, 20}, 40).set_requires_grad(), w = rnd({3}, 41).set_requires_grad();
+  Tensor b = rnd({3}, 42).set_requires_grad();
+  Tensor ref = vec(naive_bn(x.detach(), w.detach(), b.detach(), nullptr, nullptr, 1e-5), x.shape());
+  EXPECT_ALLCLOSE(batch_norm(x, w, b, Tensor(), Tensor(), true), ref, 1e-12, 1e-10);
+  vps::testing::GradcheckOptions o;
+  o.max_entries = 16;
+  vps::testing::gradcheck([](const std::vector<Tensor>& in) { return batch_norm(in[0], in[1], in[2], Tensor(), Tensor(), true); },
+                          {x, w, b}, o);
+  // Frozen (eval, weight/bias without grad): dx = dy * w / sqrt(rv + eps).
+  Tensor rm = rnd({3}, 43), rv = rnd({3}, 44, 0.5, 1.5), wf = w.detach(), bf = b.detach();
+  Tensor xf = x.detach().clone().set_requires_grad();
+  Tensor dy = rnd({4, 3, 20, 20}, 45);
+  batch_norm(xf, wf, bf, rm, rv, false).backward(dy);
+  Tensor scale = reshape(div(wf, sqrt(add(rv, 1e-5))), {1, 3, 1, 1});
+  EXPECT_ALLCLOSE(xf.grad(), mul(dy, scale), 1e-12, 1e-10);
+}

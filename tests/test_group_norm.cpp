@@ -86,3 +86,12 @@ TEST(GroupNorm, CpuCudaParity) {
   Tensor x = rnd({2, 8, 5, 7}, 11), w = rnd({8}, 12), b = rnd({8}, 13);
   vps::testing::check_parity([](const std::vector<Tensor>& in) { return group_norm(in[0], 4, in[1], in[2]); }, {x, w, b});
 }
+
+TEST(GroupNorm, LongGroupsUseChunkedReductions) {
+  Tensor x = rnd({2, 4, 20, 20}, 20).set_requires_grad(), w = rnd({4}, 21).set_requires_grad();
+  Tensor b = rnd({4}, 22).set_requires_grad();
+  EXPECT_ALLCLOSE(group_norm(x, 2, w, b), naive_gn(x.detach(), 2, w.detach(), b.detach(), 1e-5), 1e-12, 1e-10);
+  vps::testing::GradcheckOptions o;
+  o.max_entries = 16;
+  vps::testing::gradcheck([](const std::vector<Tensor>& in) { return group_norm(in[0], 2, in[1], in[2]); }, {x, w, b}, o);
+}

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "autograd/grad_mode.h"
+#include "layers/group_norm.h"
 #include "layers/module.h"
 #include "ops/ops.h"
 #include "tests/gradcheck.h"
@@ -125,4 +126,48 @@ TEST(Module, ToDeviceKeepsRequiresGrad) {
   EXPECT_TRUE(m.a->weight.requires_grad());
   EXPECT_FALSE(m.b->weight.requires_grad());
   EXPECT_TRUE(m.named_parameters()[1].second.device().is_cuda());
+}
+
+// ---- the modules of layers/norm_modules.h ----
+#include "layers/batch_norm.h"
+#include "layers/norm_modules.h"
+
+TEST(NormModules, BatchNorm2dNamesTrainEvalFrozen) {
+  nn::BatchNorm2d bn(3);
+  EXPECT_EQ(names(bn.state_dict()), (std::vector<std::string>{"weight", "bias", "running_mean", "running_var",
+                                                              "num_batches_tracked"}));
+  EXPECT_EQ(bn.num_batches_tracked.dtype(), DType::i64);
+  EXPECT_EQ(bn.num_batches_tracked.dim(), 0);
+  Tensor x = rnd({2, 3, 2, 2}, 5).to(DType::f32);
+  Tensor y = bn.forward(x);
+  EXPECT_EQ(bn.num_batches_tracked.item_double(), 1);
+  EXPECT_ALLCLOSE(y, batch_norm(x, Tensor(), Tensor(), Tensor(), Tensor(), true), 1e-6, 1e-5);
+  Tensor rm = bn.running_mean.clone();
+  bn.eval();
+  Tensor ye = bn.forward(x);
+  EXPECT_EQ(bn.num_batches_tracked.item_double(), 1);
+  EXPECT_ALLCLOSE(bn.running_mean, rm, 0, 0);
+  EXPECT_ALLCLOSE(ye, batch_norm(x, Tensor(), Tensor(), rm, bn.running_var, false), 1e-6, 1e-5);
+  bn.train();
+  bn.set_frozen(true);
+  EXPECT_FALSE(bn.weight.requires_grad());
+  bn.forward(x);
+  EXPECT_EQ(bn.num_batches_tracked.item_double(), 1);  // frozen: running statistics only
+  EXPECT_ALLCLOSE(bn.running_mean, rm, 0, 0);
+}
+
+TEST(NormModules, GroupNormAndLinear) {
+  nn::GroupNorm gn(2, 4);
+  EXPECT_EQ(names(gn.named_parameters()), (std::vector<std::string>{"weight", "bias"}));
+  Tensor x = rnd({2, 4, 3}, 6).to(DType::f32);
+  EXPECT_ALLCLOSE(gn.forward(x), group_norm(x, 2, Tensor(), Tensor()), 1e-6, 1e-5);
+  EXPECT_THROW(nn::GroupNorm(3, 4), Error);
+  Generator gen(1);
+  nn::Linear lin(3, 2, gen);
+  EXPECT_EQ(names(lin.named_parameters()), (std::vector<std::string>{"weight", "bias"}));
+  Tensor in = rnd({5, 3}, 7).to(DType::f32);
+  Tensor out = lin.forward(in);
+  EXPECT_EQ(out.shape(), (Shape{5, 2}));
+  auto xv = in.to_vector<float>(), wv = lin.weight.to_vector<float>(), bv = lin.bias.to_vector<float>();
+  EXPECT_NEAR(out.to_vector<float>()[1], xv[0] * wv[3] + xv[1] * wv[4] + xv[2] * wv[5] + bv[1], 1e-5);
 }
