@@ -73,6 +73,10 @@ HD inline bool bilinear(T y, T x, int64_t h, int64_t w, T* wt, int64_t* idx) {
   return true;
 }
 
+// Channels handled by one kernel call: all of them on CPU (the bin geometry and bilinear weights are
+// then computed once per bin), one on CUDA (one thread per output element).
+inline int64_t channel_chunk(Device d, int64_t c) { return d.is_cuda() ? 1 : (c > 0 ? c : 1); }
+
 RoIGeom make_geom(const RoIAlignOptions& o) {
   RoIGeom g;
   bool mm = o.mode == RoIAlignOptions::kMMDetV1;
@@ -97,14 +101,17 @@ Tensor roi_align_backward_raw(const Tensor& grad_out_in, const Tensor& rois, con
     const T* r = rois.data<T>();
     T* out = gf.data<T>();
     RoIGeom q = g;
-    parallel_for(gf.device(), grad_out.numel(), VPS_LAMBDA(int64_t i) {
-      int64_t pw = i % q.out_w, ph = (i / q.out_w) % q.out_h, ch = (i / (q.out_w * q.out_h)) % c;
-      int64_t k = i / (q.out_w * q.out_h * c);
+    int64_t chunk = channel_chunk(gf.device(), c), groups = (c + chunk - 1) / chunk;
+    parallel_for(gf.device(), grad_out.numel() / c * groups, VPS_LAMBDA(int64_t i) {
+      int64_t pw = i % q.out_w, ph = (i / q.out_w) % q.out_h, grp = (i / (q.out_w * q.out_h)) % groups;
+      int64_t k = i / (q.out_w * q.out_h * groups);
+      int64_t c0 = grp * chunk, c1 = c0 + chunk < c ? c0 + chunk : c;
       const T* roi = r + k * 5;
       Bin<T> b = roi_bin(roi, q, ph, pw);
       int64_t cnt = b.gh * b.gw > 0 ? b.gh * b.gw : 1;
-      T gval = go[i] / T(cnt);
-      T* plane = out + (int64_t(roi[0]) * c + ch) * h * w;
+      int64_t plane = h * w, pstride = q.out_h * q.out_w;
+      const T* gbase = go + (k * c * q.out_h + ph) * q.out_w + pw;  // grad_out[k, ch, ph, pw] = gbase[ch * pstride]
+      T* fbase = out + int64_t(roi[0]) * c * plane;
       for (int64_t iy = 0; iy < b.gh; ++iy) {
         T y = b.y0 + (T(iy) + T(0.5)) * b.bin_h / T(b.gh);
         for (int64_t ix = 0; ix < b.gw; ++ix) {
@@ -112,7 +119,10 @@ Tensor roi_align_backward_raw(const Tensor& grad_out_in, const Tensor& rois, con
           T wt[4];
           int64_t idx[4];
           if (!bilinear(y, x, h, w, wt, idx)) continue;
-          for (int t = 0; t < 4; ++t) atomic_add(plane + idx[t], gval * wt[t]);
+          for (int64_t ch = c0; ch < c1; ++ch) {
+            T gval = gbase[ch * pstride] / T(cnt);
+            for (int t = 0; t < 4; ++t) atomic_add(fbase + ch * plane + idx[t], gval * wt[t]);
+          }
         }
       }
     });
@@ -163,14 +173,19 @@ Tensor roi_align(const Tensor& features, const Tensor& rois_in, const RoIAlignOp
     const T* r = rois.data<T>();
     T* o = out.data<T>();
     RoIGeom q = g;
-    parallel_for(out.device(), out.numel(), VPS_LAMBDA(int64_t i) {
-      int64_t pw = i % q.out_w, ph = (i / q.out_w) % q.out_h, ch = (i / (q.out_w * q.out_h)) % c;
-      int64_t kk = i / (q.out_w * q.out_h * c);
+    int64_t chunk = channel_chunk(out.device(), c), groups = (c + chunk - 1) / chunk;
+    parallel_for(out.device(), k * q.out_h * q.out_w * groups, VPS_LAMBDA(int64_t i) {
+      int64_t pw = i % q.out_w, ph = (i / q.out_w) % q.out_h, grp = (i / (q.out_w * q.out_h)) % groups;
+      int64_t kk = i / (q.out_w * q.out_h * groups);
+      int64_t c0 = grp * chunk, c1 = c0 + chunk < c ? c0 + chunk : c;
       const T* roi = r + kk * 5;
       Bin<T> b = roi_bin(roi, q, ph, pw);
       int64_t cnt = b.gh * b.gw > 0 ? b.gh * b.gw : 1;
-      const T* plane = fd + (int64_t(roi[0]) * c + ch) * h * w;
-      T acc = T(0);
+      int64_t plane = h * w, pstride = q.out_h * q.out_w;
+      T* obase = o + (kk * c * q.out_h + ph) * q.out_w + pw;  // out[kk, ch, ph, pw] = obase[ch * pstride]
+      const T* fbase = fd + int64_t(roi[0]) * c * plane;
+      for (int64_t ch = c0; ch < c1; ++ch) obase[ch * pstride] = T(0);
+      // Samples outer, channels inner: the bilinear weights are computed once per bin and channel group.
       for (int64_t iy = 0; iy < b.gh; ++iy) {
         T y = b.y0 + (T(iy) + T(0.5)) * b.bin_h / T(b.gh);
         for (int64_t ix = 0; ix < b.gw; ++ix) {
@@ -178,10 +193,13 @@ Tensor roi_align(const Tensor& features, const Tensor& rois_in, const RoIAlignOp
           T wt[4];
           int64_t idx[4];
           if (!bilinear(y, x, h, w, wt, idx)) continue;
-          acc += wt[0] * plane[idx[0]] + wt[1] * plane[idx[1]] + wt[2] * plane[idx[2]] + wt[3] * plane[idx[3]];
+          for (int64_t ch = c0; ch < c1; ++ch) {
+            const T* pl = fbase + ch * plane;
+            obase[ch * pstride] += wt[0] * pl[idx[0]] + wt[1] * pl[idx[1]] + wt[2] * pl[idx[2]] + wt[3] * pl[idx[3]];
+          }
         }
       }
-      o[i] = acc / T(cnt);
+      for (int64_t ch = c0; ch < c1; ++ch) obase[ch * pstride] /= T(cnt);
     });
   });
   if (autograd::needs_grad({features})) {
