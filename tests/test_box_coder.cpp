@@ -43,6 +43,15 @@ TEST(DetBoxCoder, Delta2BboxHandWorked) {
   Tensor big = Tensor::from_vector<double>({0, 0, 10, 0}, {1, 4});
   std::vector<double> v = delta2bbox(roi, big).to_vector<double>();
   EXPECT_NEAR(v[2] - v[0] + 1, 625.0, 1e-9);
+  // dw = -10 is clamped to -4.135 (gw = 0.16) by default, not at all with clamp_below = false (UPSNet).
+  Tensor small = Tensor::from_vector<double>({0, 0, -10, -10}, {1, 4});
+  v = delta2bbox(roi, small).to_vector<double>();
+  EXPECT_NEAR(v[2] - v[0] + 1, 0.16, 1e-9);
+  BoxCoderParams ups;
+  ups.clamp_below = false;
+  v = delta2bbox(roi, small, ups).to_vector<double>();
+  EXPECT_NEAR(v[2] - v[0] + 1, 10 * std::exp(-10.0), 1e-12);
+  EXPECT_NEAR(v[3] - v[1] + 1, 20 * std::exp(-10.0), 1e-12);
   // stds (0.1, 0.1, 0.2, 0.2): delta (1, -1, 5 log 2, 0) means the same as the first example.
   BoxCoderParams st;
   st.stds[0] = st.stds[1] = 0.1;

@@ -27,6 +27,7 @@ struct CoderParams {
   double means[4] = {0, 0, 0, 0};
   double stds[4] = {1, 1, 1, 1};
   double max_ratio = 4.135166556742356;  // |log(16/1000)|, the dw/dh clamp of mmdetection v1
+  bool clamp_below = true;               // false: dw/dh clamped from above only (UPSNet bbox_transform)
   double offset = 1;                     // +1 widths (legacy)
   double max_h = -1, max_w = -1;         // clip to [0, max_w-1] x [0, max_h-1] when > 0
 };
@@ -39,8 +40,12 @@ HD inline void decode(const T* roi, const T* delta, const CoderParams& p, T* out
   T dw = delta[2] * T(p.stds[2]) + T(p.means[2]);
   T dh = delta[3] * T(p.stds[3]) + T(p.means[3]);
   T mr = T(p.max_ratio);
-  dw = dw < -mr ? -mr : (dw > mr ? mr : dw);
-  dh = dh < -mr ? -mr : (dh > mr ? mr : dh);
+  if (p.clamp_below) {
+    dw = dw < -mr ? -mr : dw;
+    dh = dh < -mr ? -mr : dh;
+  }
+  dw = dw > mr ? mr : dw;
+  dh = dh > mr ? mr : dh;
   T off = T(p.offset);
   T px = (roi[0] + roi[2]) * T(0.5), py = (roi[1] + roi[3]) * T(0.5);
   T pw = roi[2] - roi[0] + off, ph = roi[3] - roi[1] + off;
