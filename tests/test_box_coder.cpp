@@ -7,26 +7,11 @@
 #include "layers/box_coder.h"
 #include "tensor/device.h"
 #include "tests/gradcheck.h"
-#include "tests/npy_fixture.h"
+#include "tests/det_fixture.h"
 
 using namespace vps;
 using vps::testing::det_fixture;
-
-namespace {
-template <class F>
-void expect_error(F f, const char* op, const char* also = nullptr) {
-  try {
-    f();
-    FAIL() << "no error for " << op;
-  } catch (const Error& e) {
-    std::string m = e.what();
-    EXPECT_NE(m.find(op), std::string::npos) << m;
-    if (also) {
-      EXPECT_NE(m.find(also), std::string::npos) << m;
-    }
-  }
-}
-}  // namespace
+using vps::testing::expect_error;
 
 TEST(DetBoxCoder, Delta2BboxHandWorked) {
   // roi (0,0,9,19): pw=10, ph=20, centre (4.5, 9.5). delta (0.1, -0.1, log 2, 0):

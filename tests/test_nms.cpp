@@ -5,10 +5,11 @@
 #include "layers/nms.h"
 #include "tensor/device.h"
 #include "tests/gradcheck.h"
-#include "tests/npy_fixture.h"
+#include "tests/det_fixture.h"
 
 using namespace vps;
 using vps::testing::det_fixture;
+using vps::testing::expect_error;
 
 namespace {
 std::vector<int64_t> ids(const Tensor& t) { return t.cpu().to_vector<int64_t>(); }
@@ -22,19 +23,6 @@ Tensor random_boxes(int64_t n, uint64_t seed, double size) {
   return Tensor::from_vector(v, {n, 4}).to(DType::f32);
 }
 
-template <class F>
-void expect_error(F f, const char* op, const char* also = nullptr) {
-  try {
-    f();
-    FAIL() << "no error for " << op;
-  } catch (const Error& e) {
-    std::string m = e.what();
-    EXPECT_NE(m.find(op), std::string::npos) << m;
-    if (also) {
-      EXPECT_NE(m.find(also), std::string::npos) << m;
-    }
-  }
-}
 }  // namespace
 
 TEST(DetNms, HandWorkedPlusOne) {

@@ -1,0 +1,244 @@
+// softmax / log_softmax along one dim, L2 norm over dims, and l2_normalize.
+// Softmax rows: the input is made contiguous and viewed as (outer, n, inner); each (outer, inner)
+// pair is one row of n elements at stride `inner`, processed by one HD body (an OpenMP iteration on
+// CPU, a thread on CUDA). Accumulation is in the tensor's own type after subtracting the row max.
+#include <cmath>
+
+#include "autograd/node.h"
+#include "ops/elementwise_kernels.h"
+#include "ops/ops.h"
+#include "ops/reduce_kernels.h"
+
+namespace vps {
+
+namespace {
+
+struct RowLayout {
+  int64_t outer = 1, n = 1, inner = 1;
+};
+
+RowLayout row_layout(const Shape& s, int64_t dim) {
+  RowLayout l;
+  for (int64_t d = 0; d < int64_t(s.size()); ++d) {
+    if (d < dim) l.outer *= s[size_t(d)];
+    else if (d == dim) l.n = s[size_t(d)];
+    else l.inner *= s[size_t(d)];
+  }
+  return l;
+}
+
+// exp used by the softmax rows: ::exp for double; for float a Cephes-style polynomial (max relative
+// error about 2 ulp) with selects instead of branches, the same arithmetic on CPU and CUDA.
+// Arguments below -87.3 (also -inf) give 0; NaN stays NaN. On CPU the float row helpers are
+// compiled without trapping-math so that GCC if-converts the selects and vectorises the loops.
+#if !defined(__CUDACC__)
+#pragma GCC push_options
+#pragma GCC optimize("no-trapping-math")
+#endif
+template <class T>
+struct RowExp {
+  HD static T eval(T x) { return ::exp(x); }
+};
+template <>
+struct RowExp<float> {
+  HD static float eval(float x) {
+    float xc = x > 88.0f ? 88.0f : x;
+    xc = xc < -87.3f ? -87.3f : xc;
+    float t = xc * 1.44269504088896341f + 0.5f;
+    int32_t ni = int32_t(t) - int32_t(t < 0.0f);  // floor(t) without a libm call
+    float n = float(ni);
+    float r = xc - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t bits = (ni + 127) << 23;
+#ifdef __CUDA_ARCH__
+    float scale = __int_as_float(bits);
+#else
+    float scale;
+    __builtin_memcpy(&scale, &bits, sizeof scale);
+#endif
+    return p * scale * float(!(x < -87.3f));  // NaN stays NaN through p
+  }
+};
+
+// One contiguous row (inner == 1) as simple loops: exp, then sum, then scale.
+#if defined(__CUDACC__)
+#define VPS_ROW_FN HD inline
+#define VPS_SIMD_REDUCE(op, var)
+#else
+#define VPS_ROW_FN __attribute__((noinline))
+#define VPS_SIMD_REDUCE(op, var) _Pragma(VPS_STR_(omp simd reduction(op : var)))
+#define VPS_STR_(x) #x
+#endif
+template <class T>
+VPS_ROW_FN void softmax_row_contig(const T* __restrict__ x, T* __restrict__ y, int64_t n, bool log_out) {
+  T m = x[0];
+  VPS_SIMD_REDUCE(max, m)
+  for (int64_t j = 1; j < n; ++j) m = x[j] > m ? x[j] : m;
+  T s = 0;
+  if (log_out) {
+    for (int64_t j = 0; j < n; ++j) y[j] = RowExp<T>::eval(x[j] - m);
+    VPS_SIMD_REDUCE(+, s)
+    for (int64_t j = 0; j < n; ++j) s += y[j];
+    T ls = m + ::log(s);
+    for (int64_t j = 0; j < n; ++j) y[j] = x[j] - ls;
+    return;
+  }
+  for (int64_t j = 0; j < n; ++j) y[j] = RowExp<T>::eval(x[j] - m);
+  VPS_SIMD_REDUCE(+, s)
+  for (int64_t j = 0; j < n; ++j) s += y[j];
+  T inv = T(1) / s;
+  for (int64_t j = 0; j < n; ++j) y[j] *= inv;
+}
+#if !defined(__CUDACC__)
+#pragma GCC pop_options
+#endif
+
+// y: (outer, n, inner) softmax (or log_softmax) of x along n.
+template <class T>
+void softmax_rows(const T* x, T* y, RowLayout l, bool log_out, Device dev) {
+  int64_t n = l.n, inner = l.inner;
+  parallel_for(dev, l.outer * inner, VPS_LAMBDA(int64_t r) {
+    int64_t base = (r / inner) * n * inner + r % inner;
+    const T* xr = x + base;
+    T* yr = y + base;
+    if (inner == 1) {
+      softmax_row_contig<T>(xr, yr, n, log_out);
+      return;
+    }
+    T m = xr[0];
+    for (int64_t j = 1; j < n; ++j) m = xr[j * inner] > m ? xr[j * inner] : m;
+    T s = 0;
+    if (log_out) {
+      for (int64_t j = 0; j < n; ++j) s += RowExp<T>::eval(xr[j * inner] - m);
+      T ls = m + ::log(s);
+      for (int64_t j = 0; j < n; ++j) yr[j * inner] = xr[j * inner] - ls;
+    } else {
+      for (int64_t j = 0; j < n; ++j) {
+        T e = RowExp<T>::eval(xr[j * inner] - m);
+        yr[j * inner] = e;
+        s += e;
+      }
+      T inv = T(1) / s;
+      for (int64_t j = 0; j < n; ++j) yr[j * inner] *= inv;
+    }
+  });
+}
+
+// gx from g and the forward output y: softmax y*(g - sum(g*y)); log_softmax g - exp(y)*sum(g).
+template <class T>
+void softmax_backward_rows(const T* y, const T* g, T* gx, RowLayout l, bool log_out, Device dev) {
+  int64_t n = l.n, inner = l.inner;
+  parallel_for(dev, l.outer * inner, VPS_LAMBDA(int64_t r) {
+    int64_t base = (r / inner) * n * inner + r % inner;
+    const T* yr = y + base;
+    const T* gr = g + base;
+    T* o = gx + base;
+    T s = 0;
+    for (int64_t j = 0; j < n; ++j) s += log_out ? gr[j * inner] : gr[j * inner] * yr[j * inner];
+    for (int64_t j = 0; j < n; ++j) {
+      int64_t k = j * inner;
+      o[k] = log_out ? gr[k] - ::exp(yr[k]) * s : yr[k] * (gr[k] - s);
+    }
+  });
+}
+
+struct SoftmaxBackward : autograd::Node {
+  autograd::SavedTensor y;
+  RowLayout layout;
+  bool log_out = false;
+  const char* name() const override { return log_out ? "LogSoftmaxBackward" : "SoftmaxBackward"; }
+  std::vector<Tensor> backward(const std::vector<Tensor>& g) override {
+    Tensor yy = y.get(name()), go = g[0].contiguous();
+    Tensor gx = Tensor::empty(yy.shape(), yy.dtype(), yy.device());
+    VPS_DISPATCH_FLOAT(yy.dtype(), name(), [&] {
+      softmax_backward_rows<scalar_t>(yy.data<scalar_t>(), go.data<scalar_t>(), gx.data<scalar_t>(), layout, log_out,
+                                      yy.device());
+    });
+    return {gx};
+  }
+  void release() override { y.reset(); }
+};
+
+Tensor softmax_impl(const char* op, const Tensor& a, int64_t dim, bool log_out) {
+  check_float(op, a);
+  VPS_CHECK(a.dim() > 0, op, ": expected at least one dimension, got ", a.str());
+  VPS_CHECK(dim >= -a.dim() && dim < a.dim(), op, ": dimension ", dim, " out of range for shape ",
+            shape_str(a.shape()));
+  int64_t d = dim < 0 ? dim + a.dim() : dim;
+  Tensor x = a.contiguous();
+  Tensor y = Tensor::empty(a.shape(), a.dtype(), a.device());
+  RowLayout l = row_layout(a.shape(), d);
+  if (a.numel() > 0) {
+    VPS_DISPATCH_FLOAT(a.dtype(), op, [&] {
+      softmax_rows<scalar_t>(x.data<scalar_t>(), y.data<scalar_t>(), l, log_out, a.device());
+    });
+  }
+  if (autograd::needs_grad({a})) {
+    auto n = std::make_shared<SoftmaxBackward>();
+    n->y = y;
+    n->layout = l;
+    n->log_out = log_out;
+    autograd::record(n, {a}, {y});
+  }
+  return y;
+}
+
+// d||x|| / dx = x / ||x||, taken as 0 where the norm is 0.
+struct NormBackward : autograd::Node {
+  autograd::SavedTensor x, out;
+  Shape kept_shape;
+  const char* name() const override { return "NormBackward"; }
+  std::vector<Tensor> backward(const std::vector<Tensor>& g) override {
+    Tensor xi = x.get(name()), nk = out.get(name()).reshape(kept_shape), gk = g[0].reshape(kept_shape);
+    Tensor gx = Tensor::empty(xi.shape(), xi.dtype(), xi.device());
+    VPS_DISPATCH_FLOAT(xi.dtype(), name(), [&] {
+      using T = scalar_t;
+      ternary_kernel<T, T, T, T>(gx, xi, gk, nk, VPS_LAMBDA(T v, T gr, T nr) { return nr == T(0) ? T(0) : gr * v / nr; });
+    });
+    return {gx};
+  }
+  void release() override {
+    x.reset();
+    out.reset();
+  }
+};
+
+}  // namespace
+
+Tensor softmax(const Tensor& a, int64_t dim) { return softmax_impl("softmax", a, dim, false); }
+Tensor log_softmax(const Tensor& a, int64_t dim) { return softmax_impl("log_softmax", a, dim, true); }
+
+Tensor norm(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
+  check_float("norm", a);
+  ReducePlan p = make_reduce_plan("norm", a, dims, keepdim);
+  Tensor out = Tensor::empty(p.out_shape, a.dtype(), a.device());
+  VPS_DISPATCH_FLOAT(a.dtype(), "norm", [&] {
+    using T = scalar_t;
+    reduce_rows<T, double, T>(p, out, 0.0, VPS_LAMBDA(double acc, T v) { return acc + double(v) * double(v); },
+                              VPS_LAMBDA(double acc, int64_t) { return T(::sqrt(acc)); });
+  });
+  if (autograd::needs_grad({a})) {
+    auto n = std::make_shared<NormBackward>();
+    n->x = a;
+    n->out = out;
+    n->kept_shape = p.kept_shape;
+    autograd::record(n, {a}, {out});
+  }
+  return out;
+}
+
+Tensor l2_normalize(const Tensor& a, int64_t dim, double eps) {
+  check_float("l2_normalize", a);
+  VPS_CHECK(eps >= 0, "l2_normalize: eps must be >= 0, got ", eps);
+  VPS_CHECK(dim >= -a.dim() && dim < a.dim(), "l2_normalize: dimension ", dim, " out of range for shape ",
+            shape_str(a.shape()));
+  return div(a, clamp_min(norm(a, {dim}, true), eps));
+}
+
+}  // namespace vps
