@@ -4,6 +4,7 @@
 #include "layers/roi_align.h"
 
 #include <cmath>
+#include <cstring>
 
 #include "autograd/node.h"
 #include "layers/box_coder.h"
@@ -90,42 +91,75 @@ RoIGeom make_geom(const RoIAlignOptions& o) {
   return g;
 }
 
-// grad_out (K,C,PH,PW) -> grad_features (N,C,H,W), scattered with atomic_add.
-Tensor roi_align_backward_raw(const Tensor& grad_out_in, const Tensor& rois, const Shape& fshape, const RoIGeom& g) {
-  Tensor grad_out = grad_out_in.contiguous();
-  Tensor gf = Tensor::zeros(fshape, grad_out.dtype(), grad_out.device());
-  int64_t c = fshape[1], h = fshape[2], w = fshape[3];
-  VPS_DISPATCH_FLOAT(gf.dtype(), "roi_align_backward", [&] {
-    using T = scalar_t;
-    const T* go = grad_out.data<T>();
-    const T* r = rois.data<T>();
-    T* out = gf.data<T>();
-    RoIGeom q = g;
-    int64_t chunk = channel_chunk(gf.device(), c), groups = (c + chunk - 1) / chunk;
-    parallel_for(gf.device(), grad_out.numel() / c * groups, VPS_LAMBDA(int64_t i) {
-      int64_t pw = i % q.out_w, ph = (i / q.out_w) % q.out_h, grp = (i / (q.out_w * q.out_h)) % groups;
-      int64_t k = i / (q.out_w * q.out_h * groups);
-      int64_t c0 = grp * chunk, c1 = c0 + chunk < c ? c0 + chunk : c;
-      const T* roi = r + k * 5;
-      Bin<T> b = roi_bin(roi, q, ph, pw);
-      int64_t cnt = b.gh * b.gw > 0 ? b.gh * b.gw : 1;
-      int64_t plane = h * w, pstride = q.out_h * q.out_w;
-      const T* gbase = go + (k * c * q.out_h + ph) * q.out_w + pw;  // grad_out[k, ch, ph, pw] = gbase[ch * pstride]
-      T* fbase = out + int64_t(roi[0]) * c * plane;
-      for (int64_t iy = 0; iy < b.gh; ++iy) {
-        T y = b.y0 + (T(iy) + T(0.5)) * b.bin_h / T(b.gh);
-        for (int64_t ix = 0; ix < b.gw; ++ix) {
-          T x = b.x0 + (T(ix) + T(0.5)) * b.bin_w / T(b.gw);
-          T wt[4];
-          int64_t idx[4];
-          if (!bilinear(y, x, h, w, wt, idx)) continue;
-          for (int64_t ch = c0; ch < c1; ++ch) {
-            T gval = gbase[ch * pstride] / T(cnt);
-            for (int t = 0; t < 4; ++t) atomic_add(fbase + ch * plane + idx[t], gval * wt[t]);
+// Backward of the bins (k, ph, pw) for channels [c0, c1): scatters grad_out into the features.
+// `exclusive`: the caller guarantees no other concurrent call writes these channels (plain adds);
+// otherwise atomic_add.
+template <class T>
+struct BackwardBin {
+  const T* go;  // grad_out (K,C,PH,PW)
+  const T* r;   // rois (K,5)
+  T* out;       // grad_features (N,C,H,W), zero-initialised
+  RoIGeom q;
+  int64_t c, h, w;
+  HD void operator()(int64_t k, int64_t ph, int64_t pw, int64_t c0, int64_t c1, bool exclusive) const {
+    const T* roi = r + k * 5;
+    Bin<T> b = roi_bin(roi, q, ph, pw);
+    int64_t cnt = b.gh * b.gw > 0 ? b.gh * b.gw : 1;
+    int64_t plane = h * w, pstride = q.out_h * q.out_w;
+    const T* gbase = go + (k * c * q.out_h + ph) * q.out_w + pw;  // grad_out[k, ch, ph, pw] = gbase[ch * pstride]
+    T* fbase = out + int64_t(roi[0]) * c * plane;
+    for (int64_t iy = 0; iy < b.gh; ++iy) {
+      T y = b.y0 + (T(iy) + T(0.5)) * b.bin_h / T(b.gh);
+      for (int64_t ix = 0; ix < b.gw; ++ix) {
+        T x = b.x0 + (T(ix) + T(0.5)) * b.bin_w / T(b.gw);
+        T wt[4];
+        int64_t idx[4];
+        if (!bilinear(y, x, h, w, wt, idx)) continue;
+        for (int64_t ch = c0; ch < c1; ++ch) {
+          T gval = gbase[ch * pstride] / T(cnt);
+          T* pl = fbase + ch * plane;
+          for (int t = 0; t < 4; ++t) {
+            if (exclusive)
+              pl[idx[t]] += gval * wt[t];
+            else
+              atomic_add(pl + idx[t], gval * wt[t]);
           }
         }
       }
-    });
+    }
+  }
+};
+
+template <class T>
+void backward_cpu(const BackwardBin<T>& body, int64_t k) {
+  int64_t c = body.c, ow = body.q.out_w, bins = body.q.out_h * ow;
+#pragma omp parallel for schedule(dynamic, 4) if (k * c * bins >= kParallelGrain)
+  for (int64_t ch = 0; ch < c; ++ch)
+    for (int64_t kk = 0; kk < k; ++kk)
+      for (int64_t bin = 0; bin < bins; ++bin) body(kk, bin / ow, bin % ow, ch, ch + 1, true);
+}
+
+// grad_out (K,C,PH,PW) -> grad_features (N,C,H,W). CUDA: one call per output element, atomic adds.
+// CPU: one thread per channel plane over all bins, so adds need no atomics (as torchvision's CPU code).
+Tensor roi_align_backward_raw(const Tensor& grad_out_in, const Tensor& rois, const Shape& fshape, const RoIGeom& g) {
+  Tensor grad_out = grad_out_in.contiguous();
+  Tensor gf = Tensor::empty(fshape, grad_out.dtype(), grad_out.device());
+  if (gf.device().is_cuda())
+    gf.zero_();
+  else  // memset: the generic fill_tensor costs more than this whole backward at FPN sizes
+    std::memset(gf.raw_data(), 0, gf.nbytes());
+  int64_t c = fshape[1], k = rois.size(0), bins = g.out_h * g.out_w;
+  VPS_DISPATCH_FLOAT(gf.dtype(), "roi_align_backward", [&] {
+    using T = scalar_t;
+    BackwardBin<T> body{grad_out.data<T>(), rois.data<T>(), gf.data<T>(), g, c, fshape[2], fshape[3]};
+    if (gf.device().is_cuda()) {
+      parallel_for(gf.device(), k * c * bins, VPS_LAMBDA(int64_t i) {
+        int64_t bin = i % bins, ch = (i / bins) % c, kk = i / (bins * c);
+        body(kk, bin / body.q.out_w, bin % body.q.out_w, ch, ch + 1, false);
+      });
+      return;
+    }
+    backward_cpu(body, k);
   });
   return gf;
 }
