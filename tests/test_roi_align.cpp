@@ -105,6 +105,17 @@ TEST(DetRoIAlign, NonContiguousFeatures) {
   EXPECT_ALLCLOSE(roi_align(feat, rois, o), roi_align(feat.contiguous(), rois, o), 0, 0);
 }
 
+TEST(DetRoIAlign, ChannelGroupsMatchSingleChannels) {
+  // 11 channels: on CPU one kernel call covers 8 channels, so this runs a full and a partial group;
+  // each single-channel slice runs a group of one.
+  Tensor feat = vps::testing::rnd({2, 11, 6, 7}, 12);
+  Tensor rois = Tensor::from_vector<double>({1, 0.5, 1.0, 10.0, 9.0, 0, 2.0, 2.0, 5.0, 4.0}, {2, 5});
+  RoIAlignOptions o = opts(RoIAlignOptions::kMMDetV1, false, 3, 2, 0.5);
+  Tensor all = roi_align(feat, rois, o);
+  for (int64_t ch = 0; ch < 11; ++ch)
+    EXPECT_ALLCLOSE(all.slice(1, ch, ch + 1), roi_align(feat.slice(1, ch, ch + 1), rois, o), 0, 0);
+}
+
 TEST(DetRoIAlign, MapRoiLevels) {
   // sqrt(w*h) with +1 widths: 56 -> 0, 112 -> 1, 224 -> 2, 448 -> 3, 1000 -> 3 (clamp), 10 -> 0, 111 -> 0.
   std::vector<double> sides = {56, 112, 224, 448, 1000, 10, 111};
