@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Detection ops, ours (build/<cfg>/vps_bench) vs torchvision on CPU, same inputs, same thread count.
+# Usage: bench/bench_det.sh BUILD_DIR   (THREADS defaults to nproc)
+set -euo pipefail
+build=${1:?usage: bench/bench_det.sh BUILD_DIR}
+threads=${THREADS:-$(nproc)}
+export OMP_NUM_THREADS=$threads
+py=/usr/bin/python3
+tmp=$(mktemp)
+trap 'rm -f "$tmp"' EXIT
+for n in 2000 4000 6000; do
+  "$build/vps_bench" det_nms "$n" | sed 's/^RESULT/OURS/' >>"$tmp"
+  $py bench/det_torch.py "$threads" nms "$n" | sed 's/^RESULT/TORCH/' >>"$tmp"
+done
+"$build/vps_bench" det_roi_align 1000 | sed 's/^RESULT/OURS/' >>"$tmp"
+$py bench/det_torch.py "$threads" roi_align 1000 | sed 's/^RESULT/TORCH/' >>"$tmp"
+echo "detection ops on CPU, $threads threads (ours vs torch $($py -c 'import torch;print(torch.__version__)'))"
+# The mmdet-mode forward has no torchvision twin; it is compared with torchvision's aligned=False forward.
+awk '
+  $1 == "OURS"  { key = $2 " " $4; ours[key] = $3; order[++n] = key
+                  if ($2 == "roi_align_fwd_mmdet") { k2 = "roi_align_fwd " $4; mm[k2] = $3 } }
+  $1 == "TORCH" { torch[$2 " " $4] = $3 }
+  END {
+    printf "%-22s %-34s %10s %10s %7s\n", "op", "shape", "ours ms", "torch ms", "ratio"
+    for (i = 1; i <= n; i++) {
+      split(order[i], p, " "); t = torch[order[i]]
+      if (p[1] == "roi_align_fwd_mmdet") t = torch["roi_align_fwd " p[2]]
+      if (t == "") t = "-"
+      r = (t == "-" || t == 0) ? "-" : sprintf("%.2f", ours[order[i]] / t)
+      printf "%-22s %-34s %10.2f %10s %7s\n", p[1], p[2], ours[order[i]], t, r
+    }
+  }' "$tmp"
+grep -h 'nms' "$tmp" | awk '{print "  " $1 " " $4 " " $5}' | paste - - | awk '{ if ($3 != $6) print "WARNING: keep counts differ:", $0 }'
