@@ -84,6 +84,11 @@ void fill_tensor(const Tensor& dst, double value) {
   VPS_DISPATCH_ALL(dst.dtype(), "fill_", [&] {
     scalar_t v = scalar_t(value);
     scalar_t* out = static_cast<scalar_t*>(dst.impl()->storage->data);
+    if (dst.is_contiguous()) {  // no index arithmetic: the common case (zeros, ones, full)
+      scalar_t* o = out + dst.offset();
+      parallel_for(dst.device(), dst.numel(), VPS_LAMBDA(int64_t i) { o[i] = v; });
+      return;
+    }
     StridedIndexer od = make_indexer(dst);
     parallel_for(dst.device(), dst.numel(), VPS_LAMBDA(int64_t i) { out[od(i)] = v; });
   });
