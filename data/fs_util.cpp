@@ -9,34 +9,17 @@
 #include <filesystem>
 
 #include "tensor/check.h"
+#include "tensor/raw_array.h"
 
 namespace vps::data {
 
 namespace fs = std::filesystem;
 
-std::vector<uint8_t> read_file_bytes(const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "rb");
-  VPS_CHECK(f, "cannot open '", path, "': ", std::strerror(errno));
-  std::vector<uint8_t> out;
-  uint8_t buf[1 << 16];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.insert(out.end(), buf, buf + n);
-  bool bad = std::ferror(f);
-  std::fclose(f);
-  VPS_CHECK(!bad, "read error on '", path, "'");
-  return out;
-}
+// Both delegate to the serialization layer's implementations (tensor/raw_array.h), which also fsync.
+std::vector<uint8_t> read_file_bytes(const std::string& path) { return vps::read_file_bytes(path); }
 
 void write_file_atomic(const std::string& path, const void* bytes, size_t size) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  VPS_CHECK(f, "cannot create '", tmp, "': ", std::strerror(errno));
-  bool ok = std::fwrite(bytes, 1, size, f) == size;
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    VPS_FAIL("cannot write '", path, "': ", std::strerror(errno));
-  }
+  vps::write_file_atomic(path, {vps::ByteSpan{bytes, size}});
 }
 
 void write_file_atomic(const std::string& path, const std::string& text) {

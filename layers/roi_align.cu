@@ -4,7 +4,6 @@
 #include "layers/roi_align.h"
 
 #include <cmath>
-#include <cstring>
 
 #include "autograd/node.h"
 #include "layers/box_coder.h"
@@ -144,11 +143,7 @@ void backward_cpu(const BackwardBin<T>& body, int64_t k) {
 // CPU: one thread per channel plane over all bins, so adds need no atomics (as torchvision's CPU code).
 Tensor roi_align_backward_raw(const Tensor& grad_out_in, const Tensor& rois, const Shape& fshape, const RoIGeom& g) {
   Tensor grad_out = grad_out_in.contiguous();
-  Tensor gf = Tensor::empty(fshape, grad_out.dtype(), grad_out.device());
-  if (gf.device().is_cuda())
-    gf.zero_();
-  else  // memset: the generic fill_tensor costs more than this whole backward at FPN sizes
-    std::memset(gf.raw_data(), 0, gf.nbytes());
+  Tensor gf = Tensor::zeros(fshape, grad_out.dtype(), grad_out.device());
   int64_t c = fshape[1], k = rois.size(0), bins = g.out_h * g.out_w;
   VPS_DISPATCH_FLOAT(gf.dtype(), "roi_align_backward", [&] {
     using T = scalar_t;
