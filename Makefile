@@ -8,17 +8,17 @@ CUDA_HOME ?= /usr/local/cuda
 
 NVCC := $(shell command -v nvcc 2>/dev/null || ( [ -x $(CUDA_HOME)/bin/nvcc ] && echo $(CUDA_HOME)/bin/nvcc ))
 ifeq ($(CUDA),auto)
-  CUDA := $(if $(NVCC),1,0)
+  override CUDA := $(if $(NVCC),1,0)
 endif
 ifeq ($(CUDA),1)
   ifeq ($(NVCC),)
     $(error CUDA=1 but nvcc was not found (looked on PATH and in $(CUDA_HOME)/bin))
   endif
   ifeq ($(CUDNN),auto)
-    CUDNN := $(if $(wildcard $(CUDA_HOME)/include/cudnn.h /usr/include/cudnn.h /usr/local/include/cudnn.h),1,0)
+    override CUDNN := $(if $(wildcard $(CUDA_HOME)/include/cudnn.h /usr/include/cudnn.h /usr/local/include/cudnn.h),1,0)
   endif
 else
-  CUDNN := 0
+  override CUDNN := 0
 endif
 
 CONFIG := $(if $(filter 1,$(CUDA)),cuda$(if $(filter 1,$(CUDNN)),-cudnn,),cpu)$(if $(filter 1,$(DEBUG)),-debug,)
