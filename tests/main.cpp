@@ -9,5 +9,10 @@ int main(int argc, char** argv) {
   testing::InitGoogleTest(&argc, argv);
   std::printf("vps tests: CUDA %s\n", vps::cuda_available() ? "available: parity tests run"
                                                              : "not available: CUDA parity tests skip");
-  return RUN_ALL_TESTS();
+  int rc = RUN_ALL_TESTS();
+  const testing::UnitTest& u = *testing::UnitTest::GetInstance();
+  // A plain closing line that any CI log reader understands.
+  std::printf("tests: %d passed, %d failed, %d skipped\n", u.successful_test_count(), u.failed_test_count(),
+              u.skipped_test_count());
+  return rc;
 }
