@@ -86,7 +86,7 @@ Tensor row_sums(Device device, int64_t R, int64_t Lo, int64_t Li, F f) {
     }
     pp[2 * t] = a;
     pp[2 * t + 1] = b;
-  });
+  }, clen);
   parallel_for(device, R, VPS_LAMBDA(int64_t r) {
     double a = 0, b = 0;
     for (int64_t k = 0; k < chunks; ++k) a += pp[2 * (r * chunks + k)], b += pp[2 * (r * chunks + k) + 1];

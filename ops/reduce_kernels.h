@@ -31,7 +31,7 @@ void reduce_rows(const ReducePlan& p, const Tensor& out, Acc init, F f, Fin fini
     const T* xr = x + r * row;
     for (int64_t j = 0; j < row; ++j) acc = f(acc, xr[j]);
     o[r] = finish(acc, row);
-  });
+  }, row);
 }
 
 }  // namespace vps

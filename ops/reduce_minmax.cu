@@ -37,7 +37,7 @@ void minmax_rows(const ReducePlan& p, const Tensor& values, const Tensor& indice
       }
     if (vo) vo[r] = best;
     io[r] = bi;
-  });
+  }, row);
 }
 
 struct MinMaxResult {

@@ -133,7 +133,7 @@ void softmax_rows(const T* x, T* y, RowLayout l, bool log_out, Device dev) {
       T inv = T(1) / s;
       for (int64_t j = 0; j < n; ++j) yr[j * inner] *= inv;
     }
-  });
+  }, n);
 }
 
 // gx from g and the forward output y: softmax y*(g - sum(g*y)); log_softmax g - exp(y)*sum(g).
@@ -151,7 +151,7 @@ void softmax_backward_rows(const T* y, const T* g, T* gx, RowLayout l, bool log_
       int64_t k = j * inner;
       o[k] = log_out ? gr[k] - ::exp(yr[k]) * s : yr[k] * (gr[k] - s);
     }
-  });
+  }, n);
 }
 
 struct SoftmaxBackward : autograd::Node {

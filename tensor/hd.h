@@ -54,11 +54,13 @@ __global__ void vps_parallel_for_kernel(int64_t n, F f) {
 }
 #endif
 
-// Grain below which the CPU loop stays on one thread (thread start-up costs more than the work).
+// Work (items x cost) below which the CPU loop stays on one thread (start-up costs more than the work).
 constexpr int64_t kParallelGrain = 16384;
 
+// `cost`: rough work of one item in elements (e.g. the row length for one-row-per-item bodies), so
+// that a few long rows still spread over the CPU threads. It does not change the CUDA launch.
 template <class F>
-void parallel_for(Device device, int64_t n, F f) {
+void parallel_for(Device device, int64_t n, F f, int64_t cost = 1) {
   if (n <= 0) return;
   if (device.is_cuda()) {
 #ifdef __CUDACC__
@@ -72,7 +74,7 @@ void parallel_for(Device device, int64_t n, F f) {
 #endif
     return;
   }
-#pragma omp parallel for schedule(static) if (n >= kParallelGrain)
+#pragma omp parallel for schedule(static) if (n * cost >= kParallelGrain && n > 1)
   for (int64_t i = 0; i < n; ++i) f(i);
 }
 
