@@ -128,6 +128,7 @@ TEST(Conv2d, ParityCpuCuda) {
         {x, w, b}, loose);
 }
 
+// The cuDNN path (layers/conv2d_cudnn.cpp) against the im2col + cuBLAS reference; needs a GPU.
 TEST(Conv2d, ParityCudnnVsIm2col) {
   VPS_REQUIRE_CUDA();
 #if !VPS_CUDNN
