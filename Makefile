@@ -54,7 +54,7 @@ LIB      := $(BUILD)/libvps.a
 DEPS_OK  := build/.deps-ok
 
 .PHONY: all test bench clean demo info
-all: $(BUILD)/vps $(BUILD)/vps_tests info
+all: $(BUILD)/vps $(BUILD)/vps_tests $(BUILD)/vps_bench info
 	@ln -sfn $(CONFIG) build/current
 
 info:
