@@ -105,8 +105,20 @@ static CachingAllocator& cuda_allocator(int index) {
 }
 #endif
 
+// Host blocks of at least this size go through a caching allocator too: glibc serves them with
+// mmap/munmap, and zeroing fresh pages on first touch (page faults) cost as much as a large
+// elementwise or softmax pass itself (measured with perf on `vps_bench core_softmax`).
+// Smaller blocks use malloc's own free lists. host_empty_cache() gives the cached blocks back.
+constexpr size_t kHostCacheMin = size_t(1) << 20;
+
+static CachingAllocator& host_cache() {
+  static CachingAllocator a([](size_t n) { return std::aligned_alloc(64, n); }, [](void* p) { std::free(p); });
+  return a;
+}
+
 void* allocate_bytes(Device d, size_t nbytes) {
   if (d.is_cpu()) {
+    if (nbytes >= kHostCacheMin) return host_cache().allocate(nbytes);  // sizes are multiples of 512
     size_t n = (nbytes + 63) / 64 * 64;
     void* p = std::aligned_alloc(64, n ? n : 64);
     VPS_CHECK(p, "out of host memory allocating ", nbytes, " bytes");
@@ -121,15 +133,21 @@ void* allocate_bytes(Device d, size_t nbytes) {
 #endif
 }
 
-void free_bytes(Device d, void* p) {
+void free_bytes(Device d, void* p, size_t nbytes) {
   if (d.is_cpu()) {
-    std::free(p);
+    if (nbytes >= kHostCacheMin)
+      host_cache().release(p);
+    else
+      std::free(p);
     return;
   }
 #if VPS_CUDA
   cuda_allocator(d.index).release(p);
 #endif
 }
+
+AllocatorStats host_allocator_stats() { return host_cache().stats(); }
+void host_empty_cache() { host_cache().empty_cache(); }
 
 AllocatorStats cuda_allocator_stats(int index) {
 #if VPS_CUDA

@@ -45,8 +45,12 @@ class CachingAllocator {
   AllocatorStats stats_;
 };
 
+// Host blocks of 1 MiB and more are cached as well (see allocator.cpp); `nbytes` must be the size
+// the block was allocated with.
 void* allocate_bytes(Device d, size_t nbytes);
-void free_bytes(Device d, void* p);
+void free_bytes(Device d, void* p, size_t nbytes);
+AllocatorStats host_allocator_stats();
+void host_empty_cache();
 // Statistics and cache control of the CUDA allocator of device `index` (zeros without CUDA).
 AllocatorStats cuda_allocator_stats(int index = 0);
 void cuda_empty_cache(int index = 0);

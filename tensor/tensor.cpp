@@ -36,7 +36,7 @@ Shape contiguous_strides(const Shape& s) {
 
 Storage::Storage(size_t n, Device d) : nbytes(n), device(d) { data = allocate_bytes(d, n); }
 Storage::~Storage() {
-  if (owned && data) free_bytes(device, data);
+  if (owned && data) free_bytes(device, data, nbytes);
 }
 
 void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t nbytes) {

@@ -114,3 +114,14 @@ TEST(Tensor, CudaRoundTrip) {
   EXPECT_EQ(g.cpu().to_vector<float>(), a.permute({1, 0}).contiguous().to_vector<float>());
   EXPECT_GT(cuda_allocator_stats().allocated_bytes, 0u);
 }
+
+TEST(Allocator, LargeHostBlocksAreCachedAndReused) {
+  AllocatorStats before = host_allocator_stats();
+  { Tensor a = Tensor::empty({1 << 19}, DType::f32); }  // 2 MiB, back to the cache
+  { Tensor b = Tensor::empty({1 << 19}, DType::f32); }  // same size class: a cache hit
+  AllocatorStats after = host_allocator_stats();
+  EXPECT_GE(after.num_cache_hits, before.num_cache_hits + 1);
+  EXPECT_GE(after.cached_bytes, size_t(2) << 20);
+  host_empty_cache();
+  EXPECT_EQ(host_allocator_stats().cached_bytes, 0u);
+}
