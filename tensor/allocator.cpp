@@ -109,7 +109,12 @@ static CachingAllocator& cuda_allocator(int index) {
 // mmap/munmap, and zeroing fresh pages on first touch (page faults) cost as much as a large
 // elementwise or softmax pass itself (measured with perf on `vps_bench core_softmax`).
 // Smaller blocks use malloc's own free lists. host_empty_cache() gives the cached blocks back.
+// Under AddressSanitizer (DEBUG=1) nothing is cached, so use-after-free stays detectable.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr size_t kHostCacheMin = SIZE_MAX;
+#else
 constexpr size_t kHostCacheMin = size_t(1) << 20;
+#endif
 
 static CachingAllocator& host_cache() {
   static CachingAllocator a([](size_t n) { return std::aligned_alloc(64, n); }, [](void* p) { std::free(p); });
