@@ -33,7 +33,10 @@ struct TensorMeta {
 class SavedTensor {
  public:
   SavedTensor() = default;
-  SavedTensor(const Tensor& t) : t_(t), version_(t.defined() ? t.version() : 0) {}  // NOLINT
+  // Keeps a detached alias: same storage (so the version check holds) but no grad_fn, so saving a
+  // node's own output does not make a node -> tensor -> node cycle that would leak a graph on which
+  // backward never runs.
+  SavedTensor(const Tensor& t) : t_(t.defined() ? t.detach() : t), version_(t.defined() ? t.version() : 0) {}  // NOLINT
   Tensor get(const char* node_name) const;
   void reset() { t_ = Tensor(); }
 

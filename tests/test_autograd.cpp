@@ -97,3 +97,15 @@ TEST(Autograd, ViewOpsGradcheck) {
   };
   vps::testing::gradcheck(f, {rnd({2, 3, 4}, 7)});
 }
+
+TEST(Autograd, GraphWithoutBackwardIsFreedWhenItsOutputDies) {
+  // exp saves its own output; that must not form a node -> tensor -> node cycle.
+  Tensor x = rnd({3}, 8).set_requires_grad();
+  std::weak_ptr<autograd::Node> node;
+  {
+    Tensor y = div(exp(x), 2.0);
+    node = y.grad_fn();
+    ASSERT_FALSE(node.expired());
+  }
+  EXPECT_TRUE(node.expired());
+}
