@@ -41,14 +41,17 @@ void rename_arrays(NamedArrays* arrays, const std::vector<std::pair<std::string,
     }
   }
   std::unordered_map<std::string, std::string> origin;
+  NamedArrays kept;
   for (auto& [name, a] : *arrays) {
     std::string renamed = name;
-    for (size_t i = 0; i < rules.size(); ++i) renamed = std::regex_replace(renamed, res[i], rules[i].second);
-    VPS_CHECK(!renamed.empty(), "rename rules map '", name, "' to an empty name");
+    for (size_t i = 0; i < rules.size() && !renamed.empty(); ++i)
+      renamed = std::regex_replace(renamed, res[i], rules[i].second);
+    if (renamed.empty()) continue;  // a rule that empties a name drops the tensor ({"^fc\\..*$": ""})
     auto [it, fresh] = origin.emplace(renamed, name);
     VPS_CHECK(fresh, "rename rules map both '", it->second, "' and '", name, "' to '", renamed, "'");
-    name = renamed;
+    kept.emplace_back(renamed, std::move(a));
   }
+  *arrays = std::move(kept);
 }
 
 std::string utc_now_iso8601() {
@@ -78,6 +81,7 @@ ConvertSummary convert_weights(const std::string& in, const std::string& out, co
   VPS_CHECK(!arrays.empty(), "'", in, "': no tensors left to write",
             opt.prefix.empty() ? std::string() : " (none starts with '" + opt.prefix + "')");
   rename_arrays(&arrays, opt.renames);
+  VPS_CHECK(!arrays.empty(), "'", in, "': the rename rules dropped every tensor");
   ConvertSummary s;
   s.metadata = w.metadata;  // safetensors input: keep; .pth input: "meta" when present
   s.metadata["source"] = in;

@@ -22,7 +22,8 @@ struct ConvertOptions {
 std::vector<std::pair<std::string, std::string>> read_rename_map(const std::string& path);
 
 // Applies the rules in order to every name (std::regex ECMAScript, all matches, $1 references).
-// vps::Error on an invalid regex, an empty result or two names renamed to the same one.
+// A name that a rule turns into the empty string is dropped (later rules are not applied to it).
+// vps::Error on an invalid regex or two names renamed to the same one.
 void rename_arrays(NamedArrays* arrays, const std::vector<std::pair<std::string, std::string>>& rules);
 
 struct ConvertSummary {

@@ -1,0 +1,115 @@
+#include "models/registry.h"
+
+#include <algorithm>
+#include <map>
+
+#include "tensor/check.h"
+#include "tensor/raw_array.h"
+
+namespace vps::models {
+
+namespace {
+std::map<std::string, ModelBuilder>& table() {
+  static std::map<std::string, ModelBuilder> t;
+  return t;
+}
+}  // namespace
+
+void register_model(const std::string& type, ModelBuilder builder) {
+  VPS_CHECK(!type.empty() && builder, "register_model: empty type or builder");
+  VPS_CHECK(table().emplace(type, std::move(builder)).second, "register_model: '", type, "' registered twice");
+}
+
+std::vector<std::string> registered_models() {
+  std::vector<std::string> names;
+  for (auto& kv : table()) names.push_back(kv.first);
+  return names;
+}
+
+std::shared_ptr<nn::Module> build_model(const nlohmann::json& cfg_in) {
+  const nlohmann::json& c = cfg_in.is_object() && cfg_in.contains("model") && !cfg_in.contains("type")
+                                ? cfg_in.at("model") : cfg_in;
+  VPS_CHECK(c.is_object() && c.contains("type") && c.at("type").is_string(),
+            "build_model: the config needs a string \"type\" (or a \"model\" object with one)");
+  std::string type = c.at("type").get<std::string>();
+  auto it = table().find(type);
+  if (it == table().end()) {
+    std::string known;
+    for (auto& n : registered_models()) known += (known.empty() ? "" : ", ") + n;
+    VPS_FAIL("build_model: unknown model type '", type, "' (known: ", known, ")");
+  }
+  return it->second(c);
+}
+
+nlohmann::json load_config(const std::string& path) {
+  std::vector<uint8_t> bytes = read_file_bytes(path);
+  try {
+    return nlohmann::json::parse(bytes.begin(), bytes.end());
+  } catch (const nlohmann::json::exception& e) {
+    VPS_FAIL("load_config: ", path, " is not valid JSON: ", e.what());
+  }
+}
+
+std::shared_ptr<nn::Module> build_model_from_file(const std::string& path) {
+  nlohmann::json j = load_config(path);
+  try {
+    return build_model(j);
+  } catch (const Error& e) {
+    throw Error(path + ": " + e.what());
+  }
+}
+
+namespace cfg {
+
+namespace {
+const nlohmann::json* find(const nlohmann::json& j, const std::string& key, const std::string& where) {
+  VPS_CHECK(j.is_object(), "config ", where, ": expected an object");
+  auto it = j.find(key);
+  return it == j.end() ? nullptr : &*it;
+}
+}  // namespace
+
+int64_t get_int(const nlohmann::json& j, const std::string& key, int64_t def, const std::string& where) {
+  const nlohmann::json* v = find(j, key, where);
+  if (!v) return def;
+  VPS_CHECK(v->is_number_integer(), "config ", where, ".", key, ": expected an integer, got ", v->dump());
+  return v->get<int64_t>();
+}
+
+bool get_bool(const nlohmann::json& j, const std::string& key, bool def, const std::string& where) {
+  const nlohmann::json* v = find(j, key, where);
+  if (!v) return def;
+  VPS_CHECK(v->is_boolean(), "config ", where, ".", key, ": expected true or false, got ", v->dump());
+  return v->get<bool>();
+}
+
+std::string get_string(const nlohmann::json& j, const std::string& key, const std::string& def,
+                       const std::string& where) {
+  const nlohmann::json* v = find(j, key, where);
+  if (!v) return def;
+  VPS_CHECK(v->is_string(), "config ", where, ".", key, ": expected a string, got ", v->dump());
+  return v->get<std::string>();
+}
+
+std::vector<int64_t> get_ints(const nlohmann::json& j, const std::string& key, const std::vector<int64_t>& def,
+                              const std::string& where) {
+  const nlohmann::json* v = find(j, key, where);
+  if (!v) return def;
+  VPS_CHECK(v->is_array(), "config ", where, ".", key, ": expected an array of integers, got ", v->dump());
+  std::vector<int64_t> out;
+  for (auto& e : *v) {
+    VPS_CHECK(e.is_number_integer(), "config ", where, ".", key, ": expected an array of integers, got ", v->dump());
+    out.push_back(e.get<int64_t>());
+  }
+  return out;
+}
+
+void check_keys(const nlohmann::json& j, const std::vector<std::string>& allowed, const std::string& where) {
+  VPS_CHECK(j.is_object(), "config ", where, ": expected an object, got ", j.dump());
+  for (auto it = j.begin(); it != j.end(); ++it)
+    VPS_CHECK(std::find(allowed.begin(), allowed.end(), it.key()) != allowed.end(), "config ", where,
+              ": unknown key '", it.key(), "'");
+}
+
+}  // namespace cfg
+}  // namespace vps::models

@@ -1,0 +1,51 @@
+// Model registry: a config's "type" -> a builder, plus JSON config loading with errors that name the
+// file and the key. Builders self-register from their .cpp with VPS_REGISTER_MODEL (the library is
+// linked whole-archive, so the static registrars always run).
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "layers/module.h"
+
+namespace vps::models {
+
+using ModelBuilder = std::function<std::shared_ptr<nn::Module>(const nlohmann::json&)>;
+
+// Registers `type`; registering the same type twice is an error.
+void register_model(const std::string& type, ModelBuilder builder);
+// Builds cfg["type"] (a config whose top level has a "model" object builds that object). vps::Error
+// names the type when unknown (listing the known ones) and the key when a value is missing or wrong.
+std::shared_ptr<nn::Module> build_model(const nlohmann::json& cfg);
+std::vector<std::string> registered_models();  // sorted
+// Reads a JSON file; vps::Error names the path (unreadable file, parse error with its byte position).
+nlohmann::json load_config(const std::string& path);
+// load_config + build_model; any error is prefixed with the path.
+std::shared_ptr<nn::Module> build_model_from_file(const std::string& path);
+
+struct ModelRegistrar {
+  ModelRegistrar(const std::string& type, ModelBuilder builder) { register_model(type, std::move(builder)); }
+};
+
+// Typed access to config values; errors name `where` (e.g. "backbone") and the key.
+namespace cfg {
+int64_t get_int(const nlohmann::json& j, const std::string& key, int64_t def, const std::string& where);
+bool get_bool(const nlohmann::json& j, const std::string& key, bool def, const std::string& where);
+std::string get_string(const nlohmann::json& j, const std::string& key, const std::string& def,
+                       const std::string& where);
+std::vector<int64_t> get_ints(const nlohmann::json& j, const std::string& key, const std::vector<int64_t>& def,
+                              const std::string& where);
+// Throws when `j` is not an object or has a key outside `allowed` (typos must not pass silently).
+void check_keys(const nlohmann::json& j, const std::vector<std::string>& allowed, const std::string& where);
+}  // namespace cfg
+
+}  // namespace vps::models
+
+#define VPS_MODEL_CONCAT_(a, b) a##b
+#define VPS_MODEL_CONCAT(a, b) VPS_MODEL_CONCAT_(a, b)
+// VPS_REGISTER_MODEL("MaskRCNN", [](const nlohmann::json& cfg) { ... return model; });
+#define VPS_REGISTER_MODEL(type, builder) \
+  static ::vps::models::ModelRegistrar VPS_MODEL_CONCAT(vps_model_registrar_, __LINE__)(type, builder)

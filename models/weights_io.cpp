@@ -1,0 +1,93 @@
+#include "models/weights_io.h"
+
+#include "autograd/grad_mode.h"
+#include "data/image_io.h"
+#include "models/resnet_fpn.h"
+#include "ops/ops.h"
+#include "tensor/check.h"
+#include "tensor/safetensors.h"
+#include "tensor/tensor_io.h"
+
+namespace vps::models {
+
+std::map<std::string, std::vector<int64_t>> expected_shapes(const nn::Module& m) {
+  std::map<std::string, std::vector<int64_t>> out;
+  for (auto& kv : m.state_dict()) out[kv.first] = kv.second.shape();
+  return out;
+}
+
+KeyReport load_arrays(nn::Module& m, const NamedArrays& arrays, const std::string& what, const LoadOptions& opt) {
+  KeyReport r = compare_keys(arrays, expected_shapes(m));
+  bool refuse = !r.mismatched.empty() || (opt.strict && !r.ok());
+  if (refuse) {
+    KeyReport shown = r;
+    if (!opt.strict) shown.missing.clear(), shown.unexpected.clear();
+    VPS_FAIL("load: ", what, " does not fit the ", m.type_name(), " (", r.missing.size(), " missing, ",
+             r.unexpected.size(), " unexpected, ", r.mismatched.size(), " mis-shaped keys):\n", shown.to_string());
+  }
+  std::map<std::string, Tensor> sd;
+  auto shapes = expected_shapes(m);
+  for (auto& kv : arrays)
+    if (shapes.count(kv.first)) sd[kv.first] = from_raw(kv.second);
+  m.load_state_dict(sd, false);
+  if (opt.fold_bn) fold_batch_norms(m);
+  return r;
+}
+
+KeyReport load(nn::Module& m, const std::string& path, const LoadOptions& opt) {
+  WeightsFile w = load_weights(path, opt.pth);
+  return load_arrays(m, w.arrays, path, opt);
+}
+
+void save(const nn::Module& m, const std::string& path, const std::map<std::string, std::string>& metadata) {
+  NamedArrays arrays;
+  for (auto& kv : m.state_dict()) arrays.emplace_back(kv.first, to_raw(kv.second));
+  write_safetensors(path, arrays, metadata);
+}
+
+KeyReport compare_with_model(const nn::Module& m, const std::string& path, const PthOptions& pth) {
+  return compare_keys(load_weights(path, pth).arrays, expected_shapes(m));
+}
+
+namespace {
+
+Tensor image_to_tensor(const data::Image& img, const std::string& path) {
+  VPS_CHECK(img.bit_depth == 8 && (img.channels == 3 || img.channels == 4 || img.channels == 1),
+            "load_model_input: ", path, ": expected an 8-bit gray, RGB or RGBA image, got ", img.channels,
+            " channels of ", img.bit_depth, " bits");
+  const double mean[3] = {123.675, 116.28, 103.53}, stdv[3] = {58.395, 57.12, 57.375};
+  int64_t H = img.height, W = img.width;
+  std::vector<double> v(size_t(3 * H * W));
+  for (int64_t y = 0; y < H; ++y)
+    for (int64_t x = 0; x < W; ++x) {
+      const uint8_t* p = img.px(int(x), int(y));
+      for (int c = 0; c < 3; ++c) {
+        double val = img.channels == 1 ? p[0] : p[c];
+        v[size_t((c * H + y) * W + x)] = (val - mean[c]) / stdv[c];
+      }
+    }
+  return Tensor::from_vector(v, {1, 3, H, W});
+}
+
+}  // namespace
+
+Tensor load_model_input(const std::string& path, DType dtype, int64_t size_divisor) {
+  VPS_CHECK(size_divisor >= 1, "load_model_input: size_divisor must be >= 1");
+  autograd::NoGradGuard ng;
+  Tensor x;
+  std::string ext = path.size() >= 4 ? path.substr(path.size() - 4) : "";
+  if (ext == ".npy") {
+    x = load_npy(path).to(DType::f64);
+    if (x.dim() == 3) x = x.reshape({1, x.size(0), x.size(1), x.size(2)});
+    VPS_CHECK(x.dim() == 4, "load_model_input: ", path, ": expected (C, H, W) or (N, C, H, W), got ",
+              shape_str(x.shape()));
+  } else {
+    x = image_to_tensor(data::read_image(path), path);
+  }
+  int64_t H = x.size(2), W = x.size(3);
+  int64_t ph = (size_divisor - H % size_divisor) % size_divisor, pw = (size_divisor - W % size_divisor) % size_divisor;
+  if (ph || pw) x = pad(x, {0, pw, 0, ph});
+  return x.to(dtype).contiguous();
+}
+
+}  // namespace vps::models

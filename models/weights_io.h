@@ -1,0 +1,44 @@
+// Loading a model's weights from any weights file (.safetensors or PyTorch .pth, zip or legacy) with
+// one error listing every missing / unexpected / mis-shaped key, atomic saving as safetensors, the key
+// comparison `vps inspect --model/--config` prints, and feature dumps for `vps infer-features`.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "layers/module.h"
+#include "tensor/pth_reader.h"
+#include "tensor/weights_file.h"
+
+namespace vps::models {
+
+struct LoadOptions {
+  // strict: any missing or unexpected key is an error. Not strict: missing keys keep their values,
+  // unexpected keys are ignored. A shape mismatch is an error either way.
+  bool strict = true;
+  bool fold_bn = false;  // after loading, fold every ResNet's conv+BN pairs (inference only)
+  PthOptions pth;        // for .pth files: wrapping-dict key, module. stripping
+};
+
+// name -> shape of every parameter and buffer of `m` (its state_dict).
+std::map<std::string, std::vector<int64_t>> expected_shapes(const nn::Module& m);
+
+// Loads `path` into `m`. Returns the key report (missing / unexpected; empty mismatches). vps::Error
+// names the file and lists every problem (one per line) when loading is refused.
+KeyReport load(nn::Module& m, const std::string& path, const LoadOptions& opt = {});
+// Same from arrays already in memory (`what` names the source in errors).
+KeyReport load_arrays(nn::Module& m, const NamedArrays& arrays, const std::string& what, const LoadOptions& opt = {});
+
+// Writes m.state_dict() to `path` as safetensors, atomically (temp file + fsync + rename).
+void save(const nn::Module& m, const std::string& path, const std::map<std::string, std::string>& metadata = {});
+
+// The report `vps inspect FILE --model/--config` prints: the file's keys against the model's.
+KeyReport compare_with_model(const nn::Module& m, const std::string& path, const PthOptions& pth = {});
+
+// Input for a backbone: an image file (PNG/JPEG, RGB, normalised with mean (123.675, 116.28, 103.53) and
+// std (58.395, 57.12, 57.375)) or a .npy array taken as is ((C, H, W) or (N, C, H, W), any float dtype).
+// The result is (N, C, H, W) of `dtype`, zero-padded at the bottom/right to a multiple of `size_divisor`
+// (mmdetection pads the normalised image the same way; 1 = no padding).
+Tensor load_model_input(const std::string& path, DType dtype = DType::f32, int64_t size_divisor = 32);
+
+}  // namespace vps::models
