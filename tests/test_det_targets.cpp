@@ -10,6 +10,7 @@
 #include "models/sampler.h"
 #include "tests/expect_error.h"
 #include "tests/gradcheck.h"
+#include "tests/npy_fixture.h"
 
 using namespace vps;
 using vps::testing::expect_error;
@@ -207,4 +208,28 @@ TEST(DetTargets, MaskTargets) {
   expect_error([&] { mask_targets(props, Tensor::ones({2}, DType::i64), masks, 28); }, {"mask_targets", "gt index 1"});
   expect_error([&] { mask_targets(props, Tensor::zeros({2}, DType::i64), masks.to(DType::f32), 28); },
                {"mask_targets", "gt_masks"});
+}
+
+TEST(DetTargets, ResizeMatchesOpenCV) {
+  // tools/fixtures/make_det_targets.py: cv2 4.8.1 resize INTER_LINEAR on uint8 (0/1 masks and 0..255),
+  // up- and downsampling, 1x1 and 1xN sources, non-square outputs, the 2x case cv2 routes to INTER_AREA.
+  for (int i = 0; i < 11; ++i) {
+    std::string base = "tests/fixtures/det_targets/resize" + std::to_string(i);
+    Tensor src = vps::testing::read_npy_fixture(base + "_src.npy");
+    Tensor dst = vps::testing::read_npy_fixture(base + "_dst.npy");
+    ASSERT_EQ(src.dtype(), DType::u8);
+    Tensor ours = resize_bilinear_u8(src, dst.size(0), dst.size(1));
+    EXPECT_EQ(ours.to_vector<uint8_t>(), dst.to_vector<uint8_t>()) << "case " << i << " " << src.str();
+  }
+}
+
+TEST(DetTargets, MaskTargetsMatchMmdet) {
+  // mmdet v1 mask_target_single in numpy + cv2: int32 corners, max(.. + 1, 1) sizes, crop, resize.
+  Tensor masks = vps::testing::read_npy_fixture("tests/fixtures/det_targets/mt_masks.npy");
+  Tensor props = vps::testing::fixture("det_targets", "mt_props").to(DType::f32);
+  Tensor gi = vps::testing::read_npy_fixture("tests/fixtures/det_targets/mt_gt_inds.npy");
+  Tensor expect = vps::testing::fixture("det_targets", "mt_targets");
+  Tensor ours = mask_targets(props, gi, masks, 28);
+  EXPECT_EQ(ours.dtype(), DType::f32);
+  EXPECT_EQ(f64(ours), f64(expect));
 }
