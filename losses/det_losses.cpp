@@ -88,6 +88,19 @@ Tensor mask_bce(const Tensor& mask_logits, const Tensor& targets, const Tensor& 
   return sigmoid_bce_with_logits(picked, targets.to(mask_logits.dtype()).to(mask_logits.device()), Tensor(), -1);
 }
 
+Tensor class_deltas(const Tensor& bbox_pred, const Tensor& labels) {
+  const char* op = "class_deltas";
+  VPS_CHECK(bbox_pred.defined() && labels.defined() && bbox_pred.dim() == 2 && bbox_pred.size(1) % 4 == 0 &&
+                bbox_pred.size(1) > 0, op, ": bbox_pred must be (K,4nc), got ", bbox_pred.defined() ? bbox_pred.str() : "undefined");
+  int64_t k = bbox_pred.size(0), nc = bbox_pred.size(1) / 4;
+  VPS_CHECK(labels.dtype() == DType::i64 && labels.shape() == Shape{k}, op, ": labels must be int64 (K), got ",
+            labels.str(), " for bbox_pred ", bbox_pred.str());
+  for (int64_t l : labels.cpu().to_vector<int64_t>())
+    VPS_CHECK(l >= 0 && l < nc, op, ": label ", l, " outside [0, ", nc, ") for bbox_pred ", bbox_pred.str());
+  Tensor index = labels.to(bbox_pred.device()).view({k, 1, 1}).expand({k, 1, 4}).contiguous();
+  return reshape(gather(reshape(bbox_pred, {k, nc, 4}), 1, index), {k, 4});
+}
+
 double classification_accuracy(const Tensor& logits, const Tensor& labels) {
   VPS_CHECK(logits.dim() == 2 && labels.shape() == Shape{logits.size(0)}, "classification_accuracy: logits ",
             logits.str(), " and labels ", labels.str(), " must be (K,C) and (K)");

@@ -33,6 +33,10 @@ Tensor softmax_cross_entropy_nchw(const Tensor& logits, const Tensor& labels, in
 // (still connected to the graph, so backward runs and gives zero gradients).
 Tensor mask_bce(const Tensor& mask_logits, const Tensor& targets, const Tensor& labels);
 
+// bbox_pred (K,4nc), labels (K) i64 in [0,nc) -> (K,4): the 4 deltas of each RoI's own class (mmdet's
+// bbox_pred.view(K,-1,4)[arange(K), labels]); differentiable (gather).
+Tensor class_deltas(const Tensor& bbox_pred, const Tensor& labels);
+
 // Top-1 accuracy in percent of logits (K,C) vs labels (K) i64 (mmdet `acc`); no gradient. K = 0: 0.
 double classification_accuracy(const Tensor& logits, const Tensor& labels);
 

@@ -97,10 +97,9 @@ std::map<std::string, Tensor> MaskRCNN::forward_train(const Tensor& img, const G
 
   // Box head
   auto [cls_score, bbox_pred] = bbox_head->forward(extract_roi_features(roi_levels, t.rois, opt_.bbox_head.roi_feat_size));
-  int64_t k = cls_score.size(0), nc = cls_score.size(1);
+  int64_t k = cls_score.size(0);
   out["loss_cls"] = softmax_cross_entropy(cls_score, t.labels, t.label_weights.to(cls_score.dtype()));
-  Tensor index = t.labels.view({k, 1, 1}).expand({k, 1, 4}).contiguous();
-  Tensor own = reshape(gather(reshape(bbox_pred, {k, nc, 4}), 1, index), {k, 4});  // deltas of the RoI's label
+  Tensor own = class_deltas(bbox_pred, t.labels);  // negatives: class 0 columns, weight 0
   out["loss_bbox"] = smooth_l1(own, t.bbox_targets.to(own.dtype()), t.bbox_weights.to(own.dtype()),
                                opt_.rcnn_bbox_beta, double(std::max<int64_t>(k, 1)));
   out["acc"] = scalar_like(classification_accuracy(cls_score, t.labels), cls_score);

@@ -122,6 +122,17 @@ TEST(DetLosses, Accuracy) {
   EXPECT_NEAR(classification_accuracy(x, Tensor::from_vector<int64_t>({1, 0, 0, 1}, {4})), 75.0, 1e-12);  // row 4 ties: first max (0)
 }
 
+TEST(DetLosses, ClassDeltas) {
+  // K=2, nc=3: row 0 picks columns 8..11 (class 2), row 1 columns 0..3 (class 0).
+  Tensor p = Tensor::arange(0, 24, 1, DType::f64).reshape({2, 12});
+  Tensor d = class_deltas(p, Tensor::from_vector<int64_t>({2, 0}, {2}));
+  EXPECT_EQ(d.to_vector<double>(), (std::vector<double>{8, 9, 10, 11, 12, 13, 14, 15}));
+  Tensor lab = Tensor::from_vector<int64_t>({1, 2, 0}, {3});
+  vps::testing::gradcheck([&](const std::vector<Tensor>& in) { return class_deltas(in[0], lab); }, {rnd({3, 12}, 4)});
+  expect_error([&] { class_deltas(rnd({2, 10}, 1), Tensor::zeros({2}, DType::i64)); }, {"class_deltas", "[2, 10]"});
+  expect_error([&] { class_deltas(p, Tensor::from_vector<int64_t>({3, 0}, {2})); }, {"class_deltas", "label 3"});
+}
+
 TEST(DetLosses, Gradcheck) {
   using vps::testing::gradcheck;
   Tensor t = Tensor::from_vector<double>({1, 0, 1, 1, 0, 0, 1, 0, 1, 0, 0, 1}, {3, 4});

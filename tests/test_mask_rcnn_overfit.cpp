@@ -7,11 +7,14 @@
 #include <cmath>
 #include <cstdio>
 
+#include <omp.h>
+
 #include "layers/box_coder.h"
 #include "layers/sgd.h"
 #include "models/mask_rcnn.h"
 #include "models/registry.h"
 #include "ops/ops.h"
+#include "tensor/blas.h"
 #include "tests/expect_error.h"
 
 using namespace vps;
@@ -68,6 +71,20 @@ Sample make_sample(uint64_t seed) {
   return s;
 }
 
+// One CPU thread for the duration of a test: the model is tiny (threads only add barrier overhead, which
+// is severe on a loaded machine) and the trajectory no longer depends on the machine's core count.
+struct SingleThread {
+  int prev = omp_get_max_threads();
+  SingleThread() {
+    omp_set_num_threads(1);
+    blas::set_cpu_threads(1);
+  }
+  ~SingleThread() {
+    omp_set_num_threads(prev);
+    blas::set_cpu_threads(prev);
+  }
+};
+
 const char* kTerms[] = {"loss_rpn_cls", "loss_rpn_bbox", "loss_cls", "loss_bbox", "loss_mask"};
 
 }  // namespace
@@ -119,6 +136,7 @@ TEST(DetMaskRCNN, ForwardTrainKeysAndGradients) {
 }
 
 TEST(DetMaskRCNN, OverfitsSyntheticImages) {
+  SingleThread one;
   auto t0 = std::chrono::steady_clock::now();
   auto m = build(models::load_config("configs/mask_rcnn_tiny.json"));
   std::vector<Sample> data;
