@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <algorithm>
 #include <set>
 
 #include "models/assigner.h"
@@ -232,4 +233,28 @@ TEST(DetTargets, MaskTargetsMatchMmdet) {
   Tensor ours = mask_targets(props, gi, masks, 28);
   EXPECT_EQ(ours.dtype(), DType::f32);
   EXPECT_EQ(f64(ours), f64(expect));
+}
+
+TEST(DetTargets, AssignerAndRpnTargetsMatchTorchReference) {
+  // tools/fixtures/make_det_targets.py: mmdet v1 assign_wrt_overlaps / anchor_target_single in torch on
+  // 6 GTs and 300 anchors (jittered copies of the GTs and random boxes, some outside a 120x160 image,
+  // every 17th invalid), with sampling keeping every candidate so the targets are deterministic.
+  auto fx = [](const char* n) { return vps::testing::fixture("det_targets", std::string("as_") + n); };
+  Tensor gt = fx("gt").to(DType::f32), anchors = fx("anchors").to(DType::f32);
+  AssignResult rpn = assign_max_iou(anchors, gt, Tensor(), MaxIoUAssignerOptions::rpn());
+  EXPECT_EQ(i64(rpn.gt_inds), i64(fx("assigned").to(DType::i64)));
+  EXPECT_ALLCLOSE(rpn.max_overlaps, fx("max_overlaps").to(DType::f32), 1e-6, 0);
+  EXPECT_EQ(i64(assign_max_iou(anchors, gt, Tensor(), MaxIoUAssignerOptions::rcnn()).gt_inds),
+            i64(fx("assigned_rcnn").to(DType::i64)));
+  std::vector<int64_t> a = i64(rpn.gt_inds);
+  EXPECT_GT(std::count_if(a.begin(), a.end(), [](int64_t v) { return v > 0; }), 10);  // a meaningful case
+  EXPECT_GT(std::count(a.begin(), a.end(), -1), 10);
+  RPNTargetConfig keep_all;
+  keep_all.sampler = {1000000, 1.0, -1, false};
+  Generator gen(0);
+  RPNTargets t = rpn_targets(anchors, fx("valid").to(DType::u8), gt, 120, 160, keep_all, gen);
+  EXPECT_EQ(f64(t.labels), f64(fx("labels")));
+  EXPECT_EQ(f64(t.label_weights), f64(fx("label_weights")));
+  EXPECT_EQ(f64(t.bbox_weights), f64(fx("bbox_weights")));
+  EXPECT_ALLCLOSE(t.bbox_targets, fx("bbox_targets").to(DType::f32), 1e-5, 1e-5);
 }
