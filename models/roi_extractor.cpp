@@ -40,6 +40,9 @@ Tensor extract_roi_features(const std::vector<Tensor>& feats, const Tensor& rois
     order.insert(order.end(), inds.begin(), inds.end());
   }
   Tensor all = parts.size() == 1 ? parts[0] : cat(parts, 0);
+  bool identity = true;
+  for (size_t j = 0; j < order.size() && identity; ++j) identity = order[j] == int64_t(j);
+  if (identity) return all;  // rois already grouped by level (e.g. all on one level)
   std::vector<int64_t> inv(size_t(k), 0);
   for (size_t j = 0; j < order.size(); ++j) inv[size_t(order[j])] = int64_t(j);
   return index_select(all, 0, Tensor::from_vector<int64_t>(inv, {k}, rois.device()));
