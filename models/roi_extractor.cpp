@@ -22,7 +22,7 @@ Tensor extract_roi_features(const std::vector<Tensor>& feats, const Tensor& rois
   }
   const Tensor& f0 = feats[0];
   int64_t k = rois.size(0);
-  if (k == 0) return roi_align(f0, rois, RoIAlignOptions{out_size, out_size, 1.0 / double(strides[0]), 2});
+  if (k == 0) return roi_align(f0, rois.detach(), RoIAlignOptions{out_size, out_size, 1.0 / double(strides[0]), 2});
   std::vector<int64_t> lvl = map_roi_levels(rois, int64_t(feats.size()), 56).cpu().to_vector<int64_t>();
   std::vector<Tensor> parts;
   std::vector<int64_t> order;  // order[j]: the roi at row j of cat(parts)
