@@ -68,6 +68,11 @@ Detections make_detections(const std::vector<int64_t>& sel, const std::vector<do
   return d;
 }
 
+// The score threshold as torch compares it with a tensor of the scores' dtype (float32 rounds it).
+double dtype_threshold(double thr, const Tensor& scores) {
+  return scores.dtype() == DType::f32 ? double(float(thr)) : thr;
+}
+
 }  // namespace
 
 Detections mask_roi_select(const Tensor& rois, const Tensor& cls_prob, const Tensor& bbox_pred, int64_t img_h,
@@ -77,12 +82,13 @@ Detections mask_roi_select(const Tensor& rois, const Tensor& cls_prob, const Ten
   int64_t k = rois.size(0), nc = cls_prob.size(1);
   std::vector<double> dec, prob = cls_prob.to(DType::f64).cpu().to_vector<double>();
   if (k > 0) decode_host(rois, bbox_pred, img_h, img_w, opt.reg_weights, /*clamp_below=*/false, &dec);
+  double thr = dtype_threshold(opt.score_thr, cls_prob);
   std::vector<double> boxes, scores;
   std::vector<int64_t> labels;
   for (int64_t r = 0; r < k; ++r)
     for (int64_t c = 1; c < nc; ++c) {
       double s = prob[size_t(r * nc + c)];
-      if (!(s > opt.score_thr)) continue;
+      if (!(s > thr)) continue;
       boxes.insert(boxes.end(), dec.begin() + 4 * (r * nc + c), dec.begin() + 4 * (r * nc + c) + 4);
       scores.push_back(s);
       labels.push_back(c);
@@ -110,13 +116,14 @@ Detections multiclass_nms_select(const Tensor& rois, const Tensor& cls_prob, con
   int64_t k = rois.size(0), nc = cls_prob.size(1);
   std::vector<double> dec, prob = cls_prob.to(DType::f64).cpu().to_vector<double>();
   if (k > 0) decode_host(rois, bbox_pred, img_h, img_w, reg_weights, /*clamp_below=*/true, &dec);
+  double thr = dtype_threshold(score_thr, cls_prob);
   std::vector<double> boxes, scores;
   std::vector<int64_t> labels, sel;
   for (int64_t c = 1; c < nc; ++c) {
     std::vector<double> cb, cs;
     for (int64_t r = 0; r < k; ++r) {
       double s = prob[size_t(r * nc + c)];
-      if (!(s > score_thr)) continue;
+      if (!(s > thr)) continue;
       cb.insert(cb.end(), dec.begin() + 4 * (r * nc + c), dec.begin() + 4 * (r * nc + c) + 4);
       cs.push_back(s);
     }

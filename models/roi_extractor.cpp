@@ -22,7 +22,7 @@ Tensor extract_roi_features(const std::vector<Tensor>& feats, const Tensor& rois
   }
   const Tensor& f0 = feats[0];
   int64_t k = rois.size(0);
-  if (k == 0) return roi_align(f0, rois, RoIAlignOptions{out_size, out_size, 1.0 / double(strides[0]), 2});
+  if (k == 0) return roi_align(f0, rois.detach(), RoIAlignOptions{out_size, out_size, 1.0 / double(strides[0]), 2});
   std::vector<int64_t> lvl = map_roi_levels(rois, int64_t(feats.size()), 56).cpu().to_vector<int64_t>();
   std::vector<Tensor> parts;
   std::vector<int64_t> order;  // order[j]: the roi at row j of cat(parts)
@@ -40,6 +40,9 @@ Tensor extract_roi_features(const std::vector<Tensor>& feats, const Tensor& rois
     order.insert(order.end(), inds.begin(), inds.end());
   }
   Tensor all = parts.size() == 1 ? parts[0] : cat(parts, 0);
+  bool identity = true;
+  for (size_t j = 0; j < order.size() && identity; ++j) identity = order[j] == int64_t(j);
+  if (identity) return all;  // rois already grouped by level (e.g. all on one level)
   std::vector<int64_t> inv(size_t(k), 0);
   for (size_t j = 0; j < order.size(); ++j) inv[size_t(order[j])] = int64_t(j);
   return index_select(all, 0, Tensor::from_vector<int64_t>(inv, {k}, rois.device()));

@@ -161,8 +161,11 @@ std::vector<int64_t> topk_indices(const std::vector<double>& v, int64_t k) {
   std::vector<int64_t> idx(v.size());
   std::iota(idx.begin(), idx.end(), 0);
   k = std::max<int64_t>(0, std::min<int64_t>(k, int64_t(v.size())));
-  std::stable_sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) { return v[a] > v[b]; });
+  // (value descending, index ascending) is a strict total order: select the k first, then sort them.
+  auto before = [&](int64_t a, int64_t b) { return v[size_t(a)] > v[size_t(b)] || (v[size_t(a)] == v[size_t(b)] && a < b); };
+  if (k < int64_t(idx.size())) std::nth_element(idx.begin(), idx.begin() + k, idx.end(), before);
   idx.resize(size_t(k));
+  std::sort(idx.begin(), idx.end(), before);
   return idx;
 }
 

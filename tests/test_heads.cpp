@@ -213,6 +213,9 @@ TEST(DetHeads, RoIExtractorMatchesTorchvision) {
   EXPECT_FALSE(nc[0].is_contiguous());
   EXPECT_ALLCLOSE(extract_roi_features(nc, rois, 5), heads_fixture("roi_out"), 1e-12, 1e-10);
   EXPECT_EQ(extract_roi_features(roi_feats(), Tensor::zeros({0, 5}, DType::f64), 7).shape(), (Shape{0, 2, 7, 7}));
+  // RoIs that require grad are used as constants (no gradient w.r.t. boxes, as in mmdet).
+  Tensor rg = rois.clone().set_requires_grad(true);
+  EXPECT_ALLCLOSE(extract_roi_features(roi_feats(), rg, 5), heads_fixture("roi_out"), 1e-12, 1e-10);
 }
 
 TEST(DetHeads, BBoxHeadMatchesTorch) {

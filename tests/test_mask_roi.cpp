@@ -114,6 +114,14 @@ TEST(DetMaskROI, EmptyCases) {
   }
 }
 
+TEST(DetMaskROI, ThresholdInTheScoresDtype) {
+  // float(0.6) = 0.6000000238: above 0.6 in float64, equal to the threshold in float32 (as torch compares).
+  Crafted c = crafted({double(0.6f)});
+  EXPECT_EQ(mask_roi_select(c.rois, c.prob, c.pred, 100, 100).size(), 1);
+  EXPECT_EQ(mask_roi_select(c.rois, c.prob.to(DType::f32), c.pred, 100, 100).size(), 0);
+  EXPECT_EQ(multiclass_nms_select(c.rois, c.prob.to(DType::f32), c.pred, 100, 100, 0.6, 0.5, 100).size(), 0);
+}
+
 TEST(DetMaskROI, CudaParity) {
   VPS_REQUIRE_CUDA();
   Tensor rois = heads_fixture("sel_rois"), prob = heads_fixture("sel_prob"), pred = heads_fixture("sel_pred");
