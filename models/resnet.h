@@ -73,6 +73,7 @@ class ResNet : public nn::Module {
   void fold_batch_norm();
   bool folded() const { return folded_; }
   const ResNetOptions& options() const { return opt_; }
+  DType conv_dtype() const { return stem_.conv->weight.dtype(); }  // the parameters' dtype
 
  private:
   ResNetOptions opt_;
