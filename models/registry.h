@@ -47,5 +47,5 @@ void check_keys(const nlohmann::json& j, const std::vector<std::string>& allowed
 #define VPS_MODEL_CONCAT_(a, b) a##b
 #define VPS_MODEL_CONCAT(a, b) VPS_MODEL_CONCAT_(a, b)
 // VPS_REGISTER_MODEL("MaskRCNN", [](const nlohmann::json& cfg) { ... return model; });
-#define VPS_REGISTER_MODEL(type, builder) \
-  static ::vps::models::ModelRegistrar VPS_MODEL_CONCAT(vps_model_registrar_, __LINE__)(type, builder)
+#define VPS_REGISTER_MODEL(type, ...) \
+  static ::vps::models::ModelRegistrar VPS_MODEL_CONCAT(vps_model_registrar_, __LINE__)(type, __VA_ARGS__)

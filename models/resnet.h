@@ -69,10 +69,12 @@ class ResNet : public nn::Module {
   std::vector<int64_t> out_channels() const;
   std::string type_name() const override { return "ResNet"; }
   // Folds every conv+BN pair (inference only: BN must use running stats, i.e. norm_eval or eval()).
-  // Values loaded afterwards are not re-folded: load first, then fold.
+  // Values loaded afterwards are not re-folded, and to(device) does not move the folded copies: load
+  // and move first, then fold.
   void fold_batch_norm();
   bool folded() const { return folded_; }
   const ResNetOptions& options() const { return opt_; }
+  DType conv_dtype() const { return stem_.conv->weight.dtype(); }  // the parameters' dtype
 
  private:
   ResNetOptions opt_;

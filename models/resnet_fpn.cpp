@@ -97,7 +97,9 @@ VPS_REGISTER_MODEL("ResNet", [](const nlohmann::json& c) -> std::shared_ptr<nn::
   return std::make_shared<ResNet>(resnet_options_from_json(c, "ResNet"));
 });
 VPS_REGISTER_MODEL("FPN", [](const nlohmann::json& c) -> std::shared_ptr<nn::Module> {
-  return std::make_shared<FPN>(fpn_options_from_json(c, "FPN"));
+  FPNOptions o = fpn_options_from_json(c, "FPN");
+  if (o.in_channels.empty()) o.in_channels = {256, 512, 1024, 2048};  // ResNet-50's C2..C5
+  return std::make_shared<FPN>(o);
 });
 
 }  // namespace vps::models

@@ -99,3 +99,27 @@ TEST(BackboneGolden, FoldedBatchNormKeepsOutputs) {
   std::printf("[ backbone ] folded BN: worst relative difference %.2e\n", worst);
   EXPECT_LT(worst, 1e-10);
 }
+
+// The same fixture model on CUDA (cuDNN or im2col) against the CPU golden outputs and gradients, float32.
+TEST(BackboneGolden, CudaParityWithFixture) {
+  VPS_REQUIRE_CUDA();
+  const auto& f = test::backbone_fixtures()[0];
+  auto model = test::make_fixture_model(f, DType::f32);
+  models::load(*model, kDir + "bott_zip.pth");
+  model->to(cuda_device(0));
+  Tensor x = vps::testing::fixture("backbone", "bott_x").to(DType::f32).to(cuda_device(0));
+  nn::NamedTensors outs = model->forward(x);
+  double worst = 0;
+  for (auto& [name, t] : outs)
+    expect_close(t.cpu(), vps::testing::fixture("backbone", "bott_" + name), 1e-4, "cuda " + name, &worst);
+  test::fixture_loss(outs).backward();
+  WeightsFile grads = load_weights(kDir + "bott_grads.pth");
+  std::map<std::string, Tensor> params;
+  for (auto& kv : model->named_parameters()) params[kv.first] = kv.second;
+  for (auto& [name, raw] : grads.arrays)
+    expect_close(params.at(name).grad().cpu(), from_raw(raw), 1e-4, "cuda grad " + name, &worst);
+  models::fold_batch_norms(*model);  // folded on the device the model lives on
+  auto folded = model->forward(x);
+  for (size_t i = 0; i < outs.size(); ++i)
+    expect_close(folded[i].second.cpu(), outs[i].second.cpu(), 1e-4, "cuda folded " + outs[i].first, &worst);
+}

@@ -1,0 +1,141 @@
+// Model weights I/O: save/load round trip, one error naming every missing / unexpected / mis-shaped
+// key, non-strict loading; `vps inspect --config/--model` and `vps infer-features` (their library calls).
+#include <gtest/gtest.h>
+
+#include "data/image_io.h"
+#include "models/features.h"
+#include "models/registry.h"
+#include "models/weights_io.h"
+#include "tensor/safetensors.h"
+#include "tensor/tensor_io.h"
+#include "tests/backbone_test_util.h"
+#include "tests/gradcheck.h"
+#include "tests/weights_test_util.h"
+
+using namespace vps;
+
+namespace {
+
+const std::string kTiny = "configs/resnet_fpn_tiny.json";
+
+std::shared_ptr<models::ResNetFPN> tiny_model(uint64_t seed) {
+  nlohmann::json c = models::load_config(kTiny);
+  c["backbone"]["seed"] = seed;
+  c["neck"]["seed"] = seed + 100;
+  return models::build_resnet_fpn(c);
+}
+
+// Writes `m`'s state_dict with `edit` applied to the arrays.
+void save_edited(const nn::Module& m, const std::string& path, const std::function<void(NamedArrays&)>& edit) {
+  NamedArrays a;
+  for (auto& kv : m.state_dict()) a.emplace_back(kv.first, to_raw(kv.second));
+  edit(a);
+  write_safetensors(path, a);
+}
+
+}  // namespace
+
+TEST(BackboneIO, SaveLoadRoundTrip) {
+  test::TempDir dir;
+  auto a = tiny_model(1), b = tiny_model(2);
+  models::save(*a, dir.file("a.safetensors"), {{"note", "test"}});
+  EXPECT_EQ(dir.list(), (std::vector<std::string>{"a.safetensors"}));  // atomic: no temp file left
+  KeyReport r = models::load(*b, dir.file("a.safetensors"));
+  EXPECT_TRUE(r.ok());
+  auto sa = a->state_dict(), sb = b->state_dict();
+  ASSERT_EQ(sa.size(), sb.size());
+  for (size_t i = 0; i < sa.size(); ++i) {
+    EXPECT_EQ(sa[i].first, sb[i].first);
+    EXPECT_LE(vps::testing::allclose_ratio(sb[i].second.to(DType::f64), sa[i].second.to(DType::f64), 0, 0), 1.0)
+        << sa[i].first;
+  }
+  EXPECT_EQ(read_safetensors(dir.file("a.safetensors")).metadata.at("note"), "test");
+}
+
+TEST(BackboneIO, LoadErrorNamesEveryBadKey) {
+  test::TempDir dir;
+  auto m = tiny_model(1);
+  std::string path = dir.file("bad.safetensors");
+  save_edited(*m, path, [](NamedArrays& a) {
+    for (auto it = a.begin(); it != a.end(); ++it)
+      if (it->first == "backbone.layer2.0.bn1.running_var") {
+        a.erase(it);
+        break;
+      }
+    for (auto& kv : a)
+      if (kv.first == "neck.fpn_convs.1.conv.bias") {
+        kv.second.shape = {8, 2};
+      }
+    a.emplace_back("rpn_head.rpn_conv.weight", a.back().second);
+  });
+  test::expect_error([&] { models::load(*m, path); },
+                     {path, "backbone.layer2.0.bn1.running_var", "neck.fpn_convs.1.conv.bias", "[8, 2]", "[16]",
+                      "rpn_head.rpn_conv.weight", "1 missing, 1 unexpected, 1 mis-shaped"});
+  models::LoadOptions lax;
+  lax.strict = false;  // a shape mismatch is refused even when not strict
+  test::expect_error([&] { models::load(*m, path, lax); }, {"neck.fpn_convs.1.conv.bias", "[8, 2]"});
+  save_edited(*m, path, [](NamedArrays& a) {
+    a.erase(a.begin());
+    a.emplace_back("extra.weight", a.back().second);
+  });
+  KeyReport r = models::load(*m, path, lax);
+  EXPECT_EQ(r.missing, (std::vector<std::string>{"backbone.conv1.weight"}));
+  EXPECT_EQ(r.unexpected, (std::vector<std::string>{"extra.weight"}));
+}
+
+TEST(BackboneIO, InspectAgainstModel) {
+  test::TempDir dir;
+  auto m = tiny_model(1);
+  std::string good = dir.file("good.safetensors"), bad = dir.file("bad.safetensors");
+  models::save(*m, good);
+  save_edited(*m, bad, [](NamedArrays& a) {
+    a.erase(a.begin() + 1);
+    a.back().second.shape = {4, 4};
+    a.emplace_back("fc.weight", a.front().second);
+  });
+  std::string ok = models::inspect_against_model(good, kTiny, "");
+  EXPECT_NE(ok.find("all keys match"), std::string::npos) << ok;
+  std::string rep = models::inspect_against_model(bad, kTiny, "");
+  EXPECT_NE(rep.find("missing: backbone.bn1.weight"), std::string::npos) << rep;
+  EXPECT_NE(rep.find("unexpected: fc.weight"), std::string::npos) << rep;
+  EXPECT_NE(rep.find("shape mismatch: neck.fpn_convs.3.conv.bias file [4, 4] expected [16]"), std::string::npos) << rep;
+  // --model TYPE: default options (ResNet-50 + FPN 256): every tiny key is mis-shaped or missing.
+  std::string full = models::inspect_against_model(good, "", "FPN");
+  EXPECT_NE(full.find("unexpected: backbone.conv1.weight"), std::string::npos);
+  test::expect_error([&] { models::inspect_against_model(good, "", "NoSuchNet"); }, {"NoSuchNet"});
+  test::expect_error([&] { models::inspect_against_model(good, kTiny, "FPN"); }, {"exactly one"});
+}
+
+// `vps infer-features` end to end on the tiny config: a .npy input (taken as is) and a PNG (normalised).
+TEST(BackboneIO, InferFeaturesWritesNamedMaps) {
+  test::TempDir dir;
+  auto m = tiny_model(5);
+  std::string w = dir.file("w.safetensors"), npy = dir.file("x.npy"), png = dir.file("x.png");
+  models::save(*m, w);
+  Tensor x = vps::testing::rnd({1, 3, 64, 64}, 9).to(DType::f32);
+  save_npy(npy, x);
+  auto maps = models::infer_features(kTiny, w, npy, dir.file("f.safetensors"));
+  m->eval();
+  auto want = m->forward(x);
+  NamedTensors got = load_safetensors(dir.file("f.safetensors"));
+  ASSERT_EQ(got.size(), 9u);
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].first, want[i].first);
+    EXPECT_LE(vps::testing::allclose_ratio(got[i].second, want[i].second, 1e-6, 1e-6), 1.0) << got[i].first;
+  }
+  // Image: RGB, (x - mean) / std, padded from 40x50 to 64x64 with zeros.
+  data::Image img = data::Image::make(50, 40, 3);
+  for (size_t i = 0; i < img.data8.size(); ++i) img.data8[i] = uint8_t((i * 37) % 256);
+  data::write_png(png, img);
+  Tensor in = models::load_model_input(png);
+  EXPECT_EQ(in.shape(), (Shape{1, 3, 64, 64}));
+  EXPECT_NEAR(in.select(1, 1).select(1, 0).select(1, 1).item_double(), ((4 * 37) % 256 - 116.28) / 57.12, 1e-5);
+  EXPECT_EQ(in.select(1, 0).select(1, 63).select(1, 63).item_double(), 0.0);
+  models::FeatureOptions fo;
+  fo.fold_bn = true;
+  auto img_maps = models::infer_features(kTiny, w, png, dir.file("g.safetensors"), fo);
+  EXPECT_EQ(img_maps[8].first, "P6");
+  EXPECT_EQ(img_maps[8].second.shape(), (Shape{1, 16, 1, 1}));
+  test::expect_error([&] { models::infer_features(kTiny, dir.file("none.safetensors"), npy, dir.file("h")); },
+                     {"none.safetensors"});
+}
