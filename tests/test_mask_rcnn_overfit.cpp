@@ -133,6 +133,17 @@ TEST(DetMaskRCNN, ForwardTrainKeysAndGradients) {
   MaskRCNNOutput o = m->forward_test(s.img, 64, 96);
   EXPECT_EQ(o.masks.dim(), 3);
   EXPECT_EQ(o.boxes.size(0), o.masks.size(0));
+
+  // An image without objects: only negatives, a zero mask loss, backward still runs.
+  GtInstances none{Tensor::zeros({0, 4}), Tensor::zeros({0}, DType::i64), Tensor::zeros({0, 64, 96}, DType::u8)};
+  auto empty = m->forward_train(s.img, none, gen);
+  EXPECT_EQ(empty["loss_mask"].item_double(), 0.0);
+  EXPECT_EQ(empty["num_pos_rcnn"].item_double(), 0.0);
+  EXPECT_EQ(empty["loss_rpn_bbox"].item_double(), 0.0);
+  EXPECT_GT(empty["loss_cls"].item_double(), 0.0);
+  MaskRCNN::total_loss(empty).backward();
+  vps::testing::expect_error([&] { m->forward_train(Tensor::zeros({2, 3, 64, 96}), s.gt, gen); },
+                             {"MaskRCNN", "[2, 3, 64, 96]"});
 }
 
 TEST(DetMaskRCNN, OverfitsSyntheticImages) {
