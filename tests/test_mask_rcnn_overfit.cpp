@@ -15,7 +15,9 @@
 #include "models/registry.h"
 #include "ops/ops.h"
 #include "tensor/blas.h"
+#include "tensor/device.h"
 #include "tests/expect_error.h"
+#include "tests/gradcheck.h"
 
 using namespace vps;
 
@@ -203,4 +205,28 @@ TEST(DetMaskRCNN, OverfitsSyntheticImages) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("[overfit] %d of %d GT objects hit (IoU > 0.5, right class); %d steps in %.1f s\n", hit, gts, steps, secs);
   EXPECT_GE(hit * 4, gts * 3);  // most of them
+}
+
+TEST(DetMaskRCNN, CudaParity) {
+  VPS_REQUIRE_CUDA();
+  // Same weights, same image, same sampling stream: the losses and the gradient of a few parameters agree.
+  auto cpu = build(models::load_config("configs/mask_rcnn_tiny.json"));
+  auto gpu = build(models::load_config("configs/mask_rcnn_tiny.json"));
+  gpu->to(cuda_device(0));
+  Sample s = make_sample(2);
+  GtInstances gt_gpu = s.gt;
+  gt_gpu.boxes = s.gt.boxes.to(cuda_device(0));
+  gt_gpu.labels = s.gt.labels.to(cuda_device(0));
+  Generator g1(4), g2(4);
+  auto a = cpu->forward_train(s.img, s.gt, g1);
+  auto b = gpu->forward_train(s.img.to(cuda_device(0)), gt_gpu, g2);
+  for (const char* k : kTerms) EXPECT_NEAR(a[k].item_double(), b[k].item_double(), 1e-4 + 1e-3 * std::fabs(a[k].item_double())) << k;
+  MaskRCNN::total_loss(a).backward();
+  MaskRCNN::total_loss(b).backward();
+  auto pa = cpu->named_parameters(), pb = gpu->named_parameters();
+  for (size_t i = 0; i < pa.size(); ++i) {
+    if (pa[i].second.grad().defined()) EXPECT_ALLCLOSE(pb[i].second.grad().cpu(), pa[i].second.grad(), 1e-4, 1e-2);
+  }
+  MaskRCNNOutput oa = cpu->forward_test(s.img, 64, 96), ob = gpu->forward_test(s.img.to(cuda_device(0)), 64, 96);
+  EXPECT_EQ(oa.boxes.size(0), ob.boxes.size(0));
 }
