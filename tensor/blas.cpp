@@ -14,6 +14,7 @@
 namespace vps::blas {
 
 void set_cpu_threads(int n) { openblas_set_num_threads(n); }
+int cpu_threads() { return openblas_get_num_threads(); }
 
 #if VPS_CUDA
 static cublasHandle_t cublas_handle(int device) {

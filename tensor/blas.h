@@ -19,5 +19,24 @@ void gemm_batched(Device device, bool trans_a, bool trans_b, int64_t m, int64_t 
 
 // Threads OpenBLAS may use (benchmarks pin this to match PyTorch's thread count).
 void set_cpu_threads(int n);
+int cpu_threads();
+
+// Limits CPU BLAS to one thread for its lifetime and restores the previous count: for BLAS calls made
+// concurrently from inside an OpenMP parallel region (each call then runs on its calling thread).
+// The thread count is process-wide: do not hold one while another host thread runs BLAS.
+class SingleThreadedCpuBlas {
+ public:
+  SingleThreadedCpuBlas() : prev_(cpu_threads()) {
+    if (prev_ != 1) set_cpu_threads(1);
+  }
+  ~SingleThreadedCpuBlas() {
+    if (prev_ != 1) set_cpu_threads(prev_);
+  }
+  SingleThreadedCpuBlas(const SingleThreadedCpuBlas&) = delete;
+  SingleThreadedCpuBlas& operator=(const SingleThreadedCpuBlas&) = delete;
+
+ private:
+  int prev_;
+};
 
 }  // namespace vps::blas

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <string>
 
 #include "layers/conv2d.h"
@@ -152,4 +153,35 @@ TEST(Conv2d, ParityCudnnVsIm2col) {
     for (int i = 0; i < 4; ++i) EXPECT_ALLCLOSE(res[0][i], res[1][i], 1e-4, 1e-3);
   }
 #endif
+}
+
+// The CPU tiled path (default) against the whole-image im2col path the CUDA build runs
+// (ConvAlgo::im2col) and the naive loop, with tiles of one output row (VPS_CONV_TILE_KB=1) and default
+// tiles; forward, and the gradients of x, w, b.
+TEST(Conv2d, CpuTilesMatchReferencePath) {
+  struct Case { Shape x, w; Pair s, p, d; int64_t g; };
+  std::vector<Case> cases = {{{3, 3, 9, 8}, {4, 3, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 1},
+                             {{2, 3, 11, 10}, {5, 3, 7, 7}, {2, 2}, {3, 3}, {1, 1}, 1},
+                             {{1, 4, 7, 8}, {6, 2, 3, 2}, {2, 1}, {0, 2}, {1, 2}, 2},
+                             {{3, 6, 5, 4}, {4, 6, 1, 1}, {1, 1}, {0, 0}, {1, 1}, 1},
+                             {{2, 6, 5, 6}, {4, 3, 1, 1}, {2, 2}, {0, 0}, {1, 1}, 2}};
+  for (const char* kb : {"1", ""}) {
+    if (*kb) setenv("VPS_CONV_TILE_KB", kb, 1);
+    for (auto& c : cases) {
+      SCOPED_TRACE(::testing::Message() << "tile kb '" << kb << "' x " << shape_str(c.x) << " w " << shape_str(c.w));
+      Tensor x = rnd(c.x, 11), w = rnd(c.w, 12), b = rnd({c.w[0]}, 13);
+      Tensor gy = rnd(naive_conv2d(x, w, b, c.s, c.p, c.d, c.g).shape(), 14);
+      std::vector<Tensor> got, want;
+      for (ConvAlgo algo : {ConvAlgo::automatic, ConvAlgo::im2col}) {
+        Tensor xg = x.detach().set_requires_grad(), wg = w.detach().set_requires_grad(),
+               bg = b.detach().set_requires_grad();
+        Tensor y = conv2d(xg, wg, bg, c.s, c.p, c.d, c.g, algo);
+        y.backward(gy);
+        (algo == ConvAlgo::automatic ? got : want) = {y.detach(), xg.grad(), wg.grad(), bg.grad()};
+      }
+      EXPECT_ALLCLOSE(got[0], naive_conv2d(x, w, b, c.s, c.p, c.d, c.g), 1e-12, 1e-12);
+      for (size_t i = 0; i < got.size(); ++i) EXPECT_ALLCLOSE(got[i], want[i], 1e-12, 1e-12);
+    }
+  }
+  unsetenv("VPS_CONV_TILE_KB");
 }
