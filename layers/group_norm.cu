@@ -46,12 +46,17 @@ struct GroupNormBackward : NormBackwardBase {
         pdb[c] = T(pc[2 * c]);
         pdw[c] = T(pc[2 * c + 1]);
       });
+      // dx = inv * (dy * w_c - a_ng / cnt - xhat * b_ng / cnt), xhat = (x - mean_ng) * inv, folded per
+      // row (n, c): dx = ag * dy + bx * (x - mean_ng) + d.
       double cnt = double(cg * s_);
-      parallel_for(X.device(), X.numel(), VPS_LAMBDA(int64_t i) {
-        int64_t c = (i / s_) % c_, n = i / (s_ * c_), ng = n * g_ + c / cg;
-        double inv = double(pi[ng]), xhat = (double(px[i]) - double(pm[ng])) * inv;
-        double gx = double(pg[i]) * double(pw[c]);
-        pdx[i] = T(inv * (gx - ps[2 * ng] / cnt - xhat * ps[2 * ng + 1] / cnt));
+      for_row_spans(X.device(), n_ * c_, s_, VPS_LAMBDA(int64_t r, int64_t k0, int64_t k1) {
+        int64_t c = r % c_, ng = (r / c_) * g_ + c / cg;
+        double inv = double(pi[ng]);
+        T ag = T(inv * double(pw[c])), m = pm[ng], bx = T(-inv * inv * ps[2 * ng + 1] / cnt),
+          d = T(-inv * ps[2 * ng] / cnt);
+        const T *xr = px + r * s_, *gr = pg + r * s_;
+        T* dr = pdx + r * s_;
+        for (int64_t k = k0; k < k1; ++k) dr[k] = ag * gr[k] + bx * (xr[k] - m) + d;
       });
     });
     return {next[0].valid() ? dx : Tensor(), next[1].valid() ? dw : Tensor(), next[2].valid() ? db : Tensor()};
@@ -98,9 +103,12 @@ Tensor group_norm(const Tensor& x_in, int64_t groups, const Tensor& weight, cons
       pm[ng] = T(len ? p1[2 * ng] / double(len) : 0);
       pi[ng] = T(1.0 / ::sqrt((len ? p2[2 * ng] / double(len) : 0) + e));
     });
-    parallel_for(x.device(), x.numel(), VPS_LAMBDA(int64_t i) {
-      int64_t c = (i / S) % C, ng = i / len;
-      py[i] = T((double(px[i]) - double(pm[ng])) * double(pi[ng]) * double(pw[c]) + double(pb[c]));
+    for_row_spans(x.device(), N * C, S, VPS_LAMBDA(int64_t r, int64_t k0, int64_t k1) {
+      int64_t c = r % C, ng = (r / C) * G + c / cg;
+      T m = pm[ng], a = T(double(pi[ng]) * double(pw[c])), d = pb[c];
+      const T* xr = px + r * S;
+      T* yr = py + r * S;
+      for (int64_t k = k0; k < k1; ++k) yr[k] = (xr[k] - m) * a + d;
     });
   });
   if (autograd::needs_grad({x_in, weight, bias})) {
