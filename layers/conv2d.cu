@@ -117,8 +117,7 @@ static CpuTiles cpu_tiles(const ConvProblem& pb, size_t elem, int64_t min_rows) 
 // Fills the column tile of output rows [oh0, oh0 + R) of image xn into c (row stride R*Wo), serially.
 template <class T>
 void im2col_tile(const ConvGeom& g, const T* xn, T* c, int64_t oh0, int64_t R) {
-  Im2colBody<T> body{g, xn, c, g.Wo, oh0, R, R * g.Wo};
-  for (int64_t i = 0, m = body.count(); i < m; ++i) body(i);
+  Im2colBody<T>{g, xn, c, g.Wo, oh0, R, R * g.Wo}.fill_tile();
 }
 
 // CPU forward in tiles of whole output rows: each OpenMP thread fills its own column tile with the
@@ -159,7 +158,7 @@ void forward_cpu_t(const ConvProblem& pb, const Tensor& x, const Tensor& w, cons
 
 // CPU backward in the same tiles; gx and/or gw (the undefined one is skipped). Weight gradient: each
 // thread accumulates gy_tile @ col_tile^T into its own (O, Kg) partial, summed at the end. Input
-// gradient: gcol_tile = W^T @ gy_tile scattered into gx (zeroed first) by Col2imTileAddBody; tiles of
+// gradient: gcol_tile = W^T @ gy_tile scattered into gx (zeroed first) by Col2imTileAdd; tiles of
 // even and odd index within an image run in two phases, and a tile is at least (kh-1)*dh/sh rows tall,
 // so tiles running at once never share input rows (no atomics).
 template <class T>
@@ -207,8 +206,7 @@ void backward_cpu_t(const ConvProblem& pb, const Tensor& x, const Tensor& w, con
           blas::gemm_batched<T>(d, true, false, Kg, cols_n, Og, T(1), wp, Kg, Og * Kg, gyt, L, Og * L, T(0), c, ldc,
                                 Kg * ldc, G);
           if (pointwise) continue;
-          Col2imTileAddBody<T> body{g, buf, gxn, oh0, R, cols_n};
-          for (int64_t i = 0, m = body.count(); i < m; ++i) body(i);
+          Col2imTileAdd<T>{g, buf, gxn, oh0, R, cols_n}.run();
         }
       }
     }

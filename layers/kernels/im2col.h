@@ -62,50 +62,67 @@ struct Im2colBody {
   HD void operator()(int64_t i) const {
     int64_t nchunks = (g.Wo + chunk - 1) / chunk, R = tile_rows();
     int64_t ow0 = (i % nchunks) * chunk, t = i / nchunks;
-    int64_t ohr = t % R, r = t / R, oh = oh0 + ohr;
+    int64_t ohr = t % R, r = t / R;
     int64_t j = r % g.kw, ki = (r / g.kw) % g.kh, c = r / (g.kw * g.kh);
-    int64_t ow1 = ow0 + chunk < g.Wo ? ow0 + chunk : g.Wo;
-    int64_t h = oh * g.sh - g.ph + ki * g.dh;
-    T* dst = col + r * (ld < 0 ? R * g.Wo : ld) + ohr * g.Wo;
+    int64_t ow1 = ow0 + chunk < g.Wo ? ow0 + chunk : g.Wo, lo, hi;
+    g.inside_cols(j, ow0, ow1, lo, hi);
+    fill(r, c, ki, j, ohr, ow0, ow1, lo, hi);
+  }
+  // Column row r = (c, ki, j), tile row ohr, columns [ow0, ow1); [lo, hi) from g.inside_cols.
+  HD void fill(int64_t r, int64_t c, int64_t ki, int64_t j, int64_t ohr, int64_t ow0, int64_t ow1, int64_t lo,
+               int64_t hi) const {
+    int64_t h = (oh0 + ohr) * g.sh - g.ph + ki * g.dh;
+    T* dst = col + r * (ld < 0 ? tile_rows() * g.Wo : ld) + ohr * g.Wo;
     if (h < 0 || h >= g.H) {
       for (int64_t ow = ow0; ow < ow1; ++ow) dst[ow] = T(0);
       return;
     }
     const T* src = x + (c * g.H + h) * g.W + (j * g.dw - g.pw);  // src[ow * sw] is column w
-    int64_t lo, hi;
-    g.inside_cols(j, ow0, ow1, lo, hi);
     for (int64_t ow = ow0; ow < lo; ++ow) dst[ow] = T(0);
     gather_cols(dst, src, lo, hi, g.sw);
     for (int64_t ow = hi; ow < ow1; ++ow) dst[ow] = T(0);
+  }
+  // CPU tiles: the whole tile, serially, the index arithmetic once per (c, ki, j) instead of per call.
+  void fill_tile() const {
+    for (int64_t c = 0, r = 0; c < g.C; ++c)
+      for (int64_t ki = 0; ki < g.kh; ++ki)
+        for (int64_t j = 0; j < g.kw; ++j, ++r) {
+          int64_t lo, hi;
+          g.inside_cols(j, 0, g.Wo, lo, hi);
+          for (int64_t ohr = 0; ohr < tile_rows(); ++ohr) fill(r, c, ki, j, ohr, 0, g.Wo, lo, hi);
+        }
   }
   int64_t count() const { return g.col_rows() * tile_rows() * ((g.Wo + chunk - 1) / chunk); }
 };
 
 // Scatter form of col2im for one CPU tile (output rows [oh0, oh0 + rows) of a (C*kh*kw, rows*Wo)
 // column-gradient tile with row stride ld): x[c, h, w] += every col entry im2col read from (c, h, w).
-// Index i over (r, output row of the tile). Tiles whose input rows overlap must not run concurrently.
+// run() does the whole tile serially; tiles whose input rows overlap must not run concurrently.
 template <class T>
-struct Col2imTileAddBody {
+struct Col2imTileAdd {
   ConvGeom g;
   const T* col;
   T* x;
   int64_t oh0, rows, ld;
-  HD void operator()(int64_t i) const {
-    int64_t ohr = i % rows, r = i / rows;
-    int64_t j = r % g.kw, ki = (r / g.kw) % g.kh, c = r / (g.kw * g.kh);
-    int64_t h = (oh0 + ohr) * g.sh - g.ph + ki * g.dh;
-    if (h < 0 || h >= g.H) return;
-    const T* src = col + r * ld + ohr * g.Wo;
-    T* dst = x + (c * g.H + h) * g.W + (j * g.dw - g.pw);  // dst[ow * sw] is column w
-    int64_t lo, hi;
-    g.inside_cols(j, 0, g.Wo, lo, hi);
-    if (g.sw == 1) {
-      for (int64_t ow = lo; ow < hi; ++ow) dst[ow] += src[ow];
-    } else {
-      for (int64_t ow = lo; ow < hi; ++ow) dst[ow * g.sw] += src[ow];
-    }
+  void run() const {
+    for (int64_t c = 0, r = 0; c < g.C; ++c)
+      for (int64_t ki = 0; ki < g.kh; ++ki)
+        for (int64_t j = 0; j < g.kw; ++j, ++r) {
+          int64_t lo, hi;
+          g.inside_cols(j, 0, g.Wo, lo, hi);
+          for (int64_t ohr = 0; ohr < rows; ++ohr) {
+            int64_t h = (oh0 + ohr) * g.sh - g.ph + ki * g.dh;
+            if (h < 0 || h >= g.H) continue;
+            const T* __restrict__ src = col + r * ld + ohr * g.Wo;
+            T* __restrict__ dst = x + (c * g.H + h) * g.W + (j * g.dw - g.pw);  // dst[ow * sw] is column w
+            if (g.sw == 1) {
+              for (int64_t ow = lo; ow < hi; ++ow) dst[ow] += src[ow];
+            } else {
+              for (int64_t ow = lo; ow < hi; ++ow) dst[ow * g.sw] += src[ow];
+            }
+          }
+        }
   }
-  int64_t count() const { return g.col_rows() * rows; }
 };
 
 // Gather form of col2im (no atomics, deterministic): x[c, h, w] (+)= sum of every col entry that
