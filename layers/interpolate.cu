@@ -54,10 +54,22 @@ HD inline AxisTap axis_tap(const InterpGeom& g, bool rows, int64_t dst) {
   return a;
 }
 
+// The column taps of every output column, computed once per call: a byte tensor on `device` holding
+// Wo AxisTap records (read with taps_of).
+Tensor column_taps(const InterpGeom& g, Device device) {
+  Tensor t = Tensor::empty({g.Wo * int64_t(sizeof(AxisTap))}, DType::u8, device);
+  AxisTap* p = reinterpret_cast<AxisTap*>(t.data<uint8_t>());
+  InterpGeom q = g;
+  parallel_for(device, g.Wo, VPS_LAMBDA(int64_t ow) { p[ow] = axis_tap(q, false, ow); });
+  return t;
+}
+const AxisTap* taps_of(const Tensor& t) { return reinterpret_cast<const AxisTap*>(t.data<uint8_t>()); }
+
 // Forward: index i over (plane, oh, span of ow); span = Wo on CPU, 1 on CUDA.
 template <class T>
 struct InterpForwardBody {
   InterpGeom g;
+  const AxisTap* cols;  // column taps, one per output column (column_taps)
   const T* x;
   T* y;
   int64_t span;
@@ -69,7 +81,7 @@ struct InterpForwardBody {
     const T *r0 = x + (plane * g.H + h.i0) * g.W, *r1 = x + (plane * g.H + h.i1) * g.W;
     T* out = y + row * g.Wo;
     for (int64_t ow = ow0; ow < ow1; ++ow) {
-      AxisTap w = axis_tap(g, false, ow);
+      AxisTap w = cols[ow];
       if (!g.bilinear) {
         out[ow] = r0[w.i0];
         continue;
@@ -87,6 +99,7 @@ struct InterpForwardBody {
 template <class T>
 struct InterpBackwardBody {
   InterpGeom g;
+  const AxisTap* cols;
   const T* gy;
   T* gx;
   bool per_plane;
@@ -105,7 +118,7 @@ struct InterpBackwardBody {
       T *r0 = gx + (plane * g.H + h.i0) * g.W, *r1 = gx + (plane * g.H + h.i1) * g.W;
       int64_t ow1 = o1 - oh * g.Wo < g.Wo ? o1 - oh * g.Wo : g.Wo;
       for (int64_t ow = o - oh * g.Wo; ow < ow1; ++ow, ++o) {
-        AxisTap w = axis_tap(g, false, ow);
+        AxisTap w = cols[ow];
         double v = double(gp[o]);
         if (!g.bilinear) {
           add(r0 + w.i0, T(v));
@@ -130,7 +143,8 @@ struct InterpolateBackward : autograd::Node {
     Tensor dy = grads[0].contiguous();
     Tensor dx = Tensor::zeros(in_shape, dy.dtype(), dy.device());
     VPS_DISPATCH_FLOAT(dy.dtype(), "interpolate backward", [&] {
-      InterpBackwardBody<scalar_t> body{g, dy.data<scalar_t>(), dx.data<scalar_t>(), dy.device().is_cpu()};
+      Tensor tab = column_taps(g, dy.device());
+      InterpBackwardBody<scalar_t> body{g, taps_of(tab), dy.data<scalar_t>(), dx.data<scalar_t>(), dy.device().is_cpu()};
       parallel_for(dy.device(), body.count(), body, body.per_plane ? g.Ho * g.Wo : 1);
     });
     return {dx};
@@ -163,8 +177,10 @@ Tensor interpolate_impl(const Tensor& x_in, Pair size, std::array<double, 2> sca
   g.sw = axis_scale(g.bilinear, align, g.W, g.Wo, scale[1]);
   Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty({x.size(0), x.size(1), g.Ho, g.Wo}, x.dtype(), x.device());
+  Tensor tab = column_taps(g, x.device());
   VPS_DISPATCH_FLOAT(x.dtype(), op, [&] {
-    InterpForwardBody<scalar_t> body{g, x.data<scalar_t>(), y.data<scalar_t>(), x.device().is_cuda() ? 1 : g.Wo};
+    InterpForwardBody<scalar_t> body{g, taps_of(tab), x.data<scalar_t>(), y.data<scalar_t>(),
+                                     x.device().is_cuda() ? 1 : g.Wo};
     parallel_for(x.device(), body.count(), body, body.span);
   });
   if (autograd::needs_grad({x_in})) {
