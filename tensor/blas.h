@@ -23,20 +23,14 @@ int cpu_threads();
 
 // Limits CPU BLAS to one thread for its lifetime and restores the previous count: for BLAS calls made
 // concurrently from inside an OpenMP parallel region (each call then runs on its calling thread).
-// The thread count is process-wide: do not hold one while another host thread runs BLAS.
+// Nested or concurrent scopes (several host threads) are counted: the last one to end restores the
+// count. The count is process-wide: other BLAS calls made meanwhile also run on one thread.
 class SingleThreadedCpuBlas {
  public:
-  SingleThreadedCpuBlas() : prev_(cpu_threads()) {
-    if (prev_ != 1) set_cpu_threads(1);
-  }
-  ~SingleThreadedCpuBlas() {
-    if (prev_ != 1) set_cpu_threads(prev_);
-  }
+  SingleThreadedCpuBlas();
+  ~SingleThreadedCpuBlas();
   SingleThreadedCpuBlas(const SingleThreadedCpuBlas&) = delete;
   SingleThreadedCpuBlas& operator=(const SingleThreadedCpuBlas&) = delete;
-
- private:
-  int prev_;
 };
 
 }  // namespace vps::blas
