@@ -121,7 +121,7 @@ void im2col_tile(const ConvGeom& g, const T* xn, T* c, int64_t oh0, int64_t R) {
 }
 
 // CPU forward in tiles of whole output rows: each OpenMP thread fills its own column tile with the
-// shared Im2colBody (serially, whole rows per call) and multiplies it with single-threaded BLAS
+// shared Im2colBody (fill_tile, serially) and multiplies it with single-threaded BLAS
 // straight into y, the bias pre-filled (beta = 1). No hand-off between the OpenMP and the BLAS thread
 // pools per image, and the tile is still in cache when the GEMM packs it.
 template <class T>

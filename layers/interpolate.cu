@@ -144,7 +144,8 @@ struct InterpolateBackward : autograd::Node {
     Tensor dx = Tensor::zeros(in_shape, dy.dtype(), dy.device());
     VPS_DISPATCH_FLOAT(dy.dtype(), "interpolate backward", [&] {
       Tensor tab = column_taps(g, dy.device());
-      InterpBackwardBody<scalar_t> body{g, taps_of(tab), dy.data<scalar_t>(), dx.data<scalar_t>(), dy.device().is_cpu()};
+      InterpBackwardBody<scalar_t> body{g, taps_of(tab), dy.data<scalar_t>(), dx.data<scalar_t>(),
+                                        dy.device().is_cpu()};
       parallel_for(dy.device(), body.count(), body, body.per_plane ? g.Ho * g.Wo : 1);
     });
     return {dx};
