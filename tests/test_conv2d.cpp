@@ -164,7 +164,8 @@ TEST(Conv2d, CpuTilesMatchReferencePath) {
                              {{2, 3, 11, 10}, {5, 3, 7, 7}, {2, 2}, {3, 3}, {1, 1}, 1},
                              {{1, 4, 7, 8}, {6, 2, 3, 2}, {2, 1}, {0, 2}, {1, 2}, 2},
                              {{3, 6, 5, 4}, {4, 6, 1, 1}, {1, 1}, {0, 0}, {1, 1}, 1},
-                             {{2, 6, 5, 6}, {4, 3, 1, 1}, {2, 2}, {0, 0}, {1, 1}, 2}};
+                             {{2, 6, 5, 6}, {4, 3, 1, 1}, {2, 2}, {0, 0}, {1, 1}, 2},
+                             {{2, 4, 9, 9}, {4, 1, 3, 3}, {2, 2}, {2, 2}, {2, 2}, 4}};
   for (const char* kb : {"1", ""}) {
     if (*kb) setenv("VPS_CONV_TILE_KB", kb, 1);
     for (auto& c : cases) {
@@ -184,4 +185,16 @@ TEST(Conv2d, CpuTilesMatchReferencePath) {
     }
   }
   unsetenv("VPS_CONV_TILE_KB");
+}
+
+// An empty batch through the CPU tiles: empty output, zero weight and bias gradients.
+TEST(Conv2d, CpuTilesEmptyBatch) {
+  Tensor x = Tensor::zeros({0, 3, 6, 6}, DType::f64).set_requires_grad();
+  Tensor w = rnd({4, 3, 3, 3}, 15).set_requires_grad(), b = rnd({4}, 16).set_requires_grad();
+  Tensor y = conv2d(x, w, b, {1, 1}, {1, 1});
+  ASSERT_EQ(y.shape(), (Shape{0, 4, 6, 6}));
+  y.backward(Tensor::zeros({0, 4, 6, 6}, DType::f64));
+  EXPECT_ALLCLOSE(w.grad(), Tensor::zeros({4, 3, 3, 3}, DType::f64), 0, 0);
+  EXPECT_ALLCLOSE(b.grad(), Tensor::zeros({4}, DType::f64), 0, 0);
+  EXPECT_EQ(x.grad().shape(), x.shape());
 }
