@@ -1,6 +1,6 @@
 // max_pool2d, avg_pool2d, adaptive_avg_pool2d: one output element per thread (max_pool2d forward: a
-// row span per call on CPU); backward scatters into the input gradient with atomic_add (max_pool2d
-// on CPU: one plane per call, plain adds). Bodies are shared by the CPU and CUDA builds.
+// row span per call on CPU); backward scatters into the input gradient with atomic_add on CUDA and
+// one plane per call with plain adds on CPU. Bodies are shared by the CPU and CUDA builds.
 #include "layers/pooling.h"
 
 #include <cmath>
@@ -253,15 +253,26 @@ std::vector<Tensor> AvgPoolBackward::backward(const std::vector<Tensor>& grads) 
     using T = scalar_t;
     const T* pg = dy.data<T>();
     T* pdx = dx.data<T>();
-    parallel_for(dy.device(), q.outputs(), VPS_LAMBDA(int64_t o) {
-      int64_t ow = o % q.Wo, oh = (o / q.Wo) % q.Ho, plane = o / (q.Ho * q.Wo);
-      Window r = pool_window(q, ad, oh, ow);
-      if (r.div <= 0) return;
-      T v = T(double(pg[o]) / r.div);
-      T* p = pdx + plane * q.H * q.W;
-      for (int64_t h = r.h0; h < r.h1; ++h)
-        for (int64_t w = r.w0; w < r.w1; ++w) atomic_add(p + h * q.W + w, v);
-    });
+    // CPU: one plane per call with plain adds (one writer per plane); CUDA: one output per call, atomics.
+    bool per_plane = dy.device().is_cpu();
+    int64_t L = q.Ho * q.Wo;
+    parallel_for(dy.device(), per_plane ? q.P : q.outputs(), VPS_LAMBDA(int64_t i) {
+      int64_t o0 = per_plane ? i * L : i, o1 = per_plane ? o0 + L : i + 1;
+      for (int64_t o = o0; o < o1; ++o) {
+        int64_t ow = o % q.Wo, oh = (o / q.Wo) % q.Ho, plane = o / L;
+        Window r = pool_window(q, ad, oh, ow);
+        if (r.div <= 0) continue;
+        T v = T(double(pg[o]) / r.div);
+        T* p = pdx + plane * q.H * q.W;
+        for (int64_t h = r.h0; h < r.h1; ++h)
+          for (int64_t w = r.w0; w < r.w1; ++w) {
+            if (per_plane)
+              p[h * q.W + w] += v;
+            else
+              atomic_add(p + h * q.W + w, v);
+          }
+      }
+    }, per_plane ? L : 1);
   });
   return {dx};
 }
