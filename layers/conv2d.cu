@@ -92,24 +92,32 @@ void forward_t(const ConvProblem& pb, const Tensor& x, const Tensor& w, Tensor& 
 }
 
 // CPU tiles: `rows` whole output rows of one image, a column tile of about `VPS_CONV_TILE_KB` (default
-// 2 MiB), at least `min_rows` rows and one tile per thread where the problem allows.
+// 2 MiB), at least `min_rows` rows, and at least one tile per thread where the problem allows. With
+// `split_o` (forward, groups == 1), a map too small to give every thread a tile of its own (ResNet's
+// 14x14 and 7x7 stages) splits the output channels into `oblocks` instead of the rows: thin row tiles
+// would make every thread pack the whole weight matrix for a GEMM of a few dozen columns.
 struct CpuTiles {
   int threads;
-  int64_t rows, per_image, ntiles;
+  int64_t rows, per_image, oblocks, ntiles;
 };
 
-static CpuTiles cpu_tiles(const ConvProblem& pb, size_t elem, int64_t min_rows) {
+static CpuTiles cpu_tiles(const ConvProblem& pb, size_t elem, int64_t min_rows, bool split_o) {
   const ConvGeom& g = pb.g;
   const char* e = std::getenv("VPS_CONV_TILE_KB");  // read per call: tests shrink the tiles
   int64_t kb = e ? std::max<int64_t>(1, std::atoll(e)) : int64_t(2048);
   int threads = std::max(1, omp_get_max_threads());
   int64_t row_bytes = std::max<int64_t>(1, g.col_rows() * g.Wo * int64_t(elem));
-  int64_t rows = std::max<int64_t>(1, std::min<int64_t>(g.Ho, kb * 1024 / row_bytes));
-  int64_t per_thread = (pb.N * g.Ho + threads - 1) / threads;  // rows if the images split evenly
-  if (pb.N * ((g.Ho + rows - 1) / rows) < threads) rows = std::max<int64_t>(1, std::min(rows, per_thread));
+  int64_t rows = std::max<int64_t>(1, std::min<int64_t>(g.Ho, kb * 1024 / row_bytes)), oblocks = 1;
+  int64_t row_tiles = pb.N * ((g.Ho + rows - 1) / rows);
+  if (row_tiles < threads && split_o && pb.groups == 1 && pb.O >= 32 * threads) {
+    oblocks = (threads + row_tiles - 1) / row_tiles;
+  } else if (row_tiles < threads) {
+    int64_t per_thread = (pb.N * g.Ho + threads - 1) / threads;  // rows if the images split evenly
+    rows = std::max<int64_t>(1, std::min(rows, per_thread));
+  }
   rows = std::min(g.Ho, std::max(rows, min_rows));
-  CpuTiles t{threads, rows, (g.Ho + rows - 1) / rows, 0};
-  t.ntiles = pb.N * t.per_image;
+  CpuTiles t{threads, rows, (g.Ho + rows - 1) / rows, oblocks, 0};
+  t.ntiles = pb.N * t.per_image * oblocks;
   if (t.ntiles < t.threads) t.threads = int(std::max<int64_t>(1, t.ntiles));
   return t;
 }
@@ -128,8 +136,9 @@ template <class T>
 void forward_cpu_t(const ConvProblem& pb, const Tensor& x, const Tensor& w, const T* bias, Tensor& y) {
   const ConvGeom& g = pb.g;
   int64_t G = pb.groups, Og = pb.O / G, K = g.col_rows(), Kg = K / G, L = g.col_cols();
-  CpuTiles tl = cpu_tiles(pb, sizeof(T), 1);
-  int64_t rows = tl.rows, per_image = tl.per_image;
+  CpuTiles tl = cpu_tiles(pb, sizeof(T), 1, true);
+  int64_t rows = tl.rows, per_image = tl.per_image, ob = tl.oblocks;
+  int64_t oblock = ob == 1 ? Og : (pb.O + ob - 1) / ob;  // output channels per tile (G == 1 when ob > 1)
   bool pointwise = g.is_pointwise();
   Tensor cols;
   if (!pointwise) cols = Tensor::empty({tl.threads, K * rows * g.Wo}, dtype_of<T>::value, x.device());
@@ -139,7 +148,9 @@ void forward_cpu_t(const ConvProblem& pb, const Tensor& x, const Tensor& w, cons
   blas::SingleThreadedCpuBlas single_blas;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(tl.threads)
   for (int64_t t = 0; t < tl.ntiles; ++t) {
-    int64_t n = t / per_image, oh0 = (t % per_image) * rows, R = std::min(rows, g.Ho - oh0), cols_n = R * g.Wo;
+    int64_t rt = t / ob, o0 = (t % ob) * oblock, M = std::min(oblock, pb.O - o0);
+    int64_t n = rt / per_image, oh0 = (rt % per_image) * rows, R = std::min(rows, g.Ho - oh0), cols_n = R * g.Wo;
+    if (M <= 0) continue;
     const T* xn = xp + n * g.C * g.H * g.W;
     const T* b = xn + oh0 * g.Wo;
     int64_t ldb = L;
@@ -148,11 +159,11 @@ void forward_cpu_t(const ConvProblem& pb, const Tensor& x, const Tensor& w, cons
       im2col_tile(g, xn, c, oh0, R);
       b = c, ldb = cols_n;
     }
-    T* yt = yp + n * pb.O * L + oh0 * g.Wo;
+    T* yt = yp + (n * pb.O + o0) * L + oh0 * g.Wo;
     if (bias)
-      for (int64_t o = 0; o < pb.O; ++o) std::fill(yt + o * L, yt + o * L + cols_n, bias[o]);
-    blas::gemm_batched<T>(x.device(), false, false, Og, cols_n, Kg, T(1), wp, Kg, Og * Kg, b, ldb, Kg * ldb,
-                          T(bias ? 1 : 0), yt, L, Og * L, G);
+      for (int64_t o = 0; o < (ob == 1 ? pb.O : M); ++o) std::fill(yt + o * L, yt + o * L + cols_n, bias[o0 + o]);
+    blas::gemm_batched<T>(x.device(), false, false, ob == 1 ? Og : M, cols_n, Kg, T(1), wp + o0 * Kg, Kg, Og * Kg,
+                          b, ldb, Kg * ldb, T(bias ? 1 : 0), yt, L, Og * L, G);
   }
 }
 
@@ -167,7 +178,7 @@ void backward_cpu_t(const ConvProblem& pb, const Tensor& x, const Tensor& w, con
   const ConvGeom& g = pb.g;
   int64_t G = pb.groups, Og = pb.O / G, K = g.col_rows(), Kg = K / G, L = g.col_cols();
   bool want_x = gx.defined(), want_w = gw.defined(), pointwise = g.is_pointwise();
-  CpuTiles tl = cpu_tiles(pb, sizeof(T), want_x ? std::max<int64_t>(1, (g.kh - 1) * g.dh / g.sh) : 1);
+  CpuTiles tl = cpu_tiles(pb, sizeof(T), want_x ? std::max<int64_t>(1, (g.kh - 1) * g.dh / g.sh) : 1, false);
   int64_t rows = tl.rows, per_image = tl.per_image, tile = K * rows * g.Wo, wsize = pb.O * Kg;
   Device d = gy.device();
   Tensor bufs, parts;

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cstdlib>
 #include <string>
@@ -157,7 +158,8 @@ TEST(Conv2d, ParityCudnnVsIm2col) {
 
 // The CPU tiled path (default) against the whole-image im2col path the CUDA build runs
 // (ConvAlgo::im2col) and the naive loop, with tiles of one output row (VPS_CONV_TILE_KB=1) and default
-// tiles; forward, and the gradients of x, w, b.
+// tiles (with 2 threads, the last two cases split the output channels); forward, and the gradients
+// of x, w, b.
 TEST(Conv2d, CpuTilesMatchReferencePath) {
   struct Case { Shape x, w; Pair s, p, d; int64_t g; };
   std::vector<Case> cases = {{{3, 3, 9, 8}, {4, 3, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 1},
@@ -165,9 +167,16 @@ TEST(Conv2d, CpuTilesMatchReferencePath) {
                              {{1, 4, 7, 8}, {6, 2, 3, 2}, {2, 1}, {0, 2}, {1, 2}, 2},
                              {{3, 6, 5, 4}, {4, 6, 1, 1}, {1, 1}, {0, 0}, {1, 1}, 1},
                              {{2, 6, 5, 6}, {4, 3, 1, 1}, {2, 2}, {0, 0}, {1, 1}, 2},
-                             {{2, 4, 9, 9}, {4, 1, 3, 3}, {2, 2}, {2, 2}, {2, 2}, 4}};
+                             {{2, 4, 9, 9}, {4, 1, 3, 3}, {2, 2}, {2, 2}, {2, 2}, 4},
+                             {{1, 3, 5, 5}, {70, 3, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 1},   // forward splits O
+                             {{1, 40, 3, 3}, {66, 40, 1, 1}, {1, 1}, {0, 0}, {1, 1}, 1}};  // (2 threads)
+  int threads_before = omp_get_max_threads();
+  omp_set_num_threads(2);
   for (const char* kb : {"1", ""}) {
-    if (*kb) setenv("VPS_CONV_TILE_KB", kb, 1);
+    if (*kb)
+      setenv("VPS_CONV_TILE_KB", kb, 1);
+    else
+      unsetenv("VPS_CONV_TILE_KB");
     for (auto& c : cases) {
       SCOPED_TRACE(::testing::Message() << "tile kb '" << kb << "' x " << shape_str(c.x) << " w " << shape_str(c.w));
       Tensor x = rnd(c.x, 11), w = rnd(c.w, 12), b = rnd({c.w[0]}, 13);
@@ -185,6 +194,7 @@ TEST(Conv2d, CpuTilesMatchReferencePath) {
     }
   }
   unsetenv("VPS_CONV_TILE_KB");
+  omp_set_num_threads(threads_before);
 }
 
 // An empty batch through the CPU tiles: empty output, zero weight and bias gradients.
