@@ -116,6 +116,13 @@ static CpuTiles cpu_tiles(const ConvProblem& pb, size_t elem, int64_t min_rows, 
     rows = std::max<int64_t>(1, std::min(rows, per_thread));
   }
   rows = std::min(g.Ho, std::max(rows, min_rows));
+  // Balance: round the tile count up to a multiple of the thread count (28 rows -> 14 + 14, not 15 + 13).
+  int64_t per_image = (g.Ho + rows - 1) / rows;
+  if (oblocks == 1 && threads > 1) {
+    while (per_image < g.Ho && (pb.N * per_image) % threads != 0) ++per_image;
+    int64_t balanced = (g.Ho + per_image - 1) / per_image;
+    if (balanced >= min_rows) rows = balanced;
+  }
   CpuTiles t{threads, rows, (g.Ho + rows - 1) / rows, oblocks, 0};
   t.ntiles = pb.N * t.per_image * oblocks;
   if (t.ntiles < t.threads) t.threads = int(std::max<int64_t>(1, t.ntiles));
