@@ -12,8 +12,8 @@ namespace vps {
 using Pair = std::array<int64_t, 2>;
 
 // Which implementation runs on CUDA tensors. automatic = cuDNN when built with VPS_CUDNN=1 and the
-// environment variable VPS_CONV_IM2COL is not set to 1; otherwise im2col + cuBLAS. CPU tensors always
-// use im2col + OpenBLAS GEMM.
+// environment variable VPS_CONV_IM2COL is not set to 1; otherwise im2col + cuBLAS. CPU tensors use
+// im2col + OpenBLAS GEMM: tiled per thread (automatic), or whole images like CUDA (im2col, the reference).
 enum class ConvAlgo { automatic, im2col, cudnn };
 
 struct ConvParams {

@@ -25,33 +25,52 @@ struct GroupNormBackward : NormBackwardBase {
       using T = scalar_t;
       const T *px = X.data<T>(), *pg = dy.data<T>(), *pm = M.data<T>(), *pi = I.data<T>(), *pw = W.data<T>();
       T *pdw = dw.data<T>(), *pdb = db.data<T>(), *pdx = dx.data<T>();
-      Tensor csum = row_sums(X.device(), C, n_, s_, VPS_LAMBDA(int64_t c, int64_t n, int64_t k) {
-        int64_t ng = n * g_ + c / cg, i = (n * c_ + c) * s_ + k;
+      // One pass over (dy, x): per (n, c) sums ds = sum dy, dsx = sum dy * x (rows are contiguous).
+      // From them: db_c = sum_n ds, dw_c = sum_n (dsx - mean_ng * ds) * inv_ng, and per (n, g)
+      // a = sum dy*w, b = sum dy*w*xhat over the group's channels.
+      Tensor nc = row_sums(X.device(), n_ * c_, 1, s_, VPS_LAMBDA(int64_t r, int64_t, int64_t k) {
+        int64_t i = r * s_ + k;
         Sum2 v;
         v.a = double(pg[i]);
-        v.b = double(pg[i]) * (double(px[i]) - double(pm[ng])) * double(pi[ng]);
+        v.b = double(pg[i]) * double(px[i]);
         return v;
       });
-      // per (n, g): a = sum dy*w, b = sum dy*w*xhat over the group's cg*S elements
-      Tensor gsum = row_sums(X.device(), n_ * g_, cg, s_, VPS_LAMBDA(int64_t ng, int64_t cc, int64_t k) {
-        int64_t c = (ng % g_) * cg + cc, i = (ng * cg + cc) * s_ + k;
-        double gw = double(pg[i]) * double(pw[c]);
-        Sum2 v;
-        v.a = gw;
-        v.b = gw * (double(px[i]) - double(pm[ng])) * double(pi[ng]);
-        return v;
-      });
-      const double *pc = csum.data<double>(), *ps = gsum.data<double>();
+      const double* pnc = nc.data<double>();
       parallel_for(X.device(), C, VPS_LAMBDA(int64_t c) {
-        pdb[c] = T(pc[2 * c]);
-        pdw[c] = T(pc[2 * c + 1]);
+        double sb = 0, sw = 0;
+        for (int64_t n = 0; n < n_; ++n) {
+          int64_t r = n * c_ + c, ng = n * g_ + c / cg;
+          sb += pnc[2 * r];
+          sw += (pnc[2 * r + 1] - double(pm[ng]) * pnc[2 * r]) * double(pi[ng]);
+        }
+        pdb[c] = T(sb);
+        pdw[c] = T(sw);
       });
+      Tensor gsum = Tensor::empty({n_ * g_, 2}, DType::f64, X.device());
+      double* pgs = gsum.data<double>();
+      parallel_for(X.device(), n_ * g_, VPS_LAMBDA(int64_t ng) {
+        double a = 0, b = 0;
+        for (int64_t cc = 0; cc < cg; ++cc) {
+          int64_t c = (ng % g_) * cg + cc, r = (ng / g_) * c_ + c;
+          double w = double(pw[c]);
+          a += w * pnc[2 * r];
+          b += w * (pnc[2 * r + 1] - double(pm[ng]) * pnc[2 * r]) * double(pi[ng]);
+        }
+        pgs[2 * ng] = a;
+        pgs[2 * ng + 1] = b;
+      });
+      const double* ps = pgs;
+      // dx = inv * (dy * w_c - a_ng / cnt - xhat * b_ng / cnt), xhat = (x - mean_ng) * inv, folded per
+      // row (n, c): dx = ag * dy + bx * (x - mean_ng) + d.
       double cnt = double(cg * s_);
-      parallel_for(X.device(), X.numel(), VPS_LAMBDA(int64_t i) {
-        int64_t c = (i / s_) % c_, n = i / (s_ * c_), ng = n * g_ + c / cg;
-        double inv = double(pi[ng]), xhat = (double(px[i]) - double(pm[ng])) * inv;
-        double gx = double(pg[i]) * double(pw[c]);
-        pdx[i] = T(inv * (gx - ps[2 * ng] / cnt - xhat * ps[2 * ng + 1] / cnt));
+      for_row_spans(X.device(), n_ * c_, s_, VPS_LAMBDA(int64_t r, int64_t k0, int64_t k1) {
+        int64_t c = r % c_, ng = (r / c_) * g_ + c / cg;
+        double inv = double(pi[ng]);
+        T ag = T(inv * double(pw[c])), m = pm[ng], bx = T(-inv * inv * ps[2 * ng + 1] / cnt),
+          d = T(-inv * ps[2 * ng] / cnt);
+        const T *xr = px + r * s_, *gr = pg + r * s_;
+        T* dr = pdx + r * s_;
+        for (int64_t k = k0; k < k1; ++k) dr[k] = ag * gr[k] + bx * (xr[k] - m) + d;
       });
     });
     return {next[0].valid() ? dx : Tensor(), next[1].valid() ? dw : Tensor(), next[2].valid() ? db : Tensor()};
@@ -98,9 +117,12 @@ Tensor group_norm(const Tensor& x_in, int64_t groups, const Tensor& weight, cons
       pm[ng] = T(len ? p1[2 * ng] / double(len) : 0);
       pi[ng] = T(1.0 / ::sqrt((len ? p2[2 * ng] / double(len) : 0) + e));
     });
-    parallel_for(x.device(), x.numel(), VPS_LAMBDA(int64_t i) {
-      int64_t c = (i / S) % C, ng = i / len;
-      py[i] = T((double(px[i]) - double(pm[ng])) * double(pi[ng]) * double(pw[c]) + double(pb[c]));
+    for_row_spans(x.device(), N * C, S, VPS_LAMBDA(int64_t r, int64_t k0, int64_t k1) {
+      int64_t c = r % C, ng = (r / C) * G + c / cg;
+      T m = pm[ng], a = T(double(pi[ng]) * double(pw[c])), d = pb[c];
+      const T* xr = px + r * S;
+      T* yr = py + r * S;
+      for (int64_t k = k0; k < k1; ++k) yr[k] = (xr[k] - m) * a + d;
     });
   });
   if (autograd::needs_grad({x_in, weight, bias})) {

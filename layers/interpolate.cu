@@ -1,5 +1,7 @@
-// interpolate: one output element per thread; the coordinate map (InterpGeom::source) is shared by
-// forward (gather) and backward (atomic_add scatter), and by the CPU and CUDA builds.
+// interpolate: the tap map (axis_tap()) is shared by forward (gather) and backward (scatter), and the
+// bodies by the CPU and CUDA builds. CUDA runs one output element per thread (atomic_add in backward);
+// CPU runs whole output rows per call in forward and whole planes per call in backward, so no index
+// division per element and no atomics (a plane's scatter has one writer).
 #include "layers/interpolate.h"
 
 #include <cmath>
@@ -18,13 +20,6 @@ struct InterpGeom {
   int64_t outputs() const { return P * Ho * Wo; }
 };
 
-// Up to 4 source taps (index within the plane, weight) for output (oh, ow).
-struct Taps {
-  int64_t idx[4];
-  double w[4];
-  int n;
-};
-
 HD inline void axis_linear(double scale, bool align, int64_t dst, int64_t in, int64_t* i0, int64_t* i1, double* l1) {
   double src = align ? scale * double(dst) : scale * (double(dst) + 0.5) - 0.5;
   if (src < 0) src = 0;
@@ -41,25 +36,104 @@ HD inline int64_t axis_nearest(double scale, int64_t dst, int64_t in, int64_t ou
   return s < in - 1 ? s : in - 1;
 }
 
-HD inline Taps taps(const InterpGeom& g, int64_t oh, int64_t ow) {
-  Taps t;
+// One axis of the tap map: source indices i0, i1 and weight l1 of i1 (nearest: i0 == i1, l1 = 0).
+struct AxisTap {
+  int64_t i0, i1;
+  double l1;
+};
+
+HD inline AxisTap axis_tap(const InterpGeom& g, bool rows, int64_t dst) {
+  AxisTap a;
+  int64_t in = rows ? g.H : g.W;
   if (!g.bilinear) {
-    t.n = 1;
-    t.idx[0] = axis_nearest(g.sh, oh, g.H, g.Ho) * g.W + axis_nearest(g.sw, ow, g.W, g.Wo);
-    t.w[0] = 1;
-    return t;
+    a.i0 = a.i1 = axis_nearest(rows ? g.sh : g.sw, dst, in, rows ? g.Ho : g.Wo);
+    a.l1 = 0;
+  } else {
+    axis_linear(rows ? g.sh : g.sw, g.align_corners, dst, in, &a.i0, &a.i1, &a.l1);
   }
-  int64_t h0, h1, w0, w1;
-  double lh, lw;
-  axis_linear(g.sh, g.align_corners, oh, g.H, &h0, &h1, &lh);
-  axis_linear(g.sw, g.align_corners, ow, g.W, &w0, &w1, &lw);
-  t.n = 4;
-  t.idx[0] = h0 * g.W + w0, t.w[0] = (1 - lh) * (1 - lw);
-  t.idx[1] = h0 * g.W + w1, t.w[1] = (1 - lh) * lw;
-  t.idx[2] = h1 * g.W + w0, t.w[2] = lh * (1 - lw);
-  t.idx[3] = h1 * g.W + w1, t.w[3] = lh * lw;
+  return a;
+}
+
+// The column taps of every output column, computed once per call: a byte tensor on `device` holding
+// Wo AxisTap records (read with taps_of).
+Tensor column_taps(const InterpGeom& g, Device device) {
+  Tensor t = Tensor::empty({g.Wo * int64_t(sizeof(AxisTap))}, DType::u8, device);
+  AxisTap* p = reinterpret_cast<AxisTap*>(t.data<uint8_t>());
+  InterpGeom q = g;
+  parallel_for(device, g.Wo, VPS_LAMBDA(int64_t ow) { p[ow] = axis_tap(q, false, ow); });
   return t;
 }
+const AxisTap* taps_of(const Tensor& t) { return reinterpret_cast<const AxisTap*>(t.data<uint8_t>()); }
+
+// Forward: index i over (plane, oh, span of ow); span = Wo on CPU, 1 on CUDA.
+template <class T>
+struct InterpForwardBody {
+  InterpGeom g;
+  const AxisTap* cols;  // column taps, one per output column (column_taps)
+  const T* x;
+  T* y;
+  int64_t span;
+  HD void operator()(int64_t i) const {
+    int64_t per_row = (g.Wo + span - 1) / span;
+    int64_t ow0 = (i % per_row) * span, row = i / per_row;  // row = plane * Ho + oh
+    int64_t oh = row % g.Ho, plane = row / g.Ho, ow1 = ow0 + span < g.Wo ? ow0 + span : g.Wo;
+    AxisTap h = axis_tap(g, true, oh);
+    const T *r0 = x + (plane * g.H + h.i0) * g.W, *r1 = x + (plane * g.H + h.i1) * g.W;
+    T* out = y + row * g.Wo;
+    for (int64_t ow = ow0; ow < ow1; ++ow) {
+      AxisTap w = cols[ow];
+      if (!g.bilinear) {
+        out[ow] = r0[w.i0];
+        continue;
+      }
+      double lh = h.l1, lw = w.l1;
+      out[ow] = T((1 - lh) * (1 - lw) * double(r0[w.i0]) + (1 - lh) * lw * double(r0[w.i1]) +
+                  lh * (1 - lw) * double(r1[w.i0]) + lh * lw * double(r1[w.i1]));
+    }
+  }
+  int64_t count() const { return g.P * g.Ho * ((g.Wo + span - 1) / span); }
+};
+
+// Backward scatter into dx (zeroed): whole planes per call on CPU (plain adds: one writer per
+// plane), one output element per call with atomic_add on CUDA.
+template <class T>
+struct InterpBackwardBody {
+  InterpGeom g;
+  const AxisTap* cols;
+  const T* gy;
+  T* gx;
+  bool per_plane;
+  HD void add(T* p, T v) const {
+    if (per_plane)
+      *p += v;
+    else
+      atomic_add(p, v);
+  }
+  HD void operator()(int64_t i) const {
+    int64_t plane = per_plane ? i : i / (g.Ho * g.Wo);
+    int64_t o0 = per_plane ? 0 : i % (g.Ho * g.Wo), o1 = per_plane ? g.Ho * g.Wo : o0 + 1;
+    const T* gp = gy + plane * g.Ho * g.Wo;
+    for (int64_t oh = o0 / g.Wo, o = o0; o < o1; ++oh) {
+      AxisTap h = axis_tap(g, true, oh);
+      T *r0 = gx + (plane * g.H + h.i0) * g.W, *r1 = gx + (plane * g.H + h.i1) * g.W;
+      int64_t ow1 = o1 - oh * g.Wo < g.Wo ? o1 - oh * g.Wo : g.Wo;
+      for (int64_t ow = o - oh * g.Wo; ow < ow1; ++ow, ++o) {
+        AxisTap w = cols[ow];
+        double v = double(gp[o]);
+        if (!g.bilinear) {
+          add(r0 + w.i0, T(v));
+          continue;
+        }
+        double lh = h.l1, lw = w.l1;
+        add(r0 + w.i0, T((1 - lh) * (1 - lw) * v));
+        add(r0 + w.i1, T((1 - lh) * lw * v));
+        add(r1 + w.i0, T(lh * (1 - lw) * v));
+        add(r1 + w.i1, T(lh * lw * v));
+      }
+    }
+  }
+  int64_t count() const { return per_plane ? g.P : g.outputs(); }
+};
 
 struct InterpolateBackward : autograd::Node {
   InterpGeom g;
@@ -68,17 +142,11 @@ struct InterpolateBackward : autograd::Node {
   std::vector<Tensor> backward(const std::vector<Tensor>& grads) override {
     Tensor dy = grads[0].contiguous();
     Tensor dx = Tensor::zeros(in_shape, dy.dtype(), dy.device());
-    InterpGeom q = g;
     VPS_DISPATCH_FLOAT(dy.dtype(), "interpolate backward", [&] {
-      using T = scalar_t;
-      const T* pg = dy.data<T>();
-      T* pdx = dx.data<T>();
-      parallel_for(dy.device(), q.outputs(), VPS_LAMBDA(int64_t o) {
-        int64_t ow = o % q.Wo, oh = (o / q.Wo) % q.Ho, plane = o / (q.Ho * q.Wo);
-        Taps t = taps(q, oh, ow);
-        T* p = pdx + plane * q.H * q.W;
-        for (int k = 0; k < t.n; ++k) atomic_add(p + t.idx[k], T(t.w[k] * double(pg[o])));
-      });
+      Tensor tab = column_taps(g, dy.device());
+      InterpBackwardBody<scalar_t> body{g, taps_of(tab), dy.data<scalar_t>(), dx.data<scalar_t>(),
+                                        dy.device().is_cpu()};
+      parallel_for(dy.device(), body.count(), body, body.per_plane ? g.Ho * g.Wo : 1);
     });
     return {dx};
   }
@@ -110,18 +178,11 @@ Tensor interpolate_impl(const Tensor& x_in, Pair size, std::array<double, 2> sca
   g.sw = axis_scale(g.bilinear, align, g.W, g.Wo, scale[1]);
   Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty({x.size(0), x.size(1), g.Ho, g.Wo}, x.dtype(), x.device());
+  Tensor tab = column_taps(g, x.device());
   VPS_DISPATCH_FLOAT(x.dtype(), op, [&] {
-    using T = scalar_t;
-    const T* px = x.data<T>();
-    T* py = y.data<T>();
-    parallel_for(x.device(), g.outputs(), VPS_LAMBDA(int64_t o) {
-      int64_t ow = o % g.Wo, oh = (o / g.Wo) % g.Ho, plane = o / (g.Ho * g.Wo);
-      Taps t = taps(g, oh, ow);
-      const T* p = px + plane * g.H * g.W;
-      double s = 0;
-      for (int k = 0; k < t.n; ++k) s += t.w[k] * double(p[t.idx[k]]);
-      py[o] = T(s);
-    });
+    InterpForwardBody<scalar_t> body{g, taps_of(tab), x.data<scalar_t>(), y.data<scalar_t>(),
+                                     x.device().is_cuda() ? 1 : g.Wo};
+    parallel_for(x.device(), body.count(), body, body.span);
   });
   if (autograd::needs_grad({x_in})) {
     auto n = std::make_shared<InterpolateBackward>();

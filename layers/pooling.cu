@@ -1,5 +1,6 @@
-// max_pool2d, avg_pool2d, adaptive_avg_pool2d: one output element per thread; backward scatters into
-// the input gradient with atomic_add. Bodies are shared by the CPU and CUDA builds.
+// max_pool2d, avg_pool2d, adaptive_avg_pool2d: one output element per thread (max_pool2d forward: a
+// row span per call on CPU); backward scatters into the input gradient with atomic_add on CUDA and
+// one plane per call with plain adds on CPU. Bodies are shared by the CPU and CUDA builds.
 #include "layers/pooling.h"
 
 #include <cmath>
@@ -48,6 +49,65 @@ PoolGeom make_geom(const char* op, const Tensor& x, Pair k, Pair s, Pair p, Pair
 
 Shape out_shape(const Tensor& x, int64_t Ho, int64_t Wo) { return {x.size(0), x.size(1), Ho, Wo}; }
 
+// Kernel taps t in [0, k) whose input coordinate start + t*d lies in [0, n): [t0, t1).
+HD inline void valid_taps(int64_t start, int64_t k, int64_t d, int64_t n, int64_t& t0, int64_t& t1) {
+  t0 = start >= 0 ? 0 : (-start + d - 1) / d;
+  t1 = start + (k - 1) * d < n ? k : (n - 1 - start) / d + 1;
+  if (n - 1 - start < 0) t1 = 0;
+  if (t1 < t0) t1 = t0;
+}
+
+// max_pool2d forward: index i over (plane, oh, span of ow); span = Wo on CPU, 1 on CUDA. The first
+// maximum in window order wins (the first NaN if any: NaN propagates, as in PyTorch); idx gets its
+// index within the plane.
+template <class T>
+struct MaxPoolBody {
+  PoolGeom g;
+  const T* x;
+  T* y;
+  int64_t* idx;
+  int64_t span;
+  HD void operator()(int64_t i) const {
+    int64_t per_row = (g.Wo + span - 1) / span;
+    int64_t ow0 = (i % per_row) * span, row = i / per_row;  // row = plane * Ho + oh
+    int64_t oh = row % g.Ho, plane = row / g.Ho, ow1 = ow0 + span < g.Wo ? ow0 + span : g.Wo;
+    int64_t hs = oh * g.sh - g.ph, i0, i1;
+    valid_taps(hs, g.kh, g.dh, g.H, i0, i1);
+    const T* p = x + plane * g.H * g.W;
+    for (int64_t ow = ow0; ow < ow1; ++ow) {
+      int64_t ws = ow * g.sw - g.pw, j0, j1;
+      valid_taps(ws, g.kw, g.dw, g.W, j0, j1);
+      // Two passes over the window (it is in L1): the maximum (NaN wins) with selects, then the first
+      // tap equal to it. Avoids a data-dependent branch per tap.
+      double best = -INFINITY;
+      bool nan = false;
+      for (int64_t a = i0; a < i1; ++a) {
+        const T* r = p + (hs + a * g.dh) * g.W + ws;
+        for (int64_t b = j0; b < j1; ++b) {
+          double v = double(r[b * g.dw]);
+          nan |= v != v;
+          best = v > best ? v : best;
+        }
+      }
+      int64_t arg = -1;
+      for (int64_t a = i0; a < i1 && arg < 0; ++a) {
+        const T* r = p + (hs + a * g.dh) * g.W + ws;
+        for (int64_t b = j0; b < j1; ++b) {
+          double v = double(r[b * g.dw]);
+          if (nan ? v != v : v == best) {
+            arg = (hs + a * g.dh) * g.W + ws + b * g.dw;
+            best = v;
+            break;
+          }
+        }
+      }
+      y[row * g.Wo + ow] = T(best);
+      idx[row * g.Wo + ow] = arg < 0 ? 0 : arg;
+    }
+  }
+  int64_t count() const { return g.P * g.Ho * ((g.Wo + span - 1) / span); }
+};
+
 struct MaxPoolBackward : autograd::Node {
   autograd::SavedTensor indices;
   PoolGeom g;
@@ -62,6 +122,15 @@ struct MaxPoolBackward : autograd::Node {
       const T* pg = dy.data<T>();
       const int64_t* pi = idx.data<int64_t>();
       T* pdx = dx.data<T>();
+      // CPU: one plane per call, plain adds (one writer per plane); CUDA: one output per call, atomics.
+      if (dy.device().is_cpu()) {
+        int64_t L = q.Ho * q.Wo;
+        parallel_for(dy.device(), q.P, VPS_LAMBDA(int64_t plane) {
+          T* d = pdx + plane * q.H * q.W;
+          for (int64_t o = plane * L; o < (plane + 1) * L; ++o) d[pi[o]] += pg[o];
+        }, L);
+        return;
+      }
       parallel_for(dy.device(), q.outputs(), VPS_LAMBDA(int64_t o) {
         int64_t plane = o / (q.Ho * q.Wo);
         atomic_add(pdx + plane * q.H * q.W + pi[o], pg[o]);
@@ -101,29 +170,8 @@ std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x_in, Pair kerne
     const T* px = x.data<T>();
     T* py = y.data<T>();
     int64_t* pi = idx.data<int64_t>();
-    parallel_for(x.device(), g.outputs(), VPS_LAMBDA(int64_t o) {
-      int64_t ow = o % g.Wo, oh = (o / g.Wo) % g.Ho, plane = o / (g.Ho * g.Wo);
-      int64_t h0 = oh * g.sh - g.ph, w0 = ow * g.sw - g.pw;
-      const T* p = px + plane * g.H * g.W;
-      double best = -INFINITY;
-      int64_t arg = -1;
-      for (int64_t i = 0; i < g.kh; ++i) {
-        int64_t h = h0 + i * g.dh;
-        if (h < 0 || h >= g.H) continue;
-        for (int64_t j = 0; j < g.kw; ++j) {
-          int64_t w = w0 + j * g.dw;
-          if (w < 0 || w >= g.W) continue;
-          double v = double(p[h * g.W + w]);
-          if (arg < 0 || v > best || v != v) {  // NaN propagates, as in PyTorch
-            best = v;
-            arg = h * g.W + w;
-            if (v != v) { i = g.kh; break; }
-          }
-        }
-      }
-      py[o] = T(best);
-      pi[o] = arg < 0 ? 0 : arg;
-    });
+    MaxPoolBody<T> body{g, px, py, pi, x.device().is_cuda() ? 1 : g.Wo};
+    parallel_for(x.device(), body.count(), body, body.span);
   });
   if (autograd::needs_grad({x_in})) {
     auto n = std::make_shared<MaxPoolBackward>();
@@ -205,15 +253,26 @@ std::vector<Tensor> AvgPoolBackward::backward(const std::vector<Tensor>& grads) 
     using T = scalar_t;
     const T* pg = dy.data<T>();
     T* pdx = dx.data<T>();
-    parallel_for(dy.device(), q.outputs(), VPS_LAMBDA(int64_t o) {
-      int64_t ow = o % q.Wo, oh = (o / q.Wo) % q.Ho, plane = o / (q.Ho * q.Wo);
-      Window r = pool_window(q, ad, oh, ow);
-      if (r.div <= 0) return;
-      T v = T(double(pg[o]) / r.div);
-      T* p = pdx + plane * q.H * q.W;
-      for (int64_t h = r.h0; h < r.h1; ++h)
-        for (int64_t w = r.w0; w < r.w1; ++w) atomic_add(p + h * q.W + w, v);
-    });
+    // CPU: one plane per call with plain adds (one writer per plane); CUDA: one output per call, atomics.
+    bool per_plane = dy.device().is_cpu();
+    int64_t L = q.Ho * q.Wo;
+    parallel_for(dy.device(), per_plane ? q.P : q.outputs(), VPS_LAMBDA(int64_t i) {
+      int64_t o0 = per_plane ? i * L : i, o1 = per_plane ? o0 + L : i + 1;
+      for (int64_t o = o0; o < o1; ++o) {
+        int64_t ow = o % q.Wo, oh = (o / q.Wo) % q.Ho, plane = o / L;
+        Window r = pool_window(q, ad, oh, ow);
+        if (r.div <= 0) continue;
+        T v = T(double(pg[o]) / r.div);
+        T* p = pdx + plane * q.H * q.W;
+        for (int64_t h = r.h0; h < r.h1; ++h)
+          for (int64_t w = r.w0; w < r.w1; ++w) {
+            if (per_plane)
+              p[h * q.W + w] += v;
+            else
+              atomic_add(p + h * q.W + w, v);
+          }
+      }
+    }, per_plane ? L : 1);
   });
   return {dx};
 }

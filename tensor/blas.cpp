@@ -14,6 +14,25 @@
 namespace vps::blas {
 
 void set_cpu_threads(int n) { openblas_set_num_threads(n); }
+int cpu_threads() { return openblas_get_num_threads(); }
+
+namespace {
+std::mutex single_mu;
+int single_depth = 0, single_saved = 1;
+}  // namespace
+
+SingleThreadedCpuBlas::SingleThreadedCpuBlas() {
+  std::lock_guard<std::mutex> lock(single_mu);
+  if (single_depth++ == 0) {
+    single_saved = cpu_threads();
+    if (single_saved != 1) set_cpu_threads(1);
+  }
+}
+
+SingleThreadedCpuBlas::~SingleThreadedCpuBlas() {
+  std::lock_guard<std::mutex> lock(single_mu);
+  if (--single_depth == 0 && single_saved != 1) set_cpu_threads(single_saved);
+}
 
 #if VPS_CUDA
 static cublasHandle_t cublas_handle(int device) {

@@ -19,5 +19,18 @@ void gemm_batched(Device device, bool trans_a, bool trans_b, int64_t m, int64_t 
 
 // Threads OpenBLAS may use (benchmarks pin this to match PyTorch's thread count).
 void set_cpu_threads(int n);
+int cpu_threads();
+
+// Limits CPU BLAS to one thread for its lifetime and restores the previous count: for BLAS calls made
+// concurrently from inside an OpenMP parallel region (each call then runs on its calling thread).
+// Nested or concurrent scopes (several host threads) are counted: the last one to end restores the
+// count. The count is process-wide: other BLAS calls made meanwhile also run on one thread.
+class SingleThreadedCpuBlas {
+ public:
+  SingleThreadedCpuBlas();
+  ~SingleThreadedCpuBlas();
+  SingleThreadedCpuBlas(const SingleThreadedCpuBlas&) = delete;
+  SingleThreadedCpuBlas& operator=(const SingleThreadedCpuBlas&) = delete;
+};
 
 }  // namespace vps::blas

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
+#include <omp.h>
 
+#include <cstdlib>
 #include <string>
 
 #include "layers/conv2d.h"
@@ -152,4 +154,57 @@ TEST(Conv2d, ParityCudnnVsIm2col) {
     for (int i = 0; i < 4; ++i) EXPECT_ALLCLOSE(res[0][i], res[1][i], 1e-4, 1e-3);
   }
 #endif
+}
+
+// The CPU tiled path (default) against the whole-image im2col path the CUDA build runs
+// (ConvAlgo::im2col) and the naive loop, with tiles of one output row (VPS_CONV_TILE_KB=1) and default
+// tiles (with 2 threads, the last two cases split the output channels); forward, and the gradients
+// of x, w, b.
+TEST(Conv2d, CpuTilesMatchReferencePath) {
+  struct Case { Shape x, w; Pair s, p, d; int64_t g; };
+  std::vector<Case> cases = {{{3, 3, 9, 8}, {4, 3, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 1},
+                             {{2, 3, 11, 10}, {5, 3, 7, 7}, {2, 2}, {3, 3}, {1, 1}, 1},
+                             {{1, 4, 7, 8}, {6, 2, 3, 2}, {2, 1}, {0, 2}, {1, 2}, 2},
+                             {{3, 6, 5, 4}, {4, 6, 1, 1}, {1, 1}, {0, 0}, {1, 1}, 1},
+                             {{2, 6, 5, 6}, {4, 3, 1, 1}, {2, 2}, {0, 0}, {1, 1}, 2},
+                             {{2, 4, 9, 9}, {4, 1, 3, 3}, {2, 2}, {2, 2}, {2, 2}, 4},
+                             {{1, 3, 5, 5}, {70, 3, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 1},   // forward splits O
+                             {{1, 40, 3, 3}, {66, 40, 1, 1}, {1, 1}, {0, 0}, {1, 1}, 1}};  // (2 threads)
+  int threads_before = omp_get_max_threads();
+  omp_set_num_threads(2);
+  for (const char* kb : {"1", ""}) {
+    if (*kb)
+      setenv("VPS_CONV_TILE_KB", kb, 1);
+    else
+      unsetenv("VPS_CONV_TILE_KB");
+    for (auto& c : cases) {
+      SCOPED_TRACE(::testing::Message() << "tile kb '" << kb << "' x " << shape_str(c.x) << " w " << shape_str(c.w));
+      Tensor x = rnd(c.x, 11), w = rnd(c.w, 12), b = rnd({c.w[0]}, 13);
+      Tensor gy = rnd(naive_conv2d(x, w, b, c.s, c.p, c.d, c.g).shape(), 14);
+      std::vector<Tensor> got, want;
+      for (ConvAlgo algo : {ConvAlgo::automatic, ConvAlgo::im2col}) {
+        Tensor xg = x.detach().set_requires_grad(), wg = w.detach().set_requires_grad(),
+               bg = b.detach().set_requires_grad();
+        Tensor y = conv2d(xg, wg, bg, c.s, c.p, c.d, c.g, algo);
+        y.backward(gy);
+        (algo == ConvAlgo::automatic ? got : want) = {y.detach(), xg.grad(), wg.grad(), bg.grad()};
+      }
+      EXPECT_ALLCLOSE(got[0], naive_conv2d(x, w, b, c.s, c.p, c.d, c.g), 1e-12, 1e-12);
+      for (size_t i = 0; i < got.size(); ++i) EXPECT_ALLCLOSE(got[i], want[i], 1e-12, 1e-12);
+    }
+  }
+  unsetenv("VPS_CONV_TILE_KB");
+  omp_set_num_threads(threads_before);
+}
+
+// An empty batch through the CPU tiles: empty output, zero weight and bias gradients.
+TEST(Conv2d, CpuTilesEmptyBatch) {
+  Tensor x = Tensor::zeros({0, 3, 6, 6}, DType::f64).set_requires_grad();
+  Tensor w = rnd({4, 3, 3, 3}, 15).set_requires_grad(), b = rnd({4}, 16).set_requires_grad();
+  Tensor y = conv2d(x, w, b, {1, 1}, {1, 1});
+  ASSERT_EQ(y.shape(), (Shape{0, 4, 6, 6}));
+  y.backward(Tensor::zeros({0, 4, 6, 6}, DType::f64));
+  EXPECT_ALLCLOSE(w.grad(), Tensor::zeros({4, 3, 3, 3}, DType::f64), 0, 0);
+  EXPECT_ALLCLOSE(b.grad(), Tensor::zeros({4}, DType::f64), 0, 0);
+  EXPECT_EQ(x.grad().shape(), x.shape());
 }

@@ -132,3 +132,19 @@ TEST(Pooling, CpuCudaParity) {
   vps::testing::check_parity([](const std::vector<Tensor>& in) { return avg_pool2d(in[0], {3, 3}, {2, 2}, {1, 1}, true); }, {x});
   vps::testing::check_parity([](const std::vector<Tensor>& in) { return adaptive_avg_pool2d(in[0], {4, 3}); }, {x});
 }
+
+// Window order decides ties (the first maximum wins) and a NaN propagates with its index, as in PyTorch.
+TEST(MaxPool2d, TiesAndNaN) {
+  double nan = std::nan("");
+  Tensor x = Tensor::from_vector<double>({1, 5, 5, 2, nan, 1, 0, 7, 3, -1, 7, 9}, {1, 1, 3, 4});
+  auto [y, idx] = max_pool2d_with_indices(x, {2, 2}, {1, 1}, {0, 0}, {1, 1}, false);
+  std::vector<double> yv = y.to_vector<double>();
+  std::vector<int64_t> iv = idx.to_vector<int64_t>();
+  std::vector<double> want = {nan, 5, 7, nan, 7, 9};
+  std::vector<int64_t> want_idx = {4, 1, 7, 4, 10, 11};
+  ASSERT_EQ(yv.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_TRUE(std::isnan(want[i]) ? std::isnan(yv[i]) : yv[i] == want[i]) << i;
+    EXPECT_EQ(iv[i], want_idx[i]) << i;
+  }
+}

@@ -19,7 +19,28 @@ struct ConvGeom {
   int64_t col_cols() const { return Ho * Wo; }
   // True when the column matrix equals the input itself (1x1, stride 1, no padding).
   bool is_pointwise() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
+  // Output columns [lo, hi) within [ow0, ow1) whose input column w = ow*sw - pw + j*dw lies in [0, W)
+  // for kernel column j: outside them im2col reads zeros (a straight copy between for unit stride).
+  HD void inside_cols(int64_t j, int64_t ow0, int64_t ow1, int64_t& lo, int64_t& hi) const {
+    int64_t lo_n = pw - j * dw, hi_n = lo_n + W;
+    lo = lo_n <= 0 ? 0 : (lo_n + sw - 1) / sw, hi = hi_n <= 0 ? 0 : (hi_n + sw - 1) / sw;
+    lo = lo < ow0 ? ow0 : (lo > ow1 ? ow1 : lo);
+    hi = hi > ow1 ? ow1 : (hi < lo ? lo : hi);
+  }
 };
+
+// dst[i] = src[i * s] for i in [lo, hi). Unit stride and stride 2 (ResNet's stem and downsampling)
+// get constant-stride loops, which vectorise on CPU.
+template <class T>
+HD inline void gather_cols(T* __restrict__ dst, const T* __restrict__ src, int64_t lo, int64_t hi, int64_t s) {
+  if (s == 1) {
+    for (int64_t i = lo; i < hi; ++i) dst[i] = src[i];
+  } else if (s == 2) {
+    for (int64_t i = lo; i < hi; ++i) dst[i] = src[2 * i];
+  } else {
+    for (int64_t i = lo; i < hi; ++i) dst[i] = src[i * s];
+  }
+}
 
 // Work split: a body call handles `chunk` consecutive output columns (im2col) or input columns
 // (col2im) of one row. CPU runs spans of up to 32 (index divisions amortised, enough indices for
@@ -28,40 +49,80 @@ inline int64_t conv_chunk(Device d, int64_t row_len) { return d.is_cuda() ? 1 : 
 
 // im2col: col (C*kh*kw, Ho*Wo) from x (C, H, W) contiguous, zero outside the image.
 // Flat index i over (r, oh, chunk of ow), r = (c*kh + ki)*kw + j.
+// A tile (CPU tiled forward) fills only output rows [oh0, oh0 + rows) into a (C*kh*kw, rows*Wo)
+// matrix with row stride ld; rows = -1 / ld = -1 mean all Ho rows / ld = Ho*Wo.
 template <class T>
 struct Im2colBody {
   ConvGeom g;
   const T* x;
   T* col;
   int64_t chunk;
+  int64_t oh0 = 0, rows = -1, ld = -1;
+  HD int64_t tile_rows() const { return rows < 0 ? g.Ho : rows; }
   HD void operator()(int64_t i) const {
-    int64_t nchunks = (g.Wo + chunk - 1) / chunk;
+    int64_t nchunks = (g.Wo + chunk - 1) / chunk, R = tile_rows();
     int64_t ow0 = (i % nchunks) * chunk, t = i / nchunks;
-    int64_t oh = t % g.Ho, r = t / g.Ho;
+    int64_t ohr = t % R, r = t / R;
     int64_t j = r % g.kw, ki = (r / g.kw) % g.kh, c = r / (g.kw * g.kh);
-    int64_t ow1 = ow0 + chunk < g.Wo ? ow0 + chunk : g.Wo;
-    int64_t h = oh * g.sh - g.ph + ki * g.dh;
-    T* dst = col + (r * g.Ho + oh) * g.Wo;
+    int64_t ow1 = ow0 + chunk < g.Wo ? ow0 + chunk : g.Wo, lo, hi;
+    g.inside_cols(j, ow0, ow1, lo, hi);
+    fill(r, c, ki, j, ohr, ow0, ow1, lo, hi);
+  }
+  // Column row r = (c, ki, j), tile row ohr, columns [ow0, ow1); [lo, hi) from g.inside_cols.
+  HD void fill(int64_t r, int64_t c, int64_t ki, int64_t j, int64_t ohr, int64_t ow0, int64_t ow1, int64_t lo,
+               int64_t hi) const {
+    int64_t h = (oh0 + ohr) * g.sh - g.ph + ki * g.dh;
+    T* dst = col + r * (ld < 0 ? tile_rows() * g.Wo : ld) + ohr * g.Wo;
     if (h < 0 || h >= g.H) {
       for (int64_t ow = ow0; ow < ow1; ++ow) dst[ow] = T(0);
       return;
     }
     const T* src = x + (c * g.H + h) * g.W + (j * g.dw - g.pw);  // src[ow * sw] is column w
-    if (g.sw == 1) {  // unit stride: zeros, a straight copy, zeros (vectorises on CPU)
-      int64_t lo = g.pw - j * g.dw, hi = lo + g.W;  // ow range that lands inside the image
-      lo = lo < ow0 ? ow0 : (lo > ow1 ? ow1 : lo);
-      hi = hi > ow1 ? ow1 : (hi < lo ? lo : hi);
-      for (int64_t ow = ow0; ow < lo; ++ow) dst[ow] = T(0);
-      for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow];
-      for (int64_t ow = hi; ow < ow1; ++ow) dst[ow] = T(0);
-      return;
-    }
-    for (int64_t ow = ow0; ow < ow1; ++ow) {
-      int64_t w = ow * g.sw - g.pw + j * g.dw;
-      dst[ow] = (w >= 0 && w < g.W) ? src[ow * g.sw] : T(0);
-    }
+    for (int64_t ow = ow0; ow < lo; ++ow) dst[ow] = T(0);
+    gather_cols(dst, src, lo, hi, g.sw);
+    for (int64_t ow = hi; ow < ow1; ++ow) dst[ow] = T(0);
   }
-  int64_t count() const { return g.col_rows() * g.Ho * ((g.Wo + chunk - 1) / chunk); }
+  // CPU tiles: the whole tile, serially, the index arithmetic once per (c, ki, j) instead of per call.
+  void fill_tile() const {
+    for (int64_t c = 0, r = 0; c < g.C; ++c)
+      for (int64_t ki = 0; ki < g.kh; ++ki)
+        for (int64_t j = 0; j < g.kw; ++j, ++r) {
+          int64_t lo, hi;
+          g.inside_cols(j, 0, g.Wo, lo, hi);
+          for (int64_t ohr = 0; ohr < tile_rows(); ++ohr) fill(r, c, ki, j, ohr, 0, g.Wo, lo, hi);
+        }
+  }
+  int64_t count() const { return g.col_rows() * tile_rows() * ((g.Wo + chunk - 1) / chunk); }
+};
+
+// Scatter form of col2im for one CPU tile (output rows [oh0, oh0 + rows) of a (C*kh*kw, rows*Wo)
+// column-gradient tile with row stride ld): x[c, h, w] += every col entry im2col read from (c, h, w).
+// run() does the whole tile serially; tiles whose input rows overlap must not run concurrently.
+template <class T>
+struct Col2imTileAdd {
+  ConvGeom g;
+  const T* col;
+  T* x;
+  int64_t oh0, rows, ld;
+  void run() const {
+    for (int64_t c = 0, r = 0; c < g.C; ++c)
+      for (int64_t ki = 0; ki < g.kh; ++ki)
+        for (int64_t j = 0; j < g.kw; ++j, ++r) {
+          int64_t lo, hi;
+          g.inside_cols(j, 0, g.Wo, lo, hi);
+          for (int64_t ohr = 0; ohr < rows; ++ohr) {
+            int64_t h = (oh0 + ohr) * g.sh - g.ph + ki * g.dh;
+            if (h < 0 || h >= g.H) continue;
+            const T* __restrict__ src = col + r * ld + ohr * g.Wo;
+            T* __restrict__ dst = x + (c * g.H + h) * g.W + (j * g.dw - g.pw);  // dst[ow * sw] is column w
+            if (g.sw == 1) {
+              for (int64_t ow = lo; ow < hi; ++ow) dst[ow] += src[ow];
+            } else {
+              for (int64_t ow = lo; ow < hi; ++ow) dst[ow * g.sw] += src[ow];
+            }
+          }
+        }
+  }
 };
 
 // Gather form of col2im (no atomics, deterministic): x[c, h, w] (+)= sum of every col entry that
