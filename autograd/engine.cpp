@@ -52,9 +52,17 @@ void record(const std::shared_ptr<Node>& node, const std::vector<Tensor>& inputs
   }
 }
 
+// True when nothing but `g` can see its memory: the gradient may then become the accumulator itself
+// instead of being copied (a backward pass produces most gradients as fresh, unshared tensors).
+static bool sole_owner(const Tensor& g) {
+  const auto& impl = g.impl();
+  return impl.use_count() == 1 && impl->storage && impl->storage.use_count() == 1 && impl->offset == 0 &&
+         !impl->requires_grad && !impl->grad_fn && g.is_contiguous();
+}
+
 void accumulate_into(std::shared_ptr<TensorImpl>& acc, const Tensor& g) {
   if (!acc) {
-    acc = g.clone().impl();
+    acc = sole_owner(g) ? g.impl() : g.clone().impl();
     return;
   }
   Tensor a(acc);

@@ -109,3 +109,27 @@ TEST(Autograd, GraphWithoutBackwardIsFreedWhenItsOutputDies) {
   }
   EXPECT_TRUE(node.expired());
 }
+
+// Gradients that nothing else holds become .grad without a copy; any gradient that shares memory with
+// a seed, a saved tensor or another gradient is copied, so later in-place accumulation touches only .grad.
+TEST(Autograd, AccumulationNeverWritesIntoSharedGradients) {
+  Tensor x = Tensor::from_vector<double>({1, 2, 3}, {3}).set_requires_grad();
+  Tensor seed = Tensor::from_vector<double>({1, 1, 1}, {3});
+  reshape(x, {3}).backward(seed);  // x.grad arrives as a view of the user's seed
+  reshape(x, {3}).backward(seed);  // accumulates in place into x.grad
+  EXPECT_EQ(seed.to_vector<double>(), (std::vector<double>{1, 1, 1}));
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{2, 2, 2}));
+
+  Tensor z = Tensor::from_vector<double>({1, 2}, {2}).set_requires_grad();
+  Tensor w = Tensor::from_vector<double>({3, 4}, {2}).set_requires_grad();
+  sum(add(z, w)).backward();  // add's backward may hand one tensor to both inputs
+  sum(mul(z, 2.0)).backward();
+  EXPECT_EQ(z.grad().to_vector<double>(), (std::vector<double>{3, 3}));
+  EXPECT_EQ(w.grad().to_vector<double>(), (std::vector<double>{1, 1}));
+
+  Tensor u = Tensor::from_vector<double>({1, 2}, {2}).set_requires_grad();
+  Tensor s = sum(mul(u, u));  // fresh gradient 2u: taken without a copy, then accumulated into
+  s.backward();
+  sum(mul(u, 3.0)).backward();
+  EXPECT_EQ(u.grad().to_vector<double>(), (std::vector<double>{5, 7}));
+}
