@@ -2,23 +2,13 @@
 """PyTorch side of bench_conv.sh: conv2d at ResNet-50 shapes, batch 1, float32, CPU.
 usage: conv_torch.py THREADS   prints "RESULT conv_<case>_<pass> ms" lines like vps_bench."""
 import sys
-import time
 
 import torch
 
+from torch_timing import median_ms
+
 CASES = [("3x3_256_56", 256, 56, 256, 3, 1, 1), ("1x1_1024_14", 1024, 14, 256, 1, 1, 0),
          ("7x7s2_stem_224", 3, 224, 64, 7, 2, 3)]
-
-
-def median_ms(f, reps=10, warmup=2):
-    for _ in range(warmup):
-        f()
-    t = []
-    for _ in range(reps):
-        a = time.perf_counter()
-        f()
-        t.append((time.perf_counter() - a) * 1e3)
-    return sorted(t)[len(t) // 2]
 
 
 def main():
@@ -28,7 +18,7 @@ def main():
     for name, C, H, O, k, s, p in CASES:
         x, w, b = torch.randn(1, C, H, H), torch.randn(O, C, k, k), torch.randn(O)
         with torch.no_grad():
-            print(f"RESULT conv_{name}_fwd {median_ms(lambda: F.conv2d(x, w, b, s, p)):.4f}", flush=True)
+            print(f"RESULT conv_{name}_fwd {median_ms(lambda: F.conv2d(x, w, b, s, p), 10, 2):.4f}", flush=True)
         xg, wg, bg = (t.clone().requires_grad_() for t in (x, w, b))
         gy = torch.randn_like(F.conv2d(x, w, b, s, p))
 
@@ -36,7 +26,7 @@ def main():
             for t in (xg, wg, bg):
                 t.grad = None
             F.conv2d(xg, wg, bg, s, p).backward(gy)
-        print(f"RESULT conv_{name}_fwdbwd {median_ms(fwd_bwd):.4f}", flush=True)
+        print(f"RESULT conv_{name}_fwdbwd {median_ms(fwd_bwd, 10, 2):.4f}", flush=True)
 
 
 if __name__ == "__main__":

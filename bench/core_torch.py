@@ -4,26 +4,11 @@
 usage: /usr/bin/python3 bench/core_torch.py THREADS [DEVICE]
 Prints "RESULT name ms extra" lines (median of 7 after 2 warm-up calls).
 """
-import statistics
 import sys
-import time
 
 import torch
 
-
-def time_ms(fn, device, reps=7, warmup=2):
-    for _ in range(warmup):
-        fn()
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        ts.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(ts)
+from torch_timing import median_ms
 
 
 def main():
@@ -33,10 +18,10 @@ def main():
     g = torch.Generator().manual_seed(0)
     n = 1 << 24
     a, b, c = (torch.rand(n, generator=g).mul_(2).sub_(1).to(device) for _ in range(3))
-    ms = time_ms(lambda: a * b + c, device)
+    ms = median_ms(lambda: a * b + c, 7, 2, device)
     print(f"RESULT core_ew_mul_add {ms:.4f} shape=[16777216] GB/s={4 * n * 4 / (ms * 1e-3) / 1e9:.1f}")
     x = (torch.rand(4096, 4096, generator=g) * 10 - 5).to(device)
-    ms = time_ms(lambda: torch.softmax(x, dim=1), device)
+    ms = median_ms(lambda: torch.softmax(x, dim=1), 7, 2, device)
     print(f"RESULT core_softmax_rows {ms:.4f} shape=[4096,4096] GB/s={2 * x.numel() * 4 / (ms * 1e-3) / 1e9:.1f}")
 
 

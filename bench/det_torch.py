@@ -2,11 +2,12 @@
 """torchvision side of bench/bench_det.sh: same inputs as bench/det_bench.cpp (the same 32-bit LCG),
 same thread count. Usage: det_torch.py THREADS nms N | roi_align K. Prints RESULT lines."""
 import sys
-import time
 
 import numpy as np
 import torch
 import torchvision
+
+from torch_timing import median_ms
 
 
 def lcg(seed, n):
@@ -27,17 +28,6 @@ def make_boxes(n, seed):
     return torch.from_numpy(boxes), torch.from_numpy(u[:, 4].astype(np.float32))
 
 
-def time_ms(f, reps, warmup):
-    for _ in range(warmup):
-        f()
-    t = []
-    for _ in range(reps):
-        a = time.perf_counter()
-        f()
-        t.append((time.perf_counter() - a) * 1e3)
-    return sorted(t)[len(t) // 2]
-
-
 def main():
     torch.set_num_threads(int(sys.argv[1]))
     what, n = sys.argv[2], int(sys.argv[3])
@@ -47,7 +37,7 @@ def main():
 
         def run():
             kept[0] = torchvision.ops.nms(boxes, scores, 0.7).numel()
-        ms = time_ms(run, 7, 2)
+        ms = median_ms(run, 7, 2)
         print("RESULT nms %.4f n=%d kept=%d" % (ms, n, kept[0]))
     else:
         # Feature values: the same LCG stream (seed 99) as the C++ side, vectorised by a numpy LCG.
@@ -74,7 +64,7 @@ def main():
         rois = torch.cat([torch.zeros(n, 1), boxes], 1)
         shape = "K=%d,C=256,7x7,feat=256x512" % n
         with torch.no_grad():
-            ms = time_ms(lambda: torchvision.ops.roi_align(feat, rois, (7, 7), 0.25, 2, False), 5, 1)
+            ms = median_ms(lambda: torchvision.ops.roi_align(feat, rois, (7, 7), 0.25, 2, False), 5, 1)
         print("RESULT roi_align_fwd %.4f %s" % (ms, shape))
         f = feat.clone().requires_grad_(True)
         seed = torch.ones(n, 256, 7, 7)
@@ -82,7 +72,7 @@ def main():
         def fb():
             f.grad = None
             torchvision.ops.roi_align(f, rois, (7, 7), 0.25, 2, False).backward(seed)
-        ms = time_ms(fb, 5, 1)
+        ms = median_ms(fb, 5, 1)
         print("RESULT roi_align_fwd_bwd %.4f %s" % (ms, shape))
 
 

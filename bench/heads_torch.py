@@ -7,23 +7,13 @@ map and torchvision.ops.roi_align per level; MaskROI selection in torch ops.
 Usage: heads_torch.py THREADS. Prints RESULT lines."""
 import math
 import sys
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 
-
-def time_ms(f, reps=3, warmup=1):
-    for _ in range(warmup):
-        f()
-    t = []
-    for _ in range(reps):
-        a = time.perf_counter()
-        f()
-        t.append((time.perf_counter() - a) * 1e3)
-    return sorted(t)[len(t) // 2]
+from torch_timing import median_ms
 
 
 def nms_legacy(boxes, scores, thr):
@@ -128,12 +118,12 @@ def main():
         logits(F.relu(up(x)))
 
     with torch.no_grad():
-        t = {"rpn_head": time_ms(rpn_head), "proposals": time_ms(proposals)}
-        t["roi_extract_7x7"] = time_ms(lambda: st.__setitem__("roi7", extract(st["rois"], 7)))
-        t["bbox_head"] = time_ms(bbox_head)
-        t["mask_roi_select"] = time_ms(select)
-        t["roi_extract_14x14"] = time_ms(lambda: st.__setitem__("roi14", extract(st["rois"][:100], 14)))
-        t["mask_head"] = time_ms(mask_head)
+        t = {"rpn_head": median_ms(rpn_head, 3, 1), "proposals": median_ms(proposals, 3, 1)}
+        t["roi_extract_7x7"] = median_ms(lambda: st.__setitem__("roi7", extract(st["rois"], 7)), 3, 1)
+        t["bbox_head"] = median_ms(bbox_head, 3, 1)
+        t["mask_roi_select"] = median_ms(select, 3, 1)
+        t["roi_extract_14x14"] = median_ms(lambda: st.__setitem__("roi14", extract(st["rois"][:100], 14)), 3, 1)
+        t["mask_head"] = median_ms(mask_head, 3, 1)
     t["total"] = sum(t.values())
     for k, v in t.items():
         print("RESULT %s %.4f" % (k, v))

@@ -4,23 +4,13 @@ layer1 frozen, FrozenBatchNorm2d as mmdet's norm_eval) training step: forward wi
 the summed losses, batch 1, no resizing (min/max size = the image), same thread count.
 Usage: mask_rcnn_torch.py THREADS H W. Prints RESULT."""
 import sys
-import time
 
 import torch
 from torchvision.models.detection import MaskRCNN
 from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
 from torchvision.ops.misc import FrozenBatchNorm2d
 
-
-def time_ms(f, reps, warmup):
-    for _ in range(warmup):
-        f()
-    t = []
-    for _ in range(reps):
-        a = time.perf_counter()
-        f()
-        t.append((time.perf_counter() - a) * 1e3)
-    return sorted(t)[len(t) // 2]
+from torch_timing import median_ms
 
 
 def main():
@@ -45,7 +35,7 @@ def main():
         losses = model([img], [target])
         sum(losses.values()).backward()
 
-    print("RESULT mask_rcnn_train %.3f %dx%d" % (time_ms(step, 3, 1), h, w))
+    print("RESULT mask_rcnn_train %.3f %dx%d" % (median_ms(step, 3, 1), h, w))
 
 
 if __name__ == "__main__":

@@ -2,21 +2,12 @@
 """PyTorch side of bench/nn_cputime.sh: the same ops and shapes as `vps_bench cputime`, one thread,
 median process CPU time (time.process_time) of forward and forward+backward.
 Prints "CPU <op> <fwd ms> <fwdbwd ms>"."""
-import statistics
 import time
 
 import torch
 import torch.nn.functional as F
 
-
-def median_cpu_ms(f, reps=7):
-    f()
-    v = []
-    for _ in range(reps):
-        a = time.process_time()
-        f()
-        v.append((time.process_time() - a) * 1e3)
-    return statistics.median(v)
+from torch_timing import median_ms
 
 
 def run(name, params, f):
@@ -30,7 +21,7 @@ def run(name, params, f):
         for p in params:
             p.grad = None
         f().backward(dy)
-    print(f"CPU {name} {median_cpu_ms(fwd):.3f} {median_cpu_ms(fwd_bwd):.3f}", flush=True)
+    print(f"CPU {name} {median_ms(fwd, 7, 1, clock=time.process_time):.3f} {median_ms(fwd_bwd, 7, 1, clock=time.process_time):.3f}", flush=True)
 
 
 def main():
