@@ -6,6 +6,7 @@
 #include "models/features.h"
 #include "models/registry.h"
 #include "models/weights_io.h"
+#include "tensor/convert.h"
 #include "tensor/safetensors.h"
 #include "tensor/tensor_io.h"
 #include "tests/backbone_test_util.h"
@@ -138,4 +139,22 @@ TEST(BackboneIO, InferFeaturesWritesNamedMaps) {
   EXPECT_EQ(img_maps[8].second.shape(), (Shape{1, 16, 1, 1}));
   test::expect_error([&] { models::infer_features(kTiny, dir.file("none.safetensors"), npy, dir.file("h")); },
                      {"none.safetensors"});
+}
+
+// A rename rule that empties a name drops the tensor (how the torchvision map drops fc.*); rules that
+// drop everything are an error and write nothing.
+TEST(BackboneIO, RenameRuleDropsTensors) {
+  test::TempDir dir;
+  std::string in = dir.file("in.safetensors"), out = dir.file("out.safetensors");
+  write_safetensors(in, {{"fc.weight", to_raw(Tensor::ones({2, 3}))}, {"conv1.weight", to_raw(Tensor::ones({4}))}});
+  ConvertOptions o;
+  o.renames = {{"^fc\\..*$", ""}, {"^conv1", "backbone.conv1"}};
+  convert_weights(in, out, o);
+  auto got = read_safetensors(out).arrays;
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].first, "backbone.conv1.weight");
+  o.renames = {{"^.*$", ""}};
+  std::string none = dir.file("none.safetensors");
+  test::expect_error([&] { convert_weights(in, none, o); }, {"in.safetensors", "dropped every tensor"});
+  EXPECT_EQ(dir.list(), (std::vector<std::string>{"in.safetensors", "out.safetensors"}));
 }
