@@ -103,6 +103,15 @@ void index_select_kernel(const Tensor& out, const Tensor& a, int64_t d, const Te
   const int64_t* pi = idx.data<int64_t>();
   const T* pa = static_cast<const T*>(a.impl()->storage->data);
   T* o = out.data<T>();
+  if (a.is_contiguous()) {  // fast path: two divisions per element instead of a full strided index
+    const T* base = pa + a.offset();
+    int64_t D = a.size(d);
+    parallel_for(out.device(), out.numel(), VPS_LAMBDA(int64_t i) {
+      int64_t r = i % inner, q = i / inner;
+      o[i] = base[((q / K) * D + pi[q % K]) * inner + r];
+    });
+    return;
+  }
   parallel_for(out.device(), out.numel(), VPS_LAMBDA(int64_t i) { o[i] = pa[ia(i) + pi[(i / inner) % K] * sd]; });
 }
 

@@ -91,6 +91,13 @@ TEST(ShapeOps, IndexSelectForwardGradAndBadIndex) {
   for (int64_t r = 0; r < 3; ++r)
     for (int64_t j = 0; j < 5; ++j) EXPECT_EQ(at(y, {r, j}), at(a, {r, iv[j]}));
   gradcheck([&](const std::vector<Tensor>& x) { return index_select(x[0], 1, i); }, {a});
+  // Contiguous input at a storage offset (the fast path): (3,4,2) middle dim.
+  Tensor c = rnd({5, 4, 2}, 16).slice(0, 1, 4);
+  ASSERT_TRUE(c.is_contiguous());
+  Tensor yc = index_select(c, 1, i);
+  for (int64_t r = 0; r < 3; ++r)
+    for (int64_t j = 0; j < 5; ++j)
+      for (int64_t k = 0; k < 2; ++k) EXPECT_EQ(at(yc, {r, j, k}), at(c, {r, iv[j], k}));
   gradcheck([&](const std::vector<Tensor>& x) { return index_select(x[0], 0, idx({2, 2, 0}, {3})); },
             {rnd({3, 2, 2}, 15)});
   expect_error([&] { index_select(a, 1, idx({0, 4}, {2})); }, {"index_select", "4", "[3, 4]", "[2]"});

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Detection-head pipeline at 1024x2048 (RPN head, proposals, RoI extraction, box head, MaskROI, mask head),
+# ours (build/<cfg>/vps_bench heads_pipeline) vs torch/torchvision (bench/heads_torch.py), CPU, inference,
+# same shapes and settings, same thread count. Usage: bench/bench_heads.sh BUILD_DIR (THREADS defaults to nproc)
+set -euo pipefail
+build=${1:?usage: bench/bench_heads.sh BUILD_DIR}
+threads=${THREADS:-$(nproc)}
+export OMP_NUM_THREADS=$threads
+py=/usr/bin/python3
+tmp=$(mktemp)
+trap 'rm -f "$tmp"' EXIT
+"$build/vps_bench" heads_pipeline | sed 's/^RESULT/OURS/' >>"$tmp"
+$py bench/heads_torch.py "$threads" | sed 's/^RESULT/TORCH/' >>"$tmp"
+echo "detection heads at 1024x2048 on CPU, $threads threads (ours vs torch $($py -c 'import torch;print(torch.__version__)'))"
+awk '
+  $1 == "OURS"  { ours[$2] = $3; shape[$2] = $4; order[++n] = $2 }
+  $1 == "TORCH" { torch[$2] = $3 }
+  END {
+    printf "%-20s %-22s %10s %10s %7s\n", "stage", "shape", "ours ms", "torch ms", "ratio"
+    for (i = 1; i <= n; i++) {
+      k = order[i]; t = torch[k]
+      r = (t == "" || t == 0) ? "-" : sprintf("%.2f", ours[k] / t)
+      printf "%-20s %-22s %10.2f %10.2f %7s\n", k, shape[k], ours[k], t, r
+    }
+  }' "$tmp"

@@ -1,0 +1,51 @@
+#include "models/bbox_head.h"
+
+#include <memory>
+#include <string>
+
+#include "layers/init.h"
+#include "ops/ops.h"
+
+namespace vps {
+
+void LinearList::push_back(std::shared_ptr<nn::Linear> m) {
+  register_module(std::to_string(items_.size()), m);
+  items_.push_back(std::move(m));
+}
+
+BBoxHead::BBoxHead(const BBoxHeadOptions& o) : BBoxHead(o, *std::make_unique<Generator>(0)) {}
+
+BBoxHead::BBoxHead(const BBoxHeadOptions& o, Generator& gen) : opt_(o) {
+  VPS_CHECK(o.in_channels > 0 && o.roi_feat_size > 0 && o.fc_out_channels > 0 && o.num_classes > 1 &&
+                o.target_stds.size() == 4,
+            "BBoxHead: bad options (in_channels ", o.in_channels, ", roi_feat_size ", o.roi_feat_size,
+            ", fc_out_channels ", o.fc_out_channels, ", num_classes ", o.num_classes, ", ", o.target_stds.size(),
+            " target_stds)");
+  int64_t in = o.in_channels * o.roi_feat_size * o.roi_feat_size;
+  shared_fcs = register_module("shared_fcs", std::make_shared<LinearList>());
+  for (int64_t fin : {in, o.fc_out_channels}) {
+    auto fc = std::make_shared<nn::Linear>(fin, o.fc_out_channels, gen);
+    nn::init::xavier_uniform_(fc->weight, gen);
+    nn::init::constant_(fc->bias, 0);
+    shared_fcs->push_back(fc);
+  }
+  fc_cls = register_module("fc_cls", std::make_shared<nn::Linear>(o.fc_out_channels, o.num_classes, gen));
+  fc_reg = register_module("fc_reg", std::make_shared<nn::Linear>(o.fc_out_channels, 4 * o.num_classes, gen));
+  nn::init::normal_(fc_cls->weight, gen, 0, 0.01);
+  nn::init::normal_(fc_reg->weight, gen, 0, 0.001);
+  nn::init::constant_(fc_cls->bias, 0);
+  nn::init::constant_(fc_reg->bias, 0);
+}
+
+std::pair<Tensor, Tensor> BBoxHead::forward(const Tensor& roi_feats) {
+  int64_t s = opt_.roi_feat_size;
+  VPS_CHECK(roi_feats.defined() && roi_feats.dim() == 4 && roi_feats.size(1) == opt_.in_channels &&
+                roi_feats.size(2) == s && roi_feats.size(3) == s,
+            "BBoxHead: roi_feats must be (K,", opt_.in_channels, ",", s, ",", s, "), got ",
+            roi_feats.defined() ? shape_str(roi_feats.shape()) : "undefined");
+  Tensor x = flatten(roi_feats, 1);
+  for (size_t i = 0; i < shared_fcs->size(); ++i) x = relu((*shared_fcs)[i].forward(x));
+  return {fc_cls->forward(x), fc_reg->forward(x)};
+}
+
+}  // namespace vps
