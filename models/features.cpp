@@ -12,17 +12,24 @@ namespace vps::models {
 nn::NamedTensors infer_features(const std::string& config, const std::string& weights, const std::string& input,
                                 const std::string& out, const FeatureOptions& opt) {
   std::shared_ptr<nn::Module> m = build_model_from_file(config);
-  auto* net = dynamic_cast<ResNetFPN*>(m.get());
-  VPS_CHECK(net, "infer-features: ", config, " builds a ", m->type_name(), ", expected a ResNetFPN");
+  // Any model with children `backbone` (ResNet) and `neck` (FPN): ResNetFPN, MaskRCNN, ...
+  std::shared_ptr<ResNet> backbone;
+  std::shared_ptr<FPN> neck;
+  for (auto& [name, child] : m->named_children()) {
+    if (name == "backbone") backbone = std::dynamic_pointer_cast<ResNet>(child);
+    if (name == "neck") neck = std::dynamic_pointer_cast<FPN>(child);
+  }
+  VPS_CHECK(backbone && neck, "infer-features: ", config, " builds a ", m->type_name(),
+            ", which has no ResNet `backbone` and FPN `neck` children");
   LoadOptions lo;
   lo.strict = opt.strict;
   lo.fold_bn = opt.fold_bn;
   load(*m, weights, lo);
   m->eval();
-  DType dtype = net->backbone->conv_dtype();
-  Tensor x = load_model_input(input, dtype, opt.size_divisor);
+  Tensor x = load_model_input(input, backbone->conv_dtype(), opt.size_divisor);
   autograd::NoGradGuard ng;
-  nn::NamedTensors maps = net->forward(x);
+  std::vector<Tensor> c = backbone->forward(x);
+  nn::NamedTensors maps = name_features(backbone->options().out_indices, c, neck->forward(c));
   save_safetensors(out, maps, {{"config", config}, {"weights", weights}, {"input", input},
                                {"input_shape", shape_str(x.shape())}});
   return maps;

@@ -13,7 +13,9 @@ struct FeatureOptions {
   int64_t size_divisor = 32;  // image/npy inputs are zero-padded at the bottom/right to a multiple of this
 };
 
-// config: a JSON file whose model type is "ResNetFPN" (or a "model" object of that type); weights: a
+// config: a JSON file of any model with a ResNet child `backbone` and an FPN child `neck` (ResNetFPN,
+// MaskRCNN, ...); only the backbone and neck run. With a full detector's weights and a ResNetFPN config,
+// use strict = false (the heads' keys are then unexpected and ignored). weights: a
 // .safetensors or .pth file; input: an image (PNG/JPEG, normalised as the spec) or a .npy array taken as
 // is. Runs without autograd, in eval mode; writes `out` atomically and returns the maps written.
 nn::NamedTensors infer_features(const std::string& config, const std::string& weights, const std::string& input,

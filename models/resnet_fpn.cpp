@@ -16,9 +16,14 @@ ResNetFPN::ResNetFPN(const ResNetOptions& b, const FPNOptions& n) {
 
 nn::NamedTensors ResNetFPN::forward(const Tensor& image) {
   std::vector<Tensor> c = backbone->forward(image);
-  std::vector<Tensor> p = neck->forward(c);
+  return name_features(backbone->options().out_indices, c, neck->forward(c));
+}
+
+nn::NamedTensors name_features(const std::vector<int>& idx, const std::vector<Tensor>& c,
+                               const std::vector<Tensor>& p) {
+  VPS_CHECK(idx.size() == c.size() && !idx.empty(), "name_features: ", c.size(), " maps for ", idx.size(),
+            " out_indices");
   nn::NamedTensors out;
-  const auto& idx = backbone->options().out_indices;
   for (size_t i = 0; i < c.size(); ++i) out.emplace_back("C" + std::to_string(idx[i] + 2), c[i]);
   for (size_t i = 0; i < p.size(); ++i) out.emplace_back("P" + std::to_string(idx[0] + 2 + int(i)), p[i]);
   return out;

@@ -30,6 +30,10 @@ FPNOptions fpn_options_from_json(const nlohmann::json& j, const std::string& whe
 // in_channels default to the backbone's out_channels().
 std::shared_ptr<ResNetFPN> build_resnet_fpn(const nlohmann::json& cfg);
 
+// Names backbone outputs `c` ("C2".. from out_indices) and neck outputs `p` ("P2".. from the first level).
+nn::NamedTensors name_features(const std::vector<int>& out_indices, const std::vector<Tensor>& c,
+                               const std::vector<Tensor>& p);
+
 // Folds the BatchNorms of every ResNet inside `m` (itself or any descendant). Returns how many.
 int fold_batch_norms(nn::Module& m);
 

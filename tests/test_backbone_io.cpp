@@ -6,6 +6,7 @@
 #include "models/features.h"
 #include "models/registry.h"
 #include "models/weights_io.h"
+#include "tensor/convert.h"
 #include "tensor/safetensors.h"
 #include "tensor/tensor_io.h"
 #include "tests/backbone_test_util.h"
@@ -138,4 +139,49 @@ TEST(BackboneIO, InferFeaturesWritesNamedMaps) {
   EXPECT_EQ(img_maps[8].second.shape(), (Shape{1, 16, 1, 1}));
   test::expect_error([&] { models::infer_features(kTiny, dir.file("none.safetensors"), npy, dir.file("h")); },
                      {"none.safetensors"});
+}
+
+// A rename rule that empties a name drops the tensor (how the torchvision map drops fc.*); rules that
+// drop everything are an error and write nothing.
+TEST(BackboneIO, RenameRuleDropsTensors) {
+  test::TempDir dir;
+  std::string in = dir.file("in.safetensors"), out = dir.file("out.safetensors");
+  write_safetensors(in, {{"fc.weight", to_raw(Tensor::ones({2, 3}))}, {"conv1.weight", to_raw(Tensor::ones({4}))}});
+  ConvertOptions o;
+  o.renames = {{"^fc\\..*$", ""}, {"^conv1", "backbone.conv1"}};
+  convert_weights(in, out, o);
+  auto got = read_safetensors(out).arrays;
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].first, "backbone.conv1.weight");
+  o.renames = {{"^.*$", ""}};
+  std::string none = dir.file("none.safetensors");
+  test::expect_error([&] { convert_weights(in, none, o); }, {"in.safetensors", "dropped every tensor"});
+  EXPECT_EQ(dir.list(), (std::vector<std::string>{"in.safetensors", "out.safetensors"}));
+}
+
+// infer-features runs the backbone and neck of any model that has them (here the tiny MaskRCNN config).
+TEST(BackboneIO, InferFeaturesOfADetector) {
+  test::TempDir dir;
+  const std::string cfg = "configs/mask_rcnn_tiny.json";
+  auto m = models::build_model_from_file(cfg);
+  std::string w = dir.file("w.safetensors"), npy = dir.file("x.npy");
+  models::save(*m, w);
+  Tensor x = vps::testing::rnd({1, 3, 64, 64}, 10).to(DType::f32);
+  save_npy(npy, x);
+  auto maps = models::infer_features(cfg, w, npy, dir.file("f.safetensors"));
+  auto bb = std::dynamic_pointer_cast<models::ResNet>(m->child("backbone"));
+  auto neck = std::dynamic_pointer_cast<models::FPN>(m->child("neck"));
+  ASSERT_TRUE(bb && neck);
+  m->eval();
+  auto c = bb->forward(x);
+  auto want = models::name_features(bb->options().out_indices, c, neck->forward(c));
+  ASSERT_EQ(maps.size(), want.size());
+  for (size_t i = 0; i < maps.size(); ++i) {
+    EXPECT_EQ(maps[i].first, want[i].first);
+    EXPECT_LE(vps::testing::allclose_ratio(maps[i].second, want[i].second, 1e-6, 1e-6), 1.0) << maps[i].first;
+  }
+  std::string resnet_cfg = dir.file("resnet.json");
+  test::write_bytes(resnet_cfg, test::bytes_of("{\"type\": \"ResNet\", \"depth\": 18, \"base_width\": 2}"));
+  test::expect_error([&] { models::infer_features(resnet_cfg, w, npy, dir.file("g.safetensors")); },
+                     {resnet_cfg, "no ResNet `backbone` and FPN `neck`"});
 }

@@ -9,8 +9,8 @@ namespace {
 
 int run_infer_features(const std::vector<std::string>& args) {
   vps::cli::Flags f("infer-features",
-                    "Run a backbone (ResNet + FPN config) on one input and write its feature maps C2..C5 and\n"
-                    "P2..P6 to a .safetensors file. An image (PNG/JPEG) is read as RGB and normalised with\n"
+                    "Run the ResNet backbone and FPN neck of a model config (ResNetFPN, MaskRCNN, ...) on one input\n"
+                    "and write the feature maps C2..C5 and P2..P6 to a .safetensors file. An image (PNG/JPEG) is read as RGB and normalised with\n"
                     "mean (123.675, 116.28, 103.53) and std (58.395, 57.12, 57.375); a .npy array ((C,H,W) or\n"
                     "(N,C,H,W)) is taken as is. Both are zero-padded at the bottom/right to a multiple of 32.");
   f.opt("config", "", "model config JSON (e.g. configs/resnet50_fpn.json)", true)
