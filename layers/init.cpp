@@ -65,9 +65,12 @@ void uniform_(Tensor& t, Generator& gen, double lo, double hi) {
 
 void normal_(Tensor& t, Generator& gen, double mean, double std) {
   VPS_CHECK(t.defined() && is_floating(t.dtype()), "init::normal_: needs a defined float tensor");
-  Tensor z = randn(t.shape(), gen, DType::f64);
-  autograd::NoGradGuard ng;
-  assign(t, add(mul(z, std), mean));
+  Tensor z = randn(t.shape(), gen, DType::f64);  // contiguous, on the host
+  double* p = z.data<double>();
+  const int64_t n = z.numel();
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) p[i] = p[i] * std + mean;
+  assign(t, z);
 }
 
 void constant_(Tensor& t, double value) {

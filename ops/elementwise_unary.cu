@@ -1,5 +1,6 @@
 // Unary elementwise ops and their derivatives. Each op's forward and backward are one HD body.
 #include <cmath>
+#include <type_traits>
 
 #include "autograd/node.h"
 #include "ops/elementwise_kernels.h"
@@ -32,12 +33,12 @@ const char* un_name(Un op) {
   return "?";
 }
 
-template <class T>
+// The op is a template argument: a runtime switch per element would keep the loops from vectorising.
+template <class T, Un OP>
 struct UnaryFwd {
-  Un op;
   T p0, p1;
   HD T operator()(T x) const {
-    switch (op) {
+    switch (OP) {
       case Un::neg: return -x;
       case Un::exp: return ::exp(x);
       case Un::log: return ::log(x);
@@ -54,12 +55,11 @@ struct UnaryFwd {
 };
 
 // d out / d x, from the input x and the output y.
-template <class T>
+template <class T, Un OP>
 struct UnaryDeriv {
-  Un op;
   T p0, p1;
   HD T operator()(T x, T y) const {
-    switch (op) {
+    switch (OP) {
       case Un::neg: return T(-1);
       case Un::exp: return y;
       case Un::log: return T(1) / x;
@@ -75,12 +75,31 @@ struct UnaryDeriv {
   }
 };
 
+// Calls f(std::integral_constant<Un, op>{}), turning the runtime op into a compile-time one.
+template <class F>
+void with_op(Un op, F&& f) {
+  switch (op) {
+    case Un::neg: return f(std::integral_constant<Un, Un::neg>{});
+    case Un::exp: return f(std::integral_constant<Un, Un::exp>{});
+    case Un::log: return f(std::integral_constant<Un, Un::log>{});
+    case Un::sqrt: return f(std::integral_constant<Un, Un::sqrt>{});
+    case Un::abs: return f(std::integral_constant<Un, Un::abs>{});
+    case Un::relu: return f(std::integral_constant<Un, Un::relu>{});
+    case Un::leaky: return f(std::integral_constant<Un, Un::leaky>{});
+    case Un::sigmoid: return f(std::integral_constant<Un, Un::sigmoid>{});
+    case Un::tanh: return f(std::integral_constant<Un, Un::tanh>{});
+    case Un::clamp: return f(std::integral_constant<Un, Un::clamp>{});
+  }
+}
+
 Tensor unary_raw(const UnParams& u, const Tensor& a) {
   check_float(un_name(u.op), a);
   Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
   VPS_DISPATCH_FLOAT(a.dtype(), un_name(u.op), [&] {
-    UnaryFwd<scalar_t> f{u.op, scalar_t(u.p0), scalar_t(u.p1)};
-    unary_kernel<scalar_t, scalar_t>(out, a, f);
+    with_op(u.op, [&](auto op) {
+      UnaryFwd<scalar_t, decltype(op)::value> f{scalar_t(u.p0), scalar_t(u.p1)};
+      unary_kernel<scalar_t, scalar_t>(out, a, f);
+    });
   });
   return out;
 }
@@ -94,8 +113,10 @@ struct UnaryBackward : autograd::Node {
     Tensor xi = x.get(name()), yi = y.get(name());
     Tensor deriv = Tensor::empty(xi.shape(), xi.dtype(), xi.device());
     VPS_DISPATCH_FLOAT(xi.dtype(), name(), [&] {
-      UnaryDeriv<scalar_t> d{u.op, scalar_t(u.p0), scalar_t(u.p1)};
-      binary_kernel<scalar_t, scalar_t>(deriv, xi, yi, d);
+      with_op(u.op, [&](auto op) {
+        UnaryDeriv<scalar_t, decltype(op)::value> d{scalar_t(u.p0), scalar_t(u.p1)};
+        binary_kernel<scalar_t, scalar_t>(deriv, xi, yi, d);
+      });
     });
     return {mul(g[0], deriv)};
   }

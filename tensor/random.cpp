@@ -23,7 +23,9 @@ Tensor uniform(const Shape& shape, double lo, double hi, Generator& gen, DType d
   int64_t n = shape_numel(shape);
   uint64_t c0 = gen.next_block(uint64_t(n));
   std::vector<double> v(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) v[i] = lo + (hi - lo) * uniform01(gen.seed(), c0 + uint64_t(i));
+  const uint64_t seed = gen.seed();
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) v[i] = lo + (hi - lo) * uniform01(seed, c0 + uint64_t(i));
   return Tensor::from_vector(v, shape, kCPU).to(dtype).to(device);
 }
 
@@ -37,9 +39,12 @@ Tensor randn(const Shape& shape, Generator& gen, DType dtype, Device device) {
   uint64_t c0 = gen.next_block(uint64_t(2 * n));
   std::vector<double> v(static_cast<size_t>(n));
   const double two_pi = 6.283185307179586476925286766559;
+  const uint64_t seed = gen.seed();
+  // Each element depends only on (seed, counter): the result does not depend on the thread count.
+#pragma omp parallel for schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; ++i) {
-    double u1 = 1.0 - uniform01(gen.seed(), c0 + 2 * uint64_t(i));  // (0, 1]
-    double u2 = uniform01(gen.seed(), c0 + 2 * uint64_t(i) + 1);
+    double u1 = 1.0 - uniform01(seed, c0 + 2 * uint64_t(i));  // (0, 1]
+    double u2 = uniform01(seed, c0 + 2 * uint64_t(i) + 1);
     v[i] = std::sqrt(-2.0 * std::log(u1)) * std::cos(two_pi * u2);
   }
   return Tensor::from_vector(v, shape, kCPU).to(dtype).to(device);
