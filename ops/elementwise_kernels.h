@@ -32,6 +32,14 @@ void binary_kernel(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
     const T* x = pa + a.offset();
     const T* y = pb + b.offset();
     parallel_for(out.device(), out.numel(), VPS_LAMBDA(int64_t i) { o[i] = f(x[i], y[i]); });
+  } else if (a.is_contiguous() && a.shape() == out.shape() && b.numel() == 1) {  // tensor op scalar
+    const T* x = pa + a.offset();
+    const T* y = pb + b.offset();
+    parallel_for(out.device(), out.numel(), VPS_LAMBDA(int64_t i) { o[i] = f(x[i], y[0]); });
+  } else if (b.is_contiguous() && b.shape() == out.shape() && a.numel() == 1) {  // scalar op tensor
+    const T* x = pa + a.offset();
+    const T* y = pb + b.offset();
+    parallel_for(out.device(), out.numel(), VPS_LAMBDA(int64_t i) { o[i] = f(x[0], y[i]); });
   } else {
     StridedIndexer ia = make_indexer(a, out.shape()), ib = make_indexer(b, out.shape());
     parallel_for(out.device(), out.numel(), VPS_LAMBDA(int64_t i) { o[i] = f(pa[ia(i)], pb[ib(i)]); });
