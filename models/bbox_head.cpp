@@ -8,11 +8,6 @@
 
 namespace vps {
 
-void LinearList::push_back(std::shared_ptr<nn::Linear> m) {
-  register_module(std::to_string(items_.size()), m);
-  items_.push_back(std::move(m));
-}
-
 BBoxHead::BBoxHead(const BBoxHeadOptions& o) : BBoxHead(o, *std::make_unique<Generator>(0)) {}
 
 BBoxHead::BBoxHead(const BBoxHeadOptions& o, Generator& gen) : opt_(o) {
@@ -22,12 +17,12 @@ BBoxHead::BBoxHead(const BBoxHeadOptions& o, Generator& gen) : opt_(o) {
             ", fc_out_channels ", o.fc_out_channels, ", num_classes ", o.num_classes, ", ", o.target_stds.size(),
             " target_stds)");
   int64_t in = o.in_channels * o.roi_feat_size * o.roi_feat_size;
-  shared_fcs = register_module("shared_fcs", std::make_shared<LinearList>());
+  shared_fcs = register_module("shared_fcs", std::make_shared<models::ModuleList>());
   for (int64_t fin : {in, o.fc_out_channels}) {
     auto fc = std::make_shared<nn::Linear>(fin, o.fc_out_channels, gen);
     nn::init::xavier_uniform_(fc->weight, gen);
     nn::init::constant_(fc->bias, 0);
-    shared_fcs->push_back(fc);
+    shared_fcs->add(fc);
   }
   fc_cls = register_module("fc_cls", std::make_shared<nn::Linear>(o.fc_out_channels, o.num_classes, gen));
   fc_reg = register_module("fc_reg", std::make_shared<nn::Linear>(o.fc_out_channels, 4 * o.num_classes, gen));
@@ -44,7 +39,7 @@ std::pair<Tensor, Tensor> BBoxHead::forward(const Tensor& roi_feats) {
             "BBoxHead: roi_feats must be (K,", opt_.in_channels, ",", s, ",", s, "), got ",
             roi_feats.defined() ? shape_str(roi_feats.shape()) : "undefined");
   Tensor x = flatten(roi_feats, 1);
-  for (size_t i = 0; i < shared_fcs->size(); ++i) x = relu((*shared_fcs)[i].forward(x));
+  for (size_t i = 0; i < shared_fcs->size(); ++i) x = relu(shared_fcs->at<nn::Linear>(i).forward(x));
   return {fc_cls->forward(x), fc_reg->forward(x)};
 }
 

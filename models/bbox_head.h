@@ -7,24 +7,13 @@
 
 #include "layers/module.h"
 #include "layers/norm_modules.h"
+#include "models/module_list.h"
 
 namespace vps {
 
 struct BBoxHeadOptions {
   int64_t in_channels = 256, roi_feat_size = 7, fc_out_channels = 1024, num_classes = 9;
   std::vector<double> target_stds{0.1, 0.1, 0.2, 0.2};  // means 0; used by the targets and the decoding
-};
-
-// Holds Linear children under the names "0", "1", ... (PyTorch's nn.ModuleList layout).
-class LinearList : public nn::Module {
- public:
-  void push_back(std::shared_ptr<nn::Linear> m);
-  nn::Linear& operator[](size_t i) const { return *items_.at(i); }
-  size_t size() const { return items_.size(); }
-  std::string type_name() const override { return "ModuleList"; }
-
- private:
-  std::vector<std::shared_ptr<nn::Linear>> items_;
 };
 
 class BBoxHead : public nn::Module {
@@ -38,7 +27,7 @@ class BBoxHead : public nn::Module {
   std::pair<Tensor, Tensor> forward(const Tensor& roi_feats);
   const BBoxHeadOptions& options() const { return opt_; }
 
-  std::shared_ptr<LinearList> shared_fcs;
+  std::shared_ptr<models::ModuleList> shared_fcs;  // nn::Linear children "0", "1"
   std::shared_ptr<nn::Linear> fc_cls, fc_reg;
 
  private:

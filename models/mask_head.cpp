@@ -4,26 +4,11 @@
 #include <string>
 
 #include "layers/init.h"
+#include "models/module_list.h"
 #include "ops/ops.h"
 
 namespace vps {
 namespace {
-
-// mmcv ConvModule without norm: holds the conv under the name "conv".
-class ConvHolder : public nn::Module {
- public:
-  explicit ConvHolder(std::shared_ptr<nn::Conv2d> c) { register_module("conv", std::move(c)); }
-  std::string type_name() const override { return "ConvModule"; }
-};
-// nn.ModuleList: children "0", "1", ...
-class HolderList : public nn::Module {
- public:
-  void add(std::shared_ptr<nn::Module> m) { register_module(std::to_string(n_++), std::move(m)); }
-  std::string type_name() const override { return "ModuleList"; }
-
- private:
-  int n_ = 0;
-};
 
 template <class M>
 void kaiming_fan_out(M& m, Generator& gen) {
@@ -49,12 +34,12 @@ MaskHead::MaskHead(const MaskHeadOptions& o, Generator& gen) : opt_(o) {
   VPS_CHECK(o.in_channels > 0 && o.conv_channels > 0 && o.num_convs >= 0 && o.num_classes > 0,
             "MaskHead: bad options (in_channels ", o.in_channels, ", conv_channels ", o.conv_channels, ", num_convs ",
             o.num_convs, ", num_classes ", o.num_classes, ")");
-  auto list = register_module("convs", std::make_shared<HolderList>());
+  auto list = register_module("convs", std::make_shared<models::ModuleList>());
   for (int64_t i = 0; i < o.num_convs; ++i) {
     auto c = std::make_shared<nn::Conv2d>(conv_opts(i == 0 ? o.in_channels : o.conv_channels, o.conv_channels, 3, 1, 1),
                                           gen);
     kaiming_fan_out(*c, gen);
-    list->add(std::make_shared<ConvHolder>(c));
+    list->add(std::make_shared<models::ConvModule>(c));
     convs.push_back(c);
   }
   int64_t up_in = o.num_convs > 0 ? o.conv_channels : o.in_channels;

@@ -3,6 +3,7 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "layers/conv_modules.h"
 #include "layers/module.h"
@@ -13,13 +14,19 @@ class ModuleList : public nn::Module {
  public:
   template <class M>
   std::shared_ptr<M> add(std::shared_ptr<M> m) {
-    return register_module(std::to_string(size_++), std::move(m));
+    items_.push_back(m);
+    return register_module(std::to_string(items_.size() - 1), std::move(m));
   }
-  size_t size() const { return size_; }
+  size_t size() const { return items_.size(); }
+  // The i-th child as the type it was added with (throws std::bad_cast otherwise).
+  template <class M>
+  M& at(size_t i) const {
+    return dynamic_cast<M&>(*items_.at(i));
+  }
   std::string type_name() const override { return "ModuleList"; }
 
  private:
-  size_t size_ = 0;
+  std::vector<std::shared_ptr<nn::Module>> items_;
 };
 
 // A module holding one child `conv` (mmcv's ConvModule without norm/activation: keys `<name>.conv.weight`).

@@ -62,8 +62,8 @@ std::vector<Tensor> bbox_params() {
 }
 void set_bbox(BBoxHead& h, const std::vector<Tensor>& p, size_t at = 0) {
   for (size_t i = 0; i < 2; ++i) {
-    (*h.shared_fcs)[i].weight = p[at + 2 * i];
-    (*h.shared_fcs)[i].bias = p[at + 2 * i + 1];
+    h.shared_fcs->at<nn::Linear>(i).weight = p[at + 2 * i];
+    h.shared_fcs->at<nn::Linear>(i).bias = p[at + 2 * i + 1];
   }
   h.fc_cls->weight = p[at + 4];
   h.fc_cls->bias = p[at + 5];
@@ -126,7 +126,7 @@ TEST(DetHeads, CheckpointNamesAndShapes) {
   EXPECT_EQ(names(bbox), (std::vector<std::string>{"shared_fcs.0.weight", "shared_fcs.0.bias", "shared_fcs.1.weight",
                                                    "shared_fcs.1.bias", "fc_cls.weight", "fc_cls.bias",
                                                    "fc_reg.weight", "fc_reg.bias"}));
-  EXPECT_EQ((*bbox.shared_fcs)[0].weight.shape(), (Shape{1024, 12544}));
+  EXPECT_EQ(bbox.shared_fcs->at<nn::Linear>(0).weight.shape(), (Shape{1024, 12544}));
   EXPECT_EQ(bbox.fc_reg->weight.shape(), (Shape{36, 1024}));
   MaskHead mask(MaskHeadOptions{});
   std::vector<std::string> mn = names(mask);
