@@ -16,6 +16,20 @@ struct ConvOptions {
   bool bias = true;
   DType dtype = DType::f32;
   Device device = kCPU;
+
+  // A k x k convolution with equal stride and padding on both axes.
+  static ConvOptions square(int64_t in, int64_t out, int64_t k, int64_t stride = 1, int64_t pad = 0,
+                            bool bias = true, DType dtype = DType::f32) {
+    ConvOptions o;
+    o.in_channels = in;
+    o.out_channels = out;
+    o.kernel = {k, k};
+    o.stride = {stride, stride};
+    o.padding = {pad, pad};
+    o.bias = bias;
+    o.dtype = dtype;
+    return o;
+  }
 };
 
 // weight (out, in/groups, kh, kw), bias (out) unless options.bias is false. forward: conv2d.

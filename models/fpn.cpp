@@ -12,13 +12,7 @@ namespace vps::models {
 namespace {
 
 std::shared_ptr<ConvModule> make_conv(int64_t in, int64_t out, int64_t k, const FPNOptions& o, Generator& gen) {
-  nn::ConvOptions c;
-  c.in_channels = in;
-  c.out_channels = out;
-  c.kernel = {k, k};
-  c.padding = {k / 2, k / 2};
-  c.dtype = o.dtype;
-  auto conv = std::make_shared<nn::Conv2d>(c, gen);
+  auto conv = std::make_shared<nn::Conv2d>(nn::ConvOptions::square(in, out, k, 1, k / 2, true, o.dtype), gen);
   autograd::NoGradGuard ng;
   nn::init::xavier_uniform_(conv->weight, gen);
   nn::init::constant_(conv->bias, 0);

@@ -16,16 +16,6 @@ void kaiming_fan_out(M& m, Generator& gen) {
   nn::init::constant_(m.bias, 0);
 }
 
-nn::ConvOptions conv_opts(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad) {
-  nn::ConvOptions o;
-  o.in_channels = in;
-  o.out_channels = out;
-  o.kernel = {k, k};
-  o.stride = {stride, stride};
-  o.padding = {pad, pad};
-  return o;
-}
-
 }  // namespace
 
 MaskHead::MaskHead(const MaskHeadOptions& o) : MaskHead(o, *std::make_unique<Generator>(0)) {}
@@ -36,7 +26,7 @@ MaskHead::MaskHead(const MaskHeadOptions& o, Generator& gen) : opt_(o) {
             o.num_convs, ", num_classes ", o.num_classes, ")");
   auto list = register_module("convs", std::make_shared<models::ModuleList>());
   for (int64_t i = 0; i < o.num_convs; ++i) {
-    auto c = std::make_shared<nn::Conv2d>(conv_opts(i == 0 ? o.in_channels : o.conv_channels, o.conv_channels, 3, 1, 1),
+    auto c = std::make_shared<nn::Conv2d>(nn::ConvOptions::square(i == 0 ? o.in_channels : o.conv_channels, o.conv_channels, 3, 1, 1),
                                           gen);
     kaiming_fan_out(*c, gen);
     list->add(std::make_shared<models::ConvModule>(c));
@@ -44,10 +34,10 @@ MaskHead::MaskHead(const MaskHeadOptions& o, Generator& gen) : opt_(o) {
   }
   int64_t up_in = o.num_convs > 0 ? o.conv_channels : o.in_channels;
   upsample = register_module("upsample",
-                             std::make_shared<nn::ConvTranspose2d>(conv_opts(up_in, o.conv_channels, 2, 2, 0), gen));
+                             std::make_shared<nn::ConvTranspose2d>(nn::ConvOptions::square(up_in, o.conv_channels, 2, 2, 0), gen));
   kaiming_fan_out(*upsample, gen);
   conv_logits = register_module("conv_logits",
-                                std::make_shared<nn::Conv2d>(conv_opts(o.conv_channels, o.num_classes, 1, 1, 0), gen));
+                                std::make_shared<nn::Conv2d>(nn::ConvOptions::square(o.conv_channels, o.num_classes, 1, 1, 0), gen));
   kaiming_fan_out(*conv_logits, gen);
 }
 

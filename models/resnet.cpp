@@ -21,15 +21,7 @@ Tensor cast_param(const Tensor& t, DType dtype) {
 // conv kxk (no bias), kaiming_normal(fan_out, relu) as mmdet's ResNet.init_weights.
 std::shared_ptr<nn::Conv2d> make_conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad,
                                       const ResNetOptions& o, Generator& gen) {
-  nn::ConvOptions c;
-  c.in_channels = in;
-  c.out_channels = out;
-  c.kernel = {k, k};
-  c.stride = {stride, stride};
-  c.padding = {pad, pad};
-  c.bias = false;
-  c.dtype = o.dtype;
-  auto conv = std::make_shared<nn::Conv2d>(c, gen);
+  auto conv = std::make_shared<nn::Conv2d>(nn::ConvOptions::square(in, out, k, stride, pad, false, o.dtype), gen);
   autograd::NoGradGuard ng;
   nn::init::kaiming_normal_(conv->weight, gen, 0, nn::init::FanMode::fan_out, "relu");
   return conv;

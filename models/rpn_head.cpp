@@ -13,12 +13,7 @@ namespace vps {
 namespace {
 
 std::shared_ptr<nn::Conv2d> normal_conv(int64_t in, int64_t out, int64_t k, Generator& gen) {
-  nn::ConvOptions o;
-  o.in_channels = in;
-  o.out_channels = out;
-  o.kernel = {k, k};
-  o.padding = {k / 2, k / 2};
-  auto c = std::make_shared<nn::Conv2d>(o, gen);
+  auto c = std::make_shared<nn::Conv2d>(nn::ConvOptions::square(in, out, k, 1, k / 2), gen);
   nn::init::normal_(c->weight, gen, 0, 0.01);
   nn::init::constant_(c->bias, 0);
   return c;
