@@ -3,6 +3,7 @@
 // Stages: RPN head on P2..P6 ((1,256,256,512) ... (1,256,16,32)), proposals (test config: 1000 per level,
 // NMS 0.7, 1000 kept), 7x7 RoI extraction of the 1000 proposals + SharedFCBBoxHead, MaskROI selection,
 // 14x14 RoI extraction of the first 100 proposals + FCNMaskHead. Weights N(0, 0.01), features N(0, 1).
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,27 @@ void bench_heads(const std::vector<std::string>&) {
   bench::report("total", t_rpn + t_prop + t_roi7 + t_bbox + t_sel + t_roi14 + t_mask, "1024x2048");
 }
 
+// Proposals stage alone (for profiling): RPN head once, then `reps` (args[0], default 20) get_proposals calls.
+void bench_proposals(const std::vector<std::string>& args) {
+  autograd::NoGradGuard ng;
+  Generator gen(7);
+  std::vector<Tensor> feats;
+  for (int64_t s : {4, 8, 16, 32, 64}) feats.push_back(randn({1, 256, 1024 / s, 2048 / s}, gen));
+  RPNHead rpn(RPNHeadOptions{}, gen);
+  auto out = rpn.forward(feats);
+  int reps = args.empty() ? 20 : std::stoi(args[0]);
+  Tensor props;
+  double t = bench::time_ms(
+      [&] { props = rpn.get_proposals(out.first, out.second, 0, 1024, 2048, ProposalConfig::test()); }, reps, 1);
+  bench::report("proposals", t, "1000/lvl,nms0.7");
+  Tensor c = props.contiguous();  // checksum of the exact bits, to compare implementations
+  uint64_t h = 1469598103934665603ull;
+  const auto* b = reinterpret_cast<const unsigned char*>(c.data<float>());
+  for (int64_t i = 0; i < c.numel() * int64_t(sizeof(float)); ++i) h = (h ^ b[i]) * 1099511628211ull;
+  std::fprintf(stderr, "proposals %s checksum %016llx\n", shape_str(c.shape()).c_str(), (unsigned long long)h);
+}
+
 VPS_BENCH("heads_pipeline", bench_heads);
+VPS_BENCH("heads_proposals", bench_proposals);
 
 }  // namespace

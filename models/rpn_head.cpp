@@ -1,6 +1,8 @@
 #include "models/rpn_head.h"
 
 #include <algorithm>
+#include <cmath>
+#include <functional>
 #include <numeric>
 
 #include "autograd/grad_mode.h"
@@ -24,6 +26,97 @@ Tensor index_of(const std::vector<int64_t>& idx, Device d) {
 }
 
 std::vector<double> host_values(const Tensor& t) { return t.to(DType::f64).cpu().to_vector<double>(); }
+
+// The kept anchors of one level: flat anchor indices k = (y*W + x)*A + a in the kept order and their
+// sigmoid scores (k,) in the logits' dtype and device.
+struct LevelTopK {
+  std::vector<int64_t> flat;
+  Tensor scores;
+};
+
+// Logits gathered at flat anchor indices `flat` from a (A,H,W) level, as (|flat|,) on its device.
+Tensor gather_logits(const Tensor& logits, const std::vector<int64_t>& flat) {
+  int64_t a = logits.size(0), hw = logits.size(1) * logits.size(2);
+  std::vector<int64_t> src(flat.size());
+  for (size_t i = 0; i < flat.size(); ++i) src[i] = (flat[i] % a) * hw + flat[i] / a;
+  return index_select(logits.reshape({-1}), 0, index_of(src, logits.device()));
+}
+
+// Deltas (4A,H,W) of one image gathered at flat anchor indices -> (|flat|, 4) in the anchor order.
+Tensor gather_deltas(const Tensor& deltas, const std::vector<int64_t>& flat) {
+  int64_t a = deltas.size(0) / 4, hw = deltas.size(1) * deltas.size(2);
+  std::vector<int64_t> src(4 * flat.size());
+  for (size_t i = 0; i < flat.size(); ++i)
+    for (int64_t j = 0; j < 4; ++j) src[4 * i + size_t(j)] = (4 * (flat[i] % a) + j) * hw + flat[i] / a;
+  return index_select(deltas.reshape({-1}), 0, index_of(src, deltas.device())).reshape({-1, 4});
+}
+
+// Top `nms_pre` anchors of a level by (sigmoid score descending, flat index ascending); all anchors in
+// flat order when nms_pre <= 0 or the level has no more. The sigmoid is monotone but not injective
+// (distinct logits can round to one score), so the k-th largest logit L only bounds the selection:
+// scores are computed for the candidates with logit >= T, where sigmoid(T) < sigmoid(L) is checked with
+// the same kernel, and ranked exactly as if every anchor had been scored.
+template <class T>
+LevelTopK level_topk_t(const Tensor& logits, int64_t nms_pre) {
+  LevelTopK r;
+  int64_t a = logits.size(0), hw = logits.size(1) * logits.size(2), m = a * hw;
+  if (m == 0) return r;
+  if (nms_pre <= 0 || m <= nms_pre) {
+    r.flat.resize(size_t(m));
+    std::iota(r.flat.begin(), r.flat.end(), 0);
+    r.scores = sigmoid(gather_logits(logits, r.flat));
+    return r;
+  }
+  Tensor host = logits.cpu().contiguous();  // channel-major: flat k sits at (k % A)*hw + k / A
+  const T* h = host.data<T>();
+  std::vector<T> tmp(h, h + m);
+  std::nth_element(tmp.begin(), tmp.begin() + (nms_pre - 1), tmp.end(), std::greater<T>());
+  double kth = double(tmp[size_t(nms_pre - 1)]), lo = -INFINITY;
+  for (double gap = std::max(1e-6, std::fabs(kth) * 1e-6); std::isfinite(kth) && gap < 1e300; gap *= 16) {
+    Tensor probe = Tensor::from_vector<double>({kth, kth - gap}, {2}).to(logits.dtype()).to(logits.device());
+    std::vector<double> v = host_values(probe), sv = host_values(sigmoid(probe));
+    if (sv[1] < sv[0]) {
+      lo = v[1];
+      break;
+    }
+  }
+  std::vector<int64_t> cand;
+  for (int64_t c = 0; c < a; ++c)
+    for (int64_t q = 0; q < hw; ++q)
+      if (double(h[c * hw + q]) >= lo) cand.push_back(q * a + c);
+  std::sort(cand.begin(), cand.end());
+  Tensor cs = sigmoid(gather_logits(logits, cand));
+  std::vector<int64_t> pos = topk_indices(host_values(cs), nms_pre);  // ties: lower flat index first
+  r.flat.resize(pos.size());
+  for (size_t i = 0; i < pos.size(); ++i) r.flat[i] = cand[size_t(pos[i])];
+  r.scores = index_select(cs, 0, index_of(pos, cs.device()));
+  return r;
+}
+
+LevelTopK level_topk(const Tensor& logits, int64_t nms_pre) {
+  LevelTopK r;
+  VPS_DISPATCH_FLOAT(logits.dtype(), "RPNHead::get_proposals", [&] { r = level_topk_t<scalar_t>(logits, nms_pre); });
+  return r;
+}
+
+// Anchors (|flat|, 4) float32 of level l at flat indices k = (y*W + x)*A + a: base[a] + (x, y, x, y) *
+// stride, the same float32 sums as grid_anchors, without generating the whole grid.
+Tensor selected_anchors(const AnchorSpec& spec, size_t l, int64_t feat_w, const std::vector<int64_t>& flat,
+                        Device dev) {
+  Tensor base = base_anchors(double(spec.strides[l]), spec.scales, spec.ratios);
+  const float* b = base.data<float>();
+  int64_t a = base.size(0), stride = spec.strides[l];
+  std::vector<float> out(4 * flat.size());
+  for (size_t i = 0; i < flat.size(); ++i) {
+    int64_t k = flat[i] % a, pos = flat[i] / a;
+    float sx = float((pos % feat_w) * stride), sy = float((pos / feat_w) * stride);
+    out[4 * i + 0] = b[k * 4 + 0] + sx;
+    out[4 * i + 1] = b[k * 4 + 1] + sy;
+    out[4 * i + 2] = b[k * 4 + 2] + sx;
+    out[4 * i + 3] = b[k * 4 + 3] + sy;
+  }
+  return Tensor::from_vector(out, {int64_t(flat.size()), 4}).to(dev);
+}
 
 void check_outputs(const char* op, const std::vector<Tensor>& cls, const std::vector<Tensor>& deltas, int64_t n) {
   VPS_CHECK(!cls.empty() && cls.size() == deltas.size(), op, ": ", cls.size(), " cls levels but ", deltas.size(),
@@ -100,25 +193,18 @@ Tensor RPNHead::get_proposals(const std::vector<Tensor>& cls, const std::vector<
   autograd::NoGradGuard ng;
   Device dev = deltas[0].device();
   DType dt = deltas[0].dtype();
-  std::vector<std::pair<int64_t, int64_t>> sizes;
-  for (const Tensor& c : cls) sizes.emplace_back(c.size(2), c.size(3));
-  std::vector<Tensor> anchors = multi_level_anchors(spec_, sizes, dev);
   BoxCoderParams p;
   p.max_h = double(img_h);
   p.max_w = double(img_w);
   std::vector<Tensor> levels;
   for (size_t i = 0; i < cls.size(); ++i) {
-    auto [scores_l, deltas_l] = flatten_rpn_outputs({cls[i]}, {deltas[i]}, n);
-    if (scores_l.numel() == 0) continue;
-    Tensor scores = sigmoid(scores_l.to(dt));
-    Tensor anc = anchors[i].to(dt);
-    if (cfg.nms_pre > 0 && scores.size(0) > cfg.nms_pre) {
-      Tensor idx = index_of(topk_indices(host_values(scores), cfg.nms_pre), dev);
-      scores = index_select(scores, 0, idx);
-      deltas_l = index_select(deltas_l, 0, idx);
-      anc = index_select(anc, 0, idx);
-    }
-    Tensor boxes = delta2bbox(anc, deltas_l.contiguous(), p);
+    // Only the kept anchors are touched: no permuted copy of the level, no sigmoid of every score.
+    LevelTopK top = level_topk(cls[i].select(0, n).to(dt), cfg.nms_pre);
+    if (top.flat.empty()) continue;
+    Tensor scores = top.scores;
+    Tensor anc = selected_anchors(spec_, i, cls[i].size(3), top.flat, dev).to(dt);
+    Tensor deltas_l = gather_deltas(deltas[i].select(0, n), top.flat);
+    Tensor boxes = delta2bbox(anc, deltas_l, p);
     if (cfg.min_bbox_size > 0) {
       std::vector<double> b = host_values(boxes);
       std::vector<int64_t> valid;

@@ -3,6 +3,10 @@
 // gradchecks; non-contiguous input; CUDA parity (skips without GPU); bad input.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
+#include "layers/box_coder.h"
+#include "layers/nms.h"
 #include "layers/roi_align.h"
 #include "models/bbox_head.h"
 #include "models/mask_head.h"
@@ -181,6 +185,51 @@ TEST(DetHeads, ProposalsMatchSpecReference) {
     EXPECT_GE(b[size_t(5 * k + 2)] - b[size_t(5 * k)] + 1, 12);
     EXPECT_GE(b[size_t(5 * k + 3)] - b[size_t(5 * k + 1)] + 1, 12);
   }
+}
+
+// get_proposals ranks only the anchors whose logit can reach the top-k; check it against the plain
+// pipeline (sigmoid of every anchor, then top-k) on float32 logits with tied and colliding scores:
+// multiples of 0.25, logits 1e-9 apart (one float32 score 0.5) and saturated ones (score 1).
+TEST(DetHeads, ProposalsTopKExactWithTiedScores) {
+  RPNHeadOptions o = rpn_opts();
+  o.anchor_strides = {4, 8};
+  RPNHead h(o);
+  std::vector<Tensor> cls, deltas;
+  for (int64_t l = 0; l < 2; ++l) {
+    int64_t hh = 6 >> l, ww = 8 >> l;
+    std::vector<float> v = vps::testing::rnd({3 * hh * ww}, 10 + uint64_t(l)).to(DType::f32).to_vector<float>();
+    for (size_t k = 0; k < v.size(); ++k)
+      v[k] = k % 3 == 0 ? std::round(v[k] * 8) / 4 : k % 3 == 1 ? float(k % 5) * 1e-9f : 20 + 20 * v[k];
+    Tensor c = Tensor::from_vector(v, {1, 3, hh, ww});
+    cls.push_back(cat({c * 0.5, c}, 0));  // image 1 is the one used
+    deltas.push_back(vps::testing::rnd({2, 12, hh, ww}, 20 + uint64_t(l), -0.5, 0.5).to(DType::f32));
+  }
+  ProposalConfig cfg;
+  cfg.nms_pre = 20;
+  cfg.nms_post = 15;
+  cfg.max_num = 25;
+  cfg.nms_thr = 0.5;
+  std::vector<Tensor> anchors = h.anchors({Tensor::zeros({1, 8, 6, 8}), Tensor::zeros({1, 8, 3, 4})});
+  std::vector<Tensor> levels;
+  for (size_t l = 0; l < 2; ++l) {
+    auto [s, d] = flatten_rpn_outputs({cls[l]}, {deltas[l]}, 1);
+    Tensor sc = sigmoid(s);
+    Tensor idx = Tensor::from_vector(topk_indices(sc.to(DType::f64).to_vector<double>(), cfg.nms_pre), {cfg.nms_pre});
+    BoxCoderParams p;
+    p.max_h = 30;
+    p.max_w = 45;
+    Tensor boxes = delta2bbox(index_select(anchors[l], 0, idx), index_select(d, 0, idx).contiguous(), p);
+    sc = index_select(sc, 0, idx);
+    Tensor keep = nms(boxes, sc, cfg.nms_thr, true);
+    keep = keep.slice(0, 0, std::min(keep.size(0), cfg.nms_post));
+    levels.push_back(cat({index_select(boxes, 0, keep), index_select(sc, 0, keep).unsqueeze(1)}, 1));
+  }
+  Tensor all = cat(levels, 0);
+  std::vector<int64_t> top = topk_indices(all.select(1, 4).to(DType::f64).to_vector<double>(), cfg.max_num);
+  Tensor ref = index_select(all, 0, Tensor::from_vector(top, {int64_t(top.size())}));
+  Tensor got = h.get_proposals(cls, deltas, 1, 30, 45, cfg);
+  ASSERT_EQ(got.shape(), ref.shape());
+  EXPECT_EQ(got.to_vector<float>(), ref.to_vector<float>());
 }
 
 TEST(DetHeads, FlattenRpnOutputsFollowsAnchorOrder) {
