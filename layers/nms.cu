@@ -65,19 +65,33 @@ Tensor keep_tensor(const std::vector<int64_t>& keep, Device device) {
   return Tensor::from_vector(keep, {int64_t(keep.size())}).to(device);
 }
 
-// Greedy NMS on the host over sorted boxes: the reference the bitmask path must reproduce.
+// Greedy NMS on the host over sorted boxes: the reference the bitmask path must reproduce. Coordinates
+// and areas are split into arrays and every later box is tested (a removed one only gets marked again),
+// so the inner loop has no branches and vectorizes; the IoU is the same expression as box::iou.
 template <class T>
 std::vector<int64_t> greedy(const Tensor& sb, const Tensor& sl, const std::vector<int64_t>& order, T thr, T off) {
   int64_t n = sb.size(0);
   const T* b = sb.data<T>();
   const int64_t* l = sl.data<int64_t>();
+  std::vector<T> c(size_t(5 * n));
+  T *x1 = c.data(), *y1 = x1 + n, *x2 = y1 + n, *y2 = x2 + n, *ar = y2 + n;
+  for (int64_t i = 0; i < n; ++i) {
+    x1[i] = b[i * 4];
+    y1[i] = b[i * 4 + 1];
+    x2[i] = b[i * 4 + 2];
+    y2[i] = b[i * 4 + 3];
+    ar[i] = box::area(b + i * 4, off);
+  }
   std::vector<uint8_t> removed(size_t(n), 0);
+  uint8_t* rm = removed.data();
   std::vector<int64_t> keep;
   for (int64_t i = 0; i < n; ++i) {
-    if (removed[size_t(i)]) continue;
+    if (rm[i]) continue;
     keep.push_back(order[size_t(i)]);
+    T ax1 = x1[i], ay1 = y1[i], ax2 = x2[i], ay2 = y2[i], aa = ar[i];
+    int64_t li = l[i];
     for (int64_t j = i + 1; j < n; ++j)
-      if (!removed[size_t(j)] && l[i] == l[j] && box::iou(b + i * 4, b + j * 4, off) > thr) removed[size_t(j)] = 1;
+      rm[j] |= uint8_t((l[j] == li) & box::iou_above(ax1, ay1, ax2, ay2, aa, x1[j], y1[j], x2[j], y2[j], ar[j], off, thr));
   }
   return keep;
 }

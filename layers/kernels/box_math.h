@@ -8,18 +8,42 @@
 
 namespace vps::box {
 
-// IoU of boxes a[0..3] and b[0..3]; 0 when the union is empty.
+// Area of box a[0..3].
 template <class T>
-HD inline T iou(const T* a, const T* b, T offset) {
-  T area_a = (a[2] - a[0] + offset) * (a[3] - a[1] + offset);
-  T area_b = (b[2] - b[0] + offset) * (b[3] - b[1] + offset);
-  T left = a[0] > b[0] ? a[0] : b[0], right = a[2] < b[2] ? a[2] : b[2];
-  T top = a[1] > b[1] ? a[1] : b[1], bottom = a[3] < b[3] ? a[3] : b[3];
+HD inline T area(const T* a, T offset) {
+  return (a[2] - a[0] + offset) * (a[3] - a[1] + offset);
+}
+
+// Intersection and union of boxes (ax1, ay1, ax2, ay2) and (bx1, ...) given their areas from area().
+template <class T>
+HD inline void inter_union(T ax1, T ay1, T ax2, T ay2, T area_a, T bx1, T by1, T bx2, T by2, T area_b, T offset,
+                           T& inter, T& uni) {
+  T left = ax1 > bx1 ? ax1 : bx1, right = ax2 < bx2 ? ax2 : bx2;
+  T top = ay1 > by1 ? ay1 : by1, bottom = ay2 < by2 ? ay2 : by2;
   T w = right - left + offset, h = bottom - top + offset;
   w = w > T(0) ? w : T(0);
   h = h > T(0) ? h : T(0);
-  T inter = w * h;
-  T uni = area_a + area_b - inter;
+  inter = w * h;
+  uni = area_a + area_b - inter;
+}
+
+// iou(a, b) > thr for boxes given as corners and areas, written without a conditional division so that
+// host loops over b vectorize (same result as the comparison of iou()).
+template <class T>
+HD inline bool iou_above(T ax1, T ay1, T ax2, T ay2, T area_a, T bx1, T by1, T bx2, T by2, T area_b, T offset,
+                         T thr) {
+  T inter, uni;
+  inter_union(ax1, ay1, ax2, ay2, area_a, bx1, by1, bx2, by2, area_b, offset, inter, uni);
+  T q = inter / uni;
+  bool pos = uni > T(0);
+  return (pos & (q > thr)) | (!pos & (T(0) > thr));
+}
+
+// IoU of boxes a[0..3] and b[0..3]; 0 when the union is empty.
+template <class T>
+HD inline T iou(const T* a, const T* b, T offset) {
+  T inter, uni;
+  inter_union(a[0], a[1], a[2], a[3], area(a, offset), b[0], b[1], b[2], b[3], area(b, offset), offset, inter, uni);
   return uni > T(0) ? inter / uni : T(0);
 }
 
