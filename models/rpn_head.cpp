@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <type_traits>
 #include <functional>
 #include <numeric>
 
@@ -51,6 +53,33 @@ Tensor gather_deltas(const Tensor& deltas, const std::vector<int64_t>& flat) {
   return index_select(deltas.reshape({-1}), 0, index_of(src, deltas.device())).reshape({-1, 4});
 }
 
+// Unsigned key in the order of the float value (-0 just below +0; NaN with the sign bit clear above +inf).
+template <class T, class U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>>
+U ordered_key(T v) {
+  U u;
+  std::memcpy(&u, &v, sizeof u);
+  constexpr U sign = U(1) << (8 * sizeof(U) - 1);
+  return (u & sign) ? ~u : (u | sign);
+}
+
+// k-th largest (1 <= k <= m) of h[0..m): a histogram of the top 12 key bits finds its bin, then
+// nth_element runs on that bin only.
+template <class T>
+T kth_largest(const T* h, int64_t m, int64_t k) {
+  constexpr int shift = int(8 * sizeof(T)) - 12;
+  std::vector<int64_t> hist(4096, 0);
+  for (int64_t i = 0; i < m; ++i) ++hist[size_t(ordered_key(h[i]) >> shift)];
+  int64_t above = 0, bin = 4095;
+  for (; bin > 0 && above + hist[size_t(bin)] < k; --bin) above += hist[size_t(bin)];
+  std::vector<T> in;
+  in.reserve(size_t(hist[size_t(bin)]));
+  for (int64_t i = 0; i < m; ++i)
+    if (int64_t(ordered_key(h[i]) >> shift) == bin) in.push_back(h[i]);
+  int64_t r = k - above - 1;
+  std::nth_element(in.begin(), in.begin() + r, in.end(), std::greater<T>());
+  return in[size_t(r)];
+}
+
 // Top `nms_pre` anchors of a level by (sigmoid score descending, flat index ascending); all anchors in
 // flat order when nms_pre <= 0 or the level has no more. The sigmoid is monotone but not injective
 // (distinct logits can round to one score), so the k-th largest logit L only bounds the selection:
@@ -69,9 +98,7 @@ LevelTopK level_topk_t(const Tensor& logits, int64_t nms_pre) {
   }
   Tensor host = logits.cpu().contiguous();  // channel-major: flat k sits at (k % A)*hw + k / A
   const T* h = host.data<T>();
-  std::vector<T> tmp(h, h + m);
-  std::nth_element(tmp.begin(), tmp.begin() + (nms_pre - 1), tmp.end(), std::greater<T>());
-  double kth = double(tmp[size_t(nms_pre - 1)]), lo = -INFINITY;
+  double kth = double(kth_largest(h, m, nms_pre)), lo = -INFINITY;
   for (double gap = std::max(1e-6, std::fabs(kth) * 1e-6); std::isfinite(kth) && gap < 1e300; gap *= 16) {
     Tensor probe = Tensor::from_vector<double>({kth, kth - gap}, {2}).to(logits.dtype()).to(logits.device());
     std::vector<double> v = host_values(probe), sv = host_values(sigmoid(probe));
