@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # conv2d at ResNet-50 shapes (batch 1, f32, CPU): vps vs PyTorch with the same thread count.
 # usage: bench/bench_conv.sh BUILD_DIR [THREADS]   (THREADS defaults to nproc)
-# OMP_WAIT_POLICY=PASSIVE: OpenMP threads spinning after an im2col loop otherwise steal the cores
-# from the OpenBLAS (pthread) GEMM that follows; with 2 shared cores that cost up to 7x.
+# The default OpenMP wait policy on both sides, as in every other bench: OMP_WAIT_POLICY=PASSIVE made
+# the small 1x1 case bimodal per process (0.6 or 1.1 ms: the woken worker's tile ran on the master's core)
+# and slowed PyTorch's 1x1 from 0.56 to 0.70 ms; see docs/conv.md.
 set -euo pipefail
 build=${1:?usage: bench/bench_conv.sh BUILD_DIR [THREADS]}
 threads=${2:-$(nproc)}
-ours=$(OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$threads "$build/vps_bench" conv_ cpu "$threads")
-theirs=$(OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$threads /usr/bin/python3 "$(dirname "$0")/conv_torch.py" "$threads" 2>/dev/null || true)
+ours=$(OMP_NUM_THREADS=$threads "$build/vps_bench" conv_ cpu "$threads")
+theirs=$(OMP_NUM_THREADS=$threads /usr/bin/python3 "$(dirname "$0")/conv_torch.py" "$threads" 2>/dev/null || true)
 echo "conv2d, batch 1, float32, cpu, $threads threads (GFLOP/s: forward 2*O*Ho*Wo*C*kh*kw, fwd+bwd 3x)"
 printf "%-28s %10s %10s %8s %8s\n" op ours_ms torch_ms ratio GFLOP/s
 while read -r tag name ms extra; do

@@ -2,8 +2,10 @@
 // vps_bench conv_ [device=cpu|cuda] [threads]   prints "RESULT conv_<case>_<pass> ms gflops=G".
 #include <omp.h>
 
+#include <chrono>
 #include <cstdio>
 #include <string>
+#include <thread>
 
 #include "autograd/grad_mode.h"
 #include "bench/bench_registry.h"
@@ -44,6 +46,9 @@ void run_case(const ConvCase& c, const std::vector<std::string>& args) {
     conv2d(xg, wg, bg, {c.stride, c.stride}, {c.pad, c.pad}).backward(gy);
   };
   auto sync = [&] { sync_device(dev); };
+  // OpenBLAS's pthread workers spin (sched_yield) for ~0.1 s after the library starts; timing the small
+  // cases inside that window put our OpenMP worker on a core they hold (1x1 fwd 8 ms instead of 0.6).
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   double t1 = time_ms(fwd, 10, 2, sync);
   report(std::string("conv_") + c.name + "_fwd", t1, "gflops=" + std::to_string(flops / t1 / 1e6));
   double t2 = time_ms(fwd_bwd, 10, 2, sync);
