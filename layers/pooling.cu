@@ -108,6 +108,51 @@ struct MaxPoolBody {
   int64_t count() const { return g.P * g.Ho * ((g.Wo + span - 1) / span); }
 };
 
+// max_pool2d forward without indices (inference): index i as in MaxPoolBody. Per output the taps are
+// visited in the same order with the same rule (first maximum, first NaN), so values are identical;
+// the loop over ow is innermost on interior outputs (whole window inside the row) so it vectorizes.
+template <class T>
+struct MaxPoolValuesBody {
+  PoolGeom g;
+  const T* x;
+  T* y;
+  int64_t span;
+  HD static T take(T m, T v) { return m != m ? m : ((v > m || v != v) ? v : m); }
+  HD void operator()(int64_t i) const {
+    int64_t per_row = (g.Wo + span - 1) / span;
+    int64_t ow0 = (i % per_row) * span, row = i / per_row;
+    int64_t oh = row % g.Ho, plane = row / g.Ho, ow1 = ow0 + span < g.Wo ? ow0 + span : g.Wo;
+    int64_t hs = oh * g.sh - g.ph, i0, i1;
+    valid_taps(hs, g.kh, g.dh, g.H, i0, i1);
+    const T* p = x + plane * g.H * g.W;
+    T* yr = y + row * g.Wo;
+    // Interior outputs [a0, a1): ow*sw - pw >= 0 and ow*sw - pw + (kw-1)*dw < W.
+    int64_t a0 = (g.pw + g.sw - 1) / g.sw, last = g.W - 1 - (g.kw - 1) * g.dw + g.pw;
+    int64_t a1 = last < 0 ? 0 : last / g.sw + 1;
+    a0 = a0 < ow0 ? ow0 : a0 > ow1 ? ow1 : a0;
+    a1 = a1 < a0 ? a0 : a1 > ow1 ? ow1 : a1;
+    for (int64_t ow = ow0; ow < ow1; ++ow) yr[ow] = T(-INFINITY);
+    for (int64_t a = i0; a < i1; ++a) {
+      const T* r = p + (hs + a * g.dh) * g.W - g.pw;
+      for (int64_t b = 0; b < g.kw; ++b) {
+        const T* rb = r + b * g.dw;
+        for (int64_t ow = a0; ow < a1; ++ow) yr[ow] = take(yr[ow], rb[ow * g.sw]);
+      }
+    }
+    for (int64_t ow = ow0; ow < ow1; ++ow) {
+      if (ow == a0) ow = a1;
+      if (ow >= ow1) break;
+      int64_t ws = ow * g.sw - g.pw, j0, j1;
+      valid_taps(ws, g.kw, g.dw, g.W, j0, j1);
+      T m = T(-INFINITY);
+      for (int64_t a = i0; a < i1; ++a)
+        for (int64_t b = j0; b < j1; ++b) m = take(m, p[(hs + a * g.dh) * g.W + ws + b * g.dw]);
+      yr[ow] = m;
+    }
+  }
+  int64_t count() const { return g.P * g.Ho * ((g.Wo + span - 1) / span); }
+};
+
 struct MaxPoolBackward : autograd::Node {
   autograd::SavedTensor indices;
   PoolGeom g;
@@ -183,8 +228,17 @@ std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x_in, Pair kerne
   return {y, idx};
 }
 
-Tensor max_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding, Pair dilation, bool ceil_mode) {
-  return max_pool2d_with_indices(x, kernel, stride, padding, dilation, ceil_mode).first;
+Tensor max_pool2d(const Tensor& x_in, Pair kernel, Pair stride, Pair padding, Pair dilation, bool ceil_mode) {
+  if (autograd::needs_grad({x_in})) return max_pool2d_with_indices(x_in, kernel, stride, padding, dilation, ceil_mode).first;
+  PoolGeom g = make_geom("max_pool2d", x_in, kernel, stride, padding, dilation, ceil_mode);
+  Tensor x = x_in.contiguous();
+  Tensor y = Tensor::empty(out_shape(x, g.Ho, g.Wo), x.dtype(), x.device());
+  VPS_DISPATCH_FLOAT(x.dtype(), "max_pool2d", [&] {
+    using T = scalar_t;
+    MaxPoolValuesBody<T> body{g, x.data<T>(), y.data<T>(), x.device().is_cuda() ? 1 : g.Wo};
+    parallel_for(x.device(), body.count(), body, body.span);
+  });
+  return y;
 }
 
 namespace {

@@ -148,3 +148,26 @@ TEST(MaxPool2d, TiesAndNaN) {
     EXPECT_EQ(iv[i], want_idx[i]) << i;
   }
 }
+
+// Inference max_pool2d (no indices, interior outputs vectorized) gives the same bits as the indexed
+// forward: signed zeros, NaNs and -inf included, over strides, paddings, dilations and ceil mode.
+TEST(MaxPool2d, ValuesPathMatchesIndexedPath) {
+  std::vector<float> v = rnd({2, 3, 13, 17}, 9).to(DType::f32).to_vector<float>();
+  for (size_t i = 0; i < v.size(); i += 7) v[i] = i % 2 ? 0.0f : -0.0f;
+  for (size_t i = 3; i < v.size(); i += 29) v[i] = i % 3 ? -INFINITY : std::nanf("");
+  Tensor x = Tensor::from_vector(v, {2, 3, 13, 17});
+  for (int k : {1, 2, 3, 5})
+    for (int s : {1, 2, 3})
+      for (int d : {1, 2})
+        for (bool cm : {false, true}) {
+          int p = k / 2;
+          Tensor a = max_pool2d(x, {k, k}, {s, s}, {p, p}, {d, d}, cm);
+          Tensor b = max_pool2d_with_indices(x, {k, k}, {s, s}, {p, p}, {d, d}, cm).first;
+          ASSERT_EQ(a.shape(), b.shape());
+          std::vector<float> av = a.to_vector<float>(), bv = b.to_vector<float>();
+          for (size_t i = 0; i < av.size(); ++i) {
+            bool same = std::isnan(bv[i]) ? std::isnan(av[i]) : av[i] == bv[i] && std::signbit(av[i]) == std::signbit(bv[i]);
+            ASSERT_TRUE(same) << "k" << k << " s" << s << " d" << d << " ceil " << cm << " at " << i;
+          }
+        }
+}
