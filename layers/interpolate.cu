@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "autograd/node.h"
+#include "layers/kernels/row_span.h"
 #include "tensor/hd.h"
 
 namespace vps {
@@ -74,9 +75,9 @@ struct InterpForwardBody {
   T* y;
   int64_t span;
   HD void operator()(int64_t i) const {
-    int64_t per_row = (g.Wo + span - 1) / span;
-    int64_t ow0 = (i % per_row) * span, row = i / per_row;  // row = plane * Ho + oh
-    int64_t oh = row % g.Ho, plane = row / g.Ho, ow1 = ow0 + span < g.Wo ? ow0 + span : g.Wo;
+    RowSpan rs = row_span(i, g.Wo, span);
+    int64_t row = rs.row, ow0 = rs.k0, ow1 = rs.k1;  // row = plane * Ho + oh
+    int64_t oh = row % g.Ho, plane = row / g.Ho;
     AxisTap h = axis_tap(g, true, oh);
     const T *r0 = x + (plane * g.H + h.i0) * g.W, *r1 = x + (plane * g.H + h.i1) * g.W;
     T* out = y + row * g.Wo;

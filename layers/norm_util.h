@@ -1,6 +1,7 @@
 // Small checks and copies shared by the normalisation ops (batch_norm, group_norm).
 #pragma once
 #include "autograd/node.h"
+#include "layers/kernels/row_span.h"
 #include "tensor/check.h"
 #include "tensor/hd.h"
 #include "tensor/tensor.h"
@@ -62,8 +63,8 @@ void for_row_spans(Device device, int64_t R, int64_t S, F f) {
   int64_t span = device.is_cuda() ? 1 : (S < 4096 ? (S > 0 ? S : 1) : 4096);
   int64_t per_row = (S + span - 1) / span;
   parallel_for(device, R * per_row, VPS_LAMBDA(int64_t t) {
-    int64_t r = t / per_row, k0 = (t - r * per_row) * span, k1 = k0 + span < S ? k0 + span : S;
-    f(r, k0, k1);
+    RowSpan rs = row_span(t, S, span);
+    f(rs.row, rs.k0, rs.k1);
   }, span);
 }
 

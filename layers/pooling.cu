@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "autograd/node.h"
+#include "layers/kernels/row_span.h"
 #include "tensor/hd.h"
 
 namespace vps {
@@ -68,9 +69,9 @@ struct MaxPoolBody {
   int64_t* idx;
   int64_t span;
   HD void operator()(int64_t i) const {
-    int64_t per_row = (g.Wo + span - 1) / span;
-    int64_t ow0 = (i % per_row) * span, row = i / per_row;  // row = plane * Ho + oh
-    int64_t oh = row % g.Ho, plane = row / g.Ho, ow1 = ow0 + span < g.Wo ? ow0 + span : g.Wo;
+    RowSpan rs = row_span(i, g.Wo, span);
+    int64_t row = rs.row, ow0 = rs.k0, ow1 = rs.k1;  // row = plane * Ho + oh
+    int64_t oh = row % g.Ho, plane = row / g.Ho;
     int64_t hs = oh * g.sh - g.ph, i0, i1;
     valid_taps(hs, g.kh, g.dh, g.H, i0, i1);
     const T* p = x + plane * g.H * g.W;
@@ -119,9 +120,9 @@ struct MaxPoolValuesBody {
   int64_t span;
   HD static T take(T m, T v) { return m != m ? m : ((v > m || v != v) ? v : m); }
   HD void operator()(int64_t i) const {
-    int64_t per_row = (g.Wo + span - 1) / span;
-    int64_t ow0 = (i % per_row) * span, row = i / per_row;
-    int64_t oh = row % g.Ho, plane = row / g.Ho, ow1 = ow0 + span < g.Wo ? ow0 + span : g.Wo;
+    RowSpan rs = row_span(i, g.Wo, span);
+    int64_t row = rs.row, ow0 = rs.k0, ow1 = rs.k1;  // row = plane * Ho + oh
+    int64_t oh = row % g.Ho, plane = row / g.Ho;
     int64_t hs = oh * g.sh - g.ph, i0, i1;
     valid_taps(hs, g.kh, g.dh, g.H, i0, i1);
     const T* p = x + plane * g.H * g.W;

@@ -1,5 +1,6 @@
-// Detection losses: torch fixtures (values and gradients), naive references, mmdet reductions,
-// float64 gradchecks, non-contiguous inputs, empty inputs, bad input, CUDA parity (skips without GPU).
+// Detection losses (losses/det_losses.cpp and the fused kernels of losses/elementwise_loss.cu): torch
+// fixtures (values and gradients), naive references, mmdet reductions, float64 gradchecks,
+// non-contiguous inputs, empty inputs, bad input, CUDA parity (skips without GPU).
 #include <gtest/gtest.h>
 
 #include <cmath>
