@@ -60,8 +60,8 @@ all: $(BUILD)/vps $(BUILD)/vps_tests $(BUILD)/vps_bench info
 info:
 	@echo "vps: config=$(CONFIG) CUDA=$(CUDA) CUDNN=$(CUDNN) DEBUG=$(DEBUG) ARCH=sm_$(ARCH) nvcc=$(or $(NVCC),none)"
 
-$(DEPS_OK): tools/deps.sh
-	@bash tools/deps.sh
+$(DEPS_OK): scripts/deps.sh
+	@bash scripts/deps.sh build
 	@mkdir -p build && touch $@
 
 $(BUILD)/%.cpp.o: %.cpp | $(DEPS_OK)
@@ -101,7 +101,7 @@ bench: all $(BUILD)/vps_bench
 	@bash bench/run.sh $(BUILD)
 
 demo: all
-	@bash tools/demo.sh $(BUILD)
+	@bash scripts/demo.sh $(BUILD)
 
 clean:
 	rm -rf build

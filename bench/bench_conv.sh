@@ -5,6 +5,8 @@
 # the small 1x1 case bimodal per process (0.6 or 1.1 ms: the woken worker's tile ran on the master's core)
 # and slowed PyTorch's 1x1 from 0.56 to 0.70 ms; see docs/conv.md.
 set -euo pipefail
+source bench/common.sh
+require_torch
 build=${1:?usage: bench/bench_conv.sh BUILD_DIR [THREADS]}
 threads=${2:-$(nproc)}
 ours=$(OMP_NUM_THREADS=$threads "$build/vps_bench" conv_ cpu "$threads")

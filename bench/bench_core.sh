@@ -6,11 +6,11 @@ build=${1:?usage: bench/bench_core.sh BUILD_DIR [THREADS] [DEVICE]}
 threads=${2:-${OMP_NUM_THREADS:-$(nproc)}}
 device=${3:-cpu}
 ours=$(OMP_NUM_THREADS=$threads "$build/vps_bench" core_ "$threads" "$device" | grep '^RESULT' || true)
-if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+if bash scripts/deps.sh --check bench 2>/dev/null; then
   theirs=$(/usr/bin/python3 bench/core_torch.py "$threads" "$device" | grep '^RESULT' || true)
 else
   theirs=""
-  echo "(python3-torch not importable: torch column left empty)"
+  echo "(Debian's PyTorch stack missing, see scripts/deps.sh bench: torch column left empty)"
 fi
 echo "core ops on $device, $threads threads"
 printf '%-20s %-18s %10s %10s %7s %9s %9s\n' op shape "ours ms" "torch ms" ratio "ours GB/s" "torch GB/s"

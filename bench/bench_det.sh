@@ -2,6 +2,8 @@
 # Detection ops, ours (build/<cfg>/vps_bench) vs torchvision on CPU, same inputs, same thread count.
 # Usage: bench/bench_det.sh BUILD_DIR   (THREADS defaults to nproc)
 set -euo pipefail
+source bench/common.sh
+require_torch
 build=${1:?usage: bench/bench_det.sh BUILD_DIR}
 threads=${THREADS:-$(nproc)}
 export OMP_NUM_THREADS=$threads

@@ -2,6 +2,8 @@
 # GEMM 2048^3 f32: vps::matmul (OpenBLAS) vs torch.matmul, same thread count, same run.
 # usage: bench/bench_gemm.sh BUILD_DIR   (env: GEMM_THREADS, default nproc; GEMM_N, default 2048)
 set -euo pipefail
+source bench/common.sh
+require_torch
 build=${1:?usage: bench/bench_gemm.sh BUILD_DIR}
 threads=${GEMM_THREADS:-$(nproc)}
 n=${GEMM_N:-2048}

@@ -3,6 +3,8 @@
 # ours (build/<cfg>/vps_bench heads_pipeline) vs torch/torchvision (bench/heads_torch.py), CPU, inference,
 # same shapes and settings, same thread count. Usage: bench/bench_heads.sh BUILD_DIR (THREADS defaults to nproc)
 set -euo pipefail
+source bench/common.sh
+require_torch
 build=${1:?usage: bench/bench_heads.sh BUILD_DIR}
 threads=${THREADS:-$(nproc)}
 export OMP_NUM_THREADS=$threads

@@ -2,6 +2,8 @@
 # Mask R-CNN (ResNet-50-FPN) training step, ours (build/<cfg>/vps_bench) vs torchvision on CPU, batch 1,
 # same thread count. Usage: bench/bench_mask_rcnn.sh BUILD_DIR   (THREADS defaults to nproc; SIZE "H W")
 set -euo pipefail
+source bench/common.sh
+require_torch
 build=${1:?usage: bench/bench_mask_rcnn.sh BUILD_DIR}
 threads=${THREADS:-$(nproc)}
 size=${SIZE:-"256 512"}

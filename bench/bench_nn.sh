@@ -3,6 +3,8 @@
 # vps vs PyTorch, same thread count, same run. usage: bench/bench_nn.sh BUILD_DIR
 # env: NN_THREADS (default nproc), NN_SHAPE "N C H W" (default "8 64 64 64").
 set -euo pipefail
+source bench/common.sh
+require_torch
 build=${1:?usage: bench/bench_nn.sh BUILD_DIR}
 threads=${NN_THREADS:-$(nproc)}
 shape=${NN_SHAPE:-"8 64 64 64"}

@@ -2,6 +2,8 @@
 # ResNet-50 trunk forward (eval, batch 1, C2..C5), ours (build/<cfg>/vps_bench) vs torchvision on CPU,
 # same thread count. Usage: bench/bench_resnet.sh BUILD_DIR   (THREADS defaults to nproc)
 set -euo pipefail
+source bench/common.sh
+require_torch
 build=${1:?usage: bench/bench_resnet.sh BUILD_DIR}
 threads=${THREADS:-$(nproc)}
 export OMP_NUM_THREADS=$threads

@@ -4,6 +4,8 @@
 # Not part of `make bench` (wall time on an idle machine is the reference there).
 # usage: bench/nn_cputime.sh BUILD_DIR
 set -euo pipefail
+source bench/common.sh
+require_torch
 build=${1:?usage: bench/nn_cputime.sh BUILD_DIR}
 ours=$(OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$build/vps_bench" cputime)
 torch=$(OMP_NUM_THREADS=1 /usr/bin/python3 "$(dirname "$0")/nn_cputime_torch.py")

@@ -4,7 +4,7 @@
 # to end: generate the dataset, make a perturbed "prediction" from its GT, score it with VPQ and STQ,
 # and draw GT | prediction side by side with a GIF per video. Outputs go to out/demo/.
 set -euo pipefail
-B=${1:?usage: tools/demo.sh BUILD_DIR}
+B=${1:?usage: scripts/demo.sh BUILD_DIR}
 VPS="$B/vps"
 OUT=out/demo
 rm -rf "$OUT"
