@@ -45,9 +45,11 @@ ifeq ($(CUDA),1)
 endif
 
 LIB_DIRS := tensor autograd ops layers models losses data eval
-LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp) $(wildcard $(d)/*.cu)) tools/command.cpp
+# The subcommands (tools/cmd_*.cpp) are in the library too, so that the tests run them as a user
+# does (vps::cli::run_main); the binary adds only tools/main.cpp.
+LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp) $(wildcard $(d)/*.cu)) $(filter-out tools/main.cpp,$(wildcard tools/*.cpp))
 LIB_OBJ  := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
-TOOL_OBJ := $(patsubst %,$(BUILD)/%.o,$(filter-out tools/command.cpp,$(wildcard tools/*.cpp)))
+TOOL_OBJ := $(BUILD)/tools/main.cpp.o
 TEST_OBJ := $(patsubst %,$(BUILD)/%.o,$(wildcard tests/*.cpp))
 BENCH_OBJ:= $(patsubst %,$(BUILD)/%.o,$(wildcard bench/*.cpp))
 LIB      := $(BUILD)/libvps.a

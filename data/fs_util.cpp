@@ -1,5 +1,6 @@
 #include "data/fs_util.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -56,9 +57,87 @@ std::vector<std::string> list_files(const std::string& dir, const std::string& s
   return names;
 }
 
+const std::string& checked_path_component(const std::string& name, const std::string& what) {
+  bool bad = name.empty() || name.find('/') != std::string::npos || name.find('\\') != std::string::npos ||
+             name.find("..") != std::string::npos || name.find('\0') != std::string::npos;
+  VPS_CHECK(!bad, what, ": '", name.substr(0, 200), "' cannot be used as a file name (empty, or holds '/', '\\' or '..')");
+  return name;
+}
+
 void remove_tree(const std::string& dir) {
   std::error_code ec;
   fs::remove_all(dir, ec);
+}
+
+void remove_stale_temporaries(const std::string& path) {
+  fs::path p(path);
+  if (p.filename().empty()) p = p.parent_path();
+  std::string prefix = p.filename().string() + ".tmp.";
+  fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::string n = it->path().filename().string();
+    if (n.size() <= prefix.size() || n.compare(0, prefix.size(), prefix) != 0) continue;
+    std::string pid = n.substr(prefix.size()), rest;  // <pid> or <pid>-old (OutputDir's previous folder)
+    size_t digits = pid.find_first_not_of("0123456789");
+    if (digits != std::string::npos) rest = pid.substr(digits), pid = pid.substr(0, digits);
+    if (pid.empty() || pid.size() > 9 || !(rest.empty() || rest == "-old")) continue;
+    pid_t owner = pid_t(std::stol(pid));
+    if (owner == ::getpid() || ::kill(owner, 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to judge)
+    std::error_code rec;
+    fs::remove_all(it->path(), rec);
+  }
+}
+
+OutputDir::OutputDir(const std::string& dir, bool replace) : dir_(dir) {
+  VPS_CHECK(!dir.empty(), "output folder: empty path");
+  std::error_code ec;
+  fs::path target = fs::weakly_canonical(fs::absolute(dir), ec);
+  VPS_CHECK(!ec, "output folder '", dir, "': ", ec.message());
+  fs::path cwd = fs::current_path(ec);
+  bool protected_dir = target == target.root_path();
+  for (fs::path c = cwd; !protected_dir && !c.empty(); c = c.parent_path()) {
+    if (c == target) protected_dir = true;
+    if (c == c.parent_path()) break;
+  }
+  VPS_CHECK(!protected_dir, "output folder '", dir, "' is the root, the working directory or one of its parents");
+  if (fs::exists(target, ec)) {
+    VPS_CHECK(fs::is_directory(target, ec), "output folder '", dir, "' exists and is not a folder");
+    bool empty = fs::is_empty(target, ec);
+    VPS_CHECK(empty || replace, "output folder '", dir,
+              "' exists and is not empty: choose another, or pass --force to replace it as a whole");
+  }
+  dir_ = target.string();
+  remove_stale_temporaries(dir_);
+  tmp_ = dir_ + ".tmp." + std::to_string(::getpid());
+  fs::remove_all(tmp_, ec);
+  make_dirs(tmp_);
+}
+
+OutputDir::~OutputDir() {
+  if (committed_) return;
+  std::error_code ec;
+  fs::remove_all(tmp_, ec);
+}
+
+void OutputDir::commit() {
+  VPS_CHECK(!committed_, "output folder '", dir_, "' committed twice");
+  std::error_code ec;
+  std::string old;
+  if (fs::exists(dir_, ec)) {  // empty, or replace was asked for
+    old = tmp_ + "-old";
+    fs::remove_all(old, ec);
+    fs::rename(dir_, old, ec);
+    VPS_CHECK(!ec, "cannot move the previous '", dir_, "' aside: ", ec.message());
+  }
+  fs::rename(tmp_, dir_, ec);
+  if (ec) {
+    std::error_code back;
+    if (!old.empty()) fs::rename(old, dir_, back);
+    VPS_FAIL("cannot move the new outputs into '", dir_, "': ", ec.message());
+  }
+  committed_ = true;
+  if (!old.empty()) fs::remove_all(old, ec);
 }
 
 }  // namespace vps::data

@@ -18,7 +18,35 @@ bool path_exists(const std::string& path);
 std::string join_path(const std::string& a, const std::string& b);
 // Sorted plain file names (not paths) in `dir` ending with `suffix`; throws when dir is unreadable.
 std::vector<std::string> list_files(const std::string& dir, const std::string& suffix);
+// A name taken from an input file (an image id, a file name) that becomes part of a path we read or
+// write: refused when empty, absolute, or holding '/', '\\', "..", or a NUL byte, so that no input
+// can reach outside the folder it is joined to. `what` names the file and key for the message.
+const std::string& checked_path_component(const std::string& name, const std::string& what);
 // Removes a directory tree (used by tests and by writers cleaning up a failed output).
 void remove_tree(const std::string& dir);
+
+// Removes `<name>.tmp.<pid>` (and `<name>.tmp.<pid>-old`) files and folders beside `path` (name = its last component) left by a
+// process that no longer runs: what a killed write leaves behind. Our own live temporaries stay.
+void remove_stale_temporaries(const std::string& path);
+
+// A folder of outputs written as one set: everything goes into a temporary sibling folder
+// (<dir>.tmp.<pid>) and commit() renames it into place, so a failure leaves the previous folder or
+// nothing, never old and new files mixed. An existing non-empty <dir> is refused unless `replace`
+// (the commands' --force), which swaps the whole folder at commit(); the root, the working directory
+// and its parents are never replaced.
+class OutputDir {
+ public:
+  OutputDir(const std::string& dir, bool replace);
+  ~OutputDir();  // removes the temporary folder unless committed
+  OutputDir(const OutputDir&) = delete;
+  OutputDir& operator=(const OutputDir&) = delete;
+  const std::string& path() const { return tmp_; }  // where to write
+  const std::string& final_path() const { return dir_; }
+  void commit();
+
+ private:
+  std::string dir_, tmp_;
+  bool committed_ = false;
+};
 
 }  // namespace vps::data

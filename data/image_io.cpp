@@ -27,6 +27,16 @@ Image Image::make(int width, int height, int channels, int bit_depth) {
   return im;
 }
 
+void check_image_size(int64_t width, int64_t height, const ImageLimits& lim, const std::string& name) {
+  VPS_CHECK(width > 0 && height > 0, "'", name, "': empty image (", width, "x", height, ")");
+  VPS_CHECK(width * height <= lim.max_pixels, "'", name, "' declares ", width, "x", height, " pixels, more than the limit of ",
+            lim.max_pixels, " pixels");
+  if (lim.expect_width > 0)
+    VPS_CHECK(width == lim.expect_width && height == lim.expect_height, "'", name, "' is ", width, "x", height, " but ",
+              lim.expect_what.empty() ? std::string("the caller") : lim.expect_what, " says ", lim.expect_width, "x",
+              lim.expect_height);
+}
+
 namespace {
 
 // libpng reports errors through longjmp; the message is kept here and turned into a vps::Error.
@@ -61,7 +71,7 @@ void png_flush_mem(png_structp) {}
 
 }  // namespace
 
-Image decode_png(const uint8_t* bytes, size_t size, const std::string& name) {
+Image decode_png(const uint8_t* bytes, size_t size, const std::string& name, const ImageLimits& lim) {
   VPS_CHECK(size >= 8 && png_sig_cmp(bytes, 0, 8) == 0, "'", name, "' is not a PNG file");
   PngState st;
   st.bytes = bytes;
@@ -79,6 +89,21 @@ Image decode_png(const uint8_t* bytes, size_t size, const std::string& name) {
   png_read_info(png, info);
   png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
   int depth = png_get_bit_depth(png, info), ctype = png_get_color_type(png, info);
+  // Before any allocation of the image's size; errors thrown here leave the libpng structs behind
+  // the setjmp, so they are checked into a message first.
+  std::string size_error;
+  try {
+    check_image_size(int64_t(w), int64_t(h), lim, name);
+    double raw = (double(png_get_rowbytes(png, info)) + 1) * double(h), kMaxDeflate = 1032;
+    VPS_CHECK(raw <= kMaxDeflate * double(size) + 4096, "'", name, "' declares ", w, "x", h, " pixels (", raw,
+              " bytes) but holds only ", size, " bytes: too few to encode them");
+  } catch (const Error& e) {
+    size_error = e.what();
+  }
+  if (!size_error.empty()) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    throw Error(size_error);
+  }
   if (ctype == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
   if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
   if (png_get_valid(png, info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(png);
@@ -98,9 +123,21 @@ Image decode_png(const uint8_t* bytes, size_t size, const std::string& name) {
   return std::move(img);
 }
 
-Image read_png(const std::string& path) {
+namespace {
+// A decoder's std::bad_alloc becomes an error that names the file.
+template <class F>
+Image named_oom(const std::string& path, F&& decode) {
+  try {
+    return decode();
+  } catch (const std::bad_alloc&) {
+    VPS_FAIL("out of memory decoding '", path, "'");
+  }
+}
+}  // namespace
+
+Image read_png(const std::string& path, const ImageLimits& lim) {
   std::vector<uint8_t> b = read_file_bytes(path);
-  return decode_png(b.data(), b.size(), path);
+  return named_oom(path, [&] { return decode_png(b.data(), b.size(), path, lim); });
 }
 
 std::vector<uint8_t> encode_png(const Image& img, int level) {
@@ -171,7 +208,7 @@ void jpeg_exit(j_common_ptr cinfo) {
 void jpeg_silent(j_common_ptr, int) {}
 }  // namespace
 
-Image decode_jpeg(const uint8_t* bytes, size_t size, const std::string& name) {
+Image decode_jpeg(const uint8_t* bytes, size_t size, const std::string& name, const ImageLimits& lim) {
   VPS_CHECK(size >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8, "'", name, "' is not a JPEG file");
   jpeg_decompress_struct cinfo;
   JpegErr err;
@@ -186,6 +223,16 @@ Image decode_jpeg(const uint8_t* bytes, size_t size, const std::string& name) {
   jpeg_create_decompress(&cinfo);
   jpeg_mem_src(&cinfo, const_cast<unsigned char*>(bytes), static_cast<unsigned long>(size));
   jpeg_read_header(&cinfo, TRUE);
+  std::string size_error;
+  try {
+    check_image_size(int64_t(cinfo.image_width), int64_t(cinfo.image_height), lim, name);
+  } catch (const Error& e) {
+    size_error = e.what();
+  }
+  if (!size_error.empty()) {
+    jpeg_destroy_decompress(&cinfo);
+    throw Error(size_error);
+  }
   if (cinfo.jpeg_color_space != JCS_GRAYSCALE) cinfo.out_color_space = JCS_RGB;
   jpeg_start_decompress(&cinfo);
   img = Image::make(int(cinfo.output_width), int(cinfo.output_height), cinfo.output_components, 8);
@@ -201,15 +248,17 @@ Image decode_jpeg(const uint8_t* bytes, size_t size, const std::string& name) {
   return std::move(img);
 }
 
-Image read_jpeg(const std::string& path) {
+Image read_jpeg(const std::string& path, const ImageLimits& lim) {
   std::vector<uint8_t> b = read_file_bytes(path);
-  return decode_jpeg(b.data(), b.size(), path);
+  return named_oom(path, [&] { return decode_jpeg(b.data(), b.size(), path, lim); });
 }
 
-Image read_image(const std::string& path) {
+Image read_image(const std::string& path, const ImageLimits& lim) {
   std::vector<uint8_t> b = read_file_bytes(path);
-  if (b.size() >= 8 && png_sig_cmp(b.data(), 0, 8) == 0) return decode_png(b.data(), b.size(), path);
-  if (b.size() >= 3 && b[0] == 0xFF && b[1] == 0xD8) return decode_jpeg(b.data(), b.size(), path);
+  if (b.size() >= 8 && png_sig_cmp(b.data(), 0, 8) == 0)
+    return named_oom(path, [&] { return decode_png(b.data(), b.size(), path, lim); });
+  if (b.size() >= 3 && b[0] == 0xFF && b[1] == 0xD8)
+    return named_oom(path, [&] { return decode_jpeg(b.data(), b.size(), path, lim); });
   VPS_FAIL("'", path, "' is neither a PNG nor a JPEG file");
 }
 

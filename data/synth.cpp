@@ -11,6 +11,7 @@
 #include "data/rle.h"
 #include "data/synth_scene.h"
 #include "tensor/check.h"
+#include "tensor/parallel.h"
 
 namespace vps::data {
 
@@ -224,23 +225,15 @@ void write_synthetic_dataset(const std::string& root, const SynthOptions& opt) {
       for (int fi = 1; fi <= opt.frames; ++fi)
         if (fi % opt.label_every == 0 || (s != "train" && opt.images == "all")) tasks.push_back({v, fi});
     std::vector<LabelledFrame> frames(size_t(opt.videos) * labels);
-    std::string error;
-#pragma omp parallel for schedule(dynamic)
-    for (size_t t = 0; t < tasks.size(); ++t) {
-      const Task& task = tasks[t];
+    parallel_for_each(int64_t(tasks.size()), 0, [&](int64_t t) {
+      const Task& task = tasks[size_t(t)];
       int fi = task.fi;
       LabelledFrame scratch;
       LabelledFrame* lf = fi % opt.label_every == 0 && fi / opt.label_every <= labels
                               ? &frames[task.video * labels + size_t(fi / opt.label_every - 1)]
                               : &scratch;
-      try {
-        write_frame(root, s, opt, videos[task.video], obj_ids[task.video], vids[task.video], fi, labels, lf);
-      } catch (const std::exception& e) {
-#pragma omp critical
-        if (error.empty()) error = e.what();
-      }
-    }
-    VPS_CHECK(error.empty(), error);
+      write_frame(root, s, opt, videos[task.video], obj_ids[task.video], vids[task.video], fi, labels, lf);
+    });
     write_split_json(root, s, opt, frames, vids);
   }
 }

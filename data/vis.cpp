@@ -111,8 +111,14 @@ int render_visualisation(const VisOptions& o) {
   std::vector<Category> cats = categories_from_json(json_at(gt, "categories", o.gt_json), o.gt_json);
   const json& images = json_at(gt, "images", o.gt_json);
   const json& gt_anns = json_at(gt, "annotations", o.gt_json);
-  std::vector<std::string> gt_names;
-  for (const auto& im : images) gt_names.push_back(cityscapes_label_name(json_str(im, "file_name", o.gt_json)));
+  std::vector<std::string> gt_names, files, ids;
+  for (size_t i = 0; i < images.size(); ++i) {
+    std::string w = o.gt_json + " images[" + std::to_string(i) + "]";
+    files.push_back(checked_path_component(json_str(images[i], "file_name", w), w + " file_name"));
+    const json& idj = json_at(images[i], "id", w);
+    ids.push_back(checked_path_component(idj.is_string() ? idj.get<std::string>() : idj.dump(), w + " id"));
+    gt_names.push_back(cityscapes_label_name(files.back()));
+  }
   std::sort(gt_names.begin(), gt_names.end());
   json pred;
   std::string pred_json = join_path(o.pred_dir, "pred.json");
@@ -134,10 +140,10 @@ int render_visualisation(const VisOptions& o) {
   };
   int written = 0;
   for (size_t i = 0; i < images.size(); ++i) {
-    std::string id = images[i]["id"].is_string() ? images[i]["id"].get<std::string>() : images[i]["id"].dump();
+    const std::string& id = ids[i];
     std::string where = "image " + id;
     Image rgb;
-    if (!o.images_dir.empty()) rgb = read_image(join_path(o.images_dir, json_str(images[i], "file_name", o.gt_json)));
+    if (!o.images_dir.empty()) rgb = read_image(join_path(o.images_dir, files[i]));
     auto render = [&](const std::string& png, const json& ann) {
       Image pan = read_png(png);
       std::vector<uint32_t> ids = image_to_ids(pan, png);
@@ -150,9 +156,12 @@ int render_visualisation(const VisOptions& o) {
     Image out = o.side_by_side ? side_by_side(g, p) : (p.width ? p : g);
     write_png(join_path(o.out_dir, id + ".png"), out);
     ++written;
-    if (i % size_t(std::max(1, o.video_len)) == 0) {
+    // A video is the run of frames whose file names share the video id (the part before the first
+    // '_', as in Cityscapes-VPS's "0005_0025_frankfurt_..."), however many frames it has.
+    std::string video = files[i].substr(0, files[i].find('_'));
+    if (i == 0 || video != video_name) {
       flush_video();
-      video_name = id.substr(0, id.find('_'));
+      video_name = video;
     }
     if (o.gif || o.sheet) video_frames.push_back(std::move(out));
   }

@@ -35,10 +35,10 @@ struct VisOptions {
   std::string out_dir;
   bool side_by_side = false;      // GT | prediction (needs both)
   bool gif = false, sheet = false;
-  int video_len = 6;              // frames per video for GIFs and sheets
   int alpha = 50;
 };
-// Writes <out>/<image id>.png per frame and, on request, <out>/<video>.gif and <out>/<video>_sheet.png.
+// Writes <out>/<image id>.png per frame and, on request, <out>/<video>.gif and <out>/<video>_sheet.png,
+// a video being the consecutive frames whose file names start with the same video id.
 // Returns the number of frame images written.
 int render_visualisation(const VisOptions& o);
 

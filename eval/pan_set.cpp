@@ -35,6 +35,7 @@ static std::vector<SegInfo> parse_segments(const json& ann, const std::string& w
     if (is_gt) {
       g.iscrowd = int(data::json_int(s, "iscrowd", w));
       g.area = data::json_int(s, "area", w);
+      VPS_CHECK(g.area >= 0, w, ": 'area' is negative (", g.area, ")");
     } else if (s.contains("iscrowd") && s["iscrowd"].is_number_integer()) {
       g.iscrowd = s["iscrowd"].get<int>();
     }
@@ -44,12 +45,13 @@ static std::vector<SegInfo> parse_segments(const json& ann, const std::string& w
 }
 
 PanSet load_pan_set(const std::string& pred_dir, const std::string& gt_dir, const std::string& gt_json,
-                    int video_len) {
+                    int video_len, int64_t max_pixels) {
   VPS_CHECK(video_len > 0, "video length must be positive, got ", video_len);
   json gt = data::read_json(gt_json);
   std::string pred_json = data::join_path(pred_dir, "pred.json");
   json pred = data::read_json(pred_json);
   PanSet set;
+  set.max_pixels = max_pixels;
   set.categories = data::categories_from_json(data::json_at(gt, "categories", gt_json), gt_json);
   const json& images = data::json_at(gt, "images", gt_json);
   const json& gt_anns = data::json_at(gt, "annotations", gt_json);
@@ -63,13 +65,22 @@ PanSet load_pan_set(const std::string& pred_dir, const std::string& gt_dir, cons
   std::vector<std::string> gt_names;
   for (size_t i = 0; i < images.size(); ++i) {
     std::string w = gt_json + " images[" + std::to_string(i) + "]";
-    gt_names.push_back(data::cityscapes_label_name(data::json_str(images[i], "file_name", w)));
+    std::string file = data::checked_path_component(data::json_str(images[i], "file_name", w), w + " file_name");
+    gt_names.push_back(data::cityscapes_label_name(file));
   }
   std::sort(gt_names.begin(), gt_names.end());
   for (size_t i = 0; i < images.size(); ++i) {
     PanFrame f;
-    const json& idj = data::json_at(images[i], "id", gt_json + " images[" + std::to_string(i) + "]");
-    f.image_id = idj.is_string() ? idj.get<std::string>() : idj.dump();
+    std::string w = gt_json + " images[" + std::to_string(i) + "]";
+    const json& idj = data::json_at(images[i], "id", w);
+    f.image_id = data::checked_path_component(idj.is_string() ? idj.get<std::string>() : idj.dump(), w + " id");
+    if (images[i].contains("width") || images[i].contains("height")) {
+      int64_t iw = data::json_int(images[i], "width", w), ih = data::json_int(images[i], "height", w);
+      data::ImageLimits lim;
+      lim.max_pixels = max_pixels;
+      data::check_image_size(iw, ih, lim, w);
+      f.width = int(iw), f.height = int(ih), f.size_from = w;
+    }
     f.gt_png = data::join_path(gt_dir, gt_names[i]);
     f.pred_png = data::join_path(pred_dir, "pan_pred/" + f.image_id + ".png");
     f.gt_segs = parse_segments(gt_anns[i], gt_json + " annotations[" + std::to_string(i) + "]", true);
@@ -83,14 +94,22 @@ PanSet load_pan_set(const std::string& pred_dir, const std::string& gt_dir, cons
   return set;
 }
 
-std::vector<uint32_t> load_ids(const std::string& png, int expect_w, int expect_h, int* w, int* h) {
-  data::Image img = data::read_png(png);
-  if (expect_w > 0)
-    VPS_CHECK(img.width == expect_w && img.height == expect_h, "'", png, "' is ", img.width, "x", img.height,
-              " but its counterpart is ", expect_w, "x", expect_h);
+std::vector<uint32_t> load_ids(const std::string& png, const data::ImageLimits& lim, int* w, int* h) {
+  data::Image img = data::read_png(png, lim);
   *w = img.width;
   *h = img.height;
   return data::image_to_ids(img, png);
+}
+
+void load_frame_ids(const PanFrame& f, int64_t max_pixels, std::vector<uint32_t>* gt, std::vector<uint32_t>* pred,
+                    int* w, int* h) {
+  data::ImageLimits lim;
+  lim.max_pixels = max_pixels;
+  lim.expect_width = f.width, lim.expect_height = f.height, lim.expect_what = f.size_from;
+  *gt = load_ids(f.gt_png, lim, w, h);
+  lim.expect_width = *w, lim.expect_height = *h, lim.expect_what = "its GT '" + f.gt_png + "'";
+  int pw = 0, ph = 0;
+  *pred = load_ids(f.pred_png, lim, &pw, &ph);
 }
 
 }  // namespace vps::eval

@@ -58,7 +58,11 @@ void write_perturbed_prediction(const std::string& gt_dir, const std::string& gt
   const json& anns = data::json_at(gt, "annotations", gt_json);
   VPS_CHECK(images.size() == anns.size(), gt_json, ": images and annotations differ in length");
   std::vector<std::string> names;
-  for (const auto& im : images) names.push_back(data::cityscapes_label_name(data::json_str(im, "file_name", gt_json)));
+  for (size_t i = 0; i < images.size(); ++i) {
+    std::string w = gt_json + " images[" + std::to_string(i) + "]";
+    names.push_back(data::cityscapes_label_name(
+        data::checked_path_component(data::json_str(images[i], "file_name", w), w + " file_name")));
+  }
   std::sort(names.begin(), names.end());
   auto has = [&](Perturb p) { return std::find(opt.modes.begin(), opt.modes.end(), p) != opt.modes.end(); };
   data::make_dirs(data::join_path(out_dir, "pan_pred"));
@@ -71,10 +75,13 @@ void write_perturbed_prediction(const std::string& gt_dir, const std::string& gt
     std::map<uint32_t, uint32_t> swapped;    // for kSwap
     for (size_t i = b; i < e; ++i) {
       std::string where = gt_json + " annotations[" + std::to_string(i) + "]";
-      const json& idj = data::json_at(images[i], "id", gt_json);
-      std::string image_id = idj.is_string() ? idj.get<std::string>() : idj.dump();
+      std::string iw = gt_json + " images[" + std::to_string(i) + "]";
+      const json& idj = data::json_at(images[i], "id", iw);
+      std::string image_id = data::checked_path_component(idj.is_string() ? idj.get<std::string>() : idj.dump(), iw + " id");
       int w = 0, h = 0;
-      std::vector<uint32_t> ids = load_ids(data::join_path(gt_dir, names[i]), 0, 0, &w, &h);
+      data::ImageLimits lim;
+      lim.max_pixels = opt.max_pixels;
+      std::vector<uint32_t> ids = load_ids(data::join_path(gt_dir, names[i]), lim, &w, &h);
       std::map<uint32_t, int> cat_of;
       std::set<uint32_t> things;
       for (const auto& s : data::json_at(anns[i], "segments_info", where)) {

@@ -1,6 +1,7 @@
 // Systematically perturbed predictions made from a GT panoptic set, to check that each VPQ/STQ number
 // moves the way its definition says (and to benchmark the evaluator on a non-trivial prediction).
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,7 @@ struct PerturbOptions {
   int percent = 50;   // share of thing objects selected (by a hash of their GT id)
   int radius = 2;     // erosion radius in pixels
   int video_len = 6;  // labelled frames per video (as in the evaluator)
+  int64_t max_pixels = int64_t(1) << 27;  // per GT PNG, checked before decoding
 };
 
 // Reads the GT (panoptic_video folder + GT json) and writes out_dir/pan_pred/<image id>.png and

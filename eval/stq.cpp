@@ -1,7 +1,5 @@
 #include "eval/stq.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <unordered_map>
@@ -9,6 +7,7 @@
 #include "data/fs_util.h"
 #include "eval/vpq.h"
 #include "tensor/check.h"
+#include "tensor/parallel.h"
 
 namespace vps::eval {
 
@@ -157,28 +156,21 @@ StqResult evaluate_stq(const PanSet& set, int threads) {
   }
   StqAccumulator acc(nc, things);
   std::vector<FrameStats> fstats(set.frames.size());
-  int nt = threads > 0 ? threads : omp_get_max_threads();
   for (size_t v = 0; v < set.videos.size(); ++v) {
     auto [b, e] = set.videos[v];
     std::string seq = set.frames[b].image_id.substr(0, set.frames[b].image_id.find('_'));
     seq = std::to_string(v) + ":" + seq;
     std::vector<StqFrame> frames(e - b);
-    std::vector<std::string> errors(e - b);
-#pragma omp parallel for schedule(dynamic) num_threads(nt)
-    for (size_t i = b; i < e; ++i) {
-      try {
-        const PanFrame& f = set.frames[i];
-        int w = 0, h = 0, pw = 0, ph = 0;
-        auto gt = load_ids(f.gt_png, 0, 0, &w, &h);
-        auto pred = load_ids(f.pred_png, w, h, &pw, &ph);
-        fstats[i] = frame_stats(gt, pred, f.gt_segs, f.pred_segs, set.categories,
-                                "image " + f.image_id + " (" + f.pred_png + ")");
-        frames[i - b] = stq_frame(gt, pred, f.gt_segs, f.pred_segs, set.categories);
-      } catch (const std::exception& ex) {
-        errors[i - b] = ex.what();
-      }
-    }
-    for (const auto& er : errors) VPS_CHECK(er.empty(), er);
+    parallel_for_each(int64_t(e - b), threads, [&](int64_t k) {
+      size_t i = b + size_t(k);
+      const PanFrame& f = set.frames[i];
+      int w = 0, h = 0;
+      std::vector<uint32_t> gt, pred;
+      load_frame_ids(f, set.max_pixels, &gt, &pred, &w, &h);
+      fstats[i] = frame_stats(gt, pred, f.gt_segs, f.pred_segs, set.categories,
+                              "image " + f.image_id + " (" + f.pred_png + ")");
+      frames[size_t(k)] = stq_frame(gt, pred, f.gt_segs, f.pred_segs, set.categories);
+    });
     for (const auto& f : frames) acc.add(seq, f);
   }
   StqResult r = acc.result();

@@ -1,12 +1,12 @@
 #include "eval/vpq.h"
 
-#include <omp.h>
 
 #include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "tensor/check.h"
+#include "tensor/parallel.h"
 
 namespace vps::eval {
 
@@ -69,10 +69,10 @@ FrameStats frame_stats(const std::vector<uint32_t>& gt_ids, const std::vector<ui
   return fs;
 }
 
-FrameStats load_frame_stats(const PanFrame& f, const std::vector<data::Category>& cats) {
-  int w = 0, h = 0, pw = 0, ph = 0;
-  std::vector<uint32_t> gt = load_ids(f.gt_png, 0, 0, &w, &h);
-  std::vector<uint32_t> pred = load_ids(f.pred_png, w, h, &pw, &ph);
+FrameStats load_frame_stats(const PanFrame& f, const std::vector<data::Category>& cats, int64_t max_pixels) {
+  int w = 0, h = 0;
+  std::vector<uint32_t> gt, pred;
+  load_frame_ids(f, max_pixels, &gt, &pred, &w, &h);
   return frame_stats(gt, pred, f.gt_segs, f.pred_segs, cats, "image " + f.image_id + " (" + f.pred_png + ")");
 }
 
@@ -179,26 +179,17 @@ VpqResult evaluate_vpq(const PanSet& set, const VpqOptions& opt) {
   res.viper = opt.viper;
   std::vector<int> windows = opt.viper ? std::vector<int>{5, 10, 15} : opt.windows;
   std::vector<FrameStats> fstats(set.frames.size());
-  std::vector<std::string> errors(set.frames.size());
-  int threads = opt.threads > 0 ? opt.threads : omp_get_max_threads();
-#pragma omp parallel for schedule(dynamic) num_threads(threads)
-  for (size_t i = 0; i < set.frames.size(); ++i) {
-    try {
-      fstats[i] = load_frame_stats(set.frames[i], set.categories);
-    } catch (const std::exception& e) {
-      errors[i] = e.what();
-    }
-  }
-  for (const auto& e : errors) VPS_CHECK(e.empty(), e);
+  parallel_for_each(int64_t(set.frames.size()), opt.threads,
+                    [&](int64_t i) { fstats[size_t(i)] = load_frame_stats(set.frames[size_t(i)], set.categories, set.max_pixels); });
   for (int nf : windows) {
     VpqWindow w;
     w.nframes = nf;
     w.name = "vpq-" + std::to_string(opt.viper ? nf : (nf - 1) * 5);
     std::vector<CatStats> per_video(set.videos.size());
-#pragma omp parallel for schedule(dynamic) num_threads(threads)
-    for (size_t v = 0; v < set.videos.size(); ++v)
-      per_video[v] = vpq_video(fstats.data() + set.videos[v].first, set.videos[v].second - set.videos[v].first, nf,
-                               opt.viper);
+    parallel_for_each(int64_t(set.videos.size()), opt.threads, [&](int64_t v) {
+      const auto& [b, e] = set.videos[size_t(v)];
+      per_video[size_t(v)] = vpq_video(fstats.data() + b, e - b, nf, opt.viper);
+    });
     for (const auto& pv : per_video)  // PQStat.__iadd__ in video order
       for (const auto& [cat, s] : pv) {
         ClassStat& t = w.stats[cat];

@@ -31,7 +31,7 @@ FrameStats frame_stats(const std::vector<uint32_t>& gt_ids, const std::vector<ui
                        const std::vector<SegInfo>& gt_segs, const std::vector<SegInfo>& pred_segs,
                        const std::vector<data::Category>& cats, const std::string& where);
 // Loads both PNGs of a frame and calls frame_stats.
-FrameStats load_frame_stats(const PanFrame& f, const std::vector<data::Category>& cats);
+FrameStats load_frame_stats(const PanFrame& f, const std::vector<data::Category>& cats, int64_t max_pixels);
 
 // Sums the statistics of every window of `nframes` consecutive frames of one video, in window order.
 // viper: GT tubes under 32x32 pixels are ignored (neither matched nor counted as FN).

@@ -36,7 +36,7 @@ nn::NamedTensors infer_features(const std::string& config, const std::string& we
 }
 
 std::string inspect_against_model(const std::string& file, const std::string& config, const std::string& model_type,
-                                  const std::string& pth_key, bool strip_module) {
+                                  const std::string& pth_key, bool strip_module, bool* complete) {
   VPS_CHECK(config.empty() != model_type.empty(), "inspect: give exactly one of a config file or a model type");
   std::shared_ptr<nn::Module> m =
       config.empty() ? build_model(nlohmann::json{{"type", model_type}}) : build_model_from_file(config);
@@ -44,6 +44,7 @@ std::string inspect_against_model(const std::string& file, const std::string& co
   pth.select_key = pth_key;
   pth.strip_module = strip_module;
   KeyReport r = compare_with_model(*m, file, pth);
+  if (complete) *complete = r.missing.empty() && r.mismatched.empty();
   std::string what = config.empty() ? model_type : config;
   return str_cat(file, " against ", what, " (", m->type_name(), ", ", m->state_dict().size(), " keys):\n",
                  r.to_string(), r.ok() ? "\n" : "");

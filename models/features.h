@@ -23,7 +23,8 @@ nn::NamedTensors infer_features(const std::string& config, const std::string& we
 
 // A report for `vps inspect FILE --config F | --model TYPE`: the file's keys against the model's
 // (missing, unused, mis-shaped, one per line; "all N keys match" when they agree).
+// `*complete` (when given) is set to whether every key the model expects is present with its shape.
 std::string inspect_against_model(const std::string& file, const std::string& config, const std::string& model_type,
-                                  const std::string& pth_key = "", bool strip_module = true);
+                                  const std::string& pth_key = "", bool strip_module = true, bool* complete = nullptr);
 
 }  // namespace vps::models

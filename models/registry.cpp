@@ -56,6 +56,8 @@ std::shared_ptr<nn::Module> build_model_from_file(const std::string& path) {
     return build_model(j);
   } catch (const Error& e) {
     throw Error(path + ": " + e.what());
+  } catch (const std::bad_alloc&) {
+    VPS_FAIL(path, ": out of memory building the model (are its sizes right?)");
   }
 }
 

@@ -17,7 +17,13 @@ std::map<std::string, std::vector<int64_t>> expected_shapes(const nn::Module& m)
 }
 
 KeyReport load_arrays(nn::Module& m, const NamedArrays& arrays, const std::string& what, const LoadOptions& opt) {
-  KeyReport r = compare_keys(arrays, expected_shapes(m));
+  auto expected = expected_shapes(m);
+  KeyReport r = compare_keys(arrays, expected);
+  // Not strict allows a partial load (a backbone from an ImageNet checkpoint); a file that shares no
+  // key with the model is a different model, a wrong --key or a missing prefix, never a partial load.
+  VPS_CHECK(expected.empty() || r.missing.size() < expected.size(), "load: ", what, " matches none of the ",
+            expected.size(), " keys of the ", m.type_name(), " (", arrays.size(),
+            " tensors in the file; a different model, a wrong --key or a name prefix to rename?)");
   bool refuse = !r.mismatched.empty() || (opt.strict && !r.ok());
   if (refuse) {
     KeyReport shown = r;

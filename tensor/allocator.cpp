@@ -41,7 +41,7 @@ void* CachingAllocator::allocate(size_t nbytes) {
       stats_.cached_bytes = 0;
       p = raw_alloc_(sz);
     }
-    VPS_CHECK(p, "out of device memory allocating ", nbytes, " bytes (", stats_.allocated_bytes,
+    VPS_CHECK(p, "out of memory allocating ", nbytes, " bytes (", stats_.allocated_bytes,
               " bytes in use)");
     stats_.num_backend_allocs++;
   }

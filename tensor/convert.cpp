@@ -31,9 +31,15 @@ std::vector<std::pair<std::string, std::string>> read_rename_map(const std::stri
   return rules;
 }
 
+// libstdc++'s std::regex matches by recursion, about one stack frame per input character: a
+// 40,000-character name overflowed the stack. Names and patterns are bounded well below that.
+constexpr size_t kMaxRegexInput = 1024;
+
 void rename_arrays(NamedArrays* arrays, const std::vector<std::pair<std::string, std::string>>& rules) {
   std::vector<std::regex> res;
   for (const auto& [pattern, repl] : rules) {
+    VPS_CHECK(pattern.size() <= kMaxRegexInput, "rename rule '", pattern.substr(0, 60), "...': ", pattern.size(),
+              " characters, more than the limit of ", kMaxRegexInput);
     try {
       res.emplace_back(pattern, std::regex::ECMAScript);
     } catch (const std::regex_error& e) {
@@ -43,6 +49,8 @@ void rename_arrays(NamedArrays* arrays, const std::vector<std::pair<std::string,
   std::unordered_map<std::string, std::string> origin;
   NamedArrays kept;
   for (auto& [name, a] : *arrays) {
+    VPS_CHECK(rules.empty() || name.size() <= kMaxRegexInput, "tensor name '", name.substr(0, 60), "...' has ",
+              name.size(), " characters, more than the ", kMaxRegexInput, " that rename rules accept");
     std::string renamed = name;
     for (size_t i = 0; i < rules.size() && !renamed.empty(); ++i)
       renamed = std::regex_replace(renamed, res[i], rules[i].second);

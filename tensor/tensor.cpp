@@ -58,9 +58,26 @@ void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size
 
 // ---------------------------------------------------------------- factories
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
-  for (int64_t d : shape) VPS_CHECK(d >= 0, "empty: negative size in shape ", shape_str(shape));
+  // Sizes come from configs and files too: the byte count is checked for overflow, and a failed
+  // allocation names the tensor it was for.
+  int64_t n = 1;
+  const int64_t kMaxBytes = int64_t(1) << 50;
+  for (int64_t d : shape) {
+    VPS_CHECK(d >= 0, "empty: negative size in shape ", shape_str(shape));
+    VPS_CHECK(d == 0 || n <= kMaxBytes / int64_t(dtype_size(dtype)) / d, "empty: shape ", shape_str(shape),
+              " of ", dtype_name(dtype), " is larger than any memory");
+    n *= d;
+  }
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(size_t(shape_numel(shape)) * dtype_size(dtype), device);
+  try {
+    impl->storage = std::make_shared<Storage>(size_t(n) * dtype_size(dtype), device);
+  } catch (const Error& e) {
+    VPS_FAIL("cannot allocate a ", dtype_name(dtype), " tensor of shape ", shape_str(shape), " on ", device.str(),
+             ": ", e.what());
+  } catch (const std::bad_alloc&) {
+    VPS_FAIL("out of memory allocating a ", dtype_name(dtype), " tensor of shape ", shape_str(shape), " on ",
+             device.str());
+  }
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "data/image_io.h"
+#include "data/panoptic.h"
 #include "models/features.h"
 #include "models/registry.h"
 #include "models/weights_io.h"
@@ -105,6 +106,34 @@ TEST(BackboneIO, InspectAgainstModel) {
   EXPECT_NE(full.find("unexpected: backbone.conv1.weight"), std::string::npos);
   test::expect_error([&] { models::inspect_against_model(good, "", "NoSuchNet"); }, {"NoSuchNet"});
   test::expect_error([&] { models::inspect_against_model(good, kTiny, "FPN"); }, {"exactly one"});
+}
+
+TEST(BackboneIO, AFileSharingNoKeyIsRefusedEvenWhenNotStrict) {
+  test::TempDir dir;
+  auto m = tiny_model(1);
+  std::string path = dir.file("other.safetensors");
+  save_edited(*m, path, [](NamedArrays& a) {
+    for (auto& kv : a) kv.first = "model." + kv.first;  // a prefix the rename map forgot
+  });
+  models::LoadOptions lax;
+  lax.strict = false;
+  test::expect_error([&] { models::load(*m, path, lax); }, {path, "matches none of the", "keys of the ResNetFPN"});
+  // `vps inspect --config`: exit 1 while keys are missing, 0 when every key is there.
+  models::save(*m, dir.file("good.safetensors"));
+  bool complete = true;
+  models::inspect_against_model(path, kTiny, "", "", true, &complete);
+  EXPECT_FALSE(complete);
+  models::inspect_against_model(dir.file("good.safetensors"), kTiny, "", "", true, &complete);
+  EXPECT_TRUE(complete);
+}
+
+TEST(BackboneIO, AbsurdConfigSizesNameTheConfigNotBadAlloc) {
+  test::TempDir dir;
+  nlohmann::json c = models::load_config(kTiny);
+  c["backbone"]["base_width"] = int64_t(1) << 30;  // a 7x7 stem of 2^30 x 3 x 49 floats: 630 GB
+  std::string path = dir.file("absurd.json");
+  data::write_json(path, c);
+  test::expect_error([&] { models::build_model_from_file(path); }, {path, "out of memory"});
 }
 
 // `vps infer-features` end to end on the tiny config: a .npy input (taken as is) and a PNG (normalised).

@@ -7,7 +7,8 @@ TEST(CliFlags, ParsesDefaultsValuesAndRejectsUnknown) {
   f.opt("out", "o.txt", "output").opt("n", "3", "count").flag("fast", "go fast");
   ASSERT_TRUE(f.parse({"--n", "5", "--fast"}));
   EXPECT_EQ(f.get("out"), "o.txt");
-  EXPECT_EQ(f.get_int("n"), 5);
+  EXPECT_EQ(f.get_int("n", 0, 10), 5);
+  EXPECT_THROW(f.get_int("n", 6, 10), vps::cli::UsageError);
   EXPECT_TRUE(f.on("fast"));
   vps::cli::Flags g("x", "test");
   g.opt("n", "3", "count");
@@ -18,5 +19,5 @@ TEST(CliFlags, ParsesDefaultsValuesAndRejectsUnknown) {
   vps::cli::Flags k("x", "test");
   k.opt("n", "abc", "count");
   ASSERT_TRUE(k.parse({}));
-  EXPECT_THROW(k.get_int("n"), vps::cli::UsageError);
+  EXPECT_THROW(k.get_int("n", 0, 10), vps::cli::UsageError);
 }

@@ -36,6 +36,26 @@ TEST(PthConvert, MmcvCheckpointToSafetensorsWithMetadata) {
   }
 }
 
+TEST(PthConvert, RenameRulesRefuseHugeNamesInsteadOfOverflowingTheStack) {
+  // std::regex recursed once per character: a 40,000-character key crashed `vps convert --rename`.
+  NamedArrays arrays;
+  RawArray a;
+  a.dtype = DType::f32;
+  a.shape = {1};
+  a.data.assign(4, 0);
+  arrays.emplace_back(std::string(40000, 'a'), a);
+  std::vector<std::pair<std::string, std::string>> rules = {{"^(a*)b$", "$1"}};
+  try {
+    rename_arrays(&arrays, rules);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("40000 characters"), std::string::npos) << e.what();
+  }
+  arrays.front().first = std::string(1000, 'a') + "b";  // under the bound: matched as before
+  rename_arrays(&arrays, rules);
+  EXPECT_EQ(arrays.front().first, std::string(1000, 'a'));
+}
+
 TEST(PthConvert, PrefixRenameAndDtype) {
   TempDir dir;
   std::string map = dir.file("map.json");

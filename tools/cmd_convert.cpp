@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "tensor/convert.h"
+#include "data/fs_util.h"
 #include "tools/command.h"
 
 namespace {
@@ -27,6 +28,7 @@ int run_convert(const std::vector<std::string>& args) {
   opt.to_f32 = dtype == "f32";
   if (!f.get("rename").empty()) opt.renames = vps::read_rename_map(f.get("rename"));
   const auto& pos = f.positional();
+  vps::data::remove_stale_temporaries(pos[1]);  // what a killed earlier run left
   vps::ConvertSummary s = vps::convert_weights(pos[0], pos[1], opt);
   std::printf("wrote %s: %zu tensor%s, %llu bytes\n", pos[1].c_str(), s.tensors, s.tensors == 1 ? "" : "s",
               static_cast<unsigned long long>(s.bytes));

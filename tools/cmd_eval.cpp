@@ -1,6 +1,7 @@
 // `vps eval vpq|stq|perturb`: flags only; the metrics live in eval/.
 #include <cstdio>
-#include <sstream>
+
+#include "data/fs_util.h"
 
 #include "eval/pan_set.h"
 #include "eval/perturb.h"
@@ -18,22 +19,29 @@ vps::cli::Flags& io_flags(Flags& f) {
       .opt("gt", "", "GT panoptic_video folder", true)
       .opt("gt-json", "", "GT json (panoptic_gt_val_city_vps.json)", true)
       .opt("out", "", "output folder for the reports", true)
-      .opt("video-len", "6", "labelled frames per video (videos = frames // video-len)")
-      .opt("threads", "0", "worker threads (0: all cores)");
+      .opt("video-len", "6", "labelled frames per video (videos = frames // video-len), 1..100000")
+      .opt("threads", "0", "worker threads (0: all cores), 0..1024")
+      .opt("max-pixels", "134217728", "largest PNG accepted, in pixels (checked before decoding)")
+      .flag("force", "replace a non-empty --out folder as a whole");
 }
+
+int video_len_flag(const Flags& f) { return f.get_int("video-len", 1, 100000); }
+int threads_flag(const Flags& f) { return f.get_int("threads", 0, vps::cli::kThreadsFlagMax); }
+int64_t max_pixels_flag(const Flags& f) { return f.get_int64("max-pixels", 1, int64_t(1) << 32); }
 
 int run_vpq(const std::vector<std::string>& args) {
   Flags f("eval vpq", "Video Panoptic Quality as the official Cityscapes-VPS evaluator (after its 2020-09-30 fix).");
   io_flags(f).flag("viper", "VIPER mode: windows of 5/10/15 frames, tubes < 32x32 ignored, class 11 excluded");
   if (!f.parse(args)) return 0;
   vps::eval::VpqOptions o;
-  o.video_len = f.get_int("video-len");
-  o.threads = f.get_int("threads");
+  o.video_len = video_len_flag(f);
+  o.threads = threads_flag(f);
   o.viper = f.on("viper");
-  if (o.video_len < 1) throw UsageError("vps eval vpq: --video-len must be >= 1");
-  auto set = vps::eval::load_pan_set(f.get("pred"), f.get("gt"), f.get("gt-json"), o.video_len);
+  vps::data::OutputDir out(f.get("out"), f.on("force"));
+  auto set = vps::eval::load_pan_set(f.get("pred"), f.get("gt"), f.get("gt-json"), o.video_len, max_pixels_flag(f));
   auto r = vps::eval::evaluate_vpq(set, o);
-  vps::eval::write_vpq_reports(r, f.get("out"));
+  vps::eval::write_vpq_reports(r, out.path());
+  out.commit();
   for (const auto& w : r.windows)
     std::printf("%-8s VPQ %6.2f  thing %6.2f  stuff %6.2f\n", w.name.c_str(), 100 * w.all.pq, 100 * w.things.pq,
                 100 * w.stuff.pq);
@@ -45,11 +53,12 @@ int run_stq(const std::vector<std::string>& args) {
   Flags f("eval stq", "Segmentation and Tracking Quality (STQ = sqrt(AQ * SQ)), plus per-frame PQ and mIoU.");
   io_flags(f);
   if (!f.parse(args)) return 0;
-  int video_len = f.get_int("video-len");
-  if (video_len < 1) throw UsageError("vps eval stq: --video-len must be >= 1");
-  auto set = vps::eval::load_pan_set(f.get("pred"), f.get("gt"), f.get("gt-json"), video_len);
-  auto r = vps::eval::evaluate_stq(set, f.get_int("threads"));
-  vps::eval::write_stq_report(r, f.get("out"));
+  int video_len = video_len_flag(f), threads = threads_flag(f);
+  vps::data::OutputDir out(f.get("out"), f.on("force"));
+  auto set = vps::eval::load_pan_set(f.get("pred"), f.get("gt"), f.get("gt-json"), video_len, max_pixels_flag(f));
+  auto r = vps::eval::evaluate_stq(set, threads);
+  vps::eval::write_stq_report(r, out.path());
+  out.commit();
   std::printf("STQ %.4f  AQ %.4f  SQ(mIoU) %.4f  PQ %.4f\n", r.stq, r.aq, r.sq, r.pq);
   return 0;
 }
@@ -60,24 +69,23 @@ int run_perturb(const std::vector<std::string>& args) {
       .opt("gt-json", "", "GT json", true)
       .opt("out", "", "output prediction folder (pan_pred/ + pred.json)", true)
       .opt("mode", "none", "comma list of none, drop, swap, erode, class, merge")
-      .opt("percent", "50", "share of thing objects affected (drop, swap, class, merge)")
-      .opt("radius", "2", "erosion radius in pixels")
-      .opt("video-len", "6", "labelled frames per video");
+      .opt("percent", "50", "share of thing objects affected (drop, swap, class, merge), 0..100")
+      .opt("radius", "2", "erosion radius in pixels, 0..64")
+      .opt("video-len", "6", "labelled frames per video, 1..100000")
+      .opt("max-pixels", "134217728", "largest PNG accepted, in pixels (checked before decoding)")
+      .flag("force", "replace a non-empty --out folder as a whole");
   if (!f.parse(args)) return 0;
   vps::eval::PerturbOptions o;
   o.modes.clear();
-  std::stringstream ss(f.get("mode"));
-  for (std::string m; std::getline(ss, m, ',');) {
-    try {
-      o.modes.push_back(vps::eval::parse_perturb(m));
-    } catch (const std::exception& e) {
-      throw UsageError(std::string("vps eval perturb: ") + e.what());
-    }
-  }
-  o.percent = f.get_int("percent");
-  o.radius = f.get_int("radius");
-  o.video_len = f.get_int("video-len");
-  vps::eval::write_perturbed_prediction(f.get("gt"), f.get("gt-json"), f.get("out"), o);
+  for (const auto& m : f.get_list("mode", {"none", "drop", "swap", "erode", "class", "merge"}))
+    o.modes.push_back(vps::eval::parse_perturb(m));
+  o.percent = f.get_int("percent", 0, 100);
+  o.radius = f.get_int("radius", 0, 64);
+  o.video_len = video_len_flag(f);
+  o.max_pixels = max_pixels_flag(f);
+  vps::data::OutputDir out(f.get("out"), f.on("force"));
+  vps::eval::write_perturbed_prediction(f.get("gt"), f.get("gt-json"), out.path(), o);
+  out.commit();
   return 0;
 }
 

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "models/features.h"
+#include "data/fs_util.h"
 #include "tools/command.h"
 
 namespace {
@@ -24,8 +25,8 @@ int run_infer_features(const std::vector<std::string>& args) {
   vps::models::FeatureOptions o;
   o.fold_bn = f.on("fold-bn");
   o.strict = !f.on("non-strict");
-  o.size_divisor = f.get_int("size-divisor");
-  if (o.size_divisor < 1) throw vps::cli::UsageError("vps infer-features: --size-divisor must be >= 1");
+  o.size_divisor = f.get_int("size-divisor", 1, 1024);
+  vps::data::remove_stale_temporaries(f.get("out"));  // what a killed earlier run left
   auto maps = vps::models::infer_features(f.get("config"), f.get("weights"), f.get("input"), f.get("out"), o);
   std::printf("wrote %s\n", f.get("out").c_str());
   for (auto& [name, t] : maps) std::printf("  %s %s\n", name.c_str(), t.str().c_str());

@@ -12,7 +12,8 @@ int run_inspect(const std::vector<std::string>& args) {
   vps::cli::Flags f("inspect",
                     "List name, dtype, shape and size of every tensor in a .safetensors, .npy or .pth file.\n"
                     "With --config or --model: list the keys the model expects but the file lacks (missing), the\n"
-                    "keys the file has that the model does not use (unexpected) and shape mismatches.");
+                    "keys the file has that the model does not use (unexpected) and shape mismatches; exit code 1 when\n"
+                    "any key is missing or mis-shaped (unexpected keys alone exit 0).");
   f.positionals("FILE", 1, 1)
       .opt("key", "", "for checkpoints: entry of a wrapping dict holding the weights (default: automatic)")
       .opt("config", "", "compare with the model built from this JSON config (configs/*.json)")
@@ -29,9 +30,10 @@ int run_inspect(const std::vector<std::string>& args) {
     std::fputs(vps::describe_weights(path, vps::load_weights(path, opt)).c_str(), stdout);
     return 0;
   }
+  bool complete = false;
   std::fputs(vps::models::inspect_against_model(path, f.get("config"), f.get("model"), opt.select_key,
-                                                opt.strip_module).c_str(), stdout);
-  return 0;
+                                                opt.strip_module, &complete).c_str(), stdout);
+  return complete ? 0 : 1;  // missing or mis-shaped keys: the file cannot initialise the whole model
 }
 
 }  // namespace

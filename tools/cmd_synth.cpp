@@ -1,6 +1,8 @@
 // `vps synth`: generate the synthetic Cityscapes-VPS dataset (flags only; the work is in data/synth.cpp).
+#include <cstdint>
 #include <cstdio>
-#include <sstream>
+
+#include "data/fs_util.h"
 
 #include "data/synth.h"
 #include "tools/command.h"
@@ -18,25 +20,22 @@ int run_synth(const std::vector<std::string>& args) {
       .opt("seed", "1", "random seed (same seed, same bytes)")
       .opt("splits", "train,val", "comma-separated subset of train,val,test")
       .opt("images", "all", "all | labelled | none (none: labels and JSON only)")
-      .opt("png-level", "6", "zlib compression level of the PNGs (0-9)");
+      .opt("png-level", "6", "zlib compression level of the PNGs (0-9)")
+      .flag("force", "replace a non-empty --out folder as a whole");
   if (!f.parse(args)) return 0;
   vps::data::SynthOptions o;
-  o.videos = f.get_int("videos");
-  o.frames = f.get_int("frames");
-  o.label_every = f.get_int("label-every");
-  o.width = f.get_int("width");
-  o.height = f.get_int("height");
-  o.seed = uint64_t(f.get_int("seed"));
-  o.images = f.get("images");
-  o.png_level = f.get_int("png-level");
-  o.splits.clear();
-  std::stringstream ss(f.get("splits"));
-  for (std::string s; std::getline(ss, s, ',');) {
-    if (s != "train" && s != "val" && s != "test") throw vps::cli::UsageError("vps synth: unknown split '" + s + "'");
-    o.splits.push_back(s);
-  }
-  if (o.png_level < 0 || o.png_level > 9) throw vps::cli::UsageError("vps synth: --png-level must be 0..9");
-  vps::data::write_synthetic_dataset(f.get("out"), o);
+  o.videos = f.get_int("videos", 1, 10000);
+  o.frames = f.get_int("frames", 1, 100000);
+  o.label_every = f.get_int("label-every", 1, o.frames);
+  o.width = f.get_int("width", 32, 8192);
+  o.height = f.get_int("height", 32, 8192);
+  o.seed = uint64_t(f.get_int64("seed", 0, INT64_MAX));
+  o.images = f.get_list("images", {"all", "labelled", "none"}).at(0);
+  o.png_level = f.get_int("png-level", 0, 9);
+  o.splits = f.get_list("splits", {"train", "val", "test"});
+  vps::data::OutputDir out(f.get("out"), f.on("force"));
+  vps::data::write_synthetic_dataset(out.path(), o);
+  out.commit();
   std::printf("vps synth: wrote %d video(s) per split x %d frames at %dx%d to %s\n", o.videos, o.frames, o.width,
               o.height, f.get("out").c_str());
   return 0;

@@ -1,6 +1,7 @@
 // `vps vis`: colour panoptic predictions / GT as PNGs, overlays, side by side, GIFs, contact sheets.
 #include <cstdio>
 
+#include "data/fs_util.h"
 #include "data/vis.h"
 #include "tools/command.h"
 
@@ -16,26 +17,26 @@ int run_vis(const std::vector<std::string>& args) {
       .flag("side-by-side", "GT | prediction in one image (needs --gt and --pred)")
       .flag("gif", "also write an animated GIF per video")
       .flag("sheet", "also write a contact sheet per video")
-      .opt("video-len", "6", "frames per video (for GIFs and sheets)")
-      .opt("alpha", "50", "overlay opacity of the colours, percent");
+      .opt("alpha", "50", "overlay opacity of the colours, percent (0..100)")
+      .flag("force", "replace a non-empty --out folder as a whole");
   if (!f.parse(args)) return 0;
   vps::data::VisOptions o;
   o.gt_json = f.get("gt-json");
   o.gt_dir = f.get("gt");
   o.pred_dir = f.get("pred");
   o.images_dir = f.get("images");
-  o.out_dir = f.get("out");
+  vps::data::OutputDir out(f.get("out"), f.on("force"));
+  o.out_dir = out.path();
   o.side_by_side = f.on("side-by-side");
   o.gif = f.on("gif");
   o.sheet = f.on("sheet");
-  o.video_len = f.get_int("video-len");
-  o.alpha = f.get_int("alpha");
+  o.alpha = f.get_int("alpha", 0, 100);
   if (o.gt_dir.empty() && o.pred_dir.empty()) throw vps::cli::UsageError("vps vis: give --gt, --pred or both");
   if (o.side_by_side && (o.gt_dir.empty() || o.pred_dir.empty()))
     throw vps::cli::UsageError("vps vis: --side-by-side needs both --gt and --pred");
-  if (o.alpha < 0 || o.alpha > 100) throw vps::cli::UsageError("vps vis: --alpha must be 0..100");
   int n = vps::data::render_visualisation(o);
-  std::printf("vps vis: wrote %d frame image(s) to %s\n", n, o.out_dir.c_str());
+  out.commit();
+  std::printf("vps vis: wrote %d frame image(s) to %s\n", n, out.final_path().c_str());
   return 0;
 }
 

@@ -1,6 +1,9 @@
 #include "tools/command.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <sstream>
 
 #include "tensor/check.h"
@@ -104,31 +107,129 @@ std::string Flags::get(const std::string& name) const {
   return d->second.def;
 }
 
-int Flags::get_int(const std::string& name) const {
+int64_t Flags::get_int64(const std::string& name, int64_t lo, int64_t hi) const {
   std::string s = get(name);
+  int64_t v = 0;
+  bool ok = false;
   try {
     size_t pos = 0;
-    int v = std::stoi(s, &pos);
-    if (pos == s.size()) return v;
+    v = std::stoll(s, &pos);
+    ok = pos == s.size();
   } catch (...) {
   }
-  throw UsageError("vps " + command_ + ": --" + name + " expects an integer, got '" + s + "'");
+  if (!ok || v < lo || v > hi)
+    throw UsageError("vps " + command_ + ": --" + name + " must be an integer in [" + std::to_string(lo) + ", " +
+                     std::to_string(hi) + "], got '" + s + "'");
+  return v;
 }
 
-double Flags::get_double(const std::string& name) const {
+int Flags::get_int(const std::string& name, int lo, int hi) const { return int(get_int64(name, lo, hi)); }
+
+double Flags::get_double(const std::string& name, double lo, double hi) const {
   std::string s = get(name);
+  double v = 0;
+  bool ok = false;
   try {
     size_t pos = 0;
-    double v = std::stod(s, &pos);
-    if (pos == s.size()) return v;
+    v = std::stod(s, &pos);
+    ok = pos == s.size();
   } catch (...) {
   }
-  throw UsageError("vps " + command_ + ": --" + name + " expects a number, got '" + s + "'");
+  if (!ok || !(v >= lo && v <= hi)) {
+    std::ostringstream os;
+    os << "vps " << command_ << ": --" << name << " must be a number in [" << lo << ", " << hi << "], got '" << s
+       << "'";
+    throw UsageError(os.str());
+  }
+  return v;
+}
+
+std::vector<std::string> Flags::get_list(const std::string& name, const std::vector<std::string>& allowed) const {
+  std::string s = get(name), all;
+  for (const auto& a : allowed) all += (all.empty() ? "" : ", ") + a;
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    size_t comma = s.find(',', start);
+    std::string item = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (item.empty()) throw UsageError("vps " + command_ + ": --" + name + ": empty item in '" + s + "'");
+    if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), item) == allowed.end())
+      throw UsageError("vps " + command_ + ": --" + name + ": unknown item '" + item + "' (allowed: " + all + ")");
+    out.push_back(item);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
 }
 
 bool Flags::on(const std::string& name) const {
   std::string v = get(name);
   return !v.empty() && v != "0" && v != "false";
+}
+
+const char* const kVersion = "0.2.0";
+
+std::string strip_source_locations(const std::string& m) {
+  // " [path/file.ext:123]" as appended by VPS_CHECK / VPS_FAIL (tensor/check.h)
+  std::string out;
+  size_t i = 0;
+  while (i < m.size()) {
+    if (m[i] == ' ' && i + 1 < m.size() && m[i + 1] == '[') {
+      size_t close = m.find(']', i + 2), colon = m.rfind(':', close);
+      bool loc = close != std::string::npos && colon != std::string::npos && colon > i + 2 && colon + 1 < close &&
+                 m.find_first_not_of("0123456789", colon + 1) == close &&
+                 m.find_first_of(" [", i + 2) > colon && m.find('.', i + 2) < colon;
+      if (loc) {
+        i = close + 1;
+        continue;
+      }
+    }
+    out += m[i++];
+  }
+  return out;
+}
+
+namespace {
+void print_usage(std::FILE* out) {
+  std::fprintf(out, "usage: vps [--debug] <command> [flags]   (vps <command> --help for its flags)\n"
+                    "       vps --version\n\ncommands:\n");
+  for (const auto& [name, cmd] : registry()) std::fprintf(out, "  %-16s %s\n", name.c_str(), cmd.summary.c_str());
+}
+}  // namespace
+
+int run_main(int argc, char** argv, std::FILE* out, std::FILE* err) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  const char* env = std::getenv("VPS_DEBUG");
+  bool debug = env && *env && std::strcmp(env, "0") != 0;
+  while (!args.empty() && args[0] == "--debug") debug = true, args.erase(args.begin());
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    print_usage(args.empty() ? err : out);
+    return args.empty() ? 2 : 0;
+  }
+  if (args[0] == "--version" || args[0] == "version") {
+    std::fprintf(out, "vps %s\n", kVersion);
+    return 0;
+  }
+  auto it = registry().find(args[0]);
+  if (it == registry().end()) {
+    std::fprintf(err, "vps: unknown command '%s'\n", args[0].c_str());
+    print_usage(err);
+    return 2;
+  }
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  auto show = [&](const std::string& m) { return debug ? m : strip_source_locations(m); };
+  try {
+    return it->second.run(rest);
+  } catch (const UsageError& e) {
+    std::fprintf(err, "%s\n", show(e.what()).c_str());
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(err, "vps %s: error: out of memory\n", args[0].c_str());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(err, "vps %s: error: %s\n", args[0].c_str(), show(e.what()).c_str());
+    return 1;
+  }
 }
 
 }  // namespace vps::cli

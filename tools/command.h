@@ -1,6 +1,8 @@
 // The `vps` subcommand registry and a small shared flag parser.
 // Each subcommand lives in its own tools/cmd_*.cpp and registers itself with VPS_COMMAND.
 #pragma once
+#include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <stdexcept>
@@ -24,8 +26,14 @@ class Flags {
   // Parses argv (after the subcommand). Returns false when --help was printed.
   bool parse(const std::vector<std::string>& args);
   std::string get(const std::string& name) const;
-  int get_int(const std::string& name) const;
-  double get_double(const std::string& name) const;
+  // Numbers are range-checked here, before they reach allocations or system calls: a value outside
+  // [lo, hi] is a usage error naming the flag and its range.
+  int get_int(const std::string& name, int lo, int hi) const;
+  int64_t get_int64(const std::string& name, int64_t lo, int64_t hi) const;
+  double get_double(const std::string& name, double lo, double hi) const;
+  // A comma-separated list ("a,b,c"); empty items are refused, and so are items outside `allowed`
+  // when it is not empty.
+  std::vector<std::string> get_list(const std::string& name, const std::vector<std::string>& allowed = {}) const;
   bool on(const std::string& name) const;
   const std::vector<std::string>& positional() const { return positional_; }
   std::string help() const;
@@ -45,6 +53,9 @@ class Flags {
   std::vector<std::string> positional_;
 };
 
+// --threads of every command: 0 means all cores.
+constexpr int kThreadsFlagMax = 1024;
+
 using CommandFn = std::function<int(const std::vector<std::string>& args)>;
 struct Command {
   std::string name, summary;
@@ -54,6 +65,14 @@ std::map<std::string, Command>& registry();
 struct Registrar {
   Registrar(const std::string& name, const std::string& summary, CommandFn fn);
 };
+
+// The whole `vps` command line (argv[0] is the program): dispatch, --version, --debug, and the exit
+// codes 0 ok, 1 runtime error, 2 usage error. Errors go to `err` without the [file.cpp:NN] source
+// locations of vps::Error unless --debug is given (or VPS_DEBUG=1 is set for the process).
+int run_main(int argc, char** argv, std::FILE* out, std::FILE* err);
+// A vps::Error message without its " [file.cpp:NN]" source locations.
+std::string strip_source_locations(const std::string& message);
+extern const char* const kVersion;
 
 }  // namespace vps::cli
 
