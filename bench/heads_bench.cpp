@@ -19,6 +19,7 @@
 namespace {
 
 using namespace vps;
+using namespace vps::models;
 
 void bench_heads(const std::vector<std::string>&) {
   autograd::NoGradGuard ng;
@@ -35,7 +36,7 @@ void bench_heads(const std::vector<std::string>&) {
   const int reps = 3, warm = 1;
   double t_rpn = bench::time_ms([&] { out = rpn.forward(feats); }, reps, warm);
   double t_prop = bench::time_ms(
-      [&] { props = rpn.get_proposals(out.first, out.second, 0, 1024, 2048, ProposalConfig::test()); }, reps, warm);
+      [&] { props = rpn.get_proposals(out.first, out.second, 0, 1024, 2048, ProposalOptions::test()); }, reps, warm);
   rois = cat({Tensor::zeros({props.size(0), 1}), props.slice(1, 0, 4)}, 1);
   double t_roi7 = bench::time_ms([&] { roi7 = extract_roi_features(p25, rois, 7); }, reps, warm);
   double t_bbox = bench::time_ms(
@@ -77,7 +78,7 @@ void bench_proposals(const std::vector<std::string>& args) {
   int reps = args.empty() ? 20 : std::stoi(args[0]);
   Tensor props;
   double t = bench::time_ms(
-      [&] { props = rpn.get_proposals(out.first, out.second, 0, 1024, 2048, ProposalConfig::test()); }, reps, 1);
+      [&] { props = rpn.get_proposals(out.first, out.second, 0, 1024, 2048, ProposalOptions::test()); }, reps, 1);
   bench::report("proposals", t, "1000/lvl,nms0.7");
   Tensor c = props.contiguous();  // checksum of the exact bits, to compare implementations
   uint64_t h = 1469598103934665603ull;

@@ -13,6 +13,7 @@
 namespace {
 
 using namespace vps;
+using namespace vps::models;
 
 // The 5 GT objects of bench/mask_rcnn_torch.py: boxes as fractions of the image, labels 1..5.
 GtInstances bench_gt(int64_t h, int64_t w) {

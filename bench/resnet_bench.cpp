@@ -13,6 +13,7 @@
 namespace {
 
 using namespace vps;
+using namespace vps::models;
 
 void run(const std::vector<std::string>& args, bool fold) {
   int64_t h = args.size() > 0 ? std::stoll(args[0]) : 224, w = args.size() > 1 ? std::stoll(args[1]) : 224;

@@ -5,7 +5,7 @@
 #include "ops/ops.h"
 #include "tensor/check.h"
 
-namespace vps {
+namespace vps::models {
 
 void AssignResult::add_gt(const Tensor& gt_labels) {
   std::vector<int64_t> inds(static_cast<size_t>(num_gts));
@@ -73,4 +73,4 @@ AssignResult assign_max_iou(const Tensor& boxes, const Tensor& gt_boxes, const T
   return r;
 }
 
-}  // namespace vps
+}  // namespace vps::models

@@ -3,7 +3,7 @@
 #pragma once
 #include "tensor/tensor.h"
 
-namespace vps {
+namespace vps::models {
 
 struct MaxIoUAssignerOptions {
   double pos_iou_thr = 0.5;
@@ -30,4 +30,4 @@ struct AssignResult {
 AssignResult assign_max_iou(const Tensor& boxes, const Tensor& gt_boxes, const Tensor& gt_labels,
                             const MaxIoUAssignerOptions& opt);
 
-}  // namespace vps
+}  // namespace vps::models

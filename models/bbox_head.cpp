@@ -6,7 +6,7 @@
 #include "layers/init.h"
 #include "ops/ops.h"
 
-namespace vps {
+namespace vps::models {
 
 BBoxHead::BBoxHead(const BBoxHeadOptions& o) : BBoxHead(o, *std::make_unique<Generator>(0)) {}
 
@@ -17,7 +17,7 @@ BBoxHead::BBoxHead(const BBoxHeadOptions& o, Generator& gen) : opt_(o) {
             ", fc_out_channels ", o.fc_out_channels, ", num_classes ", o.num_classes, ", ", o.target_stds.size(),
             " target_stds)");
   int64_t in = o.in_channels * o.roi_feat_size * o.roi_feat_size;
-  shared_fcs = register_module("shared_fcs", std::make_shared<models::ModuleList>());
+  shared_fcs = register_module("shared_fcs", std::make_shared<ModuleList>());
   for (int64_t fin : {in, o.fc_out_channels}) {
     auto fc = std::make_shared<nn::Linear>(fin, o.fc_out_channels, gen);
     nn::init::xavier_uniform_(fc->weight, gen);
@@ -43,4 +43,4 @@ std::pair<Tensor, Tensor> BBoxHead::forward(const Tensor& roi_feats) {
   return {fc_cls->forward(x), fc_reg->forward(x)};
 }
 
-}  // namespace vps
+}  // namespace vps::models

@@ -9,7 +9,7 @@
 #include "layers/norm_modules.h"
 #include "models/module_list.h"
 
-namespace vps {
+namespace vps::models {
 
 struct BBoxHeadOptions {
   int64_t in_channels = 256, roi_feat_size = 7, fc_out_channels = 1024, num_classes = 9;
@@ -27,11 +27,11 @@ class BBoxHead : public nn::Module {
   std::pair<Tensor, Tensor> forward(const Tensor& roi_feats);
   const BBoxHeadOptions& options() const { return opt_; }
 
-  std::shared_ptr<models::ModuleList> shared_fcs;  // nn::Linear children "0", "1"
+  std::shared_ptr<ModuleList> shared_fcs;  // nn::Linear children "0", "1"
   std::shared_ptr<nn::Linear> fc_cls, fc_reg;
 
  private:
   BBoxHeadOptions opt_;
 };
 
-}  // namespace vps
+}  // namespace vps::models

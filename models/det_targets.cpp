@@ -8,7 +8,7 @@
 #include "ops/ops.h"
 #include "tensor/check.h"
 
-namespace vps {
+namespace vps::models {
 
 namespace {
 
@@ -23,7 +23,7 @@ double RPNTargets::avg_factor() const {
 }
 
 RPNTargets rpn_targets(const Tensor& anchors, const Tensor& valid_flags, const Tensor& gt_boxes, int64_t img_h,
-                       int64_t img_w, const RPNTargetConfig& cfg, Generator& gen) {
+                       int64_t img_w, const RPNTargetOptions& cfg, Generator& gen) {
   const char* op = "rpn_targets";
   check_boxes(op, "anchors", anchors);
   check_boxes(op, "gt_boxes", gt_boxes);
@@ -70,7 +70,7 @@ RPNTargets rpn_targets(const Tensor& anchors, const Tensor& valid_flags, const T
 }
 
 RCNNTargets rcnn_targets(const Tensor& proposals, const Tensor& gt_boxes, const Tensor& gt_labels,
-                         const RCNNTargetConfig& cfg, Generator& gen) {
+                         const RCNNTargetOptions& cfg, Generator& gen) {
   const char* op = "rcnn_targets";
   check_boxes(op, "proposals", proposals, /*allow5=*/true);
   check_boxes(op, "gt_boxes", gt_boxes);
@@ -102,4 +102,4 @@ RCNNTargets rcnn_targets(const Tensor& proposals, const Tensor& gt_boxes, const 
   return t;
 }
 
-}  // namespace vps
+}  // namespace vps::models

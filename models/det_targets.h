@@ -5,9 +5,9 @@
 #include "models/sampler.h"
 #include "tensor/tensor.h"
 
-namespace vps {
+namespace vps::models {
 
-struct RPNTargetConfig {
+struct RPNTargetOptions {
   MaxIoUAssignerOptions assigner = MaxIoUAssignerOptions::rpn();
   RandomSamplerOptions sampler = RandomSamplerOptions::rpn();
   double allowed_border = 0;  // anchors must lie inside the image (see anchor_inside_flags)
@@ -28,9 +28,9 @@ struct RPNTargets {
 // gt_boxes (G,4); img_h/img_w: unpadded image size. Anchors outside the image (allowed_border) are
 // never sampled; they get zero labels and weights.
 RPNTargets rpn_targets(const Tensor& anchors, const Tensor& valid_flags, const Tensor& gt_boxes, int64_t img_h,
-                       int64_t img_w, const RPNTargetConfig& cfg, Generator& gen);
+                       int64_t img_w, const RPNTargetOptions& cfg, Generator& gen);
 
-struct RCNNTargetConfig {
+struct RCNNTargetOptions {
   MaxIoUAssignerOptions assigner = MaxIoUAssignerOptions::rcnn();
   RandomSamplerOptions sampler = RandomSamplerOptions::rcnn();
   double target_stds[4] = {0.1, 0.1, 0.2, 0.2};
@@ -50,7 +50,7 @@ struct RCNNTargets {
 // proposals (n,4|5) float (a 5th score column is ignored), gt_boxes (G,4), gt_labels (G) i64 >= 1.
 // The bbox targets are per RoI for its own class: the loss picks columns 4*label.. of the (K,4nc) head.
 RCNNTargets rcnn_targets(const Tensor& proposals, const Tensor& gt_boxes, const Tensor& gt_labels,
-                         const RCNNTargetConfig& cfg, Generator& gen);
+                         const RCNNTargetOptions& cfg, Generator& gen);
 
 // (h,w) u8 -> (out_h,out_w) u8 exactly as OpenCV cv::resize INTER_LINEAR on 8-bit images: half-pixel
 // centres, clamped borders, 11-bit fixed-point weights (cvRound of w * 2048), the horizontal pass in
@@ -63,4 +63,4 @@ Tensor resize_bilinear_u8(const Tensor& src, int64_t out_h, int64_t out_w);
 Tensor mask_targets(const Tensor& pos_proposals, const Tensor& pos_assigned_gt_inds, const Tensor& gt_masks,
                     int64_t mask_size = 28);
 
-}  // namespace vps
+}  // namespace vps::models

@@ -7,7 +7,7 @@
 #include "models/module_list.h"
 #include "ops/ops.h"
 
-namespace vps {
+namespace vps::models {
 namespace {
 
 template <class M>
@@ -24,12 +24,12 @@ MaskHead::MaskHead(const MaskHeadOptions& o, Generator& gen) : opt_(o) {
   VPS_CHECK(o.in_channels > 0 && o.conv_channels > 0 && o.num_convs >= 0 && o.num_classes > 0,
             "MaskHead: bad options (in_channels ", o.in_channels, ", conv_channels ", o.conv_channels, ", num_convs ",
             o.num_convs, ", num_classes ", o.num_classes, ")");
-  auto list = register_module("convs", std::make_shared<models::ModuleList>());
+  auto list = register_module("convs", std::make_shared<ModuleList>());
   for (int64_t i = 0; i < o.num_convs; ++i) {
     auto c = std::make_shared<nn::Conv2d>(nn::ConvOptions::square(i == 0 ? o.in_channels : o.conv_channels, o.conv_channels, 3, 1, 1),
                                           gen);
     kaiming_fan_out(*c, gen);
-    list->add(std::make_shared<models::ConvModule>(c));
+    list->add(std::make_shared<ConvModule>(c));
     convs.push_back(c);
   }
   int64_t up_in = o.num_convs > 0 ? o.conv_channels : o.in_channels;
@@ -50,4 +50,4 @@ Tensor MaskHead::forward(const Tensor& roi_feats) {
   return conv_logits->forward(relu(upsample->forward(x)));
 }
 
-}  // namespace vps
+}  // namespace vps::models

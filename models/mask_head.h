@@ -7,7 +7,7 @@
 #include "layers/conv_modules.h"
 #include "layers/module.h"
 
-namespace vps {
+namespace vps::models {
 
 struct MaskHeadOptions {
   int64_t in_channels = 256, conv_channels = 256, num_convs = 4, num_classes = 9;
@@ -32,4 +32,4 @@ class MaskHead : public nn::Module {
   MaskHeadOptions opt_;
 };
 
-}  // namespace vps
+}  // namespace vps::models

@@ -9,14 +9,14 @@
 #include "ops/ops.h"
 #include "tensor/check.h"
 
-namespace vps {
+namespace vps::models {
 
 MaskRCNN::MaskRCNN(const MaskRCNNOptions& o) : opt_(o) {
-  backbone = register_module("backbone", std::make_shared<models::ResNet>(o.backbone));
-  models::FPNOptions n = o.neck;
+  backbone = register_module("backbone", std::make_shared<ResNet>(o.backbone));
+  FPNOptions n = o.neck;
   if (n.in_channels.empty()) n.in_channels = backbone->out_channels();
   VPS_CHECK(n.in_channels == backbone->out_channels(), "MaskRCNN: neck in_channels do not match the backbone");
-  neck = register_module("neck", std::make_shared<models::FPN>(n));
+  neck = register_module("neck", std::make_shared<FPN>(n));
   Generator gen(o.seed);
   rpn_head = register_module("rpn_head", std::make_shared<RPNHead>(o.rpn_head, gen));
   bbox_head = register_module("bbox_head", std::make_shared<BBoxHead>(o.bbox_head, gen));
@@ -155,4 +155,4 @@ MaskRCNNOutput MaskRCNN::forward_test(const Tensor& img, int64_t img_h, int64_t 
   return o;
 }
 
-}  // namespace vps
+}  // namespace vps::models

@@ -17,22 +17,22 @@
 #include "models/resnet.h"
 #include "models/rpn_head.h"
 
-namespace vps {
+namespace vps::models {
 
 struct MaskRCNNOptions {
-  models::ResNetOptions backbone;
-  models::FPNOptions neck;  // empty in_channels: the backbone's out_channels
+  ResNetOptions backbone;
+  FPNOptions neck;  // empty in_channels: the backbone's out_channels
   RPNHeadOptions rpn_head;
   BBoxHeadOptions bbox_head;
   MaskHeadOptions mask_head;
   // train_cfg
-  RPNTargetConfig rpn_train;
-  ProposalConfig rpn_proposal = ProposalConfig::train();
-  RCNNTargetConfig rcnn_train;
+  RPNTargetOptions rpn_train;
+  ProposalOptions rpn_proposal = ProposalOptions::train();
+  RCNNTargetOptions rcnn_train;
   int64_t mask_size = 28;
   double rpn_bbox_beta = 1.0 / 9, rcnn_bbox_beta = 1.0;
   // test_cfg
-  ProposalConfig rpn_test = ProposalConfig::test();
+  ProposalOptions rpn_test = ProposalOptions::test();
   MaskROIOptions rcnn_test;
   uint64_t seed = 0;  // initialisation of the heads
 };
@@ -70,8 +70,8 @@ class MaskRCNN : public nn::Module {
   // FPN levels P2..P6 of an image.
   std::vector<Tensor> extract_feats(const Tensor& img);
 
-  std::shared_ptr<models::ResNet> backbone;
-  std::shared_ptr<models::FPN> neck;
+  std::shared_ptr<ResNet> backbone;
+  std::shared_ptr<FPN> neck;
   std::shared_ptr<RPNHead> rpn_head;
   std::shared_ptr<BBoxHead> bbox_head;
   std::shared_ptr<MaskHead> mask_head;
@@ -83,4 +83,4 @@ class MaskRCNN : public nn::Module {
 // Options from a config object (see configs/mask_rcnn_r50_fpn.json); unknown keys are errors naming them.
 MaskRCNNOptions mask_rcnn_options_from_json(const nlohmann::json& cfg);
 
-}  // namespace vps
+}  // namespace vps::models

@@ -5,12 +5,12 @@
 #include "models/resnet_fpn.h"
 #include "tensor/check.h"
 
-namespace vps {
+namespace vps::models {
 
 namespace {
 
 using nlohmann::json;
-namespace cfg = models::cfg;
+namespace cfg = cfg;
 
 double get_double(const json& j, const std::string& key, double def, const std::string& where) {
   auto it = j.find(key);
@@ -53,7 +53,7 @@ std::vector<std::string> with(std::vector<std::string> base, const std::vector<s
   return base;
 }
 
-ProposalConfig proposal(const json& j, ProposalConfig p, const std::string& w) {
+ProposalOptions proposal(const json& j, ProposalOptions p, const std::string& w) {
   cfg::check_keys(j, {"nms_pre", "nms_post", "max_num", "nms_thr", "min_bbox_size"}, w);
   p.nms_pre = cfg::get_int(j, "nms_pre", p.nms_pre, w);
   p.nms_post = cfg::get_int(j, "nms_post", p.nms_post, w);
@@ -74,8 +74,8 @@ MaskRCNNOptions mask_rcnn_options_from_json(const json& c) {
     if (!b.contains("dtype")) b["dtype"] = c.at("dtype");
     if (!n.contains("dtype")) n["dtype"] = c.at("dtype");
   }
-  o.backbone = models::resnet_options_from_json(b, "backbone");
-  o.neck = models::fpn_options_from_json(n, "neck");
+  o.backbone = resnet_options_from_json(b, "backbone");
+  o.neck = fpn_options_from_json(n, "neck");
   o.seed = uint64_t(cfg::get_int(c, "seed", 0, "MaskRCNN"));
   int64_t fpn_out = o.neck.out_channels;
 
@@ -115,7 +115,7 @@ MaskRCNNOptions mask_rcnn_options_from_json(const json& c) {
   o.rpn_train.allowed_border = get_double(trpn, "allowed_border", o.rpn_train.allowed_border, "train_cfg.rpn");
   o.rpn_train.pos_weight = get_double(trpn, "pos_weight", o.rpn_train.pos_weight, "train_cfg.rpn");
   o.rpn_bbox_beta = get_double(trpn, "smoothl1_beta", o.rpn_bbox_beta, "train_cfg.rpn");
-  o.rpn_proposal = proposal(section(tr, "rpn_proposal"), ProposalConfig::train(), "train_cfg.rpn_proposal");
+  o.rpn_proposal = proposal(section(tr, "rpn_proposal"), ProposalOptions::train(), "train_cfg.rpn_proposal");
   json trc = section(tr, "rcnn");
   cfg::check_keys(trc, with(kAssignKeys, {"mask_size", "pos_weight", "smoothl1_beta"}), "train_cfg.rcnn");
   assigner_sampler(trc, "train_cfg.rcnn", o.rcnn_train.assigner, o.rcnn_train.sampler);
@@ -126,7 +126,7 @@ MaskRCNNOptions mask_rcnn_options_from_json(const json& c) {
 
   json te = section(c, "test_cfg");
   cfg::check_keys(te, {"rpn", "rcnn"}, "test_cfg");
-  o.rpn_test = proposal(section(te, "rpn"), ProposalConfig::test(), "test_cfg.rpn");
+  o.rpn_test = proposal(section(te, "rpn"), ProposalOptions::test(), "test_cfg.rpn");
   json tec = section(te, "rcnn");
   cfg::check_keys(tec, {"score_thr", "nms_thr", "max_det", "class_agnostic_nms"}, "test_cfg.rcnn");
   o.rcnn_test.score_thr = get_double(tec, "score_thr", o.rcnn_test.score_thr, "test_cfg.rcnn");
@@ -140,4 +140,4 @@ VPS_REGISTER_MODEL("MaskRCNN", [](const nlohmann::json& c) -> std::shared_ptr<nn
   return std::make_shared<MaskRCNN>(mask_rcnn_options_from_json(c));
 });
 
-}  // namespace vps
+}  // namespace vps::models

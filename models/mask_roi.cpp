@@ -8,7 +8,7 @@
 #include "layers/nms.h"
 #include "models/rpn_head.h"
 
-namespace vps {
+namespace vps::models {
 namespace {
 
 void check_inputs(const char* op, const Tensor& rois, const Tensor& prob, const Tensor& pred, int64_t img_h,
@@ -138,4 +138,4 @@ Detections multiclass_nms_select(const Tensor& rois, const Tensor& cls_prob, con
   return make_detections(sel, boxes, scores, labels, bbox_pred.dtype(), bbox_pred.device());
 }
 
-}  // namespace vps
+}  // namespace vps::models

@@ -5,7 +5,7 @@
 
 #include "tensor/tensor.h"
 
-namespace vps {
+namespace vps::models {
 
 // boxes (n,4) and scores (n) in the dtype of bbox_pred, labels (n) int64 in 1..nc-1, on the inputs' device.
 // Empty (n = 0) when nothing survives: VPSNet's dummy detection (score 1, box 0, label 0) is left to the caller.
@@ -36,4 +36,4 @@ Detections multiclass_nms_select(const Tensor& rois, const Tensor& cls_prob, con
                                  int64_t img_w, double score_thr = 0.05, double nms_thr = 0.5, int64_t max_det = 100,
                                  const std::vector<double>& reg_weights = {10, 10, 5, 5});
 
-}  // namespace vps
+}  // namespace vps::models

@@ -6,7 +6,7 @@
 #include "models/det_targets.h"
 #include "tensor/check.h"
 
-namespace vps {
+namespace vps::models {
 
 namespace {
 
@@ -102,4 +102,4 @@ Tensor mask_targets(const Tensor& pos_proposals, const Tensor& pos_assigned_gt_i
   return out.to(pos_proposals.dtype()).to(pos_proposals.device());
 }
 
-}  // namespace vps
+}  // namespace vps::models

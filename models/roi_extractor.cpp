@@ -3,7 +3,7 @@
 #include "layers/roi_align.h"
 #include "ops/ops.h"
 
-namespace vps {
+namespace vps::models {
 
 Tensor extract_roi_features(const std::vector<Tensor>& feats, const Tensor& rois, int64_t out_size,
                             const std::vector<int64_t>& strides) {
@@ -48,4 +48,4 @@ Tensor extract_roi_features(const std::vector<Tensor>& feats, const Tensor& rois
   return index_select(all, 0, Tensor::from_vector<int64_t>(inv, {k}, rois.device()));
 }
 
-}  // namespace vps
+}  // namespace vps::models

@@ -4,7 +4,7 @@
 
 #include "tensor/tensor.h"
 
-namespace vps {
+namespace vps::models {
 
 // feats P2..P5 (N,C,Hi,Wi), rois (K,5) [batch_idx,x1,y1,x2,y2] same dtype/device -> (K,C,out,out) in rois
 // order: map_roi_levels(finest_scale 56) then roi_align (mmdet v1 mode, sample_num 2, scale 1/stride_i)
@@ -13,4 +13,4 @@ namespace vps {
 Tensor extract_roi_features(const std::vector<Tensor>& feats, const Tensor& rois, int64_t out_size,
                             const std::vector<int64_t>& strides = {4, 8, 16, 32});
 
-}  // namespace vps
+}  // namespace vps::models

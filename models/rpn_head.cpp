@@ -13,7 +13,7 @@
 #include "layers/nms.h"
 #include "ops/ops.h"
 
-namespace vps {
+namespace vps::models {
 namespace {
 
 std::shared_ptr<nn::Conv2d> normal_conv(int64_t in, int64_t out, int64_t k, Generator& gen) {
@@ -161,12 +161,12 @@ void check_outputs(const char* op, const std::vector<Tensor>& cls, const std::ve
 
 }  // namespace
 
-ProposalConfig ProposalConfig::train() {
-  ProposalConfig c;
+ProposalOptions ProposalOptions::train() {
+  ProposalOptions c;
   c.nms_pre = c.nms_post = c.max_num = 2000;
   return c;
 }
-ProposalConfig ProposalConfig::test() { return ProposalConfig(); }
+ProposalOptions ProposalOptions::test() { return ProposalOptions(); }
 
 RPNHead::RPNHead(const RPNHeadOptions& o) : RPNHead(o, *std::make_unique<Generator>(0)) {}
 
@@ -212,7 +212,7 @@ std::vector<Tensor> RPNHead::anchors(const std::vector<Tensor>& feats) const {
 }
 
 Tensor RPNHead::get_proposals(const std::vector<Tensor>& cls, const std::vector<Tensor>& deltas, int64_t n,
-                              int64_t img_h, int64_t img_w, const ProposalConfig& cfg) const {
+                              int64_t img_h, int64_t img_w, const ProposalOptions& cfg) const {
   check_outputs("RPNHead::get_proposals", cls, deltas, n);
   VPS_CHECK(cls.size() == spec_.strides.size(), "RPNHead::get_proposals: expected ", spec_.strides.size(),
             " levels, got ", cls.size());
@@ -277,4 +277,4 @@ std::vector<int64_t> topk_indices(const std::vector<double>& v, int64_t k) {
   return idx;
 }
 
-}  // namespace vps
+}  // namespace vps::models

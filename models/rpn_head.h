@@ -10,7 +10,7 @@
 #include "layers/conv_modules.h"
 #include "layers/module.h"
 
-namespace vps {
+namespace vps::models {
 
 struct RPNHeadOptions {
   int64_t in_channels = 256, feat_channels = 256;
@@ -19,12 +19,12 @@ struct RPNHeadOptions {
 };
 
 // Proposal settings (mmdet rpn_proposal / test_cfg.rpn). nms_across_levels is false (VPSNet).
-struct ProposalConfig {
+struct ProposalOptions {
   int64_t nms_pre = 1000, nms_post = 1000, max_num = 1000;
   double nms_thr = 0.7;
   double min_bbox_size = 0;
-  static ProposalConfig train();  // 2000 / 2000 / 2000, 0.7
-  static ProposalConfig test();   // 1000 / 1000 / 1000, 0.7
+  static ProposalOptions train();  // 2000 / 2000 / 2000, 0.7
+  static ProposalOptions test();   // 1000 / 1000 / 1000, 0.7
 };
 
 class RPNHead : public nn::Module {
@@ -47,7 +47,7 @@ class RPNHead : public nn::Module {
   // unpadded img_h x img_w), drop boxes under min_bbox_size, NMS (+1 areas) at nms_thr, first nms_post;
   // then all levels, global top max_num by score (descending).
   Tensor get_proposals(const std::vector<Tensor>& cls, const std::vector<Tensor>& deltas, int64_t n,
-                       int64_t img_h, int64_t img_w, const ProposalConfig& cfg) const;
+                       int64_t img_h, int64_t img_w, const ProposalOptions& cfg) const;
 
   std::shared_ptr<nn::Conv2d> rpn_conv, rpn_cls, rpn_reg;
 
@@ -64,4 +64,4 @@ std::pair<Tensor, Tensor> flatten_rpn_outputs(const std::vector<Tensor>& cls, co
 // Indices of the k largest values of a 1-D host vector, descending, ties by lower index (stable).
 std::vector<int64_t> topk_indices(const std::vector<double>& v, int64_t k);
 
-}  // namespace vps
+}  // namespace vps::models

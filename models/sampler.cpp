@@ -7,7 +7,7 @@
 #include "ops/ops.h"
 #include "tensor/check.h"
 
-namespace vps {
+namespace vps::models {
 
 namespace {
 
@@ -78,4 +78,4 @@ SamplingResult random_sample(AssignResult& assign, const Tensor& boxes, const Te
   return r;
 }
 
-}  // namespace vps
+}  // namespace vps::models

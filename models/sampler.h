@@ -4,7 +4,7 @@
 #include "models/assigner.h"
 #include "tensor/tensor.h"
 
-namespace vps {
+namespace vps::models {
 
 struct RandomSamplerOptions {
   int64_t num = 512;
@@ -37,4 +37,4 @@ std::vector<int64_t> random_choice(const std::vector<int64_t>& candidates, int64
 SamplingResult random_sample(AssignResult& assign, const Tensor& boxes, const Tensor& gt_boxes,
                              const Tensor& gt_labels, const RandomSamplerOptions& opt, Generator& gen);
 
-}  // namespace vps
+}  // namespace vps::models

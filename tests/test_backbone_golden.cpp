@@ -16,6 +16,7 @@
 #include "tests/weights_test_util.h"
 
 using namespace vps;
+using namespace vps::models;
 
 namespace {
 

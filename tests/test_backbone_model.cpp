@@ -17,6 +17,7 @@
 #include "tests/weights_test_util.h"
 
 using namespace vps;
+using namespace vps::models;
 using models::ResNet;
 using models::ResNetOptions;
 

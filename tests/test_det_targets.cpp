@@ -14,6 +14,7 @@
 #include "tests/npy_fixture.h"
 
 using namespace vps;
+using namespace vps::models;
 using vps::testing::expect_error;
 
 namespace {
@@ -249,7 +250,7 @@ TEST(DetTargets, AssignerAndRpnTargetsMatchTorchReference) {
   std::vector<int64_t> a = i64(rpn.gt_inds);
   EXPECT_GT(std::count_if(a.begin(), a.end(), [](int64_t v) { return v > 0; }), 10);  // a meaningful case
   EXPECT_GT(std::count(a.begin(), a.end(), -1), 10);
-  RPNTargetConfig keep_all;
+  RPNTargetOptions keep_all;
   keep_all.sampler = {1000000, 1.0, -1, false};
   Generator gen(0);
   RPNTargets t = rpn_targets(anchors, fx("valid").to(DType::u8), gt, 120, 160, keep_all, gen);

@@ -19,6 +19,7 @@
 #include "tests/heads_fixture.h"
 
 using namespace vps;
+using namespace vps::models;
 using vps::testing::expect_error;
 using vps::testing::heads_fixture;
 using vps::testing::heads_param;
@@ -164,7 +165,7 @@ TEST(DetHeads, ProposalsMatchSpecReference) {
   RPNHead h(rpn_opts());
   set_rpn(h, rpn_params());
   auto [cls, deltas] = h.forward(rpn_feats());
-  ProposalConfig cfg;
+  ProposalOptions cfg;
   cfg.nms_pre = 200;
   cfg.nms_post = 60;
   cfg.max_num = 100;
@@ -174,8 +175,8 @@ TEST(DetHeads, ProposalsMatchSpecReference) {
   ASSERT_EQ(p.shape(), ref.shape());
   EXPECT_ALLCLOSE(p, ref, 1e-9, 1e-9);
   // Configs of the spec; min_bbox_size drops small boxes.
-  EXPECT_EQ(ProposalConfig::train().nms_pre, 2000);
-  EXPECT_EQ(ProposalConfig::test().max_num, 1000);
+  EXPECT_EQ(ProposalOptions::train().nms_pre, 2000);
+  EXPECT_EQ(ProposalOptions::test().max_num, 1000);
   cfg.min_bbox_size = 12;
   Tensor big = h.get_proposals(cls, deltas, 1, 30, 45, cfg);
   EXPECT_GT(big.size(0), 0);
@@ -204,7 +205,7 @@ TEST(DetHeads, ProposalsTopKExactWithTiedScores) {
     cls.push_back(cat({c * 0.5, c}, 0));  // image 1 is the one used
     deltas.push_back(vps::testing::rnd({2, 12, hh, ww}, 20 + uint64_t(l), -0.5, 0.5).to(DType::f32));
   }
-  ProposalConfig cfg;
+  ProposalOptions cfg;
   cfg.nms_pre = 20;
   cfg.nms_post = 15;
   cfg.max_num = 25;
@@ -347,7 +348,7 @@ TEST(DetHeads, CudaParity) {
   vps::testing::check_parity(vps::testing::MultiFn([&](const std::vector<Tensor>& x) {
                                set_rpn(h, x, 5);
                                auto [c, d] = h.forward({x[0], x[1], x[2], x[3], x[4]});
-                               ProposalConfig cfg;
+                               ProposalOptions cfg;
                                cfg.nms_pre = 200;
                                std::vector<Tensor> out = c;
                                out.insert(out.end(), d.begin(), d.end());
@@ -383,7 +384,7 @@ TEST(DetHeads, BadInput) {
   expect_error([&] { rpn.forward(f); }, "RPNHead", "[2, 5, 2, 3]");
   expect_error([&] { rpn.forward({f[0]}); }, "RPNHead", "levels");
   auto [cls, deltas] = rpn.forward(rpn_feats());
-  expect_error([&] { rpn.get_proposals(cls, deltas, 2, 30, 45, ProposalConfig::test()); }, "get_proposals", "image 2");
+  expect_error([&] { rpn.get_proposals(cls, deltas, 2, 30, 45, ProposalOptions::test()); }, "get_proposals", "image 2");
   deltas[0] = deltas[0].slice(1, 0, 8);
   expect_error([&] { flatten_rpn_outputs(cls, deltas, 0); }, "flatten_rpn_outputs", "[2, 8, 8, 12]");
   expect_error([&] { extract_roi_features(roi_feats(), Tensor::zeros({3, 4}, DType::f64), 7); }, "extract_roi_features",

@@ -20,6 +20,7 @@
 #include "tests/gradcheck.h"
 
 using namespace vps;
+using namespace vps::models;
 
 namespace {
 

@@ -12,6 +12,7 @@
 #include "tests/heads_fixture.h"
 
 using namespace vps;
+using namespace vps::models;
 using vps::testing::expect_error;
 using vps::testing::heads_fixture;
 
