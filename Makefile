@@ -44,7 +44,7 @@ ifeq ($(CUDA),1)
   LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas $(if $(filter 1,$(CUDNN)),-lcudnn,)
 endif
 
-LIB_DIRS := tensor autograd ops layers models losses data eval
+LIB_DIRS := tensor autograd ops layers models losses train data eval
 # The subcommands (tools/cmd_*.cpp) are in the library too, so that the tests run them as a user
 # does (vps::cli::run_main); the binary adds only tools/main.cpp.
 LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp) $(wildcard $(d)/*.cu)) $(filter-out tools/main.cpp,$(wildcard tools/*.cpp))

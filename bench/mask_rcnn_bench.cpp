@@ -39,14 +39,15 @@ GtInstances bench_gt(int64_t h, int64_t w) {
 
 void bench_train(const std::vector<std::string>& args) {
   int64_t h = args.size() > 0 ? std::stoll(args[0]) : 256, w = args.size() > 1 ? std::stoll(args[1]) : 512;
-  auto model = std::dynamic_pointer_cast<MaskRCNN>(models::build_model(models::load_config("configs/mask_rcnn_r50_fpn.json")));
+  std::shared_ptr<models::Model> model = models::build_model_from_file("configs/mask_rcnn_r50_fpn.json");
+  models::Batch batch;
   Generator gen(3);
   Tensor img = randn({1, 3, h, w}, gen);
-  GtInstances gt = bench_gt(h, w);
+  batch.frame.image = img;
+  batch.frame.gt = bench_gt(h, w);
   double ms = bench::time_ms([&] {
     model->zero_grad();
-    auto losses = model->forward_train(img, gt, gen);
-    MaskRCNN::total_loss(losses).backward();
+    models::Model::total_loss(model->forward_train(batch, gen)).backward();
   }, 3, 1);
   bench::report("mask_rcnn_train", ms, std::to_string(h) + "x" + std::to_string(w));
 }

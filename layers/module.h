@@ -31,6 +31,14 @@ class Module {
   std::vector<Tensor> parameters() const;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_children() const { return children_; }
   std::shared_ptr<Module> child(const std::string& name) const;  // throws when absent
+  // The child `name` as an M; null when it is absent or of another type (for code that works on any
+  // model with, say, a ResNet `backbone`).
+  template <class M>
+  std::shared_ptr<M> child_as(const std::string& name) const {
+    for (auto& [n, c] : children_)
+      if (n == name) return std::dynamic_pointer_cast<M>(c);
+    return nullptr;
+  }
 
   // Copies values from `sd` into the matching members (shapes must agree). Missing keys are an
   // error when `strict`; returns the names of members that were not present in `sd`.

@@ -11,14 +11,10 @@ namespace vps::models {
 
 nn::NamedTensors infer_features(const std::string& config, const std::string& weights, const std::string& input,
                                 const std::string& out, const FeatureOptions& opt) {
-  std::shared_ptr<nn::Module> m = build_model_from_file(config);
+  std::shared_ptr<nn::Module> m = build_module_from_file(config);
   // Any model with children `backbone` (ResNet) and `neck` (FPN): ResNetFPN, MaskRCNN, ...
-  std::shared_ptr<ResNet> backbone;
-  std::shared_ptr<FPN> neck;
-  for (auto& [name, child] : m->named_children()) {
-    if (name == "backbone") backbone = std::dynamic_pointer_cast<ResNet>(child);
-    if (name == "neck") neck = std::dynamic_pointer_cast<FPN>(child);
-  }
+  std::shared_ptr<ResNet> backbone = m->child_as<ResNet>("backbone");
+  std::shared_ptr<FPN> neck = m->child_as<FPN>("neck");
   VPS_CHECK(backbone && neck, "infer-features: ", config, " builds a ", m->type_name(),
             ", which has no ResNet `backbone` and FPN `neck` children");
   LoadOptions lo;
@@ -39,7 +35,7 @@ std::string inspect_against_model(const std::string& file, const std::string& co
                                   const std::string& pth_key, bool strip_module, bool* complete) {
   VPS_CHECK(config.empty() != model_type.empty(), "inspect: give exactly one of a config file or a model type");
   std::shared_ptr<nn::Module> m =
-      config.empty() ? build_model(nlohmann::json{{"type", model_type}}) : build_model_from_file(config);
+      config.empty() ? build_module(nlohmann::json{{"type", model_type}}) : build_module_from_file(config);
   PthOptions pth;
   pth.select_key = pth_key;
   pth.strip_module = strip_module;

@@ -59,8 +59,20 @@ Tensor scalar_like(double v, const Tensor& like) { return Tensor::scalar(v, DTyp
 
 }  // namespace
 
-std::map<std::string, Tensor> MaskRCNN::forward_train(const Tensor& img, const GtInstances& gt, Generator& gen) {
-  const char* op = "MaskRCNN::forward_train";
+LossMap MaskRCNN::forward_train(const Batch& batch, Generator& gen) {
+  GtInstances gt = batch.frame.gt;
+  if (gt.img_h < 0) gt.img_h = batch.frame.img_h, gt.img_w = batch.frame.img_w;
+  return losses(batch.frame.image, gt, gen);
+}
+
+OutputMap MaskRCNN::forward_test(const Frame& frame) {
+  int64_t h = frame.img_h >= 0 ? frame.img_h : frame.image.size(2), w = frame.img_w >= 0 ? frame.img_w : frame.image.size(3);
+  MaskRCNNOutput o = detect(frame.image, h, w);
+  return {{"boxes", o.boxes}, {"scores", o.scores}, {"labels", o.labels}, {"masks", o.masks}};
+}
+
+LossMap MaskRCNN::losses(const Tensor& img, const GtInstances& gt, Generator& gen) {
+  const char* op = "MaskRCNN::losses";
   std::vector<Tensor> feats = extract_feats(img);
   int64_t pad_h = img.size(2), pad_w = img.size(3);
   int64_t img_h = gt.img_h > 0 ? gt.img_h : pad_h, img_w = gt.img_w > 0 ? gt.img_w : pad_w;
@@ -120,17 +132,7 @@ std::map<std::string, Tensor> MaskRCNN::forward_train(const Tensor& img, const G
   return out;
 }
 
-Tensor MaskRCNN::total_loss(const std::map<std::string, Tensor>& losses) {
-  Tensor total;
-  for (const auto& kv : losses) {
-    if (kv.first.find("loss") == std::string::npos) continue;
-    total = total.defined() ? add(total, kv.second) : kv.second;
-  }
-  VPS_CHECK(total.defined(), "MaskRCNN::total_loss: no entry named *loss*");
-  return total;
-}
-
-MaskRCNNOutput MaskRCNN::forward_test(const Tensor& img, int64_t img_h, int64_t img_w) {
+MaskRCNNOutput MaskRCNN::detect(const Tensor& img, int64_t img_h, int64_t img_w) {
   autograd::NoGradGuard ng;
   std::vector<Tensor> feats = extract_feats(img);
   auto [cls, deltas] = rpn_head->forward(feats);

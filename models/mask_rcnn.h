@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "layers/module.h"
+#include "models/model.h"
 #include "models/bbox_head.h"
 #include "models/det_targets.h"
 #include "models/fpn.h"
@@ -37,35 +38,29 @@ struct MaskRCNNOptions {
   uint64_t seed = 0;  // initialisation of the heads
 };
 
-// GT of one image: boxes (G,4) float32 [x1,y1,x2,y2] (inclusive pixel corners), labels (G) int64 in
-// 1..nc-1, masks (G,H,W) u8 0/1 at the image's (unpadded) resolution. img_h/img_w: the unpadded size
-// (-1: the image tensor's size).
-struct GtInstances {
-  Tensor boxes, labels, masks;
-  int64_t img_h = -1, img_w = -1;
-};
-
 // Detections of one image; masks (n,28,28) are sigmoid probabilities of each detection's own class.
 struct MaskRCNNOutput {
   Tensor boxes, scores, labels, masks;
 };
 
-class MaskRCNN : public nn::Module {
+class MaskRCNN : public Model {
  public:
   explicit MaskRCNN(const MaskRCNNOptions& o);
   std::string type_name() const override { return "MaskRCNN"; }
   const MaskRCNNOptions& options() const { return opt_; }
 
+  // Model: the frame's image and GT (a reference frame is not used). Losses as losses() below.
+  LossMap forward_train(const Batch& batch, Generator& gen) override;
+  // Model: detect() of the frame as named outputs boxes, scores, labels, masks.
+  OutputMap forward_test(const Frame& frame) override;
+
   // img (1,3,H,W) normalised (spec 2: BGR/RGB means and stds applied by the caller), H and W multiples
   // of 32. Returns loss_rpn_cls, loss_rpn_bbox, loss_cls, loss_bbox, loss_mask (0-dim, differentiable),
   // "acc" (percent, no grad) and "num_pos_rpn", "num_pos_rcnn" (counts, no grad). `gen` drives sampling.
-  std::map<std::string, Tensor> forward_train(const Tensor& img, const GtInstances& gt, Generator& gen);
-  // Sum of the entries whose key contains "loss" (mmdet parse_losses).
-  static Tensor total_loss(const std::map<std::string, Tensor>& losses);
-
+  LossMap losses(const Tensor& img, const GtInstances& gt, Generator& gen);
   // No grad. Proposals (test cfg) clipped to img_h x img_w (unpadded); MaskROI selection clipped to the
   // padded tensor size (VPSNet's im_info); masks of the selected boxes. Nothing selected: n = 0.
-  MaskRCNNOutput forward_test(const Tensor& img, int64_t img_h, int64_t img_w);
+  MaskRCNNOutput detect(const Tensor& img, int64_t img_h, int64_t img_w);
 
   // FPN levels P2..P6 of an image.
   std::vector<Tensor> extract_feats(const Tensor& img);

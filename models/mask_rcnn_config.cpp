@@ -136,7 +136,7 @@ MaskRCNNOptions mask_rcnn_options_from_json(const json& c) {
   return o;
 }
 
-VPS_REGISTER_MODEL("MaskRCNN", [](const nlohmann::json& c) -> std::shared_ptr<nn::Module> {
+VPS_REGISTER_MODEL("MaskRCNN", [](const nlohmann::json& c) -> std::shared_ptr<Model> {
   return std::make_shared<MaskRCNN>(mask_rcnn_options_from_json(c));
 });
 

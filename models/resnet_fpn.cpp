@@ -95,13 +95,13 @@ int fold_batch_norms(nn::Module& m) {
   return n;
 }
 
-VPS_REGISTER_MODEL("ResNetFPN", [](const nlohmann::json& c) -> std::shared_ptr<nn::Module> {
+VPS_REGISTER_MODULE("ResNetFPN", [](const nlohmann::json& c) -> std::shared_ptr<nn::Module> {
   return build_resnet_fpn(c);
 });
-VPS_REGISTER_MODEL("ResNet", [](const nlohmann::json& c) -> std::shared_ptr<nn::Module> {
+VPS_REGISTER_MODULE("ResNet", [](const nlohmann::json& c) -> std::shared_ptr<nn::Module> {
   return std::make_shared<ResNet>(resnet_options_from_json(c, "ResNet"));
 });
-VPS_REGISTER_MODEL("FPN", [](const nlohmann::json& c) -> std::shared_ptr<nn::Module> {
+VPS_REGISTER_MODULE("FPN", [](const nlohmann::json& c) -> std::shared_ptr<nn::Module> {
   FPNOptions o = fpn_options_from_json(c, "FPN");
   if (o.in_channels.empty()) o.in_channels = {256, 512, 1024, 2048};  // ResNet-50's C2..C5
   return std::make_shared<FPN>(o);

@@ -151,6 +151,9 @@ class Generator {
     return c;
   }
   uint64_t seed() const { return seed_; }
+  // The whole state is (seed, counter): checkpoints save both to resume the same stream.
+  uint64_t counter() const { return counter_; }
+  void set_counter(uint64_t c) { counter_ = c; }
 
  private:
   uint64_t seed_, counter_ = 0;

@@ -134,7 +134,7 @@ TEST(BackboneIO, AbsurdConfigSizesNameTheConfigNotBadAlloc) {
   c["backbone"]["base_width"] = int64_t(1) << 30;  // a 7x7 stem of 2^30 x 3 x 49 floats: 630 GB
   std::string path = dir.file("absurd.json");
   data::write_json(path, c);
-  test::expect_error([&] { models::build_model_from_file(path); }, {path, "out of memory"});
+  test::expect_error([&] { models::build_module_from_file(path); }, {path, "out of memory"});
 }
 
 // `vps infer-features` end to end on the tiny config: a .npy input (taken as is) and a PNG (normalised).
@@ -193,14 +193,14 @@ TEST(BackboneIO, RenameRuleDropsTensors) {
 TEST(BackboneIO, InferFeaturesOfADetector) {
   test::TempDir dir;
   const std::string cfg = "configs/mask_rcnn_tiny.json";
-  auto m = models::build_model_from_file(cfg);
+  std::shared_ptr<models::Model> m = models::build_model_from_file(cfg);
   std::string w = dir.file("w.safetensors"), npy = dir.file("x.npy");
   models::save(*m, w);
   Tensor x = vps::testing::rnd({1, 3, 64, 64}, 10).to(DType::f32);
   save_npy(npy, x);
   auto maps = models::infer_features(cfg, w, npy, dir.file("f.safetensors"));
-  auto bb = std::dynamic_pointer_cast<models::ResNet>(m->child("backbone"));
-  auto neck = std::dynamic_pointer_cast<models::FPN>(m->child("neck"));
+  auto bb = m->child_as<models::ResNet>("backbone");
+  auto neck = m->child_as<models::FPN>("neck");
   ASSERT_TRUE(bb && neck);
   m->eval();
   auto c = bb->forward(x);

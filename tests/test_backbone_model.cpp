@@ -43,7 +43,7 @@ std::map<std::string, std::vector<int64_t>> torchvision_keys() {
 // The full-size ResNet-50-FPN of configs/resnet50_fpn.json, built once (initialising 25M parameters
 // takes seconds on a loaded 2-core machine).
 std::shared_ptr<nn::Module> full_model() {
-  static std::shared_ptr<nn::Module> m = models::build_model_from_file("configs/resnet50_fpn.json");
+  static std::shared_ptr<nn::Module> m = models::build_module_from_file("configs/resnet50_fpn.json");
   return m;
 }
 
@@ -82,9 +82,7 @@ TEST(BackboneModel, DepthsAndBlockTypes) {
 }
 
 TEST(BackboneModel, OutputShapesAndStrides) {
-  auto m = models::build_model(models::load_config("configs/resnet_fpn_tiny.json"));
-  auto* net = dynamic_cast<models::ResNetFPN*>(m.get());
-  ASSERT_NE(net, nullptr);
+  auto net = models::build_resnet_fpn(models::load_config("configs/resnet_fpn_tiny.json"));
   auto outs = net->forward(vps::testing::rnd({1, 3, 64, 96}, 1).to(DType::f32));
   std::vector<std::string> names;
   for (auto& [n, t] : outs) names.push_back(n + shape_str(t.shape()));
@@ -176,11 +174,12 @@ TEST(BackboneRegistry, BuildsFromConfigAndNamesBadKeys) {
   EXPECT_EQ(sd.at("neck.lateral_convs.3.conv.weight"), (std::vector<int64_t>{256, 2048, 1, 1}));
   EXPECT_EQ(sd.at("neck.fpn_convs.0.conv.bias"), (std::vector<int64_t>{256}));
 
-  test::expect_error([] { models::build_model({{"type", "NoSuchNet"}}); }, {"NoSuchNet", "ResNetFPN"});
-  test::expect_error([] { models::build_model({{"type", "ResNetFPN"}, {"backbone", {{"dpeth", 50}}}}); },
+  test::expect_error([] { models::build_module({{"type", "NoSuchNet"}}); }, {"NoSuchNet", "ResNetFPN"});
+  test::expect_error([] { models::build_module({{"type", "ResNetFPN"}, {"backbone", {{"dpeth", 50}}}}); },
                      {"backbone", "unknown key 'dpeth'"});
-  test::expect_error([] { models::build_model({{"type", "ResNet"}, {"depth", "50"}}); }, {"depth", "integer"});
-  test::expect_error([] { models::register_model("ResNet", [](const nlohmann::json&) { return nullptr; }); },
+  test::expect_error([] { models::build_module({{"type", "ResNet"}, {"depth", "50"}}); }, {"depth", "integer"});
+  test::expect_error([] { models::build_model({{"type", "ResNetFPN"}}); }, {"ResNetFPN", "not a trainable model", "MaskRCNN"});
+  test::expect_error([] { models::register_module("ResNet", [](const nlohmann::json&) { return nullptr; }); },
                      {"ResNet", "twice"});
   test::TempDir dir;
   std::string bad = dir.file("bad.json");
@@ -188,11 +187,11 @@ TEST(BackboneRegistry, BuildsFromConfigAndNamesBadKeys) {
   test::expect_error([&] { models::load_config(bad); }, {bad, "JSON"});
   std::string typo = dir.file("typo.json");
   test::write_bytes(typo, test::bytes_of("{\"type\": \"ResNetFPN\", \"neck\": {\"out_channel\": 8}}"));
-  test::expect_error([&] { models::build_model_from_file(typo); }, {typo, "neck", "out_channel"});
-  models::register_model("BackboneTestDummy", [](const nlohmann::json& c) -> std::shared_ptr<nn::Module> {
+  test::expect_error([&] { models::build_module_from_file(typo); }, {typo, "neck", "out_channel"});
+  models::register_module("BackboneTestDummy", [](const nlohmann::json& c) -> std::shared_ptr<nn::Module> {
     return std::make_shared<ResNet>(models::resnet_options_from_json(c, "dummy"));
   });
-  EXPECT_EQ(models::build_model({{"type", "BackboneTestDummy"}, {"depth", 18}, {"base_width", 2}})->type_name(),
+  EXPECT_EQ(models::build_module({{"type", "BackboneTestDummy"}, {"depth", 18}, {"base_width", 2}})->type_name(),
             "ResNet");
 }
 

@@ -6,7 +6,7 @@
 #include "layers/conv2d.h"
 #include "layers/group_norm.h"
 #include "layers/pooling.h"
-#include "layers/sgd.h"
+#include "train/sgd.h"
 #include "ops/ops.h"
 #include "tests/npy_fixture.h"
 
@@ -22,11 +22,11 @@ TEST(ConvNetEndToEnd, ThirtySgdStepsMatchPyTorchLosses) {
   std::vector<double> want = fx("losses").to_vector<double>();
   ASSERT_EQ(want.size(), 31u);
 
-  nn::SGDOptions o;
+  train::SGDOptions o;
   o.lr = 0.05;
   o.momentum = 0.9;
   o.weight_decay = 1e-4;
-  nn::SGD opt(params, o);
+  train::SGD opt(params, o);
   auto loss_of = [&] {
     const Tensor &cw = params[0].second, &cb = params[1].second, &gw = params[2].second, &gb = params[3].second,
                  &fw = params[4].second, &fb = params[5].second;

@@ -1,6 +1,7 @@
-// Mask R-CNN end to end: the full-size config has the checkpoint's names and shapes (spec 6); the tiny
-// config trains: on 4 synthetic images its losses fall steadily over a few hundred SGD steps and the
-// boxes forward_test then predicts hit the objects.
+// Mask R-CNN end to end: the full-size config has the checkpoint's names and shapes (docs/detection-
+// heads.md); the tiny config trains through the trainer (train/trainer.h): on 4 synthetic images its
+// losses fall steadily over a few hundred SGD steps and the boxes forward_test then predicts hit the
+// objects.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -10,9 +11,9 @@
 #include <omp.h>
 
 #include "layers/box_coder.h"
-#include "layers/sgd.h"
 #include "models/mask_rcnn.h"
 #include "models/registry.h"
+#include "train/trainer.h"
 #include "ops/ops.h"
 #include "tensor/blas.h"
 #include "tensor/device.h"
@@ -24,10 +25,9 @@ using namespace vps::models;
 
 namespace {
 
+// The typed model (for losses() and detect()); the trainer takes it as a models::Model.
 std::shared_ptr<MaskRCNN> build(const nlohmann::json& cfg) {
-  auto m = std::dynamic_pointer_cast<MaskRCNN>(models::build_model(cfg));
-  EXPECT_TRUE(m != nullptr);
-  return m;
+  return std::make_shared<MaskRCNN>(mask_rcnn_options_from_json(cfg));
 }
 
 struct Sample {
@@ -68,6 +68,7 @@ Sample make_sample(uint64_t seed) {
   }
   Sample s;
   s.img = Tensor::from_vector(img, {1, 3, H, W});
+  s.gt.img_h = H, s.gt.img_w = W;
   s.gt.boxes = Tensor::from_vector(boxes, {n, 4});
   s.gt.labels = Tensor::from_vector(labels, {n});
   s.gt.masks = Tensor::from_vector(masks, {n, H, W});
@@ -92,8 +93,16 @@ const char* kTerms[] = {"loss_rpn_cls", "loss_rpn_bbox", "loss_cls", "loss_bbox"
 
 }  // namespace
 
+models::Batch batch_of(const Sample& s) {
+  models::Batch b;
+  b.frame.image = s.img;
+  b.frame.gt = s.gt;
+  return b;
+}
+
 TEST(DetMaskRCNN, FullConfigHasCheckpointNames) {
-  auto m = build(models::load_config("configs/mask_rcnn_r50_fpn.json"));
+  std::shared_ptr<models::Model> m = models::build_model_from_file("configs/mask_rcnn_r50_fpn.json");
+  EXPECT_EQ(m->type_name(), "MaskRCNN");
   std::map<std::string, Shape> shapes;
   for (auto& kv : m->state_dict()) shapes[kv.first] = kv.second.shape();
   std::vector<std::pair<std::string, Shape>> expect = {
@@ -116,7 +125,7 @@ TEST(DetMaskRCNN, ForwardTrainKeysAndGradients) {
   auto m = build(models::load_config("configs/mask_rcnn_tiny.json"));
   Sample s = make_sample(1);
   Generator gen(0);
-  auto losses = m->forward_train(s.img, s.gt, gen);
+  auto losses = m->losses(s.img, s.gt, gen);
   for (const char* k : kTerms) {
     ASSERT_TRUE(losses.count(k)) << k;
     EXPECT_TRUE(std::isfinite(losses[k].item_double())) << k;
@@ -124,7 +133,7 @@ TEST(DetMaskRCNN, ForwardTrainKeysAndGradients) {
   }
   EXPECT_FALSE(losses["acc"].requires_grad());
   EXPECT_GT(losses["num_pos_rcnn"].item_double(), 0);  // at least the GT boxes themselves
-  MaskRCNN::total_loss(losses).backward();
+  Model::total_loss(losses).backward();
   for (const char* p : {"rpn_head.rpn_cls.weight", "bbox_head.fc_cls.weight", "bbox_head.fc_reg.weight",
                         "mask_head.conv_logits.weight", "backbone.conv1.weight", "neck.fpn_convs.0.conv.weight"}) {
     Tensor g;
@@ -133,45 +142,55 @@ TEST(DetMaskRCNN, ForwardTrainKeysAndGradients) {
     ASSERT_TRUE(g.defined()) << p;
     EXPECT_GT(sum(abs(g)).item_double(), 0) << p;
   }
-  MaskRCNNOutput o = m->forward_test(s.img, 64, 96);
+  MaskRCNNOutput o = m->detect(s.img, 64, 96);
   EXPECT_EQ(o.masks.dim(), 3);
   EXPECT_EQ(o.boxes.size(0), o.masks.size(0));
+  // The Model interface gives the same losses (same sampling stream) and the same detections.
+  Generator g1(7), g2(7);
+  auto direct = m->losses(s.img, s.gt, g1), through = m->forward_train(batch_of(s), g2);
+  for (const char* k : kTerms) EXPECT_EQ(direct[k].item_double(), through[k].item_double()) << k;
+  models::Frame fr;
+  fr.image = s.img;
+  OutputMap out = m->forward_test(fr);
+  EXPECT_EQ(out.at("boxes").to_vector<float>(), o.boxes.to_vector<float>());
+  EXPECT_EQ(out.at("masks").shape(), o.masks.shape());
 
   // An image without objects: only negatives, a zero mask loss, backward still runs.
   GtInstances none{Tensor::zeros({0, 4}), Tensor::zeros({0}, DType::i64), Tensor::zeros({0, 64, 96}, DType::u8)};
-  auto empty = m->forward_train(s.img, none, gen);
+  auto empty = m->losses(s.img, none, gen);
   EXPECT_EQ(empty["loss_mask"].item_double(), 0.0);
   EXPECT_EQ(empty["num_pos_rcnn"].item_double(), 0.0);
   EXPECT_EQ(empty["loss_rpn_bbox"].item_double(), 0.0);
   EXPECT_GT(empty["loss_cls"].item_double(), 0.0);
-  MaskRCNN::total_loss(empty).backward();
-  vps::testing::expect_error([&] { m->forward_train(Tensor::zeros({2, 3, 64, 96}), s.gt, gen); },
+  Model::total_loss(empty).backward();
+  vps::testing::expect_error([&] { m->losses(Tensor::zeros({2, 3, 64, 96}), s.gt, gen); },
                              {"MaskRCNN", "[2, 3, 64, 96]"});
 }
 
 TEST(DetMaskRCNN, OverfitsSyntheticImages) {
   SingleThread one;
   auto t0 = std::chrono::steady_clock::now();
-  auto m = build(models::load_config("configs/mask_rcnn_tiny.json"));
+  std::shared_ptr<models::Model> m = models::build_model_from_file("configs/mask_rcnn_tiny.json");
   std::vector<Sample> data;
   for (uint64_t i = 0; i < 4; ++i) data.push_back(make_sample(10 + i));
-  nn::SGD sgd(m->named_parameters(), {0.02, 0.9, 0, 1e-4});
-  Generator gen(1);
   const int steps = 300, window = 20;
+  train::TrainerOptions to;
+  to.sgd = {0.02, 0.9, 0, 1e-4, false};
+  to.schedule.base_lr = 0.02;  // linear warmup from 0.3 x over 50 steps, then constant
+  to.schedule.warmup_iters = 50;
+  to.schedule.warmup_ratio = 0.3;
+  to.clip_grad_norm = 35.0;
+  to.max_iters = steps;
+  to.seed = 1;
+  train::Trainer trainer(m, to);
   std::vector<double> total;
   std::map<std::string, std::vector<double>> terms;
-  for (int it = 0; it < steps; ++it) {
-    const Sample& s = data[size_t(it) % data.size()];
-    auto losses = m->forward_train(s.img, s.gt, gen);
-    Tensor loss = MaskRCNN::total_loss(losses);
-    sgd.zero_grad();
-    loss.backward();
-    nn::clip_grad_norm(m->parameters(), 35.0);
-    sgd.set_lr(it < 50 ? 0.02 * (0.3 + 0.7 * it / 50.0) : 0.02);
-    sgd.step();
-    total.push_back(loss.item_double());
-    for (const char* k : kTerms) terms[k].push_back(losses[k].item_double());
-  }
+  trainer.run([&](int64_t it) { return batch_of(data[size_t(it) % data.size()]); },
+              [&](const train::StepRecord& r) {
+                total.push_back(r.total_loss);
+                for (const char* k : kTerms) terms[k].push_back(r.values.at(k));
+              });
+  ASSERT_EQ(total.size(), size_t(steps));
   auto mean = [&](const std::vector<double>& v, size_t from) {
     double a = 0;
     for (size_t i = from; i < from + window; ++i) a += v[i];
@@ -190,16 +209,17 @@ TEST(DetMaskRCNN, OverfitsSyntheticImages) {
 
   int hit = 0, gts = 0;
   for (const Sample& s : data) {
-    MaskRCNNOutput o = m->forward_test(s.img, 64, 96);
-    int64_t g = s.gt.boxes.size(0);
+    OutputMap o = m->forward_test(batch_of(s).frame);
+    const Tensor& boxes = o.at("boxes");
+    int64_t g = s.gt.boxes.size(0), n = boxes.size(0);
     gts += int(g);
-    if (o.boxes.size(0) == 0) continue;
-    std::vector<float> iou = box_iou(s.gt.boxes, o.boxes).to_vector<float>();
-    std::vector<int64_t> lab = o.labels.to_vector<int64_t>(), gl = s.gt.labels.to_vector<int64_t>();
+    if (n == 0) continue;
+    std::vector<float> iou = box_iou(s.gt.boxes, boxes).to_vector<float>();
+    std::vector<int64_t> lab = o.at("labels").to_vector<int64_t>(), gl = s.gt.labels.to_vector<int64_t>();
     for (int64_t i = 0; i < g; ++i) {
       bool ok = false;
-      for (int64_t j = 0; j < o.boxes.size(0); ++j)
-        ok = ok || (iou[size_t(i * o.boxes.size(0) + j)] > 0.5f && lab[size_t(j)] == gl[size_t(i)]);
+      for (int64_t j = 0; j < n; ++j)
+        ok = ok || (iou[size_t(i * n + j)] > 0.5f && lab[size_t(j)] == gl[size_t(i)]);
       hit += ok;
     }
   }
@@ -219,16 +239,16 @@ TEST(DetMaskRCNN, CudaParity) {
   gt_gpu.boxes = s.gt.boxes.to(cuda_device(0));
   gt_gpu.labels = s.gt.labels.to(cuda_device(0));
   Generator g1(4), g2(4);
-  auto a = cpu->forward_train(s.img, s.gt, g1);
-  auto b = gpu->forward_train(s.img.to(cuda_device(0)), gt_gpu, g2);
+  auto a = cpu->losses(s.img, s.gt, g1);
+  auto b = gpu->losses(s.img.to(cuda_device(0)), gt_gpu, g2);
   for (const char* k : kTerms) EXPECT_NEAR(a[k].item_double(), b[k].item_double(), 1e-4 + 1e-3 * std::fabs(a[k].item_double())) << k;
-  MaskRCNN::total_loss(a).backward();
-  MaskRCNN::total_loss(b).backward();
+  Model::total_loss(a).backward();
+  Model::total_loss(b).backward();
   auto pa = cpu->named_parameters(), pb = gpu->named_parameters();
   for (size_t i = 0; i < pa.size(); ++i) {
     if (!pa[i].second.grad().defined()) continue;
     EXPECT_ALLCLOSE(pb[i].second.grad().cpu(), pa[i].second.grad(), 1e-4, 1e-2);
   }
-  MaskRCNNOutput oa = cpu->forward_test(s.img, 64, 96), ob = gpu->forward_test(s.img.to(cuda_device(0)), 64, 96);
+  MaskRCNNOutput oa = cpu->detect(s.img, 64, 96), ob = gpu->detect(s.img.to(cuda_device(0)), 64, 96);
   EXPECT_EQ(oa.boxes.size(0), ob.boxes.size(0));
 }

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "autograd/grad_mode.h"
-#include "layers/sgd.h"
+#include "train/sgd.h"
 #include "ops/ops.h"
 #include "tests/gradcheck.h"
 #include "tests/npy_fixture.h"
@@ -36,7 +36,7 @@ struct Tiny : nn::Module {
 TEST(SGD, GoldenThreeStepsMomentumWeightDecay) {
   Tiny m;
   Tensor x = fixture("nn", "sgd_x"), t = fixture("nn", "sgd_t");
-  nn::SGD opt(m.named_parameters(), {0.1, 0.9, 0, 0.01, false});
+  train::SGD opt(m.named_parameters(), {0.1, 0.9, 0, 0.01, false});
   for (int step = 0; step < 3; ++step) {
     opt.zero_grad();
     m.loss(x, t).backward();
@@ -52,7 +52,7 @@ TEST(SGD, GoldenThreeStepsMomentumWeightDecay) {
 TEST(SGD, HandComputedUpdates) {
   // p = 1, constant grad 2, lr 0.5, momentum 0.5, dampening 0.5, wd 0.1: g = 2.1 (then 2 + 0.1 p).
   Tensor p = Tensor::full({1}, 1.0, DType::f64).set_requires_grad();
-  nn::SGD opt({{"p", p}}, {0.5, 0.5, 0.5, 0.1, false});
+  train::SGD opt({{"p", p}}, {0.5, 0.5, 0.5, 0.1, false});
   p.set_grad(Tensor::full({1}, 2.0, DType::f64));
   opt.step();  // buf = 2.1 (first step: buf = g, no dampening); p = 1 - 1.05
   double pv = 1 - 0.5 * 2.1, buf = 2.1;
@@ -64,13 +64,13 @@ TEST(SGD, HandComputedUpdates) {
   EXPECT_NEAR(p.item<double>(), pv, 1e-14);
   // Nesterov: p -= lr * (g + momentum * buf)
   Tensor q = Tensor::full({1}, 1.0, DType::f64).set_requires_grad();
-  nn::SGD nes({{"q", q}}, {0.1, 0.9, 0, 0, true});
+  train::SGD nes({{"q", q}}, {0.1, 0.9, 0, 0, true});
   q.set_grad(Tensor::full({1}, 1.0, DType::f64));
   nes.step();
   EXPECT_NEAR(q.item<double>(), 1 - 0.1 * (1 + 0.9 * 1), 1e-14);
   // Parameters without a gradient are skipped.
   Tensor r = Tensor::full({1}, 3.0, DType::f64).set_requires_grad();
-  nn::SGD none({{"r", r}}, {0.1, 0.9, 0, 0.1, false});
+  train::SGD none({{"r", r}}, {0.1, 0.9, 0, 0.1, false});
   none.step();
   EXPECT_EQ(r.item<double>(), 3.0);
 }
@@ -78,7 +78,7 @@ TEST(SGD, HandComputedUpdates) {
 TEST(SGD, StateDictRoundTripResumesIdentically) {
   Tensor x = fixture("nn", "sgd_x"), t = fixture("nn", "sgd_t");
   Tiny a, b;
-  nn::SGD oa(a.named_parameters(), {0.1, 0.9, 0, 0.01, false});
+  train::SGD oa(a.named_parameters(), {0.1, 0.9, 0, 0.01, false});
   for (int i = 0; i < 2; ++i) {
     oa.zero_grad();
     a.loss(x, t).backward();
@@ -92,7 +92,7 @@ TEST(SGD, StateDictRoundTripResumesIdentically) {
   EXPECT_EQ(sd.size(), 4u);
   EXPECT_TRUE(sd.count("momentum_buffer.w1"));
   EXPECT_EQ(sd["iteration"].item_double(), 2);
-  nn::SGD ob(b.named_parameters(), {0.1, 0.9, 0, 0.01, false});
+  train::SGD ob(b.named_parameters(), {0.1, 0.9, 0, 0.01, false});
   ob.load_state_dict(sd);
   EXPECT_EQ(ob.iteration(), 2);
   oa.zero_grad();
@@ -115,17 +115,17 @@ TEST(SGD, ClipGradNorm) {
   Tensor c = Tensor::zeros({1}, DType::f64).set_requires_grad();  // no grad: ignored
   a.set_grad(Tensor::from_vector<double>({3, 0}, {2}));
   b.set_grad(Tensor::from_vector<double>({4}, {1}));
-  double total = nn::clip_grad_norm({a, b, c}, 1.0);
+  double total = train::clip_grad_norm({a, b, c}, 1.0);
   EXPECT_NEAR(total, 5.0, 1e-12);
   EXPECT_NEAR(a.grad().to_vector<double>()[0], 3.0 / (5 + 1e-6), 1e-12);
   EXPECT_NEAR(b.grad().item<double>(), 4.0 / (5 + 1e-6), 1e-12);
-  double again = nn::clip_grad_norm({a, b, c}, 10.0);  // below the limit: unchanged
+  double again = train::clip_grad_norm({a, b, c}, 10.0);  // below the limit: unchanged
   EXPECT_NEAR(again, 1.0, 1e-6);
   EXPECT_NEAR(b.grad().item<double>(), 4.0 / (5 + 1e-6), 1e-12);
 }
 
 TEST(SGD, LrScheduleWarmupAndSteps) {
-  nn::LrSchedule s;
+  train::LrSchedule s;
   s.base_lr = 0.02;
   s.warmup_iters = 500;
   s.warmup_ratio = 1.0 / 3;
@@ -141,7 +141,7 @@ TEST(SGD, LrScheduleWarmupAndSteps) {
 
 TEST(SGD, BadOptions) {
   Tensor p = Tensor::zeros({1}, DType::f64).set_requires_grad();
-  EXPECT_THROW(nn::SGD({{"p", p}}, {-1, 0, 0, 0, false}), Error);
-  EXPECT_THROW(nn::SGD({{"p", p}}, {0.1, 0, 0, 0, true}), Error);
-  EXPECT_THROW(nn::SGD({{"i", Tensor::zeros({1}, DType::i64)}}, {0.1, 0, 0, 0, false}), Error);
+  EXPECT_THROW(train::SGD({{"p", p}}, {-1, 0, 0, 0, false}), Error);
+  EXPECT_THROW(train::SGD({{"p", p}}, {0.1, 0, 0, 0, true}), Error);
+  EXPECT_THROW(train::SGD({{"i", Tensor::zeros({1}, DType::i64)}}, {0.1, 0, 0, 0, false}), Error);
 }

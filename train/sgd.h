@@ -1,4 +1,5 @@
-// SGD with momentum (PyTorch's formulation), global gradient-norm clipping and mmcv-style LR schedules.
+// SGD with momentum (PyTorch's formulation), global gradient-norm clipping and mmcv-style LR schedules:
+// the optimizer side of the trainer (train/trainer.h).
 #pragma once
 #include <map>
 #include <string>
@@ -6,7 +7,7 @@
 
 #include "layers/module.h"
 
-namespace vps::nn {
+namespace vps::train {
 
 struct SGDOptions {
   double lr = 0.01, momentum = 0, dampening = 0, weight_decay = 0;
@@ -18,7 +19,7 @@ struct SGDOptions {
 // build the optimizer after Module::to(device).
 class SGD {
  public:
-  SGD(const NamedTensors& params, const SGDOptions& options);
+  SGD(const nn::NamedTensors& params, const SGDOptions& options);
   void step();        // under no-grad; skips parameters without .grad; iteration += 1
   void zero_grad();   // drops every parameter's .grad
   double lr() const { return opt_.lr; }
@@ -32,7 +33,7 @@ class SGD {
   void load_state_dict(const std::map<std::string, Tensor>& sd);
 
  private:
-  NamedTensors params_;
+  nn::NamedTensors params_;
   std::vector<Tensor> bufs_;  // undefined until the first step that saw a gradient
   SGDOptions opt_;
   int64_t iteration_ = 0;
@@ -53,4 +54,4 @@ struct LrSchedule {
   double lr_at(int64_t it) const;
 };
 
-}  // namespace vps::nn
+}  // namespace vps::train

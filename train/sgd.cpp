@@ -1,4 +1,4 @@
-#include "layers/sgd.h"
+#include "train/sgd.h"
 
 #include <cmath>
 
@@ -6,9 +6,9 @@
 #include "ops/ops.h"
 #include "tensor/check.h"
 
-namespace vps::nn {
+namespace vps::train {
 
-SGD::SGD(const NamedTensors& params, const SGDOptions& options) : params_(params), opt_(options) {
+SGD::SGD(const nn::NamedTensors& params, const SGDOptions& options) : params_(params), opt_(options) {
   VPS_CHECK(opt_.lr >= 0 && opt_.momentum >= 0 && opt_.weight_decay >= 0, "SGD: lr (", opt_.lr, "), momentum (",
             opt_.momentum, ") and weight_decay (", opt_.weight_decay, ") must be non-negative");
   VPS_CHECK(!opt_.nesterov || (opt_.momentum > 0 && opt_.dampening == 0),
@@ -99,4 +99,4 @@ double LrSchedule::lr_at(int64_t it) const {
   return regular;
 }
 
-}  // namespace vps::nn
+}  // namespace vps::train

@@ -1,0 +1,85 @@
+// The training loop's one step and its bookkeeping, for any models::Model:
+//   step = zero grads, forward_train, total loss (entries named *loss*), backward, gradient clipping,
+//          learning rate from the schedule, SGD step.
+// run() repeats it over a sample source, writes a JSON-lines log (one object per step: every loss
+// term, lr, grad norm, data and step time) and checkpoints every N steps and at the end; resume()
+// continues from a checkpoint with the same parameters, optimizer state and random stream, so an
+// interrupted and resumed run reaches the same parameters as an uninterrupted one.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "models/model.h"
+#include "train/checkpoint.h"
+#include "train/sgd.h"
+
+namespace vps::train {
+
+struct TrainerOptions {
+  SGDOptions sgd{0.01, 0.9, 0, 1e-4, false};
+  LrSchedule schedule;        // its base_lr overrides sgd.lr
+  double clip_grad_norm = 0;  // > 0: clip the global L2 norm of all gradients to this
+  int64_t max_iters = 1;
+  int64_t checkpoint_every = 0;  // > 0: RUN/checkpoint.safetensors every N steps (and always at the end)
+  uint64_t seed = 0;             // the sampling generator passed to forward_train
+  std::string out_dir;           // where run() writes log.jsonl and checkpoints (empty: nowhere)
+  std::map<std::string, std::string> checkpoint_metadata;  // copied into every checkpoint
+};
+
+struct StepRecord {
+  int64_t iteration = 0;  // 1-based: the step just completed
+  double lr = 0, total_loss = 0, grad_norm = 0, data_seconds = 0, step_seconds = 0;
+  std::map<std::string, double> values;  // every entry forward_train returned
+};
+
+// Source of training samples: the sample for a 0-based step. A function of the step alone, so a
+// resumed run sees the samples the uninterrupted one would.
+using SampleFn = std::function<models::Batch(int64_t step)>;
+
+class Trainer {
+ public:
+  Trainer(std::shared_ptr<models::Model> model, const TrainerOptions& options);
+
+  StepRecord step(const models::Batch& batch);
+  // Steps from iteration() to max_iters; `on_step` (optional) sees each record (progress output).
+  void run(const SampleFn& samples, const std::function<void(const StepRecord&)>& on_step = {});
+
+  void save(const std::string& path) const;
+  void resume(const std::string& path);
+  std::string checkpoint_path() const;  // <out_dir>/checkpoint.safetensors
+
+  int64_t iteration() const { return iteration_; }
+  models::Model& model() { return *model_; }
+  const SGD& optimizer() const { return sgd_; }
+  Generator& generator() { return gen_; }
+
+ private:
+  std::shared_ptr<models::Model> model_;
+  TrainerOptions opt_;
+  SGD sgd_;
+  Generator gen_;
+  int64_t iteration_ = 0;
+};
+
+// Drops the lines of a JSON-lines log whose "iter" is above `iteration` (and any torn last line).
+void truncate_log_after(const std::string& path, int64_t iteration);
+
+// One JSON object per line, appended and flushed per record, so that a crash loses at most the line
+// being written and a resumed run continues the same file.
+class JsonlLog {
+ public:
+  explicit JsonlLog(const std::string& path);
+  ~JsonlLog();
+  JsonlLog(const JsonlLog&) = delete;
+  JsonlLog& operator=(const JsonlLog&) = delete;
+  void write(const StepRecord& r);
+
+ private:
+  std::string path_;
+  std::FILE* f_ = nullptr;
+};
+
+}  // namespace vps::train
