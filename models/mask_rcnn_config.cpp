@@ -10,37 +10,15 @@ namespace vps::models {
 namespace {
 
 using nlohmann::json;
-namespace cfg = cfg;
-
-double get_double(const json& j, const std::string& key, double def, const std::string& where) {
-  auto it = j.find(key);
-  if (it == j.end()) return def;
-  VPS_CHECK(it->is_number(), "config ", where, ".", key, ": expected a number, got ", it->dump());
-  return it->get<double>();
-}
-
-std::vector<double> get_doubles(const json& j, const std::string& key, const std::vector<double>& def,
-                                const std::string& where) {
-  auto it = j.find(key);
-  if (it == j.end()) return def;
-  VPS_CHECK(it->is_array(), "config ", where, ".", key, ": expected an array of numbers, got ", it->dump());
-  std::vector<double> v;
-  for (const json& x : *it) {
-    VPS_CHECK(x.is_number(), "config ", where, ".", key, ": expected numbers, got ", x.dump());
-    v.push_back(x.get<double>());
-  }
-  return v;
-}
-
 json section(const json& j, const std::string& key) { return j.value(key, json::object()); }
 
 void assigner_sampler(const json& j, const std::string& w, MaxIoUAssignerOptions& a, RandomSamplerOptions& s) {
-  a.pos_iou_thr = get_double(j, "pos_iou_thr", a.pos_iou_thr, w);
-  a.neg_iou_thr = get_double(j, "neg_iou_thr", a.neg_iou_thr, w);
-  a.min_pos_iou = get_double(j, "min_pos_iou", a.min_pos_iou, w);
+  a.pos_iou_thr = cfg::get_double(j, "pos_iou_thr", a.pos_iou_thr, w);
+  a.neg_iou_thr = cfg::get_double(j, "neg_iou_thr", a.neg_iou_thr, w);
+  a.min_pos_iou = cfg::get_double(j, "min_pos_iou", a.min_pos_iou, w);
   a.gt_max_assign_all = cfg::get_bool(j, "gt_max_assign_all", a.gt_max_assign_all, w);
   s.num = cfg::get_int(j, "num", s.num, w);
-  s.pos_fraction = get_double(j, "pos_fraction", s.pos_fraction, w);
+  s.pos_fraction = cfg::get_double(j, "pos_fraction", s.pos_fraction, w);
   s.neg_pos_ub = cfg::get_int(j, "neg_pos_ub", s.neg_pos_ub, w);
   s.add_gt_as_proposals = cfg::get_bool(j, "add_gt_as_proposals", s.add_gt_as_proposals, w);
 }
@@ -58,8 +36,8 @@ ProposalOptions proposal(const json& j, ProposalOptions p, const std::string& w)
   p.nms_pre = cfg::get_int(j, "nms_pre", p.nms_pre, w);
   p.nms_post = cfg::get_int(j, "nms_post", p.nms_post, w);
   p.max_num = cfg::get_int(j, "max_num", p.max_num, w);
-  p.nms_thr = get_double(j, "nms_thr", p.nms_thr, w);
-  p.min_bbox_size = get_double(j, "min_bbox_size", p.min_bbox_size, w);
+  p.nms_thr = cfg::get_double(j, "nms_thr", p.nms_thr, w);
+  p.min_bbox_size = cfg::get_double(j, "min_bbox_size", p.min_bbox_size, w);
   return p;
 }
 
@@ -83,8 +61,8 @@ MaskRCNNOptions mask_rcnn_options_from_json(const json& c) {
   cfg::check_keys(r, {"type", "in_channels", "feat_channels", "anchor_scales", "anchor_ratios", "anchor_strides"}, "rpn_head");
   o.rpn_head.in_channels = cfg::get_int(r, "in_channels", fpn_out, "rpn_head");
   o.rpn_head.feat_channels = cfg::get_int(r, "feat_channels", fpn_out, "rpn_head");
-  o.rpn_head.anchor_scales = get_doubles(r, "anchor_scales", o.rpn_head.anchor_scales, "rpn_head");
-  o.rpn_head.anchor_ratios = get_doubles(r, "anchor_ratios", o.rpn_head.anchor_ratios, "rpn_head");
+  o.rpn_head.anchor_scales = cfg::get_doubles(r, "anchor_scales", o.rpn_head.anchor_scales, "rpn_head");
+  o.rpn_head.anchor_ratios = cfg::get_doubles(r, "anchor_ratios", o.rpn_head.anchor_ratios, "rpn_head");
   o.rpn_head.anchor_strides = cfg::get_ints(r, "anchor_strides", o.rpn_head.anchor_strides, "rpn_head");
 
   json bb = section(c, "bbox_head");
@@ -93,7 +71,7 @@ MaskRCNNOptions mask_rcnn_options_from_json(const json& c) {
   o.bbox_head.roi_feat_size = cfg::get_int(bb, "roi_feat_size", o.bbox_head.roi_feat_size, "bbox_head");
   o.bbox_head.fc_out_channels = cfg::get_int(bb, "fc_out_channels", o.bbox_head.fc_out_channels, "bbox_head");
   o.bbox_head.num_classes = cfg::get_int(bb, "num_classes", o.bbox_head.num_classes, "bbox_head");
-  o.bbox_head.target_stds = get_doubles(bb, "target_stds", o.bbox_head.target_stds, "bbox_head");
+  o.bbox_head.target_stds = cfg::get_doubles(bb, "target_stds", o.bbox_head.target_stds, "bbox_head");
   VPS_CHECK(o.bbox_head.target_stds.size() == 4, "config bbox_head.target_stds: expected 4 numbers");
   for (int i = 0; i < 4; ++i) {
     o.rcnn_train.target_stds[i] = o.bbox_head.target_stds[size_t(i)];
@@ -112,25 +90,25 @@ MaskRCNNOptions mask_rcnn_options_from_json(const json& c) {
   json trpn = section(tr, "rpn");
   cfg::check_keys(trpn, with(kAssignKeys, {"allowed_border", "pos_weight", "smoothl1_beta"}), "train_cfg.rpn");
   assigner_sampler(trpn, "train_cfg.rpn", o.rpn_train.assigner, o.rpn_train.sampler);
-  o.rpn_train.allowed_border = get_double(trpn, "allowed_border", o.rpn_train.allowed_border, "train_cfg.rpn");
-  o.rpn_train.pos_weight = get_double(trpn, "pos_weight", o.rpn_train.pos_weight, "train_cfg.rpn");
-  o.rpn_bbox_beta = get_double(trpn, "smoothl1_beta", o.rpn_bbox_beta, "train_cfg.rpn");
+  o.rpn_train.allowed_border = cfg::get_double(trpn, "allowed_border", o.rpn_train.allowed_border, "train_cfg.rpn");
+  o.rpn_train.pos_weight = cfg::get_double(trpn, "pos_weight", o.rpn_train.pos_weight, "train_cfg.rpn");
+  o.rpn_bbox_beta = cfg::get_double(trpn, "smoothl1_beta", o.rpn_bbox_beta, "train_cfg.rpn");
   o.rpn_proposal = proposal(section(tr, "rpn_proposal"), ProposalOptions::train(), "train_cfg.rpn_proposal");
   json trc = section(tr, "rcnn");
   cfg::check_keys(trc, with(kAssignKeys, {"mask_size", "pos_weight", "smoothl1_beta"}), "train_cfg.rcnn");
   assigner_sampler(trc, "train_cfg.rcnn", o.rcnn_train.assigner, o.rcnn_train.sampler);
-  o.rcnn_train.pos_weight = get_double(trc, "pos_weight", o.rcnn_train.pos_weight, "train_cfg.rcnn");
+  o.rcnn_train.pos_weight = cfg::get_double(trc, "pos_weight", o.rcnn_train.pos_weight, "train_cfg.rcnn");
   o.mask_size = cfg::get_int(trc, "mask_size", o.mask_size, "train_cfg.rcnn");
   VPS_CHECK(o.mask_size > 0 && o.mask_size % 2 == 0, "config train_cfg.rcnn.mask_size: expected an even size");
-  o.rcnn_bbox_beta = get_double(trc, "smoothl1_beta", o.rcnn_bbox_beta, "train_cfg.rcnn");
+  o.rcnn_bbox_beta = cfg::get_double(trc, "smoothl1_beta", o.rcnn_bbox_beta, "train_cfg.rcnn");
 
   json te = section(c, "test_cfg");
   cfg::check_keys(te, {"rpn", "rcnn"}, "test_cfg");
   o.rpn_test = proposal(section(te, "rpn"), ProposalOptions::test(), "test_cfg.rpn");
   json tec = section(te, "rcnn");
   cfg::check_keys(tec, {"score_thr", "nms_thr", "max_det", "class_agnostic_nms"}, "test_cfg.rcnn");
-  o.rcnn_test.score_thr = get_double(tec, "score_thr", o.rcnn_test.score_thr, "test_cfg.rcnn");
-  o.rcnn_test.nms_thr = get_double(tec, "nms_thr", o.rcnn_test.nms_thr, "test_cfg.rcnn");
+  o.rcnn_test.score_thr = cfg::get_double(tec, "score_thr", o.rcnn_test.score_thr, "test_cfg.rcnn");
+  o.rcnn_test.nms_thr = cfg::get_double(tec, "nms_thr", o.rcnn_test.nms_thr, "test_cfg.rcnn");
   o.rcnn_test.max_det = cfg::get_int(tec, "max_det", o.rcnn_test.max_det, "test_cfg.rcnn");
   o.rcnn_test.class_agnostic_nms = cfg::get_bool(tec, "class_agnostic_nms", o.rcnn_test.class_agnostic_nms, "test_cfg.rcnn");
   return o;

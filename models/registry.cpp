@@ -147,6 +147,26 @@ std::vector<int64_t> get_ints(const nlohmann::json& j, const std::string& key, c
   return out;
 }
 
+double get_double(const nlohmann::json& j, const std::string& key, double def, const std::string& where) {
+  const nlohmann::json* v = find(j, key, where);
+  if (!v) return def;
+  VPS_CHECK(v->is_number(), "config ", where, ".", key, ": expected a number, got ", v->dump());
+  return v->get<double>();
+}
+
+std::vector<double> get_doubles(const nlohmann::json& j, const std::string& key, const std::vector<double>& def,
+                                const std::string& where) {
+  const nlohmann::json* v = find(j, key, where);
+  if (!v) return def;
+  VPS_CHECK(v->is_array(), "config ", where, ".", key, ": expected an array of numbers, got ", v->dump());
+  std::vector<double> out;
+  for (auto& e : *v) {
+    VPS_CHECK(e.is_number(), "config ", where, ".", key, ": expected an array of numbers, got ", v->dump());
+    out.push_back(e.get<double>());
+  }
+  return out;
+}
+
 void check_keys(const nlohmann::json& j, const std::vector<std::string>& allowed, const std::string& where) {
   VPS_CHECK(j.is_object(), "config ", where, ": expected an object, got ", j.dump());
   for (auto it = j.begin(); it != j.end(); ++it)

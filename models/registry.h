@@ -47,6 +47,9 @@ std::string get_string(const nlohmann::json& j, const std::string& key, const st
                        const std::string& where);
 std::vector<int64_t> get_ints(const nlohmann::json& j, const std::string& key, const std::vector<int64_t>& def,
                               const std::string& where);
+double get_double(const nlohmann::json& j, const std::string& key, double def, const std::string& where);
+std::vector<double> get_doubles(const nlohmann::json& j, const std::string& key, const std::vector<double>& def,
+                                const std::string& where);
 // Throws when `j` is not an object or has a key outside `allowed` (typos must not pass silently).
 void check_keys(const nlohmann::json& j, const std::vector<std::string>& allowed, const std::string& where);
 }  // namespace cfg
