@@ -44,14 +44,16 @@ ifeq ($(CUDA),1)
   LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas $(if $(filter 1,$(CUDNN)),-lcudnn,)
 endif
 
-LIB_DIRS := tensor autograd ops layers models losses train data eval
+LIB_DIRS := tensor autograd ops layers models losses train infer data eval
 # The subcommands (tools/cmd_*.cpp) are in the library too, so that the tests run them as a user
 # does (vps::cli::run_main); the binary adds only tools/main.cpp.
-LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp) $(wildcard $(d)/*.cu)) $(filter-out tools/main.cpp,$(wildcard tools/*.cpp))
+# Sources are found recursively (a new subfolder such as models/flownet2/ or tests/<area>/ needs no edit).
+find_src  = $(sort $(shell find $(1) \( -name '*.cpp' -o -name '*.cu' \) 2>/dev/null))
+LIB_SRC  := $(call find_src,$(LIB_DIRS)) $(filter-out tools/main.cpp,$(call find_src,tools))
 LIB_OBJ  := $(patsubst %,$(BUILD)/%.o,$(LIB_SRC))
 TOOL_OBJ := $(BUILD)/tools/main.cpp.o
-TEST_OBJ := $(patsubst %,$(BUILD)/%.o,$(wildcard tests/*.cpp))
-BENCH_OBJ:= $(patsubst %,$(BUILD)/%.o,$(wildcard bench/*.cpp))
+TEST_OBJ := $(patsubst %,$(BUILD)/%.o,$(call find_src,tests))
+BENCH_OBJ:= $(patsubst %,$(BUILD)/%.o,$(call find_src,bench))
 LIB      := $(BUILD)/libvps.a
 DEPS_OK  := build/.deps-ok
 

@@ -1,4 +1,4 @@
-// SharedFCBBoxHead of mmdetection v1 (convfc_bbox_head.py, spec 1.5): flatten -> shared_fcs.0 + ReLU ->
+// SharedFCBBoxHead of mmdetection v1 (convfc_bbox_head.py): flatten -> shared_fcs.0 + ReLU ->
 // shared_fcs.1 + ReLU -> fc_cls (num_classes) and fc_reg (4 * num_classes, class-specific incl. bg).
 #pragma once
 #include <memory>

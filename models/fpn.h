@@ -1,4 +1,4 @@
-// FPN neck (mmdetection v1 `necks/fpn.py` with its defaults, spec 1.2): lateral 1x1 convs (bias),
+// FPN neck (mmdetection v1 `necks/fpn.py` with its defaults): lateral 1x1 convs (bias),
 // nearest x2 top-down sums, 3x3 output convs (bias, no activation), extra levels by max_pool2d(kernel 1,
 // stride 2) of the last output. Keys: lateral_convs.i.conv.{weight,bias}, fpn_convs.i.conv.{weight,bias}.
 #pragma once

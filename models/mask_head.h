@@ -1,4 +1,4 @@
-// FCNMaskHead of mmdetection v1 (fcn_mask_head.py, spec 1.6): num_convs x (3x3 conv + ReLU) named
+// FCNMaskHead of mmdetection v1 (fcn_mask_head.py): num_convs x (3x3 conv + ReLU) named
 // convs.{i}.conv, upsample (ConvTranspose2d k2 s2) + ReLU, conv_logits (1x1, num_classes).
 #pragma once
 #include <memory>

@@ -1,6 +1,6 @@
-// Mask R-CNN as VPSNet's instance branch uses it (spec 1.1-1.6 and 2): ResNet + FPN + RPN head + shared-FC
+// Mask R-CNN as VPSNet's instance branch uses it (docs/detection-heads.md, docs/detection-training.md): ResNet + FPN + RPN head + shared-FC
 // box head + FCN mask head, batch 1. Children backbone, neck, rpn_head, bbox_head, mask_head, so the
-// parameter names are mmdetection's (spec 6). Built from JSON with build_model({"type": "MaskRCNN", ...}).
+// parameter names are mmdetection's (docs/weights.md). Built from JSON with build_model({"type": "MaskRCNN", ...}).
 #pragma once
 #include <map>
 #include <memory>
@@ -54,7 +54,7 @@ class MaskRCNN : public Model {
   // Model: detect() of the frame as named outputs boxes, scores, labels, masks.
   OutputMap forward_test(const Frame& frame) override;
 
-  // img (1,3,H,W) normalised (spec 2: BGR/RGB means and stds applied by the caller), H and W multiples
+  // img (1,3,H,W) normalised (BGR/RGB means and stds applied by the caller, docs/backbone.md), H and W multiples
   // of 32. Returns loss_rpn_cls, loss_rpn_bbox, loss_cls, loss_bbox, loss_mask (0-dim, differentiable),
   // "acc" (percent, no grad) and "num_pos_rpn", "num_pos_rcnn" (counts, no grad). `gen` drives sampling.
   LossMap losses(const Tensor& img, const GtInstances& gt, Generator& gen);

@@ -1,4 +1,4 @@
-// Test-time box selection of the RoI head: VPSNet's MaskROI (UPSNet mask_roi.py, spec 1.5) and mmdet v1's
+// Test-time box selection of the RoI head: VPSNet's MaskROI (UPSNet mask_roi.py) and mmdet v1's
 // multiclass_nms as an option. Not differentiable (runs under no-grad).
 #pragma once
 #include <vector>

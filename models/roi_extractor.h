@@ -1,4 +1,4 @@
-// Multi-level RoI feature extraction (mmdetection v1 SingleRoIExtractor, spec 1.4).
+// Multi-level RoI feature extraction (mmdetection v1 SingleRoIExtractor).
 #pragma once
 #include <vector>
 

@@ -1,4 +1,4 @@
-// RPN head of mmdetection v1 (rpn_head.py / anchor_head.py) and its proposal generation (spec 1.3).
+// RPN head of mmdetection v1 (rpn_head.py / anchor_head.py) and its proposal generation (docs/detection-heads.md).
 // Children rpn_conv (3x3 + ReLU, shared over levels), rpn_cls (1x1, A sigmoid logits), rpn_reg (1x1, 4A
 // deltas): checkpoint names rpn_head.rpn_conv.weight etc.
 #pragma once

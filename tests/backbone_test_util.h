@@ -1,4 +1,4 @@
-// Shared by the backbone tests: the narrow fixture models of tools/fixtures/make_backbone.py and the
+// Shared by the backbone tests: the narrow fixture models of tests/fixtures/backbone/make_backbone.py and the
 // scalar loss used for its gradients.
 #pragma once
 #include <cmath>

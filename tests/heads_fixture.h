@@ -1,4 +1,4 @@
-// Helpers of the detection-head tests: fixtures under tests/fixtures/heads (tools/fixtures/make_heads.py).
+// Helpers of the detection-head tests: fixtures under tests/fixtures/heads (tests/fixtures/heads/make_heads.py).
 #pragma once
 #include <string>
 

@@ -1,4 +1,4 @@
-// Test entry point. GPU-only tests skip with a message when no GPU is present (see parity.h).
+// Test entry point. GPU-only tests skip with a message when no GPU is present (VPS_REQUIRE_CUDA in tests/gradcheck.h).
 #include <gtest/gtest.h>
 
 #include <cstdio>

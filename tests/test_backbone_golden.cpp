@@ -1,4 +1,4 @@
-// ResNet + FPN against PyTorch (tools/fixtures/make_backbone.py): the fixture checkpoints (zip and
+// ResNet + FPN against PyTorch (tests/fixtures/backbone/make_backbone.py): the fixture checkpoints (zip and
 // legacy .pth) go through convert_weights (the library call behind `vps convert`) and load(); the
 // outputs C2..C5, P2..P6 and every parameter gradient of a scalar loss match within 1e-5 (float64)
 // and 1e-4 (float32), relative to each tensor's largest magnitude and per element.

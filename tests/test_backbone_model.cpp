@@ -57,7 +57,7 @@ Tensor bn_tensor(nn::Module& m, const std::string& name) {
 }  // namespace
 
 // Full-size ResNet-50: exactly torchvision's keys and shapes, fc excepted (torchvision_resnet50_keys.json
-// is written by tools/fixtures/make_backbone.py from torchvision.models.resnet50()).
+// is written by tests/fixtures/backbone/make_backbone.py from torchvision.models.resnet50()).
 TEST(BackboneModel, ResNet50KeysAndShapesAreTorchvisions) {
   auto want = torchvision_keys();
   want.erase("fc.weight");

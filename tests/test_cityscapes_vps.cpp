@@ -7,9 +7,12 @@
 #include "data/fs_util.h"
 #include "data/synth.h"
 #include "tensor/check.h"
+#include "tests/error_of.h"
 #include "tests/temp_dir.h"
 
 using namespace vps::data;
+
+using vps::testing::error_of;
 
 namespace {
 struct Fixture {
@@ -27,14 +30,6 @@ struct Fixture {
 Fixture& fx() {
   static Fixture f;
   return f;
-}
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const vps::Error& e) {
-    return e.what();
-  }
-  return "no error";
 }
 }  // namespace
 

@@ -6,11 +6,14 @@
 
 #include "layers/conv2d.h"
 #include "ops/ops.h"
+#include "tests/error_of.h"
 #include "tests/gradcheck.h"
 #include "tests/npy_fixture.h"
 
 using namespace vps;
 using vps::testing::rnd;
+
+using vps::testing::error_of;
 
 namespace {
 
@@ -41,14 +44,6 @@ Tensor naive_conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Pair s, P
   return Tensor::from_vector<double>(Y, {N, O, Ho, Wo});
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 }  // namespace
 

@@ -4,11 +4,14 @@
 
 #include "layers/conv_transpose2d.h"
 #include "ops/ops.h"
+#include "tests/error_of.h"
 #include "tests/gradcheck.h"
 #include "tests/npy_fixture.h"
 
 using namespace vps;
 using vps::testing::rnd;
+
+using vps::testing::error_of;
 
 namespace {
 
@@ -41,14 +44,6 @@ Tensor naive_conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b,
   return Tensor::from_vector<double>(Y, {N, Co, Ho, Wo});
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 }  // namespace
 

@@ -1,6 +1,6 @@
 // End-to-end: a tiny conv net (conv, group_norm, relu, max_pool, linear, NLL of log_softmax) trained
 // for 30 steps of SGD with momentum and weight decay on fixed data follows PyTorch's loss trajectory
-// from the same initial weights (tools/fixtures/make_convnet_fixture.py).
+// from the same initial weights (tests/fixtures/convnet/make_convnet_fixture.py).
 #include <gtest/gtest.h>
 
 #include "layers/conv2d.h"

@@ -1,4 +1,4 @@
-// Core ops against golden values from PyTorch (tools/fixtures/make_core_fixtures.py), f64, 1e-10.
+// Core ops against golden values from PyTorch (tests/fixtures/core/make_core_fixtures.py), f64, 1e-10.
 #include <gtest/gtest.h>
 
 #include <fstream>

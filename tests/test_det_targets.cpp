@@ -213,7 +213,7 @@ TEST(DetTargets, MaskTargets) {
 }
 
 TEST(DetTargets, ResizeMatchesOpenCV) {
-  // tools/fixtures/make_det_targets.py: cv2 4.8.1 resize INTER_LINEAR on uint8 (0/1 masks and 0..255),
+  // tests/fixtures/det_targets/make_det_targets.py: cv2 4.8.1 resize INTER_LINEAR on uint8 (0/1 masks and 0..255),
   // up- and downsampling, 1x1 and 1xN sources, non-square outputs, the 2x case cv2 routes to INTER_AREA.
   for (int i = 0; i < 11; ++i) {
     std::string base = "tests/fixtures/det_targets/resize" + std::to_string(i);
@@ -237,7 +237,7 @@ TEST(DetTargets, MaskTargetsMatchMmdet) {
 }
 
 TEST(DetTargets, AssignerAndRpnTargetsMatchTorchReference) {
-  // tools/fixtures/make_det_targets.py: mmdet v1 assign_wrt_overlaps / anchor_target_single in torch on
+  // tests/fixtures/det_targets/make_det_targets.py: mmdet v1 assign_wrt_overlaps / anchor_target_single in torch on
   // 6 GTs and 300 anchors (jittered copies of the GTs and random boxes, some outside a 120x160 image,
   // every 17th invalid), with sampling keeping every candidate so the targets are deterministic.
   auto fx = [](const char* n) { return vps::testing::fixture("det_targets", std::string("as_") + n); };

@@ -1,5 +1,5 @@
 // Detection heads: RPN head (forward, anchors, proposals), multi-level RoI extraction, SharedFCBBoxHead
-// and FCNMaskHead against torch fixtures (tools/fixtures/make_heads.py); checkpoint names; float64
+// and FCNMaskHead against torch fixtures (tests/fixtures/heads/make_heads.py); checkpoint names; float64
 // gradchecks; non-contiguous input; CUDA parity (skips without GPU); bad input.
 #include <gtest/gtest.h>
 

@@ -9,6 +9,7 @@
 #include "data/image_io.h"
 #include "data/panoptic.h"
 #include "tensor/check.h"
+#include "tests/error_of.h"
 #include "tests/temp_dir.h"
 
 using namespace vps::data;
@@ -24,11 +25,8 @@ Image pattern(int w, int h, int ch, int depth) {
 }
 
 std::string expect_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const vps::Error& e) {
-    return e.what();
-  }
+  std::string m = vps::testing::error_of(f);
+  if (!m.empty()) return m;
   ADD_FAILURE() << "expected vps::Error";
   return "";
 }

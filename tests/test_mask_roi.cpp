@@ -1,5 +1,5 @@
 // Test-time box selection: VPSNet's MaskROI and mmdet's multiclass_nms against the spec's reference
-// (tools/fixtures/make_heads.py), crafted cases (agnostic vs class-aware NMS, ties at max_det, the
+// (tests/fixtures/heads/make_heads.py), crafted cases (agnostic vs class-aware NMS, ties at max_det, the
 // empty case), CUDA parity (skips without GPU), bad input.
 #include <gtest/gtest.h>
 

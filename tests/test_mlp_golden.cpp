@@ -1,4 +1,4 @@
-// Golden test against PyTorch (tools/fixtures/make_mlp_fixture.py): a 6 -> 8 -> 3 tanh MLP in float64
+// Golden test against PyTorch (tests/fixtures/mlp/make_mlp_fixture.py): a 6 -> 8 -> 3 tanh MLP in float64
 // with two losses, MSE and NLL of log_softmax (labels picked with gather). Forward loss and every
 // parameter gradient within 1e-10; 50 steps of plain gradient descent (lr 0.1) follow torch's loss
 // trajectory (final loss within 1e-8).
