@@ -20,23 +20,23 @@ void channel_stats(const Tensor& x, int64_t N, int64_t C, int64_t S, const Tenso
   T* pm = mean.data<T>();
   T* pv = var.data<T>();
   double cnt = double(N * S);
-  Tensor s1 = row_sums(x.device(), C, N, S, VPS_LAMBDA(int64_t c, int64_t n, int64_t k) {
+  Tensor s1 = row_sums(x.device(), C, N, S, VPS_KERNEL((int64_t c, int64_t n, int64_t k) {
     Sum2 v;
     v.a = double(px[(n * C + c) * S + k]);
     return v;
-  });
+  }));
   const double* p1 = s1.data<double>();
-  Tensor s2 = row_sums(x.device(), C, N, S, VPS_LAMBDA(int64_t c, int64_t n, int64_t k) {
+  Tensor s2 = row_sums(x.device(), C, N, S, VPS_KERNEL((int64_t c, int64_t n, int64_t k) {
     Sum2 v;
     double d = double(px[(n * C + c) * S + k]) - p1[2 * c] / cnt;
     v.a = d * d;
     return v;
-  });
+  }));
   const double* p2 = s2.data<double>();
-  parallel_for(x.device(), C, VPS_LAMBDA(int64_t c) {
+  parallel_for(x.device(), C, VPS_KERNEL((int64_t c) {
     pm[c] = T(p1[2 * c] / cnt);
     pv[c] = T(p2[2 * c] / cnt);
-  });
+  }));
 }
 
 // y = (x - mean_c) * scale_c + b_c with scale_c = invstd_c * w_c: one fused pass in x's dtype with the
@@ -46,13 +46,13 @@ void normalize(const Tensor& x, int64_t C, int64_t S, const Tensor& mean, const 
                const Tensor& b, const Tensor& y) {
   const T *px = x.data<T>(), *pm = mean.data<T>(), *pi = invstd.data<T>(), *pw = w.data<T>(), *pb = b.data<T>();
   T* py = y.data<T>();
-  for_row_spans(x.device(), x.numel() / (S > 0 ? S : 1), S, VPS_LAMBDA(int64_t r, int64_t k0, int64_t k1) {
+  for_row_spans(x.device(), x.numel() / (S > 0 ? S : 1), S, VPS_KERNEL((int64_t r, int64_t k0, int64_t k1) {
     int64_t c = r % C;
     T m = pm[c], a = T(double(pi[c]) * double(pw[c])), d = pb[c];
     const T* xr = px + r * S;
     T* yr = py + r * S;
     for (int64_t k = k0; k < k1; ++k) yr[k] = (xr[k] - m) * a + d;
-  });
+  }));
 }
 
 struct BatchNormBackward : NormBackwardBase {
@@ -70,23 +70,23 @@ struct BatchNormBackward : NormBackwardBase {
       const T *px = X.data<T>(), *pg = dy.data<T>(), *pm = M.data<T>(), *pi = I.data<T>(), *pw = W.data<T>();
       T *pdw = dw.data<T>(), *pdb = db.data<T>(), *pdx = dx.data<T>();
       if (tr || next[1].valid() || next[2].valid()) {  // frozen BN needs only dx
-        Tensor sums = row_sums(X.device(), C, N, S, VPS_LAMBDA(int64_t c, int64_t n, int64_t k) {
+        Tensor sums = row_sums(X.device(), C, N, S, VPS_KERNEL((int64_t c, int64_t n, int64_t k) {
           int64_t i = (n * c_ + c) * s_ + k;
           Sum2 v;
           v.a = double(pg[i]);
           v.b = double(pg[i]) * (double(px[i]) - double(pm[c])) * double(pi[c]);
           return v;
-        });
+        }));
         const double* ps = sums.data<double>();
-        parallel_for(X.device(), C, VPS_LAMBDA(int64_t c) {
+        parallel_for(X.device(), C, VPS_KERNEL((int64_t c) {
           pdb[c] = T(ps[2 * c]);
           pdw[c] = T(ps[2 * c + 1]);
-        });
+        }));
       }
       // dx = scale_c * (dy - [training] (db_c + xhat * dw_c) / cnt), xhat = (x - mean_c) * invstd_c,
       // with the per-channel factors folded: dx = a * dy + bx * (x - mean_c) + d.
       double cnt = double(n_ * s_);
-      for_row_spans(X.device(), n_ * c_, s_, VPS_LAMBDA(int64_t r, int64_t k0, int64_t k1) {
+      for_row_spans(X.device(), n_ * c_, s_, VPS_KERNEL((int64_t r, int64_t k0, int64_t k1) {
         int64_t c = r % c_;
         double inv = double(pi[c]), scale = double(pw[c]) * inv;
         T a = T(scale), m = pm[c], bx = T(tr ? -scale * inv * double(pdw[c]) / cnt : 0.0),
@@ -94,7 +94,7 @@ struct BatchNormBackward : NormBackwardBase {
         const T *xr = px + r * s_, *gr = pg + r * s_;
         T* dr = pdx + r * s_;
         for (int64_t k = k0; k < k1; ++k) dr[k] = a * gr[k] + bx * (xr[k] - m) + d;
-      });
+      }));
     });
     return {next[0].valid() ? dx : Tensor(), next[1].valid() ? dw : Tensor(), next[2].valid() ? db : Tensor()};
   }
@@ -128,10 +128,10 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, 
         T *rm = running_mean.data<T>(), *rv = running_var.data<T>(), *pm = mean.data<T>(), *pv = var.data<T>();
         int64_t sm = running_mean.stride(0), sv = running_var.stride(0);
         double mom = momentum, corr = double(N * S) / double(N * S - 1);
-        parallel_for(x.device(), C, VPS_LAMBDA(int64_t c) {
+        parallel_for(x.device(), C, VPS_KERNEL((int64_t c) {
           rm[c * sm] = T((1 - mom) * double(rm[c * sm]) + mom * double(pm[c]));
           rv[c * sv] = T((1 - mom) * double(rv[c * sv]) + mom * double(pv[c]) * corr);
-        });
+        }));
         running_mean.bump_version();
         running_var.bump_version();
       }
@@ -141,7 +141,7 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, 
     }
     T* pv = var.data<T>();
     double e = eps;
-    parallel_for(x.device(), C, VPS_LAMBDA(int64_t c) { pv[c] = T(1.0 / ::sqrt(double(pv[c]) + e)); });
+    parallel_for(x.device(), C, VPS_KERNEL((int64_t c) { pv[c] = T(1.0 / ::sqrt(double(pv[c]) + e)); }));
     normalize<T>(x, C, S, mean, var, w, b, y);
   });
   if (autograd::needs_grad({x_in, weight, bias})) {
@@ -174,14 +174,14 @@ std::pair<Tensor, Tensor> fold_batch_norm(const Tensor& conv_w, const Tensor& co
     T *pw = w.data<T>(), *pb = b.data<T>();
     const T *pcb = cb.data<T>(), *pg = g.data<T>(), *pbe = be.data<T>(), *pm = rm.data<T>(), *pv = rv.data<T>();
     double e = eps;
-    parallel_for(w.device(), w.numel(), VPS_LAMBDA(int64_t i) {
+    parallel_for(w.device(), w.numel(), VPS_KERNEL((int64_t i) {
       int64_t c = i / K;
       pw[i] = T(double(pw[i]) * double(pg[c]) / ::sqrt(double(pv[c]) + e));
-    });
-    parallel_for(w.device(), Co, VPS_LAMBDA(int64_t c) {
+    }));
+    parallel_for(w.device(), Co, VPS_KERNEL((int64_t c) {
       double s = double(pg[c]) / ::sqrt(double(pv[c]) + e);
       pb[c] = T((double(pcb[c]) - double(pm[c])) * s + double(pbe[c]));
-    });
+    }));
   });
   return {w, b};
 }

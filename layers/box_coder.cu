@@ -31,7 +31,7 @@ Tensor delta2bbox(const Tensor& rois_in, const Tensor& deltas_in, const BoxCoder
     T* o = out.data<T>();
     BoxCoderParams q = p;
     parallel_for(out.device(), deltas.size(0) * c,
-                 VPS_LAMBDA(int64_t i) { box::decode(r + (i / c) * 4, d + i * 4, q, o + i * 4); });
+                 VPS_KERNEL((int64_t i) { box::decode(r + (i / c) * 4, d + i * 4, q, o + i * 4); }));
   });
   return out;
 }
@@ -51,7 +51,7 @@ Tensor bbox2delta(const Tensor& prop_in, const Tensor& gt_in, const BoxCoderPara
     const T* g = gt.data<T>();
     T* o = out.data<T>();
     BoxCoderParams q = p;
-    parallel_for(out.device(), pr.size(0), VPS_LAMBDA(int64_t i) { box::encode(a + i * 4, g + i * 4, q, o + i * 4); });
+    parallel_for(out.device(), pr.size(0), VPS_KERNEL((int64_t i) { box::encode(a + i * 4, g + i * 4, q, o + i * 4); }));
   });
   return out;
 }
@@ -71,7 +71,7 @@ Tensor box_iou(const Tensor& a_in, const Tensor& b_in, bool legacy_plus_one) {
     T* o = out.data<T>();
     T off = legacy_plus_one ? T(1) : T(0);
     parallel_for(out.device(), n * m,
-                 VPS_LAMBDA(int64_t i) { o[i] = box::iou(pa + (i / m) * 4, pb + (i % m) * 4, off); });
+                 VPS_KERNEL((int64_t i) { o[i] = box::iou(pa + (i / m) * 4, pb + (i % m) * 4, off); }));
   });
   return out;
 }

@@ -61,7 +61,7 @@ Tensor column_taps(const InterpGeom& g, Device device) {
   Tensor t = Tensor::empty({g.Wo * int64_t(sizeof(AxisTap))}, DType::u8, device);
   AxisTap* p = reinterpret_cast<AxisTap*>(t.data<uint8_t>());
   InterpGeom q = g;
-  parallel_for(device, g.Wo, VPS_LAMBDA(int64_t ow) { p[ow] = axis_tap(q, false, ow); });
+  parallel_for(device, g.Wo, VPS_KERNEL((int64_t ow) { p[ow] = axis_tap(q, false, ow); }));
   return t;
 }
 const AxisTap* taps_of(const Tensor& t) { return reinterpret_cast<const AxisTap*>(t.data<uint8_t>()); }

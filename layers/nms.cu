@@ -106,14 +106,14 @@ std::vector<int64_t> bitmask(const Tensor& sb_host, const Tensor& sl_host, const
   const int64_t* l = sl.data<int64_t>();
   uint64_t* m = reinterpret_cast<uint64_t*>(mask.data<int64_t>());
   // mask[i, cb] bit t: box cb*64+t (> i) overlaps box i above the threshold (same label).
-  parallel_for(device, n * blocks, VPS_LAMBDA(int64_t e) {
+  parallel_for(device, n * blocks, VPS_KERNEL((int64_t e) {
     int64_t i = e / blocks, cb = e % blocks;
     int64_t j0 = cb * kBlock, j1 = j0 + kBlock < n ? j0 + kBlock : n;
     uint64_t bits = 0;
     for (int64_t j = (j0 > i + 1 ? j0 : i + 1); j < j1; ++j)
       if (l[i] == l[j] && box::iou(b + i * 4, b + j * 4, off) > thr) bits |= uint64_t(1) << (j - j0);
     m[e] = bits;
-  });
+  }));
   Tensor hm = mask.cpu();
   const uint64_t* hmask = reinterpret_cast<const uint64_t*>(hm.data<int64_t>());
   std::vector<uint64_t> removed(size_t(blocks), 0);

@@ -31,7 +31,7 @@ void strided_copy_channel(const Tensor& src, const Tensor& dst) {
   const T* ps = src.data<T>();
   T* pd = dst.data<T>();
   int64_t st = src.stride(0);
-  parallel_for(dst.device(), dst.numel(), VPS_LAMBDA(int64_t c) { pd[c] = ps[c * st]; });
+  parallel_for(dst.device(), dst.numel(), VPS_KERNEL((int64_t c) { pd[c] = ps[c * st]; }));
 }
 
 // What batch_norm and group_norm backward keep: x (contiguous), the affine weight (ones when none),
@@ -55,17 +55,29 @@ struct NormBackwardBase : autograd::Node {
   }
 };
 
+// The row-span and row-sum helpers take a VPS_KERNEL body and wrap each of its two closures in a body
+// functor (a template instantiated with a closure type may not contain a VPS_KERNEL of its own).
+template <class F>
+struct RowSpanBody {
+  F f;
+  int64_t S, span;
+  HD void operator()(int64_t t) const {
+    RowSpan rs = row_span(t, S, span);
+    f(rs.row, rs.k0, rs.k1);
+  }
+};
+
 // Runs f(r, k0, k1) for every span [k0, k1) of every row r in [0, R) of length S. On CPU a span is up
 // to 4096 elements of one row (per-row constants hoisted, no per-element index division, contiguous
 // loops that vectorise); on CUDA one element per call (one thread each, coalesced).
-template <class F>
-void for_row_spans(Device device, int64_t R, int64_t S, F f) {
+template <class K>
+void for_row_spans(Device device, int64_t R, int64_t S, const K& f) {
   int64_t span = device.is_cuda() ? 1 : (S < 4096 ? (S > 0 ? S : 1) : 4096);
   int64_t per_row = (S + span - 1) / span;
-  parallel_for(device, R * per_row, VPS_LAMBDA(int64_t t) {
-    RowSpan rs = row_span(t, S, span);
-    f(rs.row, rs.k0, rs.k1);
-  }, span);
+  parallel_for(device, R * per_row,
+               make_hd_kernel(RowSpanBody<decltype(f.device)>{f.device, S, span},
+                              RowSpanBody<decltype(f.host)>{f.host, S, span}),
+               span);
 }
 
 // Two running sums per row, returned by row_sums.
@@ -73,25 +85,18 @@ struct Sum2 {
   double a = 0, b = 0;
 };
 
-// For r in [0, R): sums f(r, n, k) over n in [0, Lo), k in [0, Li), where f is an HD functor returning
-// Sum2. Each row's Lo*Li terms are split into chunks (so a few long rows still fill a GPU); the chunk
-// loop walks contiguous k-segments without divisions; chunk partials are added in a second pass.
-// Returns (R, 2) f64 on `device`: column 0 the a-sums, column 1 the b-sums.
+// One chunk of row_sums: the sums of f over terms [m0, m1) of row r, walked as contiguous k-segments
+// of one n each with four independent accumulators (the adds' latency, not the loads, bounds a single
+// running sum).
 template <class F>
-Tensor row_sums(Device device, int64_t R, int64_t Lo, int64_t Li, F f) {
-  int64_t L = Lo * Li;
-  int64_t by_rows = (8192 + R - 1) / (R > 0 ? R : 1), by_len = (L + 255) / 256;
-  int64_t chunks = by_rows < by_len ? by_rows : by_len;
-  if (chunks < 1) chunks = 1;
-  int64_t clen = (L + chunks - 1) / chunks;
-  Tensor part = Tensor::empty({R * chunks, 2}, DType::f64, device), out = Tensor::empty({R, 2}, DType::f64, device);
-  double *pp = part.data<double>(), *po = out.data<double>();
-  parallel_for(device, R * chunks, VPS_LAMBDA(int64_t t) {
+struct RowSumChunkBody {
+  F f;
+  int64_t chunks, clen, L, Li;
+  double* part;
+  HD void operator()(int64_t t) const {
     int64_t r = t / chunks, m0 = (t % chunks) * clen, m1 = m0 + clen < L ? m0 + clen : L;
     double a = 0, b = 0;
     if (m0 < m1) {
-      // contiguous k-segments of one n each; four independent accumulators (the adds' latency, not
-      // the loads, bounds a single running sum)
       int64_t n = m0 / Li, k = m0 % Li;
       for (int64_t m = m0; m < m1; k = 0, ++n) {
         int64_t k1 = k + (m1 - m) < Li ? k + (m1 - m) : Li;
@@ -112,15 +117,42 @@ Tensor row_sums(Device device, int64_t R, int64_t Lo, int64_t Li, F f) {
         b += (b4[0] + b4[1]) + (b4[2] + b4[3]);
       }
     }
-    pp[2 * t] = a;
-    pp[2 * t + 1] = b;
-  }, clen);
-  parallel_for(device, R, VPS_LAMBDA(int64_t r) {
+    part[2 * t] = a;
+    part[2 * t + 1] = b;
+  }
+};
+
+// out (R, 2) = the sum over each row's `chunks` partial sums in part (R * chunks, 2).
+struct RowSumCombineBody {
+  const double* part;
+  double* out;
+  int64_t chunks;
+  HD void operator()(int64_t r) const {
     double a = 0, b = 0;
-    for (int64_t k = 0; k < chunks; ++k) a += pp[2 * (r * chunks + k)], b += pp[2 * (r * chunks + k) + 1];
-    po[2 * r] = a;
-    po[2 * r + 1] = b;
-  });
+    for (int64_t k = 0; k < chunks; ++k) a += part[2 * (r * chunks + k)], b += part[2 * (r * chunks + k) + 1];
+    out[2 * r] = a;
+    out[2 * r + 1] = b;
+  }
+};
+
+// For r in [0, R): sums f(r, n, k) over n in [0, Lo), k in [0, Li), where f is a VPS_KERNEL body
+// returning Sum2. Each row's Lo*Li terms are split into chunks (so a few long rows still fill a GPU);
+// chunk partials are added in a second pass. Returns (R, 2) f64 on `device`: column 0 the a-sums,
+// column 1 the b-sums.
+template <class K>
+Tensor row_sums(Device device, int64_t R, int64_t Lo, int64_t Li, const K& f) {
+  int64_t L = Lo * Li;
+  int64_t by_rows = (8192 + R - 1) / (R > 0 ? R : 1), by_len = (L + 255) / 256;
+  int64_t chunks = by_rows < by_len ? by_rows : by_len;
+  if (chunks < 1) chunks = 1;
+  int64_t clen = (L + chunks - 1) / chunks;
+  Tensor part = Tensor::empty({R * chunks, 2}, DType::f64, device), out = Tensor::empty({R, 2}, DType::f64, device);
+  double* pp = part.data<double>();
+  parallel_for(device, R * chunks,
+               make_hd_kernel(RowSumChunkBody<decltype(f.device)>{f.device, chunks, clen, L, Li, pp},
+                              RowSumChunkBody<decltype(f.host)>{f.host, chunks, clen, L, Li, pp}),
+               clen);
+  parallel_for(device, R, RowSumCombineBody{pp, out.data<double>(), chunks});
   return out;
 }
 

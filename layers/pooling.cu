@@ -171,16 +171,16 @@ struct MaxPoolBackward : autograd::Node {
       // CPU: one plane per call, plain adds (one writer per plane); CUDA: one output per call, atomics.
       if (dy.device().is_cpu()) {
         int64_t L = q.Ho * q.Wo;
-        parallel_for(dy.device(), q.P, VPS_LAMBDA(int64_t plane) {
+        parallel_for(dy.device(), q.P, VPS_KERNEL((int64_t plane) {
           T* d = pdx + plane * q.H * q.W;
           for (int64_t o = plane * L; o < (plane + 1) * L; ++o) d[pi[o]] += pg[o];
-        }, L);
+        }), L);
         return;
       }
-      parallel_for(dy.device(), q.outputs(), VPS_LAMBDA(int64_t o) {
+      parallel_for(dy.device(), q.outputs(), VPS_KERNEL((int64_t o) {
         int64_t plane = o / (q.Ho * q.Wo);
         atomic_add(pdx + plane * q.H * q.W + pi[o], pg[o]);
-      });
+      }));
     });
     return {dx};
   }
@@ -279,7 +279,7 @@ Tensor avg_pool_impl(const Tensor& x_in, const PoolGeom& g, bool adaptive) {
     using T = scalar_t;
     const T* px = x.data<T>();
     T* py = y.data<T>();
-    parallel_for(x.device(), g.outputs(), VPS_LAMBDA(int64_t o) {
+    parallel_for(x.device(), g.outputs(), VPS_KERNEL((int64_t o) {
       int64_t ow = o % g.Wo, oh = (o / g.Wo) % g.Ho, plane = o / (g.Ho * g.Wo);
       Window r = pool_window(g, adaptive, oh, ow);
       const T* p = px + plane * g.H * g.W;
@@ -287,7 +287,7 @@ Tensor avg_pool_impl(const Tensor& x_in, const PoolGeom& g, bool adaptive) {
       for (int64_t h = r.h0; h < r.h1; ++h)
         for (int64_t w = r.w0; w < r.w1; ++w) s += double(p[h * g.W + w]);
       py[o] = T(r.div > 0 ? s / r.div : 0);
-    });
+    }));
   });
   if (autograd::needs_grad({x_in})) {
     auto n = std::make_shared<AvgPoolBackward>();
@@ -311,7 +311,7 @@ std::vector<Tensor> AvgPoolBackward::backward(const std::vector<Tensor>& grads) 
     // CPU: one plane per call with plain adds (one writer per plane); CUDA: one output per call, atomics.
     bool per_plane = dy.device().is_cpu();
     int64_t L = q.Ho * q.Wo;
-    parallel_for(dy.device(), per_plane ? q.P : q.outputs(), VPS_LAMBDA(int64_t i) {
+    parallel_for(dy.device(), per_plane ? q.P : q.outputs(), VPS_KERNEL((int64_t i) {
       int64_t o0 = per_plane ? i * L : i, o1 = per_plane ? o0 + L : i + 1;
       for (int64_t o = o0; o < o1; ++o) {
         int64_t ow = o % q.Wo, oh = (o / q.Wo) % q.Ho, plane = o / L;
@@ -327,7 +327,7 @@ std::vector<Tensor> AvgPoolBackward::backward(const std::vector<Tensor>& grads) 
               atomic_add(p + h * q.W + w, v);
           }
       }
-    }, per_plane ? L : 1);
+    }), per_plane ? L : 1);
   });
   return {dx};
 }

@@ -149,10 +149,10 @@ Tensor roi_align_backward_raw(const Tensor& grad_out_in, const Tensor& rois, con
     using T = scalar_t;
     BackwardBin<T> body{grad_out.data<T>(), rois.data<T>(), gf.data<T>(), g, c, fshape[2], fshape[3]};
     if (gf.device().is_cuda()) {
-      parallel_for(gf.device(), k * c * bins, VPS_LAMBDA(int64_t i) {
+      parallel_for(gf.device(), k * c * bins, VPS_KERNEL((int64_t i) {
         int64_t bin = i % bins, ch = (i / bins) % c, kk = i / (bins * c);
         body(kk, bin / body.q.out_w, bin % body.q.out_w, ch, ch + 1, false);
-      });
+      }));
       return;
     }
     backward_cpu(body, k);
@@ -204,7 +204,7 @@ Tensor roi_align(const Tensor& features, const Tensor& rois_in, const RoIAlignOp
     T* o = out.data<T>();
     RoIGeom q = g;
     int64_t chunk = channel_chunk(out.device(), c), groups = (c + chunk - 1) / chunk;
-    parallel_for(out.device(), k * q.out_h * q.out_w * groups, VPS_LAMBDA(int64_t i) {
+    parallel_for(out.device(), k * q.out_h * q.out_w * groups, VPS_KERNEL((int64_t i) {
       int64_t pw = i % q.out_w, ph = (i / q.out_w) % q.out_h, grp = (i / (q.out_w * q.out_h)) % groups;
       int64_t kk = i / (q.out_w * q.out_h * groups);
       int64_t c0 = grp * chunk, c1 = c0 + chunk < c ? c0 + chunk : c;
@@ -230,7 +230,7 @@ Tensor roi_align(const Tensor& features, const Tensor& rois_in, const RoIAlignOp
         }
       }
       for (int64_t ch = c0; ch < c1; ++ch) obase[ch * pstride] /= T(cnt);
-    });
+    }));
   });
   if (autograd::needs_grad({features})) {
     auto node = std::make_shared<RoIAlignBackward>();
@@ -253,13 +253,13 @@ Tensor map_roi_levels(const Tensor& rois_in, int64_t num_levels, double finest_s
     using T = scalar_t;
     const T* r = rois.data<T>();
     int64_t* o = lv.data<int64_t>();
-    parallel_for(lv.device(), k, VPS_LAMBDA(int64_t i) {
+    parallel_for(lv.device(), k, VPS_KERNEL((int64_t i) {
       const T* b = r + i * cols + first;
       T scale = T(::sqrt((b[2] - b[0] + T(1)) * (b[3] - b[1] + T(1))));
       T l = T(::floor(::log2(scale / T(finest_scale) + T(1e-6))));
       int64_t li = l < T(0) ? 0 : (l > T(num_levels - 1) ? num_levels - 1 : int64_t(l));
       o[i] = li;
-    });
+    }));
   });
   return lv;
 }

@@ -54,10 +54,10 @@ Tensor loss_kernel(LossKind kind, double beta, const Tensor& x, const Tensor& t,
     const scalar_t* wp = wc.defined() ? wc.data<scalar_t>() : nullptr;
     const scalar_t* gp = gc.defined() ? gc.data<scalar_t>() : nullptr;
     scalar_t* op = out.data<scalar_t>();
-    parallel_for(x.device(), x.numel(), VPS_LAMBDA(int64_t i) {
+    parallel_for(x.device(), x.numel(), VPS_KERNEL((int64_t i) {
       scalar_t wi = wp ? wp[i] : scalar_t(1);
       op[i] = gp ? gp[i] * wi * body.deriv(xp[i], tp[i]) : wi * body.value(xp[i], tp[i]);
-    });
+    }));
   });
   return out;
 }
@@ -129,14 +129,14 @@ int64_t prepare_ce_labels(const Tensor& labels, int64_t num_classes, int64_t ign
   double* bp = bad.data<double>();
   VPS_DISPATCH_FLOAT(dtype, "softmax_cross_entropy", [&] {
     scalar_t* vp = valid->data<scalar_t>();
-    parallel_for(lc.device(), k, VPS_LAMBDA(int64_t i) {
+    parallel_for(lc.device(), k, VPS_KERNEL((int64_t i) {
       int64_t l = lp[i];
       bool ign = l == ignore_index;
       bool ok = l >= 0 && l < num_classes;
       ip[i] = ok ? l : 0;
       vp[i] = ok ? scalar_t(1) : scalar_t(0);
       if (!ok && !ign) atomic_add(bp, 1.0);
-    });
+    }));
   });
   return int64_t(bad.item_double());
 }

@@ -89,13 +89,18 @@ void check_condition(const char* op, const Tensor& cond) {
             ": condition must be uint8 or bool, got ", cond.str());
 }
 
+struct WhereOp {
+  template <class T>
+  HD T operator()(uint8_t c, T x, T y) const { return c ? x : y; }
+};
+
 // out = cond ? a : b, broadcast; a and b of the same float dtype.
 Tensor where_raw(const Tensor& cond, const Tensor& a, const Tensor& b) {
   Shape shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
   Tensor out = Tensor::empty(shape, a.dtype(), a.device());
   VPS_DISPATCH_FLOAT(a.dtype(), "where", [&] {
     using T = scalar_t;
-    ternary_kernel<uint8_t, T, T, T>(out, cond, a, b, VPS_LAMBDA(uint8_t c, T x, T y) { return c ? x : y; });
+    ternary_kernel<uint8_t, T, T, T>(out, cond, a, b, WhereOp{});
   });
   return out;
 }

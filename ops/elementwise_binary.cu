@@ -34,6 +34,28 @@ const char* bin_name(BinOp op) {
   return "?";
 }
 
+// The element ops (functors: binary_kernel's kernel captures them).
+struct AddOp {
+  template <class T>
+  HD T operator()(T x, T y) const { return x + y; }
+};
+struct SubOp {
+  template <class T>
+  HD T operator()(T x, T y) const { return x - y; }
+};
+struct MulOp {
+  template <class T>
+  HD T operator()(T x, T y) const { return x * y; }
+};
+struct DivOp {
+  template <class T>
+  HD T operator()(T x, T y) const { return x / y; }
+};
+struct PowOp {
+  template <class T>
+  HD T operator()(T x, T y) const { return ::pow(x, y); }
+};
+
 Tensor binary_forward(BinOp op, const Tensor& a, const Tensor& b) {
   check_binary_float(bin_name(op), a, b);
   Shape shape = broadcast_shapes(a.shape(), b.shape(), bin_name(op));
@@ -41,11 +63,11 @@ Tensor binary_forward(BinOp op, const Tensor& a, const Tensor& b) {
   VPS_DISPATCH_FLOAT(a.dtype(), bin_name(op), [&] {
     using T = scalar_t;
     switch (op) {
-      case BinOp::add: binary_kernel<T, T>(out, a, b, VPS_LAMBDA(T x, T y) { return x + y; }); break;
-      case BinOp::sub: binary_kernel<T, T>(out, a, b, VPS_LAMBDA(T x, T y) { return x - y; }); break;
-      case BinOp::mul: binary_kernel<T, T>(out, a, b, VPS_LAMBDA(T x, T y) { return x * y; }); break;
-      case BinOp::div: binary_kernel<T, T>(out, a, b, VPS_LAMBDA(T x, T y) { return x / y; }); break;
-      case BinOp::pow: binary_kernel<T, T>(out, a, b, VPS_LAMBDA(T x, T y) { return ::pow(x, y); }); break;
+      case BinOp::add: binary_kernel<T, T>(out, a, b, AddOp{}); break;
+      case BinOp::sub: binary_kernel<T, T>(out, a, b, SubOp{}); break;
+      case BinOp::mul: binary_kernel<T, T>(out, a, b, MulOp{}); break;
+      case BinOp::div: binary_kernel<T, T>(out, a, b, DivOp{}); break;
+      case BinOp::pow: binary_kernel<T, T>(out, a, b, PowOp{}); break;
     }
   });
   return out;

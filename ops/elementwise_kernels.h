@@ -15,10 +15,10 @@ void unary_kernel(const Tensor& out, const Tensor& a, F f) {
   const T* pa = static_cast<const T*>(a.impl()->storage->data);
   if (a.is_contiguous()) {
     const T* p = pa + a.offset();
-    parallel_for(out.device(), out.numel(), VPS_LAMBDA(int64_t i) { o[i] = f(p[i]); });
+    parallel_for(out.device(), out.numel(), VPS_KERNEL((int64_t i) { o[i] = f(p[i]); }));
   } else {
     StridedIndexer ia = make_indexer(a, out.shape());
-    parallel_for(out.device(), out.numel(), VPS_LAMBDA(int64_t i) { o[i] = f(pa[ia(i)]); });
+    parallel_for(out.device(), out.numel(), VPS_KERNEL((int64_t i) { o[i] = f(pa[ia(i)]); }));
   }
 }
 
@@ -31,18 +31,18 @@ void binary_kernel(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
   if (a.is_contiguous() && b.is_contiguous() && a.shape() == out.shape() && b.shape() == out.shape()) {
     const T* x = pa + a.offset();
     const T* y = pb + b.offset();
-    parallel_for(out.device(), out.numel(), VPS_LAMBDA(int64_t i) { o[i] = f(x[i], y[i]); });
+    parallel_for(out.device(), out.numel(), VPS_KERNEL((int64_t i) { o[i] = f(x[i], y[i]); }));
   } else if (a.is_contiguous() && a.shape() == out.shape() && b.numel() == 1) {  // tensor op scalar
     const T* x = pa + a.offset();
     const T* y = pb + b.offset();
-    parallel_for(out.device(), out.numel(), VPS_LAMBDA(int64_t i) { o[i] = f(x[i], y[0]); });
+    parallel_for(out.device(), out.numel(), VPS_KERNEL((int64_t i) { o[i] = f(x[i], y[0]); }));
   } else if (b.is_contiguous() && b.shape() == out.shape() && a.numel() == 1) {  // scalar op tensor
     const T* x = pa + a.offset();
     const T* y = pb + b.offset();
-    parallel_for(out.device(), out.numel(), VPS_LAMBDA(int64_t i) { o[i] = f(x[0], y[i]); });
+    parallel_for(out.device(), out.numel(), VPS_KERNEL((int64_t i) { o[i] = f(x[0], y[i]); }));
   } else {
     StridedIndexer ia = make_indexer(a, out.shape()), ib = make_indexer(b, out.shape());
-    parallel_for(out.device(), out.numel(), VPS_LAMBDA(int64_t i) { o[i] = f(pa[ia(i)], pb[ib(i)]); });
+    parallel_for(out.device(), out.numel(), VPS_KERNEL((int64_t i) { o[i] = f(pa[ia(i)], pb[ib(i)]); }));
   }
 }
 
@@ -54,7 +54,7 @@ void ternary_kernel(const Tensor& out, const Tensor& a, const Tensor& b, const T
   const T1* pb = static_cast<const T1*>(b.impl()->storage->data);
   const T2* pc = static_cast<const T2*>(c.impl()->storage->data);
   StridedIndexer ia = make_indexer(a, out.shape()), ib = make_indexer(b, out.shape()), ic = make_indexer(c, out.shape());
-  parallel_for(out.device(), out.numel(), VPS_LAMBDA(int64_t i) { o[i] = f(pa[ia(i)], pb[ib(i)], pc[ic(i)]); });
+  parallel_for(out.device(), out.numel(), VPS_KERNEL((int64_t i) { o[i] = f(pa[ia(i)], pb[ib(i)], pc[ic(i)]); }));
 }
 
 // Checks that a and b share device and a float dtype; names the op and shapes otherwise.

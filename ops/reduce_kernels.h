@@ -26,12 +26,12 @@ void reduce_rows(const ReducePlan& p, const Tensor& out, Acc init, F f, Fin fini
   const T* x = p.rows.data<T>();
   R* o = out.data<R>();
   int64_t row = p.row;
-  parallel_for(out.device(), p.outer, VPS_LAMBDA(int64_t r) {
+  parallel_for(out.device(), p.outer, VPS_KERNEL((int64_t r) {
     Acc acc = init;
     const T* xr = x + r * row;
     for (int64_t j = 0; j < row; ++j) acc = f(acc, xr[j]);
     o[r] = finish(acc, row);
-  }, row);
+  }), row);
 }
 
 }  // namespace vps

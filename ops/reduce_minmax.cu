@@ -26,7 +26,7 @@ void minmax_rows(const ReducePlan& p, const Tensor& values, const Tensor& indice
   T* vo = values.defined() ? values.data<T>() : nullptr;
   int64_t* io = indices.data<int64_t>();
   int64_t row = p.row;
-  parallel_for(indices.device(), p.outer, VPS_LAMBDA(int64_t r) {
+  parallel_for(indices.device(), p.outer, VPS_KERNEL((int64_t r) {
     const T* xr = x + r * row;
     T best = xr[0];
     int64_t bi = 0;
@@ -37,7 +37,7 @@ void minmax_rows(const ReducePlan& p, const Tensor& values, const Tensor& indice
       }
     if (vo) vo[r] = best;
     io[r] = bi;
-  }, row);
+  }), row);
 }
 
 struct MinMaxResult {
@@ -85,7 +85,7 @@ struct MinMaxBackward : autograd::Node {
       T* o = rows.data<T>();
       const T* gp = go.data<T>();
       const int64_t* ip = idx.data<int64_t>();
-      parallel_for(go.device(), go.numel(), VPS_LAMBDA(int64_t r) { o[r * rl + ip[r]] = gp[r]; });
+      parallel_for(go.device(), go.numel(), VPS_KERNEL((int64_t r) { o[r * rl + ip[r]] = gp[r]; }));
     });
     std::vector<int64_t> inv(perm.size());
     for (size_t k = 0; k < perm.size(); ++k) inv[size_t(perm[k])] = int64_t(k);

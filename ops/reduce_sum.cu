@@ -42,18 +42,28 @@ ReducePlan make_reduce_plan(const char* op, const Tensor& a, const std::vector<i
 
 namespace {
 
+// Folds and finishes of the sum/mean rows (functors: passed on to reduce_rows' kernel).
+struct SumFold {
+  template <class T>
+  HD double operator()(double acc, T v) const { return acc + double(v); }
+};
+template <class T>
+struct MeanFinish {
+  HD T operator()(double acc, int64_t n) const { return T(n ? acc / double(n) : NAN); }
+};
+template <class T>
+struct SumFinish {
+  HD T operator()(double acc, int64_t) const { return T(acc); }
+};
+
 Tensor sum_raw(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim, bool mean) {
   check_float(mean ? "mean" : "sum", a);
   ReducePlan p = make_reduce_plan(mean ? "mean" : "sum", a, dims, keepdim);
   Tensor out = Tensor::empty(p.out_shape, a.dtype(), a.device());
   VPS_DISPATCH_FLOAT(a.dtype(), "sum", [&] {
     using T = scalar_t;
-    if (mean)
-      reduce_rows<T, double, T>(p, out, 0.0, VPS_LAMBDA(double acc, T v) { return acc + double(v); },
-                                VPS_LAMBDA(double acc, int64_t n) { return T(n ? acc / double(n) : NAN); });
-    else
-      reduce_rows<T, double, T>(p, out, 0.0, VPS_LAMBDA(double acc, T v) { return acc + double(v); },
-                                VPS_LAMBDA(double acc, int64_t) { return T(acc); });
+    if (mean) reduce_rows<T, double, T>(p, out, 0.0, SumFold{}, MeanFinish<T>{});
+    else reduce_rows<T, double, T>(p, out, 0.0, SumFold{}, SumFinish<T>{});
   });
   return out;
 }

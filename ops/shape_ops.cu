@@ -106,13 +106,13 @@ void index_select_kernel(const Tensor& out, const Tensor& a, int64_t d, const Te
   if (a.is_contiguous()) {  // fast path: two divisions per element instead of a full strided index
     const T* base = pa + a.offset();
     int64_t D = a.size(d);
-    parallel_for(out.device(), out.numel(), VPS_LAMBDA(int64_t i) {
+    parallel_for(out.device(), out.numel(), VPS_KERNEL((int64_t i) {
       int64_t r = i % inner, q = i / inner;
       o[i] = base[((q / K) * D + pi[q % K]) * inner + r];
-    });
+    }));
     return;
   }
-  parallel_for(out.device(), out.numel(), VPS_LAMBDA(int64_t i) { o[i] = pa[ia(i) + pi[(i / inner) % K] * sd]; });
+  parallel_for(out.device(), out.numel(), VPS_KERNEL((int64_t i) { o[i] = pa[ia(i) + pi[(i / inner) % K] * sd]; }));
 }
 
 // ga (contiguous, zeroed, input shape) += g scattered at index along dim (index_select backward).
@@ -123,10 +123,10 @@ void index_add_kernel(const Tensor& ga, int64_t d, const Tensor& idx, const Tens
   const int64_t* pi = idx.data<int64_t>();
   const T* pg = static_cast<const T*>(g.impl()->storage->data);
   T* o = ga.data<T>();
-  parallel_for(g.device(), g.numel(), VPS_LAMBDA(int64_t i) {
+  parallel_for(g.device(), g.numel(), VPS_KERNEL((int64_t i) {
     int64_t r = i % inner, q = i / inner;
     atomic_add(&o[((q / K) * D + pi[q % K]) * inner + r], pg[ig(i)]);
-  });
+  }));
 }
 
 // Backward of an op reading `a` at an i64 index along dim (index_select, gather).
@@ -208,7 +208,7 @@ Tensor masked_fill_raw(const Tensor& a, const Tensor& mask, double value) {
     const T* pa = static_cast<const T*>(a.impl()->storage->data);
     T* o = out.data<T>();
     T v = T(value);
-    parallel_for(out.device(), out.numel(), VPS_LAMBDA(int64_t i) { o[i] = pm[im(i)] ? v : pa[ia(i)]; });
+    parallel_for(out.device(), out.numel(), VPS_KERNEL((int64_t i) { o[i] = pm[im(i)] ? v : pa[ia(i)]; }));
   });
   return out;
 }
@@ -258,7 +258,7 @@ Tensor pad_raw(const Tensor& a, const std::vector<int64_t>& pads, double value) 
     const T* pa = static_cast<const T*>(a.impl()->storage->data);
     T* o = out.data<T>();
     T v = T(value);
-    parallel_for(out.device(), out.numel(), VPS_LAMBDA(int64_t i) {
+    parallel_for(out.device(), out.numel(), VPS_KERNEL((int64_t i) {
       int64_t lin = i, off = p.base;
       bool inside = true;
       for (int d = p.nd - 1; d >= 0; --d) {
@@ -268,7 +268,7 @@ Tensor pad_raw(const Tensor& a, const std::vector<int64_t>& pads, double value) 
         else off += s * p.in_stride[d];
       }
       o[i] = inside ? pa[off] : v;
-    });
+    }));
   });
   return out;
 }
@@ -394,7 +394,7 @@ Tensor gather(const Tensor& a, int64_t dim, const Tensor& index) {
     using T = scalar_t;
     const T* pa = static_cast<const T*>(a.impl()->storage->data);
     T* o = out.data<T>();
-    parallel_for(out.device(), out.numel(), VPS_LAMBDA(int64_t i) { o[i] = pa[ia(i) + pi[i] * sd]; });
+    parallel_for(out.device(), out.numel(), VPS_KERNEL((int64_t i) { o[i] = pa[ia(i) + pi[i] * sd]; }));
   });
   record_index_read<GatherBackward>(a, idx, d, out);
   return out;
@@ -415,7 +415,7 @@ Tensor scatter_add(const Tensor& a, int64_t dim, const Tensor& index, const Tens
     using T = scalar_t;
     const T* ps = static_cast<const T*>(src.impl()->storage->data);
     T* o = out.data<T>();
-    parallel_for(out.device(), idx.numel(), VPS_LAMBDA(int64_t i) { atomic_add(&o[io(i) + pi[i] * sd], ps[is(i)]); });
+    parallel_for(out.device(), idx.numel(), VPS_KERNEL((int64_t i) { atomic_add(&o[io(i) + pi[i] * sd], ps[is(i)]); }));
   });
   if (autograd::needs_grad({a, src})) {
     auto n = std::make_shared<ScatterAddBackward>();

@@ -30,18 +30,21 @@ RowLayout row_layout(const Shape& s, int64_t dim) {
 // exp used by the softmax rows: ::exp for double; for float a Cephes-style polynomial (max relative
 // error about 2 ulp) with selects instead of branches, the same arithmetic on CPU and CUDA.
 // Arguments below -87.3 (also -inf) give 0; NaN stays NaN. On CPU the float row helpers are
-// compiled without trapping-math so that GCC if-converts the selects and vectorises the loops.
-#if !defined(__CUDACC__)
-#pragma GCC push_options
-#pragma GCC optimize("no-trapping-math")
+// compiled without trapping-math so that GCC if-converts the selects and vectorises the loops
+// (host compilers only: __CUDA_ARCH__ is defined in nvcc's device pass alone). An attribute, not
+// `#pragma GCC optimize`, because nvcc's front end drops that pragma before the host compiler runs.
+#if !defined(__CUDA_ARCH__) && defined(__GNUC__) && !defined(__clang__)
+#define VPS_NO_TRAPPING_MATH __attribute__((optimize("no-trapping-math")))
+#else
+#define VPS_NO_TRAPPING_MATH
 #endif
 template <class T>
 struct RowExp {
-  HD static T eval(T x) { return ::exp(x); }
+  HD VPS_NO_TRAPPING_MATH static T eval(T x) { return ::exp(x); }
 };
 template <>
 struct RowExp<float> {
-  HD static float eval(float x) {
+  HD VPS_NO_TRAPPING_MATH static float eval(float x) {
     float xc = x > 88.0f ? 88.0f : x;
     xc = xc < -87.3f ? -87.3f : xc;
     float t = xc * 1.44269504088896341f + 0.5f;
@@ -68,21 +71,15 @@ struct RowExp<float> {
 };
 
 // One contiguous row (inner == 1) as simple loops: exp, then sum, then scale.
-#if defined(__CUDACC__)
-#define VPS_ROW_FN HD inline
+#if defined(__CUDA_ARCH__)
 #define VPS_SIMD_REDUCE(op, var)
-#elif defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-// An AVX2/FMA clone picked at load time where the CPU has it (the build targets x86-64-v2).
-#define VPS_ROW_FN __attribute__((noinline, target_clones("arch=x86-64-v3", "default")))
 #else
-#define VPS_ROW_FN __attribute__((noinline))
-#endif
-#if !defined(__CUDACC__)
 #define VPS_SIMD_REDUCE(op, var) _Pragma(VPS_STR_(omp simd reduction(op : var)))
 #define VPS_STR_(x) #x
 #endif
 template <class T>
-VPS_ROW_FN void softmax_row_contig(const T* __restrict__ x, T* __restrict__ y, int64_t n, bool log_out) {
+HD inline __attribute__((always_inline)) VPS_NO_TRAPPING_MATH void softmax_row_body(const T* __restrict__ x, T* __restrict__ y, int64_t n,
+                                                               bool log_out) {
   T m = x[0];
   VPS_SIMD_REDUCE(max, m)
   for (int64_t j = 1; j < n; ++j) m = x[j] > m ? x[j] : m;
@@ -101,15 +98,33 @@ VPS_ROW_FN void softmax_row_contig(const T* __restrict__ x, T* __restrict__ y, i
   T inv = T(1) / s;
   for (int64_t j = 0; j < n; ++j) y[j] *= inv;
 }
-#if !defined(__CUDACC__)
-#pragma GCC pop_options
+
+// The CPU instance of the row, in both builds compiled by the host compiler: on x86-64 with GCC an
+// AVX2/FMA clone is picked at load time where the CPU has it (the build targets x86-64-v2).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define VPS_ROW_FN __attribute__((noinline, target_clones("arch=x86-64-v3", "default")))
+#else
+#define VPS_ROW_FN __attribute__((noinline))
 #endif
+template <class T>
+VPS_ROW_FN VPS_NO_TRAPPING_MATH void softmax_row_cpu(const T* __restrict__ x, T* __restrict__ y, int64_t n, bool log_out) {
+  softmax_row_body(x, y, n, log_out);
+}
+
+template <class T>
+HD inline void softmax_row_contig(const T* x, T* y, int64_t n, bool log_out) {
+#ifdef __CUDA_ARCH__
+  softmax_row_body(x, y, n, log_out);
+#else
+  softmax_row_cpu(x, y, n, log_out);
+#endif
+}
 
 // y: (outer, n, inner) softmax (or log_softmax) of x along n.
 template <class T>
 void softmax_rows(const T* x, T* y, RowLayout l, bool log_out, Device dev) {
   int64_t n = l.n, inner = l.inner;
-  parallel_for(dev, l.outer * inner, VPS_LAMBDA(int64_t r) {
+  parallel_for(dev, l.outer * inner, VPS_KERNEL((int64_t r) {
     int64_t base = (r / inner) * n * inner + r % inner;
     const T* xr = x + base;
     T* yr = y + base;
@@ -133,14 +148,14 @@ void softmax_rows(const T* x, T* y, RowLayout l, bool log_out, Device dev) {
       T inv = T(1) / s;
       for (int64_t j = 0; j < n; ++j) yr[j * inner] *= inv;
     }
-  }, n);
+  }), n);
 }
 
 // gx from g and the forward output y: softmax y*(g - sum(g*y)); log_softmax g - exp(y)*sum(g).
 template <class T>
 void softmax_backward_rows(const T* y, const T* g, T* gx, RowLayout l, bool log_out, Device dev) {
   int64_t n = l.n, inner = l.inner;
-  parallel_for(dev, l.outer * inner, VPS_LAMBDA(int64_t r) {
+  parallel_for(dev, l.outer * inner, VPS_KERNEL((int64_t r) {
     int64_t base = (r / inner) * n * inner + r % inner;
     const T* yr = y + base;
     const T* gr = g + base;
@@ -151,7 +166,7 @@ void softmax_backward_rows(const T* y, const T* g, T* gx, RowLayout l, bool log_
       int64_t k = j * inner;
       o[k] = log_out ? gr[k] - ::exp(yr[k]) * s : yr[k] * (gr[k] - s);
     }
-  }, n);
+  }), n);
 }
 
 struct SoftmaxBackward : autograd::Node {
@@ -196,6 +211,20 @@ Tensor softmax_impl(const char* op, const Tensor& a, int64_t dim, bool log_out) 
 }
 
 // d||x|| / dx = x / ||x||, taken as 0 where the norm is 0.
+// Functors of norm and its backward (passed on to reduce_rows' and ternary_kernel's kernels).
+struct SquareFold {
+  template <class T>
+  HD double operator()(double acc, T v) const { return acc + double(v) * double(v); }
+};
+template <class T>
+struct SqrtFinish {
+  HD T operator()(double acc, int64_t) const { return T(::sqrt(acc)); }
+};
+struct NormGradOp {  // d||x|| / dx = x / ||x|| (0 where the norm is 0)
+  template <class T>
+  HD T operator()(T v, T gr, T nr) const { return nr == T(0) ? T(0) : gr * v / nr; }
+};
+
 struct NormBackward : autograd::Node {
   autograd::SavedTensor x, out;
   Shape kept_shape;
@@ -205,7 +234,7 @@ struct NormBackward : autograd::Node {
     Tensor gx = Tensor::empty(xi.shape(), xi.dtype(), xi.device());
     VPS_DISPATCH_FLOAT(xi.dtype(), name(), [&] {
       using T = scalar_t;
-      ternary_kernel<T, T, T, T>(gx, xi, gk, nk, VPS_LAMBDA(T v, T gr, T nr) { return nr == T(0) ? T(0) : gr * v / nr; });
+      ternary_kernel<T, T, T, T>(gx, xi, gk, nk, NormGradOp{});
     });
     return {gx};
   }
@@ -226,8 +255,7 @@ Tensor norm(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
   Tensor out = Tensor::empty(p.out_shape, a.dtype(), a.device());
   VPS_DISPATCH_FLOAT(a.dtype(), "norm", [&] {
     using T = scalar_t;
-    reduce_rows<T, double, T>(p, out, 0.0, VPS_LAMBDA(double acc, T v) { return acc + double(v) * double(v); },
-                              VPS_LAMBDA(double acc, int64_t) { return T(::sqrt(acc)); });
+    reduce_rows<T, double, T>(p, out, 0.0, SquareFold{}, SqrtFinish<T>{});
   });
   if (autograd::needs_grad({a})) {
     auto n = std::make_shared<NormBackward>();

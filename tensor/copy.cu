@@ -35,10 +35,10 @@ static void copy_typed(const Tensor& dst, const Tensor& src) {
   if (dst.is_contiguous() && src.is_contiguous() && src.shape() == dst.shape()) {
     D* o = out + dst.offset();
     const S* s = in + src.offset();
-    parallel_for(dst.device(), dst.numel(), VPS_LAMBDA(int64_t i) { o[i] = D(s[i]); });
+    parallel_for(dst.device(), dst.numel(), VPS_KERNEL((int64_t i) { o[i] = D(s[i]); }));
     return;
   }
-  parallel_for(dst.device(), dst.numel(), VPS_LAMBDA(int64_t i) { out[od(i)] = D(in[is(i)]); });
+  parallel_for(dst.device(), dst.numel(), VPS_KERNEL((int64_t i) { out[od(i)] = D(in[is(i)]); }));
 }
 
 template <class D>
@@ -65,7 +65,7 @@ void strided_copy(const Tensor& dst, const Tensor& src) {
     double* t = tmp.data<double>();
     uint8_t* o = static_cast<uint8_t*>(dst.impl()->storage->data);
     StridedIndexer od = make_indexer(dst);
-    parallel_for(dst.device(), dst.numel(), VPS_LAMBDA(int64_t i) { o[od(i)] = t[i] != 0 ? 1 : 0; });
+    parallel_for(dst.device(), dst.numel(), VPS_KERNEL((int64_t i) { o[od(i)] = t[i] != 0 ? 1 : 0; }));
     return;
   }
   switch (dst.dtype()) {
@@ -86,11 +86,11 @@ void fill_tensor(const Tensor& dst, double value) {
     scalar_t* out = static_cast<scalar_t*>(dst.impl()->storage->data);
     if (dst.is_contiguous()) {  // no index arithmetic: the common case (zeros, ones, full)
       scalar_t* o = out + dst.offset();
-      parallel_for(dst.device(), dst.numel(), VPS_LAMBDA(int64_t i) { o[i] = v; });
+      parallel_for(dst.device(), dst.numel(), VPS_KERNEL((int64_t i) { o[i] = v; }));
       return;
     }
     StridedIndexer od = make_indexer(dst);
-    parallel_for(dst.device(), dst.numel(), VPS_LAMBDA(int64_t i) { out[od(i)] = v; });
+    parallel_for(dst.device(), dst.numel(), VPS_KERNEL((int64_t i) { out[od(i)] = v; }));
   });
 }
 
@@ -104,7 +104,7 @@ void add_into(const Tensor& dst, const Tensor& src) {
     scalar_t* out = static_cast<scalar_t*>(dst.impl()->storage->data);
     const scalar_t* in = static_cast<const scalar_t*>(src.impl()->storage->data);
     StridedIndexer od = make_indexer(dst), is = make_indexer(src, dst.shape());
-    parallel_for(dst.device(), dst.numel(), VPS_LAMBDA(int64_t i) { out[od(i)] += in[is(i)]; });
+    parallel_for(dst.device(), dst.numel(), VPS_KERNEL((int64_t i) { out[od(i)] += in[is(i)]; }));
   });
 }
 

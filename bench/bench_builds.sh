@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The CPU kernels of the CUDA build against those of the CPU-only build, in one run: the same cases
+# of vps_bench in build/cpu and build/cuda[-cudnn], so that the CPU path every CUDA user gets cannot
+# fall behind the CPU build again (nvcc once compiled it through a type-erased lambda wrapper, 5-10x
+# slower; see tensor/hd.h). Builds the missing configuration first (needs nvcc for the CUDA one).
+#   bash bench/bench_builds.sh BUILD_DIR [THREADS]
+set -euo pipefail
+build=${1:?usage: bench/bench_builds.sh BUILD_DIR [THREADS]}
+threads=${2:-${OMP_NUM_THREADS:-$(nproc)}}
+cpu=build/cpu
+cuda=$(ls -d build/cuda-cudnn build/cuda 2>/dev/null | head -n 1 || true)
+if [ -z "$cuda" ]; then
+  command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ] || { echo "(skipped: no nvcc, so no CUDA build to compare)"; exit 0; }
+  make -s CUDA=1 -j"$(nproc)" all >/dev/null
+  cuda=$(ls -d build/cuda-cudnn build/cuda | head -n 1)
+fi
+[ -x "$cpu/vps_bench" ] || make -s CUDA=0 -j"$(nproc)" all >/dev/null
+run() {  # run BUILD CASE ARGS...: the ms of the case's RESULT lines, "name ms" per line
+  local b=$1
+  shift
+  OMP_NUM_THREADS=$threads "$b/vps_bench" "$@" | awk '/^RESULT/ {print $2, $3}'
+}
+cases=("core_ew_mul_add $threads cpu" "core_softmax_rows $threads cpu" "det_nms 4000" "nn $threads cpu")
+echo "CPU kernels, CPU-only build ($cpu) vs CUDA build ($cuda), $threads threads"
+printf '%-22s %12s %12s %7s\n' case "cpu build ms" "cuda build ms" ratio
+for c in "${cases[@]}"; do
+  # shellcheck disable=SC2086
+  a=$(run "$cpu" $c) b=$(run "$cuda" $c)
+  while read -r name ms; do
+    [ -n "$name" ] || continue
+    ms2=$(awk -v n="$name" '$1 == n {print $2}' <<<"$b")
+    ratio=$(awk -v x="$ms2" -v y="$ms" 'BEGIN { if (y > 0 && x > 0) printf "%.2f", x / y; else print "-" }')
+    printf '%-22s %12.3f %12s %7s\n' "$name" "$ms" "${ms2:--}" "$ratio"
+  done <<<"$a"
+done
+echo "(ratio = CUDA build / CPU build on the CPU; 1 means the same speed)"
