@@ -28,7 +28,10 @@ CXX      ?= g++
 WARN     := -Wall -Wextra -Wno-unused-parameter
 SANITIZE := -fsanitize=address,undefined
 OPT_DEBUG:= -O1 -g $(SANITIZE) -fno-omit-frame-pointer
-OPT_REL  := -O3 -march=x86-64-v2 -g1
+# CPU target: x86-64-v2 (SSE4.2) everywhere; hot row loops carry an AVX2/FMA clone picked at load
+# time (target_clones), so the pinned numerics of the baseline stay and newer CPUs still gain.
+HOST_ARCH:= -march=x86-64-v2
+OPT_REL  := -O3 $(HOST_ARCH) -g1
 OPT      := $(if $(filter 1,$(DEBUG)),$(OPT_DEBUG),$(OPT_REL))
 DEFS     := -DVPS_CUDA=$(CUDA) -DVPS_CUDNN=$(CUDNN)
 INCS     := -I. -I/usr/include/x86_64-linux-gnu/openblas-pthread
@@ -38,7 +41,9 @@ LDFLAGS  := $(if $(filter 1,$(DEBUG)),$(SANITIZE),)
 
 ifeq ($(CUDA),1)
   CXXFLAGS += -I$(CUDA_HOME)/include
-  NVFLAGS  := -std=c++17 -O3 -Xcompiler -g1 --extended-lambda --expt-relaxed-constexpr \
+  # nvcc's host compiler gets the release flags of g++ too: the CPU closures of VPS_KERNEL bodies in
+  # .cu files are compiled there (tensor/hd.h).
+  NVFLAGS  := -std=c++17 -O3 -Xcompiler -g1,$(HOST_ARCH) --extended-lambda --expt-relaxed-constexpr \
               -gencode arch=compute_$(ARCH),code=sm_$(ARCH) $(DEFS) $(INCS) -MMD -MP \
               -Xcompiler -fopenmp,-Wall,-Wno-unused-parameter -diag-suppress 20012,20011,20014
   LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas $(if $(filter 1,$(CUDNN)),-lcudnn,)
@@ -109,5 +114,7 @@ demo: all
 
 clean:
 	rm -rf build
+
+include fuzz/fuzz.mk
 
 -include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d)

@@ -22,6 +22,8 @@ int video_of(const std::string& name, const std::string& where) {
 
 std::string id_string(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
+constexpr int64_t kMaxSide = 1 << 20;  // largest image side a JSON index may declare
+
 }  // namespace
 
 CityscapesVps::CityscapesVps(const std::string& root, const std::string& split) : root_(root), split_(split) {
@@ -34,10 +36,10 @@ CityscapesVps::CityscapesVps(const std::string& root, const std::string& split) 
     CvpsFrame f;
     f.name = id_string(json_at(e, "id", im_path + " images[]"));
     std::string w = im_path + " image " + f.name;
-    f.image_file = json_str(e, "file_name", w);
+    f.image_file = checked_path_component(json_str(e, "file_name", w), w + " file_name");
     f.label_file = cityscapes_label_name(f.image_file);
-    f.width = int(json_int(e, "width", w));
-    f.height = int(json_int(e, "height", w));
+    f.width = int(json_int(e, "width", w, 1, kMaxSide));
+    f.height = int(json_int(e, "height", w, 1, kMaxSide));
     f.video = video_of(f.name, im_path);
     VPS_CHECK(!by_name.count(f.name), w, ": duplicate image id");
     by_name[f.name] = frames_.size();
@@ -57,15 +59,19 @@ CityscapesVps::CityscapesVps(const std::string& root, const std::string& split) 
       auto it = by_name.find(id);
       VPS_CHECK(it != by_name.end(), w, ": image id not in ", im_path);
       CvpsFrame& f = frames_[it->second];
-      f.label_file = json_str(a, "file_name", w);
+      f.label_file = checked_path_component(json_str(a, "file_name", w), w + " file_name");
       for (const auto& s : json_at(a, "segments_info", w)) {
         CvpsSegment g;
-        g.id = uint32_t(json_int(s, "id", w));
-        g.category_id = int(json_int(s, "category_id", w));
-        g.iscrowd = int(json_int(s, "iscrowd", w));
-        g.area = json_int(s, "area", w);
-        if (s.contains("bbox") && s["bbox"].size() == 4)
-          for (int k = 0; k < 4; ++k) g.bbox[k] = s["bbox"][k].get<int>();
+        g.id = uint32_t(json_int(s, "id", w, 0, 0xffffff));  // an RGB-encoded id has 24 bits
+        g.category_id = int(json_int(s, "category_id", w, 0, INT32_MAX));
+        g.iscrowd = int(json_int(s, "iscrowd", w, 0, 1));
+        g.area = json_int(s, "area", w, 0, INT64_MAX);
+        if (s.contains("bbox") && s["bbox"].is_array() && s["bbox"].size() == 4)
+          for (size_t k = 0; k < 4; ++k) {
+            double v = json_number_at(s["bbox"], k, w + " bbox");
+            VPS_CHECK(v >= -kMaxSide && v <= kMaxSide, w, ": bbox value ", v, " out of range");
+            g.bbox[k] = int(v);
+          }
         f.segments.push_back(g);
       }
     }
@@ -76,17 +82,19 @@ CityscapesVps::CityscapesVps(const std::string& root, const std::string& split) 
     has_instances_ = true;
     json inst = read_json(inst_path);
     std::vector<int> cat_ids;
-    for (const auto& c : json_at(inst, "categories", inst_path)) cat_ids.push_back(int(json_int(c, "id", inst_path)));
+    for (const auto& c : json_at(inst, "categories", inst_path))
+      cat_ids.push_back(int(json_int(c, "id", inst_path + " categories[]", 0, INT32_MAX)));
     std::sort(cat_ids.begin(), cat_ids.end());
     for (size_t k = 0; k < cat_ids.size(); ++k) thing_label_[cat_ids[k]] = 11 + int(k);  // labels 1..8 -> 11..18
     std::map<int64_t, size_t> by_coco;
     for (const auto& e : json_at(inst, "images", inst_path)) {
       int64_t id = json_int(e, "id", inst_path + " images[]");
-      std::string file = json_str(e, "file_name", inst_path + " image " + std::to_string(id));
+      std::string file = checked_path_component(json_str(e, "file_name", inst_path + " image " + std::to_string(id)),
+                                                inst_path + " image " + std::to_string(id) + " file_name");
       auto it = by_file.find(file);
       VPS_CHECK(it != by_file.end(), inst_path, " image ", id, ": file '", file, "' is not listed in ", im_path);
       by_coco[id] = it->second;
-      if (e.contains("frame_id") && e["frame_id"].is_number_integer()) frames_[it->second].frame_index = e["frame_id"];
+      if (e.contains("frame_id")) frames_[it->second].frame_index = int(json_int(e, "frame_id", inst_path + " image " + std::to_string(id), 0, INT32_MAX));
     }
     for (const auto& a : json_at(inst, "annotations", inst_path)) {
       int64_t img = json_int(a, "image_id", inst_path + " annotations[]");
@@ -95,16 +103,16 @@ CityscapesVps::CityscapesVps(const std::string& root, const std::string& split) 
       auto it = by_coco.find(img);
       VPS_CHECK(it != by_coco.end(), w, ": image_id not in the images list");
       CvpsAnnotation an;
-      int cat = int(json_int(a, "category_id", w));
+      int cat = int(json_int(a, "category_id", w, 0, INT32_MAX));
       VPS_CHECK(thing_label_.count(cat), w, ": unknown category_id ", cat);
       an.category_id = thing_label_[cat];
-      an.inst_id = a.contains("inst_id") ? int(json_int(a, "inst_id", w)) : 0;
-      an.iscrowd = a.contains("iscrowd") ? int(json_int(a, "iscrowd", w)) : 0;
+      an.inst_id = a.contains("inst_id") ? int(json_int(a, "inst_id", w, INT32_MIN, INT32_MAX)) : 0;
+      an.iscrowd = a.contains("iscrowd") ? int(json_int(a, "iscrowd", w, 0, 1)) : 0;
       const json& bb = json_at(a, "bbox", w);
       VPS_CHECK(bb.is_array() && bb.size() == 4, w, ": bbox must have 4 numbers");
-      for (int k = 0; k < 4; ++k) an.bbox[k] = bb[k].get<double>();
+      for (size_t k = 0; k < 4; ++k) an.bbox[k] = json_number_at(bb, k, w + " bbox");
       bool ignore = (a.contains("ignore") && a["ignore"].is_boolean() && a["ignore"].get<bool>()) ||
-                    (a.contains("area") && a["area"].get<double>() <= 0) || an.bbox[2] < 1 || an.bbox[3] < 1;
+                    (a.contains("area") && json_number(a, "area", w) <= 0) || an.bbox[2] < 1 || an.bbox[3] < 1;
       if (ignore) continue;
       an.segmentation = json_at(a, "segmentation", w);
       frames_[it->second].annotations.push_back(std::move(an));
@@ -130,10 +138,11 @@ CityscapesVps::CityscapesVps(const std::string& root, const std::string& split) 
     json all = read_json(all_path);
     for (const auto& e : json_at(all, "images", all_path)) {
       CvpsAllFrame a;
-      a.id = json_int(e, "id", all_path + " images[]");
+      a.id = json_int(e, "id", all_path + " images[]", 0, 9999LL * 10000 + 9999);  // video * 10000 + frame
       a.video = int(a.id / 10000);
       a.frame_index = int(a.id % 10000);
-      a.file = json_str(e, "file_name", all_path + " image " + std::to_string(a.id));
+      std::string w = all_path + " image " + std::to_string(a.id);
+      a.file = checked_path_component(json_str(e, "file_name", w), w + " file_name");
       all_.push_back(a);
     }
     std::sort(all_.begin(), all_.end(), [](const CvpsAllFrame& a, const CvpsAllFrame& b) { return a.id < b.id; });

@@ -59,12 +59,16 @@ std::vector<Category> categories_from_json(const nlohmann::json& j, const std::s
   std::vector<Category> cats;
   for (const auto& e : j) {
     Category c;
-    c.id = int(json_int(e, "id", where + " categories[]"));
+    c.id = int(json_int(e, "id", where + " categories[]", 0, INT32_MAX));
     c.name = e.contains("name") && e["name"].is_string() ? e["name"].get<std::string>() : std::to_string(c.id);
     std::string w = where + " category " + std::to_string(c.id);
     c.isthing = json_int(e, "isthing", w) == 1;
     if (e.contains("color") && e["color"].is_array() && e["color"].size() == 3)
-      for (int k = 0; k < 3; ++k) c.color[k] = uint8_t(e["color"][k].get<int>());
+      for (size_t k = 0; k < 3; ++k) {
+        double v = json_number_at(e["color"], k, w + " color");
+        VPS_CHECK(v >= 0 && v <= 255, w, ": color values must be in [0, 255], got ", v);
+        c.color[k] = uint8_t(v);
+      }
     cats.push_back(c);
   }
   return cats;
@@ -90,9 +94,34 @@ const nlohmann::json& json_at(const nlohmann::json& j, const char* key, const st
 
 int64_t json_int(const nlohmann::json& j, const char* key, const std::string& where) {
   const auto& v = json_at(j, key, where);
+  if (v.is_number_unsigned()) {
+    VPS_CHECK(v.get<uint64_t>() <= uint64_t(INT64_MAX), where, ": key '", key, "' is too large: ", v.dump());
+    return v.get<int64_t>();
+  }
   if (v.is_number_integer()) return v.get<int64_t>();
-  if (v.is_number_float() && double(int64_t(v.get<double>())) == v.get<double>()) return int64_t(v.get<double>());
+  if (v.is_number_float()) {
+    double d = v.get<double>();  // integral floats such as 3.0 are accepted; the range test comes first
+    if (d > -9.2e18 && d < 9.2e18 && double(int64_t(d)) == d) return int64_t(d);
+  }
   VPS_FAIL(where, ": key '", key, "' must be an integer, got ", v.dump());
+}
+
+int64_t json_int(const nlohmann::json& j, const char* key, const std::string& where, int64_t lo, int64_t hi) {
+  int64_t v = json_int(j, key, where);
+  VPS_CHECK(v >= lo && v <= hi, where, ": key '", key, "' must be in [", lo, ", ", hi, "], got ", v);
+  return v;
+}
+
+double json_number(const nlohmann::json& j, const char* key, const std::string& where) {
+  const auto& v = json_at(j, key, where);
+  VPS_CHECK(v.is_number(), where, ": key '", key, "' must be a number, got ", v.dump());
+  return v.get<double>();
+}
+
+double json_number_at(const nlohmann::json& arr, size_t i, const std::string& where) {
+  VPS_CHECK(arr.is_array() && i < arr.size() && arr[i].is_number(), where, ": element ", i,
+            " must be a number, got ", arr.is_array() && i < arr.size() ? arr[i].dump() : std::string("nothing"));
+  return arr[i].get<double>();
 }
 
 std::string json_str(const nlohmann::json& j, const char* key, const std::string& where) {

@@ -45,6 +45,11 @@ void write_json(const std::string& path, const nlohmann::json& j, int indent = -
 // j[key] with an error naming `where` and the key when it is missing or of the wrong type.
 const nlohmann::json& json_at(const nlohmann::json& j, const char* key, const std::string& where);
 int64_t json_int(const nlohmann::json& j, const char* key, const std::string& where);
+// The same, refused unless in [lo, hi] (the message gives the range).
+int64_t json_int(const nlohmann::json& j, const char* key, const std::string& where, int64_t lo, int64_t hi);
+double json_number(const nlohmann::json& j, const char* key, const std::string& where);
+// arr[i] as a number; `where` names the array.
+double json_number_at(const nlohmann::json& arr, size_t i, const std::string& where);
 std::string json_str(const nlohmann::json& j, const char* key, const std::string& where);
 
 }  // namespace vps::data

@@ -73,7 +73,12 @@ std::vector<uint8_t> rle_decode(const nlohmann::json& segm, int height, int widt
   std::vector<uint32_t> counts;
   const auto& c = segm["counts"];
   if (c.is_string()) counts = rle_from_string(c.get<std::string>(), where);
-  else if (c.is_array()) for (const auto& v : c) counts.push_back(v.get<uint32_t>());
+  else if (c.is_array())
+    for (const auto& v : c) {
+      VPS_CHECK(v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() <= int64_t(UINT32_MAX), where,
+                ": invalid RLE run length ", v.dump());
+      counts.push_back(uint32_t(v.get<int64_t>()));
+    }
   else VPS_FAIL(where, ": RLE counts must be a string or a list");
   std::vector<uint8_t> mask(size_t(height) * width, 0);
   size_t n = mask.size(), pos = 0;

@@ -31,13 +31,13 @@ static std::vector<SegInfo> parse_segments(const json& ann, const std::string& w
     std::string w = where + " segment " + std::to_string(id);
     VPS_CHECK(id >= 0 && id < (int64_t(1) << 24), w, ": segment id out of the RGB range");
     g.id = uint32_t(id);
-    g.category_id = int(data::json_int(s, "category_id", w));
+    g.category_id = int(data::json_int(s, "category_id", w, 0, INT32_MAX));
     if (is_gt) {
-      g.iscrowd = int(data::json_int(s, "iscrowd", w));
+      g.iscrowd = int(data::json_int(s, "iscrowd", w, 0, 1));
       g.area = data::json_int(s, "area", w);
       VPS_CHECK(g.area >= 0, w, ": 'area' is negative (", g.area, ")");
     } else if (s.contains("iscrowd") && s["iscrowd"].is_number_integer()) {
-      g.iscrowd = s["iscrowd"].get<int>();
+      g.iscrowd = s["iscrowd"].get<int64_t>() != 0;
     }
     out.push_back(g);
   }

@@ -157,7 +157,7 @@ StqResult evaluate_stq(const PanSet& set, int threads) {
   StqAccumulator acc(nc, things);
   std::vector<FrameStats> fstats(set.frames.size());
   for (size_t v = 0; v < set.videos.size(); ++v) {
-    auto [b, e] = set.videos[v];
+    const size_t b = set.videos[v].first, e = set.videos[v].second;  // named (lambdas cannot capture bindings in C++17)
     std::string seq = set.frames[b].image_id.substr(0, set.frames[b].image_id.find('_'));
     seq = std::to_string(v) + ":" + seq;
     std::vector<StqFrame> frames(e - b);

@@ -6,7 +6,7 @@
 #   scripts/deps.sh --check GROUP...  only report: exit 1 and name the missing packages, install nothing
 #   scripts/deps.sh --list GROUP...   print the packages of GROUPs, one a line
 # Groups: build (compiler, libraries, GoogleTest), bench and fixtures (Debian's PyTorch stack, the
-# numerical reference), fuzz (clang with libFuzzer), mpi (Open MPI).
+# numerical reference), fuzz (clang with libFuzzer and LLVM's OpenMP), mpi (Open MPI).
 set -euo pipefail
 
 packages_of() {
@@ -14,7 +14,7 @@ packages_of() {
     build)    echo g++ make libopenblas-dev nlohmann-json3-dev libgtest-dev libpng-dev libjpeg-dev zlib1g-dev ;;
     bench)    echo python3 python3-numpy python3-torch python3-torchvision python3-opencv ;;
     fixtures) echo python3 python3-numpy python3-torch python3-torchvision python3-opencv ;;
-    fuzz)     echo clang libclang-rt-dev ;;
+    fuzz)     echo clang libclang-rt-dev libomp-dev ;;
     mpi)      echo openmpi-bin libopenmpi-dev ;;
     *) echo "scripts/deps.sh: unknown group '$1' (build, bench, fixtures, fuzz, mpi)" >&2; return 2 ;;
   esac

@@ -1,5 +1,7 @@
 #include "tensor/allocator.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <memory>
 
@@ -121,8 +123,16 @@ static CachingAllocator& host_cache() {
   return a;
 }
 
+void check_host_bytes(size_t nbytes, const char* what) {
+  static const double physical = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGESIZE));
+  if (physical > 0 && double(nbytes) > physical)
+    VPS_FAIL("out of memory: ", what, " needs ", double(nbytes) / 1e9, " GB, more than this machine's ",
+             physical / 1e9, " GB");
+}
+
 void* allocate_bytes(Device d, size_t nbytes) {
   if (d.is_cpu()) {
+    check_host_bytes(nbytes, "a host block");
     if (nbytes >= kHostCacheMin) return host_cache().allocate(nbytes);  // sizes are multiples of 512
     size_t n = (nbytes + 63) / 64 * 64;
     void* p = std::aligned_alloc(64, n ? n : 64);

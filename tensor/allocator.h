@@ -48,6 +48,11 @@ class CachingAllocator {
 // Host blocks of 1 MiB and more are cached as well (see allocator.cpp); `nbytes` must be the size
 // the block was allocated with.
 void* allocate_bytes(Device d, size_t nbytes);
+// Refuses (vps::Error "out of memory ...", naming `what`) a host block larger than this machine's
+// physical memory: such a request can never succeed, and with overcommit malloc may even "succeed"
+// and the process be killed later. Also what keeps sanitizer builds, whose allocator aborts instead
+// of throwing std::bad_alloc, testing absurd sizes.
+void check_host_bytes(size_t nbytes, const char* what);
 void free_bytes(Device d, void* p, size_t nbytes);
 AllocatorStats host_allocator_stats();
 void host_empty_cache();

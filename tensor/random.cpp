@@ -2,6 +2,7 @@
 // then converted and copied: the same seed gives the same tensor on every machine and device.
 #include <cmath>
 
+#include "tensor/allocator.h"
 #include "tensor/tensor.h"
 
 namespace vps {
@@ -21,6 +22,7 @@ static inline double uniform01(uint64_t seed, uint64_t counter) {
 Tensor uniform(const Shape& shape, double lo, double hi, Generator& gen, DType dtype, Device device) {
   VPS_CHECK(is_floating(dtype), "uniform: dtype must be floating, got ", dtype_name(dtype));
   int64_t n = shape_numel(shape);
+  check_host_bytes(size_t(n) * sizeof(double), "uniform's float64 staging buffer");
   uint64_t c0 = gen.next_block(uint64_t(n));
   std::vector<double> v(static_cast<size_t>(n));
   const uint64_t seed = gen.seed();
@@ -36,6 +38,7 @@ Tensor rand(const Shape& shape, Generator& gen, DType dtype, Device device) {
 Tensor randn(const Shape& shape, Generator& gen, DType dtype, Device device) {
   VPS_CHECK(is_floating(dtype), "randn: dtype must be floating, got ", dtype_name(dtype));
   int64_t n = shape_numel(shape);
+  check_host_bytes(size_t(n) * sizeof(double), "randn's float64 staging buffer");
   uint64_t c0 = gen.next_block(uint64_t(2 * n));
   std::vector<double> v(static_cast<size_t>(n));
   const double two_pi = 6.283185307179586476925286766559;

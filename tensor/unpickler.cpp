@@ -361,7 +361,8 @@ ojson Unpickler::to_json(ObjId id, const TensorJson& tensor_json, int depth) con
       ojson m = ojson::object();
       for (size_t k = 0; k + 1 < o.items.size(); k += 2) {
         const PyObj& key = obj(o.items[k]);
-        std::string ks = key.kind == PyKind::Str ? key.s : to_json(o.items[k], tensor_json, depth + 1).dump();
+        std::string ks = key.kind == PyKind::Str ? key.s : to_json(o.items[k], tensor_json, depth + 1)
+                                                      .dump(-1, ' ', false, ojson::error_handler_t::replace);
         m[ks] = to_json(o.items[k + 1], tensor_json, depth + 1);
       }
       return m;

@@ -156,7 +156,10 @@ TEST(DetMaskRCNN, ForwardTrainKeysAndGradients) {
   EXPECT_EQ(out.at("masks").shape(), o.masks.shape());
 
   // An image without objects: only negatives, a zero mask loss, backward still runs.
-  GtInstances none{Tensor::zeros({0, 4}), Tensor::zeros({0}, DType::i64), Tensor::zeros({0, 64, 96}, DType::u8)};
+  GtInstances none;
+  none.boxes = Tensor::zeros({0, 4});
+  none.labels = Tensor::zeros({0}, DType::i64);
+  none.masks = Tensor::zeros({0, 64, 96}, DType::u8);
   auto empty = m->losses(s.img, none, gen);
   EXPECT_EQ(empty["loss_mask"].item_double(), 0.0);
   EXPECT_EQ(empty["num_pos_rcnn"].item_double(), 0.0);
