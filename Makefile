@@ -5,6 +5,7 @@ CUDNN ?= auto
 DEBUG ?= 0
 ARCH  ?= 90
 CUDA_HOME ?= /usr/local/cuda
+comma := ,
 
 NVCC := $(shell command -v nvcc 2>/dev/null || ( [ -x $(CUDA_HOME)/bin/nvcc ] && echo $(CUDA_HOME)/bin/nvcc ))
 ifeq ($(CUDA),auto)
@@ -43,7 +44,9 @@ ifeq ($(CUDA),1)
   CXXFLAGS += -I$(CUDA_HOME)/include
   # nvcc's host compiler gets the release flags of g++ too: the CPU closures of VPS_KERNEL bodies in
   # .cu files are compiled there (tensor/hd.h).
-  NVFLAGS  := -std=c++17 -O3 -Xcompiler -g1,$(HOST_ARCH) --extended-lambda --expt-relaxed-constexpr \
+  # DEBUG=1: the host side of .cu files gets the sanitizers too (the CPU kernels are compiled there).
+  NVHOST   := $(if $(filter 1,$(DEBUG)),-O1 -Xcompiler -g$(comma)-fsanitize=address$(comma)-fsanitize=undefined$(comma)-fno-omit-frame-pointer,-O3 -Xcompiler -g1$(comma)$(HOST_ARCH))
+  NVFLAGS  := -std=c++17 $(NVHOST) --extended-lambda --expt-relaxed-constexpr \
               -gencode arch=compute_$(ARCH),code=sm_$(ARCH) $(DEFS) $(INCS) -MMD -MP \
               -Xcompiler -fopenmp,-Wall,-Wno-unused-parameter -diag-suppress 20012,20011,20014
   LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas $(if $(filter 1,$(CUDNN)),-lcudnn,)

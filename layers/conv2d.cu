@@ -35,6 +35,7 @@ ConvProblem make_conv_problem(const char* op, const Tensor& x, const Tensor& w, 
               ": stride and dilation must be >= 1 and padding >= 0", shapes);
   ConvProblem pb;
   pb.groups = p.groups;
+  pb.cpu_tile_kb = p.cpu_tile_kb;
   pb.N = x.size(0);
   ConvGeom& g = pb.g;
   g.C = x.size(1), g.H = x.size(2), g.W = x.size(3);
@@ -57,9 +58,7 @@ ConvProblem make_conv_problem(const char* op, const Tensor& x, const Tensor& w, 
 bool use_cudnn(ConvAlgo algo, Device d) {
   if (!d.is_cuda() || algo == ConvAlgo::im2col) return false;
 #if VPS_CUDNN
-  if (algo == ConvAlgo::cudnn) return true;
-  const char* env = std::getenv("VPS_CONV_IM2COL");
-  return !(env && std::strcmp(env, "1") == 0);
+  return true;
 #else
   VPS_CHECK(algo != ConvAlgo::cudnn, "conv2d: ConvAlgo::cudnn requested but vps was built without cuDNN");
   return false;
@@ -91,7 +90,7 @@ void forward_t(const ConvProblem& pb, const Tensor& x, const Tensor& w, Tensor& 
   }
 }
 
-// CPU tiles: `rows` whole output rows of one image, a column tile of about `VPS_CONV_TILE_KB` (default
+// CPU tiles: `rows` whole output rows of one image, a column tile of about `pb.cpu_tile_kb` (default
 // 2 MiB), at least `min_rows` rows, and at least one tile per thread where the problem allows. With
 // `split_o` (forward, groups == 1), a map too small to give every thread a tile of its own (ResNet's
 // 14x14 and 7x7 stages) splits the output channels into `oblocks` instead of the rows: thin row tiles
@@ -103,8 +102,7 @@ struct CpuTiles {
 
 static CpuTiles cpu_tiles(const ConvProblem& pb, size_t elem, int64_t min_rows, bool split_o) {
   const ConvGeom& g = pb.g;
-  const char* e = std::getenv("VPS_CONV_TILE_KB");  // read per call: tests shrink the tiles
-  int64_t kb = e ? std::max<int64_t>(1, std::atoll(e)) : int64_t(2048);
+  int64_t kb = std::max<int64_t>(1, pb.cpu_tile_kb);
   int threads = std::max(1, omp_get_max_threads());
   int64_t row_bytes = std::max<int64_t>(1, g.col_rows() * g.Wo * int64_t(elem));
   int64_t rows = std::max<int64_t>(1, std::min<int64_t>(g.Ho, kb * 1024 / row_bytes)), oblocks = 1;
@@ -427,7 +425,12 @@ struct Conv2dBackward : autograd::Node {
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, Pair stride, Pair padding, Pair dilation,
               int64_t groups, ConvAlgo algo) {
   ConvParams p;
-  p.stride = stride, p.padding = padding, p.dilation = dilation, p.groups = groups;
+  p.stride = stride, p.padding = padding, p.dilation = dilation, p.groups = groups, p.algo = algo;
+  return conv2d(x, w, bias, p);
+}
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvParams& p) {
+  const ConvAlgo algo = p.algo;
   ConvProblem pb = make_conv_problem("conv2d", x, w, bias, p);
   bool cudnn = use_cudnn(algo, x.device());
   Tensor xc = x.contiguous(), wc = w.contiguous();

@@ -11,9 +11,10 @@ namespace vps {
 
 using Pair = std::array<int64_t, 2>;
 
-// Which implementation runs on CUDA tensors. automatic = cuDNN when built with VPS_CUDNN=1 and the
-// environment variable VPS_CONV_IM2COL is not set to 1; otherwise im2col + cuBLAS. CPU tensors use
-// im2col + OpenBLAS GEMM: tiled per thread (automatic), or whole images like CUDA (im2col, the reference).
+// Which implementation runs on CUDA tensors. automatic = cuDNN when built with VPS_CUDNN=1, otherwise
+// im2col + cuBLAS; im2col and cudnn force one (per call or per module, no global switch). CPU tensors
+// use im2col + OpenBLAS GEMM: tiled per thread (automatic), or whole images like CUDA (im2col, the
+// reference).
 enum class ConvAlgo { automatic, im2col, cudnn };
 
 struct ConvParams {
@@ -21,6 +22,7 @@ struct ConvParams {
   Pair output_padding{0, 0};  // conv_transpose2d only
   int64_t groups = 1;
   ConvAlgo algo = ConvAlgo::automatic;
+  int64_t cpu_tile_kb = 2048;  // column tile of the CPU tiled path, in KiB (the tests shrink it to 1)
 };
 
 // x: (N, C, H, W), w: (O, C/groups, kh, kw), bias: (O) or undefined; float32/float64, one device.
@@ -28,12 +30,15 @@ struct ConvParams {
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor(), Pair stride = {1, 1},
               Pair padding = {0, 0}, Pair dilation = {1, 1}, int64_t groups = 1,
               ConvAlgo algo = ConvAlgo::automatic);
+// The same with every option in one struct (output_padding is ignored).
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvParams& params);
 
 namespace conv_detail {
 
 // Full problem of one conv2d: batch N, geometry of one image (input side), output channels O, groups.
 struct ConvProblem {
   int64_t N = 0, O = 0, groups = 1;
+  int64_t cpu_tile_kb = 2048;  // ConvParams::cpu_tile_kb
   ConvGeom g;
 };
 

@@ -31,7 +31,7 @@ Conv2d::Conv2d(const ConvOptions& o, Generator& gen) : options(o) {
 }
 
 Tensor Conv2d::forward(const Tensor& x) const {
-  return conv2d(x, weight, bias, options.stride, options.padding, options.dilation, options.groups);
+  return conv2d(x, weight, bias, options.stride, options.padding, options.dilation, options.groups, options.algo);
 }
 
 ConvTranspose2d::ConvTranspose2d(const ConvOptions& o, Generator& gen) : options(o) {

@@ -14,6 +14,7 @@ struct ConvOptions {
   Pair output_padding{0, 0};  // ConvTranspose2d only
   int64_t groups = 1;
   bool bias = true;
+  ConvAlgo algo = ConvAlgo::automatic;  // Conv2d only: the implementation on CUDA tensors (layers/conv2d.h)
   DType dtype = DType::f32;
   Device device = kCPU;
 

@@ -20,18 +20,29 @@ struct ReducePlan {
 // dims empty = all. Throws naming `op` on out-of-range or repeated dims.
 ReducePlan make_reduce_plan(const char* op, const Tensor& a, const std::vector<int64_t>& dims, bool keepdim);
 
-// out[r] = fold(row r) with f(acc, x) and accumulator type Acc; finish(acc, row) produces the value.
-template <class T, class Acc, class R, class F, class Fin>
-void reduce_rows(const ReducePlan& p, const Tensor& out, Acc init, F f, Fin finish) {
+// out[r] = finish(fold of row r, row length) with acc = combine(acc, map(x)) from init; map, combine
+// and finish are HD functors. On CPU each row folds in order on one thread; on CUDA a block per row
+// (or per chunk of a long row) reduces it (parallel_reduce_rows, tensor/hd.h).
+template <class T, class Acc, class R, class Map, class Combine, class Fin>
+void reduce_rows(const ReducePlan& p, const Tensor& out, Acc init, Map map, Combine combine, Fin finish) {
   const T* x = p.rows.data<T>();
   R* o = out.data<R>();
   int64_t row = p.row;
-  parallel_for(out.device(), p.outer, VPS_KERNEL((int64_t r) {
-    Acc acc = init;
-    const T* xr = x + r * row;
-    for (int64_t j = 0; j < row; ++j) acc = f(acc, xr[j]);
-    o[r] = finish(acc, row);
-  }), row);
+  parallel_reduce_rows(out.device(), p.outer, row, init, VPS_KERNEL((int64_t r, int64_t j) { return map(x[r * row + j]); }),
+                       combine, VPS_KERNEL((int64_t r, Acc acc) { o[r] = finish(acc, row); }));
 }
+
+// The folds of sum, mean and norm.
+struct ToDouble {
+  template <class T>
+  HD double operator()(T v) const { return double(v); }
+};
+struct SquareToDouble {
+  template <class T>
+  HD double operator()(T v) const { return double(v) * double(v); }
+};
+struct PlusDouble {
+  HD double operator()(double a, double b) const { return a + b; }
+};
 
 }  // namespace vps

@@ -42,11 +42,7 @@ ReducePlan make_reduce_plan(const char* op, const Tensor& a, const std::vector<i
 
 namespace {
 
-// Folds and finishes of the sum/mean rows (functors: passed on to reduce_rows' kernel).
-struct SumFold {
-  template <class T>
-  HD double operator()(double acc, T v) const { return acc + double(v); }
-};
+// Finishes of the sum/mean rows (functors: passed on to reduce_rows' kernel).
 template <class T>
 struct MeanFinish {
   HD T operator()(double acc, int64_t n) const { return T(n ? acc / double(n) : NAN); }
@@ -62,8 +58,8 @@ Tensor sum_raw(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim, 
   Tensor out = Tensor::empty(p.out_shape, a.dtype(), a.device());
   VPS_DISPATCH_FLOAT(a.dtype(), "sum", [&] {
     using T = scalar_t;
-    if (mean) reduce_rows<T, double, T>(p, out, 0.0, SumFold{}, MeanFinish<T>{});
-    else reduce_rows<T, double, T>(p, out, 0.0, SumFold{}, SumFinish<T>{});
+    if (mean) reduce_rows<T, double, T>(p, out, 0.0, ToDouble{}, PlusDouble{}, MeanFinish<T>{});
+    else reduce_rows<T, double, T>(p, out, 0.0, ToDouble{}, PlusDouble{}, SumFinish<T>{});
   });
   return out;
 }

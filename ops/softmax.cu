@@ -120,9 +120,45 @@ HD inline void softmax_row_contig(const T* x, T* y, int64_t n, bool log_out) {
 #endif
 }
 
+// Functors of the CUDA softmax passes: row max, row sum.
+template <class T>
+struct MaxOp {
+  HD T operator()(T a, T b) const { return b > a ? b : a; }
+};
+template <class T>
+struct PlusOp {
+  HD T operator()(T a, T b) const { return a + b; }
+};
+
+// Offset of element j of softmax row r in an (outer, n, inner) layout.
+HD inline int64_t row_elem(int64_t r, int64_t j, int64_t n, int64_t inner) {
+  return (r / inner) * n * inner + r % inner + j * inner;
+}
+
+// CUDA: a thread per row would leave most of the GPU idle and read rows uncoalesced, so the row max
+// and the row sum of exp are block reductions (parallel_reduce_rows) and the output an elementwise
+// pass -- the same RowExp arithmetic as the CPU rows, in three launches.
+template <class T>
+void softmax_rows_cuda(const T* x, T* y, RowLayout l, bool log_out, Device dev) {
+  int64_t n = l.n, inner = l.inner, rows = l.outer * inner;
+  Tensor stats = Tensor::empty({rows, 2}, dtype_of<T>::value, dev);  // (max, sum of exp) per row
+  T* st = stats.data<T>();
+  parallel_reduce_rows(dev, rows, n, T(-INFINITY), VPS_KERNEL((int64_t r, int64_t j) { return x[row_elem(r, j, n, inner)]; }),
+                       MaxOp<T>{}, VPS_KERNEL((int64_t r, T v) { st[2 * r] = v; }));
+  parallel_reduce_rows(dev, rows, n, T(0), VPS_KERNEL((int64_t r, int64_t j) {
+    return RowExp<T>::eval(x[row_elem(r, j, n, inner)] - st[2 * r]);
+  }), PlusOp<T>{}, VPS_KERNEL((int64_t r, T v) { st[2 * r + 1] = v; }));
+  parallel_for(dev, rows * n, VPS_KERNEL((int64_t i) {
+    int64_t r = i / n, k = row_elem(r, i % n, n, inner);
+    T m = st[2 * r], s = st[2 * r + 1];
+    y[k] = log_out ? x[k] - (m + T(::log(s))) : RowExp<T>::eval(x[k] - m) * (T(1) / s);
+  }));
+}
+
 // y: (outer, n, inner) softmax (or log_softmax) of x along n.
 template <class T>
 void softmax_rows(const T* x, T* y, RowLayout l, bool log_out, Device dev) {
+  if (dev.is_cuda()) return softmax_rows_cuda(x, y, l, log_out, dev);
   int64_t n = l.n, inner = l.inner;
   parallel_for(dev, l.outer * inner, VPS_KERNEL((int64_t r) {
     int64_t base = (r / inner) * n * inner + r % inner;
@@ -152,8 +188,26 @@ void softmax_rows(const T* x, T* y, RowLayout l, bool log_out, Device dev) {
 }
 
 // gx from g and the forward output y: softmax y*(g - sum(g*y)); log_softmax g - exp(y)*sum(g).
+// CUDA: the row sum as a block reduction, then an elementwise pass.
+template <class T>
+void softmax_backward_rows_cuda(const T* y, const T* g, T* gx, RowLayout l, bool log_out, Device dev) {
+  int64_t n = l.n, inner = l.inner, rows = l.outer * inner;
+  Tensor sums = Tensor::empty({rows}, dtype_of<T>::value, dev);
+  T* ps = sums.data<T>();
+  parallel_reduce_rows(dev, rows, n, T(0), VPS_KERNEL((int64_t r, int64_t j) {
+    int64_t k = row_elem(r, j, n, inner);
+    return log_out ? g[k] : g[k] * y[k];
+  }), PlusOp<T>{}, VPS_KERNEL((int64_t r, T v) { ps[r] = v; }));
+  parallel_for(dev, rows * n, VPS_KERNEL((int64_t i) {
+    int64_t r = i / n, k = row_elem(r, i % n, n, inner);
+    T s = ps[r];
+    gx[k] = log_out ? g[k] - ::exp(y[k]) * s : y[k] * (g[k] - s);
+  }));
+}
+
 template <class T>
 void softmax_backward_rows(const T* y, const T* g, T* gx, RowLayout l, bool log_out, Device dev) {
+  if (dev.is_cuda()) return softmax_backward_rows_cuda(y, g, gx, l, log_out, dev);
   int64_t n = l.n, inner = l.inner;
   parallel_for(dev, l.outer * inner, VPS_KERNEL((int64_t r) {
     int64_t base = (r / inner) * n * inner + r % inner;
@@ -212,10 +266,6 @@ Tensor softmax_impl(const char* op, const Tensor& a, int64_t dim, bool log_out) 
 
 // d||x|| / dx = x / ||x||, taken as 0 where the norm is 0.
 // Functors of norm and its backward (passed on to reduce_rows' and ternary_kernel's kernels).
-struct SquareFold {
-  template <class T>
-  HD double operator()(double acc, T v) const { return acc + double(v) * double(v); }
-};
 template <class T>
 struct SqrtFinish {
   HD T operator()(double acc, int64_t) const { return T(::sqrt(acc)); }
@@ -255,7 +305,7 @@ Tensor norm(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
   Tensor out = Tensor::empty(p.out_shape, a.dtype(), a.device());
   VPS_DISPATCH_FLOAT(a.dtype(), "norm", [&] {
     using T = scalar_t;
-    reduce_rows<T, double, T>(p, out, 0.0, SquareFold{}, SqrtFinish<T>{});
+    reduce_rows<T, double, T>(p, out, 0.0, SquareToDouble{}, PlusDouble{}, SqrtFinish<T>{});
   });
   if (autograd::needs_grad({a})) {
     auto n = std::make_shared<NormBackward>();

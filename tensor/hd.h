@@ -129,6 +129,122 @@ void parallel_for(Device device, int64_t n, const F& f, int64_t cost = 1) {
   }
 }
 
+// The closure of a VPS_KERNEL body (or the functor itself) that runs on CPU / on CUDA.
+template <class F>
+const auto& host_part(const F& f) {
+  if constexpr (IsHdKernel<F>::value) return f.host;
+  else return f;
+}
+template <class F>
+const auto& device_part(const F& f) {
+  if constexpr (IsHdKernel<F>::value) return f.device;
+  else return f;
+}
+
+// ------------------------------------------------------------------------------------------ reductions
+// parallel_reduce_rows(device, rows, n, init, map, combine, store): for every row r in [0, rows),
+//   acc = init; for j in [0, n): acc = combine(acc, map(r, j));  then store(r, acc).
+// map, combine and store are VPS_KERNEL bodies or HD functors; combine must be associative (up to
+// round-off) with init its identity; Acc is a trivially copyable type (a number or a small struct).
+// CPU: rows in parallel (OpenMP), each row folded in order j = 0, 1, ... on one thread, so the result
+// does not depend on the thread count. CUDA: a block of kReduceThreads threads per row, each folding
+// a strided share of it, then a shared-memory tree with `combine` (a fixed order: the same bits on
+// every run); when a few long rows would leave the GPU idle (a full sum), each row is first cut into
+// chunks reduced by blocks of their own, and a second pass combines the chunks' partials.
+constexpr int kReduceThreads = 256;
+
+#ifdef __CUDACC__
+template <class Acc, class Combine>
+__device__ Acc block_reduce(Acc v, const Combine& combine, Acc* sm) {
+  sm[threadIdx.x] = v;
+  __syncthreads();
+  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+    if (int(threadIdx.x) < s) sm[threadIdx.x] = combine(sm[threadIdx.x], sm[threadIdx.x + s]);
+    __syncthreads();
+  }
+  Acc r = sm[0];
+  __syncthreads();  // sm may be reused by the caller's next row
+  return r;
+}
+
+// Block t of rows * chunks reduces [j0, j1) of row t / chunks and stores its result as store(t, acc).
+template <class Acc, class Map, class Combine, class Store>
+__global__ void vps_reduce_rows_kernel(int64_t rows, int64_t n, int64_t chunks, int64_t clen, Acc init, Map map,
+                                       Combine combine, Store store) {
+  __shared__ __align__(16) unsigned char raw[kReduceThreads * sizeof(Acc)];
+  Acc* sm = reinterpret_cast<Acc*>(raw);
+  for (int64_t t = blockIdx.x; t < rows * chunks; t += gridDim.x) {
+    int64_t r = t / chunks, j0 = (t % chunks) * clen, j1 = j0 + clen < n ? j0 + clen : n;
+    Acc acc = init;
+    for (int64_t j = j0 + threadIdx.x; j < j1; j += blockDim.x) acc = combine(acc, map(r, j));
+    acc = block_reduce(acc, combine, sm);
+    if (threadIdx.x == 0) store(t, acc);
+  }
+}
+
+template <class Acc>
+struct ReducePartialStore {  // pass 1: the partial of chunk t
+  Acc* part;
+  __device__ void operator()(int64_t t, const Acc& v) const { part[t] = v; }
+};
+template <class Acc>
+struct ReducePartialMap {  // pass 2: row r's partials
+  const Acc* part;
+  int64_t chunks;
+  __device__ Acc operator()(int64_t r, int64_t c) const { return part[r * chunks + c]; }
+};
+#endif
+
+void* reduce_scratch_alloc(Device device, size_t bytes);  // tensor/device.cpp (CUDA allocator)
+void reduce_scratch_free(Device device, void* p, size_t bytes);
+
+template <class Acc, class Map, class Combine, class Store>
+void parallel_reduce_rows(Device device, int64_t rows, int64_t n, Acc init, const Map& map, const Combine& combine,
+                          const Store& store) {
+  if (rows <= 0) return;
+  if (!device.is_cuda()) {
+    const auto& m = host_part(map);
+    const auto& c = host_part(combine);
+    const auto& st = host_part(store);
+#pragma omp parallel for schedule(static) if (rows * n >= kParallelGrain && rows > 1)
+    for (int64_t r = 0; r < rows; ++r) {
+      Acc acc = init;
+      for (int64_t j = 0; j < n; ++j) acc = c(acc, m(r, j));
+      st(r, acc);
+    }
+    return;
+  }
+#ifdef __CUDACC__
+  const auto& m = device_part(map);
+  const auto& c = device_part(combine);
+  const auto& st = device_part(store);
+  // Enough blocks to fill a large GPU (about 1024), chunks of at least 4 elements a thread.
+  int64_t chunks = 1;
+  if (rows < 1024 && n > 4 * kReduceThreads) {
+    int64_t want = (1024 + rows - 1) / rows, most = (n + 4 * kReduceThreads - 1) / (4 * kReduceThreads);
+    chunks = want < most ? want : most;
+  }
+  int64_t clen = (n + chunks - 1) / chunks;
+  auto grid = [](int64_t blocks) { return unsigned(blocks < 65536 ? (blocks > 0 ? blocks : 1) : 65536); };
+  if (chunks == 1) {
+    vps_reduce_rows_kernel<<<grid(rows), kReduceThreads>>>(rows, n, int64_t(1), n, init, m, c, st);
+    cuda_check_launch("parallel_reduce_rows");
+    return;
+  }
+  size_t bytes = size_t(rows * chunks) * sizeof(Acc);
+  Acc* part = static_cast<Acc*>(reduce_scratch_alloc(device, bytes));
+  vps_reduce_rows_kernel<<<grid(rows * chunks), kReduceThreads>>>(rows, n, chunks, clen, init, m, c,
+                                                                   ReducePartialStore<Acc>{part});
+  cuda_check_launch("parallel_reduce_rows (chunks)");
+  vps_reduce_rows_kernel<<<grid(rows), kReduceThreads>>>(rows, chunks, int64_t(1), chunks, init,
+                                                          ReducePartialMap<Acc>{part, chunks}, c, st);
+  cuda_check_launch("parallel_reduce_rows (partials)");
+  reduce_scratch_free(device, part, bytes);  // stream-ordered: a later kernel reusing it runs after
+#else
+  VPS_FAIL("a CUDA tensor reached a reduction compiled without CUDA (build with CUDA=1)");
+#endif
+}
+
 // Atomic add usable in scatter-style backward bodies (col2im, RoIAlign backward, warp backward).
 // On CPU the OpenMP loop may run it concurrently, so it is atomic there too.
 template <class T>

@@ -143,11 +143,7 @@ TEST(Conv2d, CpuTilesMatchReferencePath) {
                              {{1, 40, 3, 3}, {66, 40, 1, 1}, {1, 1}, {0, 0}, {1, 1}, 1}};  // (2 threads)
   int threads_before = omp_get_max_threads();
   omp_set_num_threads(2);
-  for (const char* kb : {"1", ""}) {
-    if (*kb)
-      setenv("VPS_CONV_TILE_KB", kb, 1);
-    else
-      unsetenv("VPS_CONV_TILE_KB");
+  for (int64_t kb : {int64_t(1), ConvParams{}.cpu_tile_kb}) {
     for (auto& c : cases) {
       SCOPED_TRACE(::testing::Message() << "tile kb '" << kb << "' x " << shape_str(c.x) << " w " << shape_str(c.w));
       Tensor x = rnd(c.x, 11), w = rnd(c.w, 12), b = rnd({c.w[0]}, 13);
@@ -156,7 +152,9 @@ TEST(Conv2d, CpuTilesMatchReferencePath) {
       for (ConvAlgo algo : {ConvAlgo::automatic, ConvAlgo::im2col}) {
         Tensor xg = x.detach().set_requires_grad(), wg = w.detach().set_requires_grad(),
                bg = b.detach().set_requires_grad();
-        Tensor y = conv2d(xg, wg, bg, c.s, c.p, c.d, c.g, algo);
+        ConvParams p;
+        p.stride = c.s, p.padding = c.p, p.dilation = c.d, p.groups = c.g, p.algo = algo, p.cpu_tile_kb = kb;
+        Tensor y = conv2d(xg, wg, bg, p);
         y.backward(gy);
         (algo == ConvAlgo::automatic ? got : want) = {y.detach(), xg.grad(), wg.grad(), bg.grad()};
       }
@@ -164,7 +162,6 @@ TEST(Conv2d, CpuTilesMatchReferencePath) {
       for (size_t i = 0; i < got.size(); ++i) EXPECT_ALLCLOSE(got[i], want[i], 1e-12, 1e-12);
     }
   }
-  unsetenv("VPS_CONV_TILE_KB");
   omp_set_num_threads(threads_before);
 }
 

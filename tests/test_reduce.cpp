@@ -240,6 +240,13 @@ TEST(Reduce, ParityCpuCuda) {
                  argmin(v[0], 2).to(DType::f64)};
       },
       {rnd({5, 70, 33}, 12)}, o);
+  // Long rows: a full sum and a few 5000-element rows take parallel_reduce_rows' two-pass (chunked)
+  // path on CUDA; softmax rows longer than a block, contiguous and strided.
+  vps::testing::check_parity(
+      [](const V& v) { return V{sum(v[0]), mean(v[0], {1}), norm(v[0], {1}, true), softmax(v[0], 1)}; },
+      {rnd({3, 5000}, 14)}, o);
+  vps::testing::check_parity([](const V& v) { return V{log_softmax(v[0], 0), sum(v[0], {0})}; },
+                             {rnd({3000, 7}, 15, -5, 5)}, o);
   // f32 rows use the polynomial exp on both devices (contiguous and strided rows)
   vps::testing::check_parity([](const V& v) { return V{softmax(v[0], -1), log_softmax(v[0], 1)}; },
                              {rnd({5, 70, 33}, 13, -20, 20, DType::f32)});
