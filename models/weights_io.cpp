@@ -2,6 +2,7 @@
 
 #include "autograd/grad_mode.h"
 #include "data/image_io.h"
+#include "models/registry.h"
 #include "models/resnet_fpn.h"
 #include "ops/ops.h"
 #include "tensor/check.h"
@@ -95,5 +96,21 @@ Tensor load_model_input(const std::string& path, DType dtype, int64_t size_divis
   if (ph || pw) x = pad(x, {0, pw, 0, ph});
   return x.to(dtype).contiguous();
 }
+
+std::string inspect_against_model(const std::string& file, const std::string& config, const std::string& model_type,
+                                  const std::string& pth_key, bool strip_module, bool* complete) {
+  VPS_CHECK(config.empty() != model_type.empty(), "inspect: give exactly one of a config file or a model type");
+  std::shared_ptr<nn::Module> m =
+      config.empty() ? build_module(nlohmann::json{{"type", model_type}}) : build_module_from_file(config);
+  PthOptions pth;
+  pth.select_key = pth_key;
+  pth.strip_module = strip_module;
+  KeyReport r = compare_with_model(*m, file, pth);
+  if (complete) *complete = r.missing.empty() && r.mismatched.empty();
+  std::string what = config.empty() ? model_type : config;
+  return str_cat(file, " against ", what, " (", m->type_name(), ", ", m->state_dict().size(), " keys):\n",
+                 r.to_string(), r.ok() ? "\n" : "");
+}
+
 
 }  // namespace vps::models

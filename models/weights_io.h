@@ -41,4 +41,10 @@ KeyReport compare_with_model(const nn::Module& m, const std::string& path, const
 // (mmdetection pads the normalised image the same way; 1 = no padding).
 Tensor load_model_input(const std::string& path, DType dtype = DType::f32, int64_t size_divisor = 32);
 
+// A report for `vps inspect FILE --config F | --model TYPE`: the file's keys against the model's
+// (missing, unused, mis-shaped, one per line; "all N keys match" when they agree).
+// `*complete` (when given) is set to whether every key the model expects is present with its shape.
+std::string inspect_against_model(const std::string& file, const std::string& config, const std::string& model_type,
+                                  const std::string& pth_key = "", bool strip_module = true, bool* complete = nullptr);
+
 }  // namespace vps::models

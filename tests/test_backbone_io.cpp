@@ -4,7 +4,7 @@
 
 #include "data/image_io.h"
 #include "data/panoptic.h"
-#include "models/features.h"
+#include "infer/features.h"
 #include "models/registry.h"
 #include "models/weights_io.h"
 #include "tensor/convert.h"
@@ -145,7 +145,7 @@ TEST(BackboneIO, InferFeaturesWritesNamedMaps) {
   models::save(*m, w);
   Tensor x = vps::testing::rnd({1, 3, 64, 64}, 9).to(DType::f32);
   save_npy(npy, x);
-  auto maps = models::infer_features(kTiny, w, npy, dir.file("f.safetensors"));
+  auto maps = infer::infer_features(kTiny, w, npy, dir.file("f.safetensors"));
   m->eval();
   auto want = m->forward(x);
   NamedTensors got = load_safetensors(dir.file("f.safetensors"));
@@ -162,12 +162,12 @@ TEST(BackboneIO, InferFeaturesWritesNamedMaps) {
   EXPECT_EQ(in.shape(), (Shape{1, 3, 64, 64}));
   EXPECT_NEAR(in.select(1, 1).select(1, 0).select(1, 1).item_double(), ((4 * 37) % 256 - 116.28) / 57.12, 1e-5);
   EXPECT_EQ(in.select(1, 0).select(1, 63).select(1, 63).item_double(), 0.0);
-  models::FeatureOptions fo;
+  infer::FeatureOptions fo;
   fo.fold_bn = true;
-  auto img_maps = models::infer_features(kTiny, w, png, dir.file("g.safetensors"), fo);
+  auto img_maps = infer::infer_features(kTiny, w, png, dir.file("g.safetensors"), fo);
   EXPECT_EQ(img_maps[8].first, "P6");
   EXPECT_EQ(img_maps[8].second.shape(), (Shape{1, 16, 1, 1}));
-  test::expect_error([&] { models::infer_features(kTiny, dir.file("none.safetensors"), npy, dir.file("h")); },
+  test::expect_error([&] { infer::infer_features(kTiny, dir.file("none.safetensors"), npy, dir.file("h")); },
                      {"none.safetensors"});
 }
 
@@ -198,7 +198,7 @@ TEST(BackboneIO, InferFeaturesOfADetector) {
   models::save(*m, w);
   Tensor x = vps::testing::rnd({1, 3, 64, 64}, 10).to(DType::f32);
   save_npy(npy, x);
-  auto maps = models::infer_features(cfg, w, npy, dir.file("f.safetensors"));
+  auto maps = infer::infer_features(cfg, w, npy, dir.file("f.safetensors"));
   auto bb = m->child_as<models::ResNet>("backbone");
   auto neck = m->child_as<models::FPN>("neck");
   ASSERT_TRUE(bb && neck);
@@ -212,6 +212,6 @@ TEST(BackboneIO, InferFeaturesOfADetector) {
   }
   std::string resnet_cfg = dir.file("resnet.json");
   test::write_bytes(resnet_cfg, test::bytes_of("{\"type\": \"ResNet\", \"depth\": 18, \"base_width\": 2}"));
-  test::expect_error([&] { models::infer_features(resnet_cfg, w, npy, dir.file("g.safetensors")); },
+  test::expect_error([&] { infer::infer_features(resnet_cfg, w, npy, dir.file("g.safetensors")); },
                      {resnet_cfg, "no ResNet `backbone` and FPN `neck`"});
 }

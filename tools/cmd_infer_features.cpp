@@ -1,8 +1,8 @@
 // `vps infer-features --config C --weights W --input IMG_OR_NPY --out OUT.safetensors`: flags ->
-// models/features.h. No logic here.
+// infer/features.h. No logic here.
 #include <cstdio>
 
-#include "models/features.h"
+#include "infer/features.h"
 #include "data/fs_util.h"
 #include "tools/command.h"
 
@@ -22,12 +22,12 @@ int run_infer_features(const std::vector<std::string>& args) {
       .flag("fold-bn", "fold BatchNorm into the convolutions after loading")
       .flag("non-strict", "allow keys missing from the weights file (they keep their initial values)");
   if (!f.parse(args)) return 0;
-  vps::models::FeatureOptions o;
+  vps::infer::FeatureOptions o;
   o.fold_bn = f.on("fold-bn");
   o.strict = !f.on("non-strict");
   o.size_divisor = f.get_int("size-divisor", 1, 1024);
   vps::data::remove_stale_temporaries(f.get("out"));  // what a killed earlier run left
-  auto maps = vps::models::infer_features(f.get("config"), f.get("weights"), f.get("input"), f.get("out"), o);
+  auto maps = vps::infer::infer_features(f.get("config"), f.get("weights"), f.get("input"), f.get("out"), o);
   std::printf("wrote %s\n", f.get("out").c_str());
   for (auto& [name, t] : maps) std::printf("  %s %s\n", name.c_str(), t.str().c_str());
   return 0;

@@ -2,7 +2,7 @@
 // file, or compares its keys with a model's. No logic here.
 #include <cstdio>
 
-#include "models/features.h"
+#include "models/weights_io.h"
 #include "tensor/weights_file.h"
 #include "tools/command.h"
 

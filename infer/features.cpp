@@ -1,4 +1,4 @@
-#include "models/features.h"
+#include "infer/features.h"
 
 #include "autograd/grad_mode.h"
 #include "models/registry.h"
@@ -7,7 +7,9 @@
 #include "tensor/check.h"
 #include "tensor/tensor_io.h"
 
-namespace vps::models {
+namespace vps::infer {
+
+using namespace vps::models;
 
 nn::NamedTensors infer_features(const std::string& config, const std::string& weights, const std::string& input,
                                 const std::string& out, const FeatureOptions& opt) {
@@ -31,19 +33,4 @@ nn::NamedTensors infer_features(const std::string& config, const std::string& we
   return maps;
 }
 
-std::string inspect_against_model(const std::string& file, const std::string& config, const std::string& model_type,
-                                  const std::string& pth_key, bool strip_module, bool* complete) {
-  VPS_CHECK(config.empty() != model_type.empty(), "inspect: give exactly one of a config file or a model type");
-  std::shared_ptr<nn::Module> m =
-      config.empty() ? build_module(nlohmann::json{{"type", model_type}}) : build_module_from_file(config);
-  PthOptions pth;
-  pth.select_key = pth_key;
-  pth.strip_module = strip_module;
-  KeyReport r = compare_with_model(*m, file, pth);
-  if (complete) *complete = r.missing.empty() && r.mismatched.empty();
-  std::string what = config.empty() ? model_type : config;
-  return str_cat(file, " against ", what, " (", m->type_name(), ", ", m->state_dict().size(), " keys):\n",
-                 r.to_string(), r.ok() ? "\n" : "");
-}
-
-}  // namespace vps::models
+}  // namespace vps::infer

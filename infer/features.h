@@ -1,3 +1,7 @@
+// infer/: the inference runners -- plain C++ over the models (not Modules): load a model and weights,
+// run inputs without autograd, write results atomically. `vps infer-features` lives here; the video
+// runner and the online tracker of VPSNet-Track join it.
+//
 // `vps infer-features`: build a backbone model from a config, load weights, run one input, write every
 // named feature map (C2..C5, P2..P6) to a safetensors file.
 #pragma once
@@ -5,7 +9,7 @@
 
 #include "layers/module.h"
 
-namespace vps::models {
+namespace vps::infer {
 
 struct FeatureOptions {
   bool fold_bn = false;     // fold conv+BN pairs after loading (faster inference, same outputs to ~1e-6 f32)
@@ -21,10 +25,4 @@ struct FeatureOptions {
 nn::NamedTensors infer_features(const std::string& config, const std::string& weights, const std::string& input,
                                 const std::string& out, const FeatureOptions& opt = {});
 
-// A report for `vps inspect FILE --config F | --model TYPE`: the file's keys against the model's
-// (missing, unused, mis-shaped, one per line; "all N keys match" when they agree).
-// `*complete` (when given) is set to whether every key the model expects is present with its shape.
-std::string inspect_against_model(const std::string& file, const std::string& config, const std::string& model_type,
-                                  const std::string& pth_key = "", bool strip_module = true, bool* complete = nullptr);
-
-}  // namespace vps::models
+}  // namespace vps::infer
