@@ -134,17 +134,27 @@ std::string get_string(const nlohmann::json& j, const std::string& key, const st
   return v->get<std::string>();
 }
 
-std::vector<int64_t> get_ints(const nlohmann::json& j, const std::string& key, const std::vector<int64_t>& def,
-                              const std::string& where) {
+namespace {
+// An array field whose every element passes `is_elem` (e.g. is_number_integer), or `def` when absent.
+template <class T, class Pred>
+std::vector<T> get_array(const nlohmann::json& j, const std::string& key, const std::vector<T>& def,
+                         const std::string& where, Pred is_elem, const char* kind) {
   const nlohmann::json* v = find(j, key, where);
   if (!v) return def;
-  VPS_CHECK(v->is_array(), "config ", where, ".", key, ": expected an array of integers, got ", v->dump());
-  std::vector<int64_t> out;
+  VPS_CHECK(v->is_array(), "config ", where, ".", key, ": expected an array of ", kind, ", got ", v->dump());
+  std::vector<T> out;
   for (auto& e : *v) {
-    VPS_CHECK(e.is_number_integer(), "config ", where, ".", key, ": expected an array of integers, got ", v->dump());
-    out.push_back(e.get<int64_t>());
+    VPS_CHECK(is_elem(e), "config ", where, ".", key, ": expected an array of ", kind, ", got ", v->dump());
+    out.push_back(e.template get<T>());
   }
   return out;
+}
+}  // namespace
+
+std::vector<int64_t> get_ints(const nlohmann::json& j, const std::string& key, const std::vector<int64_t>& def,
+                              const std::string& where) {
+  return get_array<int64_t>(j, key, def, where, [](const nlohmann::json& e) { return e.is_number_integer(); },
+                            "integers");
 }
 
 double get_double(const nlohmann::json& j, const std::string& key, double def, const std::string& where) {
@@ -156,15 +166,7 @@ double get_double(const nlohmann::json& j, const std::string& key, double def, c
 
 std::vector<double> get_doubles(const nlohmann::json& j, const std::string& key, const std::vector<double>& def,
                                 const std::string& where) {
-  const nlohmann::json* v = find(j, key, where);
-  if (!v) return def;
-  VPS_CHECK(v->is_array(), "config ", where, ".", key, ": expected an array of numbers, got ", v->dump());
-  std::vector<double> out;
-  for (auto& e : *v) {
-    VPS_CHECK(e.is_number(), "config ", where, ".", key, ": expected an array of numbers, got ", v->dump());
-    out.push_back(e.get<double>());
-  }
-  return out;
+  return get_array<double>(j, key, def, where, [](const nlohmann::json& e) { return e.is_number(); }, "numbers");
 }
 
 void check_keys(const nlohmann::json& j, const std::vector<std::string>& allowed, const std::string& where) {
