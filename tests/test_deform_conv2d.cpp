@@ -1,0 +1,215 @@
+// deform_conv2d (layers/deform_conv2d.h): torchvision golden fixtures (forward and the three gradients,
+// tests/fixtures/dcn/make_dcn_fixtures.py), both offset-gradient rules on zero offsets where they
+// differ, zero offsets against conv2d, a float64 gradcheck, tiling, bad input, CPU-vs-CUDA parity, and
+// the DeformConvWithOffset module.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+
+#include "layers/conv2d.h"
+#include "layers/deform_conv2d.h"
+#include "ops/ops.h"
+#include "tests/conv_reference.h"
+#include "tests/error_of.h"
+#include "tests/gradcheck.h"
+#include "tests/npy_fixture.h"
+
+using namespace vps;
+using vps::testing::error_of;
+using vps::testing::fixture;
+using vps::testing::rnd;
+
+namespace {
+
+struct Outputs {
+  Tensor y, gx, goff, gw;
+};
+
+Outputs run(const Tensor& x, const Tensor& off, const Tensor& w, const Tensor& gy, const DeformConvParams& p) {
+  Tensor xg = x.detach().set_requires_grad(), og = off.detach().set_requires_grad(),
+         wg = w.detach().set_requires_grad();
+  Tensor y = deform_conv2d(xg, og, wg, p);
+  y.backward(gy);
+  return {y.detach(), xg.grad(), og.grad(), wg.grad()};
+}
+
+struct Case {
+  const char* name;
+  Pair s, p, d;
+  int64_t groups, dg;
+};
+const Case kCases[] = {{"s1_p1_d1", {1, 1}, {1, 1}, {1, 1}, 1, 1},        {"s2_p0_d1", {2, 2}, {0, 0}, {1, 1}, 1, 1},
+                       {"s1_p2_d2", {1, 1}, {2, 2}, {2, 2}, 1, 1},        {"s2_p1_d2_dg2", {2, 1}, {1, 2}, {2, 1}, 1, 2},
+                       {"groups2_dg2", {1, 1}, {1, 1}, {1, 1}, 2, 2}};
+
+DeformConvParams params_of(const Case& c, DeformOffsetGrad rule = DeformOffsetGrad::mmdet) {
+  DeformConvParams p;
+  p.stride = c.s, p.padding = c.p, p.dilation = c.d, p.groups = c.groups, p.deformable_groups = c.dg;
+  p.offset_grad = rule;
+  return p;
+}
+
+Tensor fx(const std::string& c, const char* k) { return fixture("dcn", c + "_" + k); }
+
+}  // namespace
+
+// Continuous offsets (uniform +-3, many samples leave the image): both rules equal torchvision's values.
+TEST(DeformConv2d, MatchesTorchvisionFixtures) {
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.name);
+    for (DeformOffsetGrad rule : {DeformOffsetGrad::mmdet, DeformOffsetGrad::torchvision}) {
+      Outputs o = run(fx(c.name, "x"), fx(c.name, "off"), fx(c.name, "w"), fx(c.name, "gy"), params_of(c, rule));
+      EXPECT_ALLCLOSE(o.y, fx(c.name, "y"), 1e-11, 1e-11);
+      EXPECT_ALLCLOSE(o.gx, fx(c.name, "gx"), 1e-11, 1e-11);
+      EXPECT_ALLCLOSE(o.goff, fx(c.name, "goff"), 1e-11, 1e-11);
+      EXPECT_ALLCLOSE(o.gw, fx(c.name, "gw"), 1e-11, 1e-11);
+    }
+    // float32 against the float64 fixture
+    Outputs f = run(fx(c.name, "x").to(DType::f32), fx(c.name, "off").to(DType::f32), fx(c.name, "w").to(DType::f32),
+                    fx(c.name, "gy").to(DType::f32), params_of(c));
+    EXPECT_ALLCLOSE(f.y, fx(c.name, "y"), 1e-4, 1e-4);
+    EXPECT_ALLCLOSE(f.gw, fx(c.name, "gw"), 1e-3, 1e-4);
+  }
+}
+
+// Zero offsets, padding 1: the top taps of output row 0 sample exactly py = -1 and the left taps of
+// column 0 px = -1. torchvision's rule reproduces its fixture; mmdet's gives 0 for both coordinates of
+// those taps and equals the fixture everywhere else; forward, input and weight gradients agree.
+TEST(DeformConv2d, OffsetGradientRulesDifferExactlyOnTheMinusOneBorder) {
+  const std::string c = "zero_offsets_p1";
+  DeformConvParams p;
+  p.padding = {1, 1};
+  p.offset_grad = DeformOffsetGrad::torchvision;
+  Outputs tv = run(fx(c, "x"), fx(c, "off"), fx(c, "w"), fx(c, "gy"), p);
+  EXPECT_ALLCLOSE(tv.y, fx(c, "y"), 1e-12, 1e-12);
+  EXPECT_ALLCLOSE(tv.goff, fx(c, "goff"), 1e-12, 1e-12);
+  p.offset_grad = DeformOffsetGrad::mmdet;
+  Outputs mm = run(fx(c, "x"), fx(c, "off"), fx(c, "w"), fx(c, "gy"), p);
+  EXPECT_ALLCLOSE(mm.gx, fx(c, "gx"), 1e-12, 1e-12);
+  EXPECT_ALLCLOSE(mm.gw, fx(c, "gw"), 1e-12, 1e-12);
+  // mmdet = the fixture with both channels of every tap whose point sits on the -1 border set to 0
+  Tensor want = fx(c, "goff").contiguous();
+  std::vector<double> v = want.to_vector<double>();
+  const int64_t N = want.size(0), K = 9, Ho = want.size(2), Wo = want.size(3);
+  int differing = 0;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t ho = 0; ho < Ho; ++ho)
+        for (int64_t wo = 0; wo < Wo; ++wo) {
+          if (!((k / 3 == 0 && ho == 0) || (k % 3 == 0 && wo == 0))) continue;
+          for (int64_t ch : {2 * k, 2 * k + 1}) {
+            double& e = v[size_t(((n * 2 * K + ch) * Ho + ho) * Wo + wo)];
+            differing += e != 0.0;
+            e = 0.0;
+          }
+        }
+  EXPECT_GT(differing, 20) << "the fixture must expose the difference between the rules";
+  EXPECT_ALLCLOSE(mm.goff, Tensor::from_vector<double>(v, want.shape()), 1e-12, 1e-12);
+}
+
+TEST(DeformConv2d, ZeroOffsetsEqualConv2d) {
+  struct Z {
+    Shape x, w;
+    Pair s, p, d;
+    int64_t g;
+  };
+  for (const Z& z : {Z{{2, 4, 7, 6}, {6, 2, 3, 3}, {2, 1}, {1, 2}, {1, 2}, 2}, Z{{1, 3, 5, 5}, {4, 3, 1, 1}, {1, 1}, {0, 0}, {1, 1}, 1}}) {
+    Tensor x = rnd(z.x, 1), w = rnd(z.w, 2);
+    Tensor want = vps::testing::naive_conv2d(x, w, Tensor(), z.s, z.p, z.d, z.g);
+    Tensor off = Tensor::zeros({z.x[0], 2 * z.w[2] * z.w[3], want.size(2), want.size(3)}, DType::f64);
+    DeformConvParams p;
+    p.stride = z.s, p.padding = z.p, p.dilation = z.d, p.groups = z.g;
+    Tensor gy = rnd(want.shape(), 3);
+    Outputs o = run(x, off, w, gy, p);
+    EXPECT_ALLCLOSE(o.y, want, 1e-12, 1e-12);
+    Tensor xg = x.detach().set_requires_grad(), wg = w.detach().set_requires_grad();
+    conv2d(xg, wg, Tensor(), z.s, z.p, z.d, z.g).backward(gy);
+    EXPECT_ALLCLOSE(o.gx, xg.grad(), 1e-12, 1e-12);
+    EXPECT_ALLCLOSE(o.gw, wg.grad(), 1e-12, 1e-12);
+  }
+}
+
+// Offsets = integer + a fraction in [0.2, 0.8]: every sample coordinate stays 0.2 away from the kinks
+// of bilinear interpolation (integers, hence also -1 and H), where finite differences would fail.
+TEST(DeformConv2d, Gradcheck) {
+  Tensor x = rnd({1, 4, 5, 6}, 4).set_requires_grad();
+  Tensor w = rnd({4, 2, 3, 3}, 5).set_requires_grad();
+  Tensor whole = mul(rnd({1, 2 * 2 * 9, 3, 4}, 6), 2.5).detach();
+  std::vector<double> iv = whole.to_vector<double>(), fr = rnd(whole.shape(), 7, 0.2, 0.8).to_vector<double>();
+  for (size_t i = 0; i < iv.size(); ++i) iv[i] = std::round(iv[i]) + fr[i];
+  Tensor off = Tensor::from_vector<double>(iv, whole.shape()).set_requires_grad();
+  DeformConvParams p;
+  p.stride = {2, 2}, p.padding = {1, 2}, p.dilation = {1, 1}, p.groups = 2, p.deformable_groups = 2;
+  vps::testing::GradcheckOptions o;
+  o.max_entries = 64;
+  vps::testing::gradcheck([&](const std::vector<Tensor>& v) { return deform_conv2d(v[0], v[1], v[2], p); },
+                          {x, off, w}, o);
+}
+
+// Tiles of one output row (a 1 KiB column budget) give the results of one tile per image.
+TEST(DeformConv2d, TilingDoesNotChangeResults) {
+  const Case& c = kCases[3];
+  DeformConvParams p = params_of(c), small = p;
+  small.column_budget_kb = 1;
+  Outputs a = run(fx(c.name, "x"), fx(c.name, "off"), fx(c.name, "w"), fx(c.name, "gy"), p);
+  Outputs b = run(fx(c.name, "x"), fx(c.name, "off"), fx(c.name, "w"), fx(c.name, "gy"), small);
+  // OpenBLAS may round a narrower GEMM differently (edge kernels); the weight gradient sums the tiles
+  EXPECT_ALLCLOSE(a.y, b.y, 1e-13, 1e-13);
+  EXPECT_ALLCLOSE(a.goff, b.goff, 1e-13, 1e-13);
+  EXPECT_ALLCLOSE(a.gx, b.gx, 1e-13, 1e-13);
+  EXPECT_ALLCLOSE(a.gw, b.gw, 1e-13, 1e-13);
+}
+
+TEST(DeformConv2d, NonContiguousInputs) {
+  const Case& c = kCases[0];
+  Tensor x = fx(c.name, "x"), off = fx(c.name, "off");
+  Tensor xt = contiguous(transpose(x, 2, 3)).transpose(2, 3);  // same values, permuted strides
+  ASSERT_FALSE(xt.is_contiguous());
+  Outputs o = run(xt, off, fx(c.name, "w"), fx(c.name, "gy"), params_of(c));
+  EXPECT_ALLCLOSE(o.y, fx(c.name, "y"), 1e-11, 1e-11);
+}
+
+TEST(DeformConv2d, BadInputNamesTheShapes) {
+  Tensor x = rnd({1, 4, 5, 5}, 1), w = rnd({2, 4, 3, 3}, 2);
+  std::string m = error_of([&] { deform_conv2d(x, rnd({1, 17, 3, 3}, 3), w); });
+  EXPECT_NE(m.find("offset must have shape [1, 18, 3, 3]"), std::string::npos) << m;
+  EXPECT_NE(m.find("[1, 17, 3, 3]"), std::string::npos) << m;
+  DeformConvParams p;
+  p.deformable_groups = 3;
+  m = error_of([&] { deform_conv2d(x, rnd({1, 54, 3, 3}, 3), w, p); });
+  EXPECT_NE(m.find("deformable_groups=3"), std::string::npos) << m;
+  m = error_of([&] { deform_conv2d(x.to(DType::f32), rnd({1, 18, 3, 3}, 3), w); });
+  EXPECT_NE(m.find("float dtype"), std::string::npos) << m;
+  m = error_of([&] { deform_conv2d(rnd({1, 4, 2, 2}, 1), rnd({1, 18, 1, 1}, 3), w); });
+  EXPECT_NE(m.find("larger than padded input"), std::string::npos) << m;
+}
+
+TEST(DeformConv2d, CpuCudaParity) {
+  VPS_REQUIRE_CUDA();
+  for (const Case& c : kCases) {
+    DeformConvParams p = params_of(c);
+    vps::testing::ParityOptions o;
+    o.atol = 1e-9;
+    vps::testing::check_parity([&](const std::vector<Tensor>& v) { return deform_conv2d(v[0], v[1], v[2], p); },
+                               {fx(c.name, "x"), fx(c.name, "off"), fx(c.name, "w")}, o);
+  }
+}
+
+// VPSNet's keys; conv_offset starts at zero, so the module starts as a plain convolution.
+TEST(DeformConv2d, DeformConvWithOffsetModule) {
+  Generator gen(3);
+  nn::DeformConvWithOffset m(nn::ConvOptions::square(8, 6, 3, 1, 1, false, DType::f64), 1, gen);
+  auto sd = m.state_dict();
+  ASSERT_EQ(sd.size(), 3u);
+  EXPECT_EQ(sd[0].first, "conv_offset.weight");
+  EXPECT_EQ(sd[0].second.shape(), (Shape{18, 8, 3, 3}));
+  EXPECT_EQ(sd[1].first, "conv_offset.bias");
+  EXPECT_EQ(sd[2].first, "conv.weight");
+  EXPECT_EQ(sd[2].second.shape(), (Shape{6, 8, 3, 3}));
+  Tensor x = rnd({1, 8, 6, 7}, 4);
+  EXPECT_ALLCLOSE(m.forward(x), vps::testing::naive_conv2d(x, m.conv->weight, Tensor(), {1, 1}, {1, 1}, {1, 1}, 1),
+                  1e-12, 1e-12);
+  EXPECT_NE(error_of([&] { nn::DeformConv2d(nn::ConvOptions::square(8, 6, 3, 1, 1, true), 1, gen); }).find("no bias"),
+            std::string::npos);
+}
