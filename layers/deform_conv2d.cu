@@ -3,6 +3,8 @@
 //   y[n, g, tile] (Og, L) = W_g (Og, Kg) @ col_g (Kg, L),   Kg = Cg * kh * kw
 // Backward per tile: gcol_g = W_g^T @ gy_g; the offset gradient and the input gradient (the adjoint
 // of the sampling) from gcol; gW_g += gy_g @ col_g^T with the columns recomputed.
+#include <omp.h>
+
 #include <algorithm>
 #include <memory>
 
@@ -10,12 +12,14 @@
 #include "layers/deform_conv2d.h"
 #include "layers/kernels/deform_im2col.h"
 #include "tensor/blas.h"
+#include "tensor/parallel.h"
 
 namespace vps {
 namespace {
 
 struct DeformProblem {
-  int64_t N = 0, O = 0, groups = 1, rows = 1;  // rows: output rows per tile
+  int64_t N = 0, O = 0, groups = 1, rows = 1;  // rows: output rows per tile (CUDA, CPU backward)
+  int64_t cpu_tile_bytes = int64_t(2) << 20;   // a CPU thread's column tile in the forward
   DeformGeom g;
   bool mmdet_rule = true;
 };
@@ -56,18 +60,50 @@ DeformProblem make_problem(const Tensor& x, const Tensor& off, const Tensor& w, 
   int64_t budget = (p.column_budget_kb > 0 ? p.column_budget_kb : (x.device().is_cuda() ? 256 : 32) * 1024) * 1024;
   int64_t row_bytes = g.C * g.K() * g.Wo * int64_t(dtype_size(x.dtype()));
   pb.rows = std::max<int64_t>(1, std::min<int64_t>(g.Ho, budget / std::max<int64_t>(1, row_bytes)));
+  if (p.column_budget_kb > 0) pb.cpu_tile_bytes = p.column_budget_kb * 1024;
   pb.mmdet_rule = p.offset_grad == DeformOffsetGrad::mmdet;
   return pb;
 }
 
+// CUDA columns of positions [t0, t0 + L): a thread per column (SPAN 1), coalesced.
 template <class T>
-void im2col(const DeformProblem& pb, const T* xn, const T* offn, T* col, int64_t h0, int64_t rows, Device d) {
-  DeformIm2colBody<T> body{pb.g, xn, offn, col, h0, rows};
-  parallel_for(d, body.count(), body, pb.g.K());
+void im2col_cuda(const DeformProblem& pb, const T* xn, const T* offn, T* col, int64_t t0, int64_t L, Device d) {
+  DeformIm2colBody<T, 1> body{pb.g, xn, offn, col, t0, L};
+  parallel_for(d, body.count(), body);
+}
+// CPU columns of positions [t0, t0 + L), on all threads (the backward's row tiles).
+template <class T>
+void im2col_cpu(const DeformProblem& pb, const T* xn, const T* offn, T* col, int64_t t0, int64_t L) {
+  DeformIm2colBody<T, 64> body{pb.g, xn, offn, col, t0, L};
+  parallel_for(kCPU, body.count(), body, 64 * pb.g.K() * pb.g.channels_per_dg());
+}
+
+// CPU forward: as conv2d's tiled path, each thread fills a column tile of its own (about 2 MiB, so
+// it stays in cache between im2col and the GEMM) and multiplies it with single-threaded OpenBLAS.
+template <class T>
+void forward_cpu_t(const DeformProblem& pb, const Tensor& x, const Tensor& off, const Tensor& w, const Tensor& y) {
+  const DeformGeom& g = pb.g;
+  int64_t G = pb.groups, Og = pb.O / G, CK = g.C * g.K(), Kg = CK / G, plane = g.Ho * g.Wo;
+  int64_t per = std::max<int64_t>(64, pb.cpu_tile_bytes / (CK * int64_t(sizeof(T))) / 64 * 64);
+  per = std::min(per, plane);
+  int64_t ntile = (plane + per - 1) / per, total = pb.N * ntile;
+  int threads = int(std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(), total)));
+  Tensor cols = Tensor::empty({threads, CK * per}, x.dtype(), kCPU);
+  blas::SingleThreadedCpuBlas one_thread_each;
+  parallel_for_each(total, threads, [&](int64_t it) {
+    int64_t n = it / ntile, t0 = (it % ntile) * per, L = std::min(per, plane - t0);
+    T* col = cols.data<T>() + int64_t(omp_get_thread_num()) * CK * per;
+    DeformIm2colBody<T, 64> body{g, x.data<T>() + n * g.C * g.H * g.W, off.data<T>() + n * 2 * g.dg * g.K() * plane,
+                                 col, t0, L};
+    for (int64_t i = 0; i < body.count(); ++i) body(i);
+    blas::gemm_batched<T>(kCPU, false, false, Og, L, Kg, T(1), w.data<T>(), Kg, Og * Kg, col, L, Kg * L, T(0),
+                          y.data<T>() + n * pb.O * plane + t0, plane, Og * plane, G);
+  });
 }
 
 template <class T>
 void forward_t(const DeformProblem& pb, const Tensor& x, const Tensor& off, const Tensor& w, const Tensor& y) {
+  if (x.device().is_cpu()) return forward_cpu_t<T>(pb, x, off, w, y);
   const DeformGeom& g = pb.g;
   Device d = x.device();
   int64_t G = pb.groups, Og = pb.O / G, Kg = g.C / G * g.K(), plane = g.Ho * g.Wo;
@@ -77,7 +113,7 @@ void forward_t(const DeformProblem& pb, const Tensor& x, const Tensor& off, cons
     const T* offn = off.data<T>() + n * 2 * g.dg * g.K() * plane;
     for (int64_t h0 = 0; h0 < g.Ho; h0 += pb.rows) {
       int64_t rows = std::min(pb.rows, g.Ho - h0), L = rows * g.Wo;
-      im2col(pb, xn, offn, col.data<T>(), h0, rows, d);
+      im2col_cuda(pb, xn, offn, col.data<T>(), h0 * g.Wo, L, d);
       T* yt = y.data<T>() + n * pb.O * plane + h0 * g.Wo;
       blas::gemm_batched<T>(d, false, false, Og, L, Kg, T(1), w.data<T>(), Kg, Og * Kg, col.data<T>(), L, Kg * L, T(0),
                             yt, plane, Og * plane, G);
@@ -101,12 +137,24 @@ void backward_t(const DeformProblem& pb, const Tensor& x, const Tensor& off, con
       const T* gyt = gy.data<T>() + n * pb.O * plane + h0 * g.Wo;
       blas::gemm_batched<T>(d, true, false, Kg, L, Og, T(1), w.data<T>(), Kg, Og * Kg, gyt, plane, Og * plane, T(0),
                             gcol.data<T>(), L, Kg * L, G);
-      DeformOffsetGradBody<T> ob{g, xn, offn, gcol.data<T>(), goff.data<T>() + n * 2 * g.dg * g.K() * plane, h0,
-                                 rows, pb.mmdet_rule};
-      parallel_for(d, ob.count(), ob, g.channels_per_dg() * 4);
-      DeformCol2imBody<T> cb{g, offn, gcol.data<T>(), gx.data<T>() + n * g.C * g.H * g.W, h0, rows, d.is_cpu()};
-      parallel_for(d, cb.count(), cb, d.is_cpu() ? g.K() * L : 1);
-      im2col(pb, xn, offn, col.data<T>(), h0, rows, d);
+      T* goffn = goff.data<T>() + n * 2 * g.dg * g.K() * plane;
+      if (d.is_cuda()) {
+        DeformOffsetGradBody<T, 1> ob{g, xn, offn, gcol.data<T>(), goffn, h0 * g.Wo, L, pb.mmdet_rule};
+        parallel_for(d, ob.count(), ob);
+      } else {
+        DeformOffsetGradBody<T, 64> ob{g, xn, offn, gcol.data<T>(), goffn, h0 * g.Wo, L, pb.mmdet_rule};
+        parallel_for(d, ob.count(), ob, 64 * g.K() * g.channels_per_dg());
+      }
+      T* gxn = gx.data<T>() + n * g.C * g.H * g.W;
+      if (d.is_cuda()) {
+        DeformCol2imCudaBody<T> cb{g, offn, gcol.data<T>(), gxn, h0 * g.Wo, L};
+        parallel_for(d, cb.count(), cb);
+      } else {
+        DeformCol2imCpuBody<T, 64, 8> cb{g, offn, gcol.data<T>(), gxn, h0 * g.Wo, L};
+        parallel_for(d, cb.count(), cb, 8 * g.K() * L);
+      }
+      if (d.is_cuda()) im2col_cuda(pb, xn, offn, col.data<T>(), h0 * g.Wo, L, d);
+      else im2col_cpu(pb, xn, offn, col.data<T>(), h0 * g.Wo, L);
       blas::gemm_batched<T>(d, false, true, Og, Kg, L, T(1), gyt, plane, Og * plane, col.data<T>(), L, Kg * L, T(1),
                             gw.data<T>(), Kg, Og * Kg, G);
     }
