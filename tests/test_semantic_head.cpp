@@ -76,3 +76,17 @@ TEST(SemanticHead, BadInputsNameTheShapes) {
   std::string m = error_of([&] { h.loss(out, Tensor::zeros({1, 8, 16}, DType::i64)); });
   EXPECT_NE(m.find("[1, 8, 16]"), std::string::npos) << m;
 }
+
+// float64 gradcheck of the whole head (a tiny one: 2 levels, 3 classes) through the loss and through
+// fcn_output; the offsets come from conv_offset of random inputs, so samples sit at random (not
+// integer) coordinates, away from the kinks of bilinear interpolation.
+TEST(SemanticHead, Gradcheck) {
+  models::SemanticHeadOptions o;
+  o.in_channels = 8, o.out_channels = 4, o.gn_groups = 2, o.num_levels = 2, o.num_classes = 3;
+  o.dtype = DType::f64, o.seed = 5;
+  models::SemanticHead h(o);
+  Tensor p2 = vps::testing::rnd({1, 8, 4, 6}, 1).set_requires_grad(), p3 = vps::testing::rnd({1, 8, 2, 3}, 2).set_requires_grad();
+  Tensor gt = Tensor::from_vector<int64_t>(std::vector<int64_t>(16 * 24, 1), {1, 16, 24});
+  vps::testing::gradcheck([&](const std::vector<Tensor>& v) { return h.forward({v[0], v[1]}).fcn_output; }, {p2, p3});
+  vps::testing::gradcheck([&](const std::vector<Tensor>& v) { return h.loss(h.forward({v[0], v[1]}), gt); }, {p2, p3});
+}
