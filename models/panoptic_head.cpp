@@ -1,0 +1,206 @@
+#include "models/panoptic_head.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "autograd/grad_mode.h"
+#include "layers/interpolate.h"
+#include "losses/det_losses.h"
+#include "ops/ops.h"
+#include "tensor/check.h"
+
+namespace vps::models {
+
+namespace {
+
+// Python's a[start:stop] on a dimension of size n: negative ends count from the end, then clamp.
+std::pair<int64_t, int64_t> py_slice(int64_t start, int64_t stop, int64_t n) {
+  auto norm = [n](int64_t v) {
+    if (v < 0) v += n;
+    return std::min(std::max<int64_t>(v, 0), n);
+  };
+  return {norm(start), norm(stop)};
+}
+
+void check_boxes(const char* op, const Tensor& boxes, int64_t k) {
+  VPS_CHECK(boxes.dim() == 2 && boxes.size(1) >= 4 && boxes.size(0) == k, "PanopticHead::", op, ": boxes ",
+            shape_str(boxes.shape()), " must be (", k, ", 4)");
+}
+
+}  // namespace
+
+PanopticHead::PanopticHead(const PanopticHeadOptions& o) : opt_(o) {
+  VPS_CHECK(o.num_stuff >= 1 && !o.class_mapping.empty(), "PanopticHead: num_stuff and class_mapping must be set");
+}
+
+SegTermOutput PanopticHead::seg_term(const Tensor& seg_score, const Tensor& boxes, const Tensor& cls) const {
+  VPS_CHECK(seg_score.dim() == 4 && seg_score.size(0) == 1, "PanopticHead::seg_term: seg_score must be (1, C, h, w), got ",
+            shape_str(seg_score.shape()));
+  VPS_CHECK(cls.dim() == 1, "PanopticHead::seg_term: labels must be 1-D, got ", shape_str(cls.shape()));
+  const int64_t k = cls.size(0), h = seg_score.size(2), w = seg_score.size(3);
+  check_boxes("seg_term", boxes, k);
+  SegTermOutput out;
+  out.stuff = slice(seg_score, 1, 0, opt_.num_stuff);
+  std::vector<int64_t> labels = cls.to(DType::i64).to_vector<int64_t>(), channel(size_t(k), 0);
+  std::vector<float> b = boxes.slice(1, 0, 4).to(DType::f32).contiguous().to_vector<float>();
+  std::vector<double> mask(size_t(k * h * w), 0.0);
+  for (int64_t i = 0; i < k; ++i) {
+    int64_t l = labels[size_t(i)];
+    if (l == 0) continue;  // no content (the dummy detection)
+    VPS_CHECK(l >= 1 && l <= int64_t(opt_.class_mapping.size()), "PanopticHead::seg_term: label ", l, " of box ", i,
+              " is not a thing label 1..", opt_.class_mapping.size());
+    channel[size_t(i)] = opt_.class_mapping[size_t(l - 1)];
+    VPS_CHECK(channel[size_t(i)] < seg_score.size(1), "PanopticHead::seg_term: class_mapping channel ",
+              channel[size_t(i)], " is beyond the ", seg_score.size(1), " semantic channels");
+    const float* bi = &b[size_t(4 * i)];
+    // y0 = int(b[1]), y1 = int(round(b[3]) + 1): truncation toward zero and round half to even
+    auto [y0, y1] = py_slice(int64_t(bi[1]), int64_t(std::nearbyint(bi[3]) + 1), h);
+    auto [x0, x1] = py_slice(int64_t(bi[0]), int64_t(std::nearbyint(bi[2]) + 1), w);
+    for (int64_t y = y0; y < y1; ++y)
+      for (int64_t x = x0; x < x1; ++x) mask[size_t((i * h + y) * w + x)] = 1.0;
+  }
+  Tensor sel = index_select(seg_score, 1, Tensor::from_vector<int64_t>(channel, {k}).to(seg_score.device()));
+  out.inst = mul(sel, Tensor::from_vector<double>(mask, {1, k, h, w}).to(seg_score.dtype()).to(seg_score.device()));
+  return out;
+}
+
+Tensor PanopticHead::mask_term(const Tensor& masks, const Tensor& boxes, int64_t h, int64_t w) const {
+  VPS_CHECK(masks.dim() == 3, "PanopticHead::mask_term: masks must be (k, S, S), got ", shape_str(masks.shape()));
+  const int64_t k = masks.size(0);
+  check_boxes("mask_term", boxes, k);
+  if (k == 0) return Tensor::zeros({1, 0, h, w}, masks.dtype(), masks.device());
+  std::vector<float> b = boxes.slice(1, 0, 4).to(DType::f32).contiguous().to_vector<float>();
+  std::vector<Tensor> pasted;
+  for (int64_t i = 0; i < k; ++i) {
+    // ref_box = boxes.long(): truncation toward zero
+    int64_t rx1 = int64_t(b[size_t(4 * i)]), ry1 = int64_t(b[size_t(4 * i + 1)]);
+    int64_t rx2 = int64_t(b[size_t(4 * i + 2)]), ry2 = int64_t(b[size_t(4 * i + 3)]);
+    int64_t bw = std::max<int64_t>(rx2 - rx1 + 1, 1), bh = std::max<int64_t>(ry2 - ry1 + 1, 1);
+    int64_t x0 = std::max<int64_t>(rx1, 0), x1 = std::min(rx2 + 1, w), y0 = std::max<int64_t>(ry1, 0),
+            y1 = std::min(ry2 + 1, h);
+    if (x1 <= x0 || y1 <= y0) {  // the box misses the map (VPSNet's boxes never do)
+      pasted.push_back(Tensor::zeros({1, h, w}, masks.dtype(), masks.device()));
+      continue;
+    }
+    Tensor m = interpolate(reshape(select(masks, 0, i), {1, 1, masks.size(1), masks.size(2)}), {bh, bw},
+                           InterpMode::bilinear, false);
+    Tensor part = slice(slice(m, 2, y0 - ry1, y1 - ry1), 3, x0 - rx1, x1 - rx1);
+    pasted.push_back(reshape(pad(part, {x0, w - x1, y0, h - y1}), {1, h, w}));
+  }
+  return reshape(cat(pasted, 0), {1, k, h, w});
+}
+
+Tensor PanopticHead::mask_matching(const Tensor& gt_seg, const Tensor& gt_masks) const {
+  VPS_CHECK(gt_seg.dim() == 2 && gt_masks.dim() == 3 && gt_masks.size(1) == gt_seg.size(0) &&
+                gt_masks.size(2) == gt_seg.size(1),
+            "PanopticHead::mask_matching: semantic GT ", shape_str(gt_seg.shape()), " and instance masks ",
+            shape_str(gt_masks.shape()), " must be (h, w) and (k, h, w)");
+  const int64_t hw = gt_seg.numel(), k = gt_masks.size(0);
+  std::vector<int64_t> seg = gt_seg.to(DType::i64).contiguous().to_vector<int64_t>(), out(size_t(hw), -1);
+  std::vector<int64_t> m = gt_masks.to(DType::i64).contiguous().to_vector<int64_t>();
+  for (int64_t p = 0; p < hw; ++p)
+    if (seg[size_t(p)] <= opt_.num_stuff - 1 || seg[size_t(p)] >= 255) out[size_t(p)] = seg[size_t(p)];
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t p = 0; p < hw; ++p) {
+      int64_t v = m[size_t(i * hw + p)];
+      if (v != 0 && v != 255) out[size_t(p)] = opt_.num_stuff + i;
+    }
+  for (auto& v : out)
+    if (v == -1) v = opt_.ignore_label;
+  return Tensor::from_vector<int64_t>(out, gt_seg.shape());
+}
+
+Tensor PanopticHead::loss(const Tensor& logits, const Tensor& target) const {
+  VPS_CHECK(logits.dim() == 4 && logits.size(0) == 1 && target.dim() == 2 && target.size(0) == logits.size(2) &&
+                target.size(1) == logits.size(3),
+            "PanopticHead::loss: logits ", shape_str(logits.shape()), " and target ", shape_str(target.shape()),
+            " must be (1, C, h, w) and (h, w)");
+  Tensor ce = softmax_cross_entropy_nchw(logits, reshape(target.to(DType::i64), {1, target.size(0), target.size(1)}),
+                                         opt_.ignore_label);
+  return mul(ce, opt_.loss_weight);
+}
+
+Tensor PanopticHead::train_logits(const Tensor& fcn_score, const Tensor& gt_boxes, const Tensor& gt_labels,
+                                  const Tensor& gt_mask_logits) const {
+  Tensor boxes = mul(gt_boxes.slice(1, 0, 4).to(DType::f32), 0.25);  // box_scale 1/4, in float32 as numpy
+  SegTermOutput st = seg_term(fcn_score, boxes, gt_labels);
+  Tensor mt = mask_term(gt_mask_logits, boxes, fcn_score.size(2), fcn_score.size(3));
+  return cat({st.stuff, add(st.inst, mt.to(st.inst.dtype()))}, 1);
+}
+
+MaskRemovalOutput PanopticHead::mask_removal(const Tensor& rois, const Tensor& cls_prob, const Tensor& mask_logits,
+                                             const Tensor& cls_idx, int64_t H, int64_t W) const {
+  const int64_t n = cls_prob.dim() == 1 ? cls_prob.size(0) : -1;
+  VPS_CHECK(n >= 1 && mask_logits.dim() == 3 && mask_logits.size(0) == n && cls_idx.dim() == 1 && cls_idx.size(0) == n,
+            "PanopticHead::mask_removal: cls_prob ", shape_str(cls_prob.shape()), ", mask_logits ",
+            shape_str(mask_logits.shape()), " and labels ", shape_str(cls_idx.shape()),
+            " must describe the same n >= 1 detections (VPSNet passes a dummy one when it has none)");
+  check_boxes("mask_removal", rois, n);
+  autograd::NoGradGuard ng;
+  std::vector<float> b = rois.slice(1, 0, 4).to(DType::f32).contiguous().to_vector<float>();
+  std::vector<double> prob = cls_prob.to(DType::f64).to_vector<double>();
+  std::vector<int64_t> lab = cls_idx.to(DType::i64).to_vector<int64_t>();
+  MaskRemovalOutput out;
+  auto nothing = [&] {
+    out.keep = {0};
+    out.energy = Tensor::zeros({1, 1, H, W}, mask_logits.dtype(), mask_logits.device());
+    return out;
+  };
+  if (n == 1 && lab[0] == 0) return nothing();  // the dummy detection
+  // np.argsort(cls_prob)[::-1]: ascending (stable for the small arrays numpy sorts by insertion), reversed
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t c) { return prob[size_t(a)] < prob[size_t(c)]; });
+  std::reverse(order.begin(), order.end());
+  int64_t ncls = *std::max_element(lab.begin(), lab.end());
+  VPS_CHECK(ncls >= 1 && *std::min_element(lab.begin(), lab.end()) >= 1, "PanopticHead::mask_removal: labels must be 1..",
+            opt_.class_mapping.size());
+  std::vector<uint8_t> covered(size_t(ncls * H * W), 0);  // per class; uint8 += as numpy (wraps at 256)
+  std::vector<Tensor> energy;
+  for (int64_t i : order) {
+    int64_t rx1 = int64_t(b[size_t(4 * i)]), ry1 = int64_t(b[size_t(4 * i + 1)]);  // astype(int32)
+    int64_t rx2 = int64_t(b[size_t(4 * i + 2)]), ry2 = int64_t(b[size_t(4 * i + 3)]);
+    int64_t bw = std::max<int64_t>(rx2 - rx1 + 1, 1), bh = std::max<int64_t>(ry2 - ry1 + 1, 1);
+    Tensor logit = interpolate(reshape(select(mask_logits, 0, i), {1, 1, mask_logits.size(1), mask_logits.size(2)}),
+                               {bh, bw}, InterpMode::bilinear, false)
+                       .reshape({bh, bw});  // cv2.resize INTER_LINEAR: the same half-pixel bilinear
+    std::vector<double> lv = logit.to(DType::f64).contiguous().to_vector<double>();
+    int64_t x0 = std::max<int64_t>(rx1, 0), x1 = std::min(rx2 + 1, W), y0 = std::max<int64_t>(ry1, 0),
+            y1 = std::min(ry2 + 1, H);
+    int64_t sum = 0, overlap = 0;
+    uint8_t* cov = covered.data() + (lab[size_t(i)] - 1) * H * W;
+    for (int64_t y = y0; y < y1; ++y)
+      for (int64_t x = x0; x < x1; ++x)
+        if (lv[size_t((y - ry1) * bw + (x - rx1))] > 0) ++sum, overlap += cov[y * W + x] >= 1;
+    if (sum == 0 || double(overlap) / double(sum) > opt_.fraction_threshold) continue;
+    out.keep.push_back(i);
+    for (int64_t y = y0; y < y1; ++y)
+      for (int64_t x = x0; x < x1; ++x) cov[y * W + x] = uint8_t(cov[y * W + x] + (lv[size_t((y - ry1) * bw + (x - rx1))] > 0));
+    Tensor part = slice(slice(logit, 0, y0 - ry1, y1 - ry1), 1, x0 - rx1, x1 - rx1);
+    energy.push_back(reshape(pad(part, {x0, W - x1, y0, H - y1}), {1, H, W}));
+  }
+  if (out.keep.empty()) return nothing();
+  out.energy = reshape(cat(energy, 0), {1, int64_t(energy.size()), H, W});
+  return out;
+}
+
+Tensor PanopticHead::test_logits(const Tensor& fcn_output, const Tensor& boxes, const Tensor& labels,
+                                 const Tensor& energy) const {
+  SegTermOutput st = seg_term(fcn_output, boxes, labels);
+  VPS_CHECK(energy.dim() == 4 && energy.shape() == st.inst.shape(), "PanopticHead::test_logits: mask energy ",
+            shape_str(energy.shape()), " must match the instance logits ", shape_str(st.inst.shape()));
+  return cat({st.stuff, add(st.inst, energy.to(st.inst.dtype()))}, 1);
+}
+
+Tensor PanopticHead::argmax_of_softmax(const Tensor& logits, int64_t img_h, int64_t img_w) {
+  VPS_CHECK(logits.dim() == 4 && logits.size(0) == 1 && img_h >= 1 && img_w >= 1 && img_h <= logits.size(2) &&
+                img_w <= logits.size(3),
+            "PanopticHead: logits ", shape_str(logits.shape()), " cannot be cropped to ", img_h, "x", img_w);
+  autograd::NoGradGuard ng;
+  // torch.max(F.softmax(logits, 1), 1)[1]: probabilities that round to the same float tie (first wins)
+  Tensor idx = argmax(softmax(logits, 1), 1);  // (1, H, W)
+  return contiguous(slice(slice(reshape(idx, {logits.size(2), logits.size(3)}), 0, 0, img_h), 1, 0, img_w));
+}
+
+}  // namespace vps::models
