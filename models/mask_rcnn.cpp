@@ -72,8 +72,14 @@ OutputMap MaskRCNN::forward_test(const Frame& frame) {
 }
 
 LossMap MaskRCNN::losses(const Tensor& img, const GtInstances& gt, Generator& gen) {
+  return train_pass(img, gt, gen).losses;
+}
+
+MaskRCNNTrainPass MaskRCNN::train_pass(const Tensor& img, const GtInstances& gt, Generator& gen) {
   const char* op = "MaskRCNN::losses";
-  std::vector<Tensor> feats = extract_feats(img);
+  MaskRCNNTrainPass pass;
+  pass.feats = extract_feats(img);
+  const std::vector<Tensor>& feats = pass.feats;
   int64_t pad_h = img.size(2), pad_w = img.size(3);
   int64_t img_h = gt.img_h > 0 ? gt.img_h : pad_h, img_w = gt.img_w > 0 ? gt.img_w : pad_w;
   VPS_CHECK(gt.boxes.defined() && gt.labels.defined() && gt.masks.defined(), op, ": GT boxes, labels and masks are required");
@@ -129,31 +135,46 @@ LossMap MaskRCNN::losses(const Tensor& img, const GtInstances& gt, Generator& ge
   }
   out["num_pos_rpn"] = scalar_like(double(rt.num_pos), cls_score);
   out["num_pos_rcnn"] = scalar_like(double(p), cls_score);
-  return out;
+  pass.losses = std::move(out);
+  pass.targets = std::move(t);
+  return pass;
 }
 
-MaskRCNNOutput MaskRCNN::detect(const Tensor& img, int64_t img_h, int64_t img_w) {
+MaskRCNNTestPass MaskRCNN::test_pass(const Tensor& img, int64_t img_h, int64_t img_w) {
   autograd::NoGradGuard ng;
-  std::vector<Tensor> feats = extract_feats(img);
+  MaskRCNNTestPass pass;
+  pass.feats = extract_feats(img);
+  const std::vector<Tensor>& feats = pass.feats;
   auto [cls, deltas] = rpn_head->forward(feats);
   Tensor proposals = rpn_head->get_proposals(cls, deltas, 0, img_h, img_w, opt_.rpn_test);
   std::vector<Tensor> roi_levels = first_levels(feats, 4);
   Tensor rois = rois_from_boxes(proposals);
   auto [cls_score, bbox_pred] = bbox_head->forward(extract_roi_features(roi_levels, rois, opt_.bbox_head.roi_feat_size));
   Detections det = mask_roi_select(rois, softmax(cls_score, 1), bbox_pred, img.size(2), img.size(3), opt_.rcnn_test);
-  MaskRCNNOutput o;
-  o.boxes = det.boxes;
-  o.scores = det.scores;
-  o.labels = det.labels;
-  int64_t n = det.size(), s = opt_.mask_size;
-  if (n == 0) {
-    o.masks = Tensor::zeros({0, s, s}, cls_score.dtype(), cls_score.device());
-    return o;
-  }
-  Tensor logits = mask_head->forward(extract_roi_features(roi_levels, rois_from_boxes(det.boxes), s / 2));
+  pass.boxes = det.boxes;
+  pass.scores = det.scores;
+  pass.labels = det.labels;
+  pass.mask_logits = own_class_mask_logits(feats, det.boxes, det.labels);
+  return pass;
+}
+
+Tensor MaskRCNN::own_class_mask_logits(const std::vector<Tensor>& feats, const Tensor& boxes, const Tensor& labels) {
+  int64_t n = boxes.size(0), s = opt_.mask_size;
+  if (n == 0) return Tensor::zeros({0, s, s}, feats[0].dtype(), feats[0].device());
+  Tensor logits = mask_head->forward(extract_roi_features(first_levels(feats, 4), rois_from_boxes(boxes), s / 2));
   int64_t h = logits.size(2), w = logits.size(3);
-  Tensor index = det.labels.view({n, 1, 1, 1}).expand({n, 1, h, w}).contiguous();
-  o.masks = sigmoid(reshape(gather(logits, 1, index), {n, h, w}));
+  Tensor index = labels.to(DType::i64).view({n, 1, 1, 1}).expand({n, 1, h, w}).contiguous();
+  return reshape(gather(logits, 1, index), {n, h, w});
+}
+
+MaskRCNNOutput MaskRCNN::detect(const Tensor& img, int64_t img_h, int64_t img_w) {
+  MaskRCNNTestPass pass = test_pass(img, img_h, img_w);
+  autograd::NoGradGuard ng;
+  MaskRCNNOutput o;
+  o.boxes = pass.boxes;
+  o.scores = pass.scores;
+  o.labels = pass.labels;
+  o.masks = sigmoid(pass.mask_logits);
   return o;
 }
 

@@ -43,6 +43,20 @@ struct MaskRCNNOutput {
   Tensor boxes, scores, labels, masks;
 };
 
+// What a training pass computed besides the losses, for models built on Mask R-CNN (VPSNet-Track's
+// track and panoptic heads use the same features and sampled RoIs).
+struct MaskRCNNTrainPass {
+  LossMap losses;
+  std::vector<Tensor> feats;  // P2..P6
+  RCNNTargets targets;        // the sampled RoIs (positives first) and their assignment
+};
+
+// A test pass: features, detections and the own-class mask logits (n, 28, 28) before the sigmoid.
+struct MaskRCNNTestPass {
+  std::vector<Tensor> feats;
+  Tensor boxes, scores, labels, mask_logits;
+};
+
 class MaskRCNN : public Model {
  public:
   explicit MaskRCNN(const MaskRCNNOptions& o);
@@ -61,6 +75,11 @@ class MaskRCNN : public Model {
   // No grad. Proposals (test cfg) clipped to img_h x img_w (unpadded); MaskROI selection clipped to the
   // padded tensor size (VPSNet's im_info); masks of the selected boxes. Nothing selected: n = 0.
   MaskRCNNOutput detect(const Tensor& img, int64_t img_h, int64_t img_w);
+  // The passes behind losses() and detect().
+  MaskRCNNTrainPass train_pass(const Tensor& img, const GtInstances& gt, Generator& gen);
+  MaskRCNNTestPass test_pass(const Tensor& img, int64_t img_h, int64_t img_w);
+  // Own-class mask logits (n, 28, 28) of boxes (n, 4) with labels (n) on the FPN levels.
+  Tensor own_class_mask_logits(const std::vector<Tensor>& feats, const Tensor& boxes, const Tensor& labels);
 
   // FPN levels P2..P6 of an image.
   std::vector<Tensor> extract_feats(const Tensor& img);
