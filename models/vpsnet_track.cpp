@@ -1,0 +1,158 @@
+// VPSNet-Track's training and test passes (PanopticTrack.forward_train / simple_test).
+#include "models/vpsnet_track.h"
+
+#include <algorithm>
+
+#include "autograd/grad_mode.h"
+#include "models/roi_extractor.h"
+#include "ops/ops.h"
+#include "tensor/check.h"
+
+namespace vps::models {
+
+namespace {
+
+std::vector<Tensor> roi_levels(const std::vector<Tensor>& feats) {
+  VPS_CHECK(feats.size() >= 4, "VPSNetTrack: ", feats.size(), " FPN levels, the heads need P2..P5");
+  return std::vector<Tensor>(feats.begin(), feats.begin() + 4);
+}
+
+Tensor rois_of(const Tensor& boxes) {
+  return cat({Tensor::zeros({boxes.size(0), 1}, boxes.dtype(), boxes.device()), boxes.slice(1, 0, 4)}, 1);
+}
+
+// (h, w) integer map padded with `value` to (H, W) at the bottom/right, as the image was.
+Tensor pad_map(const Tensor& m, int64_t H, int64_t W, double value, const char* what) {
+  int64_t d = m.dim();
+  VPS_CHECK(d >= 2 && m.size(d - 2) <= H && m.size(d - 1) <= W, "VPSNetTrack: ", what, " ", shape_str(m.shape()),
+            " is larger than the padded image ", H, "x", W);
+  return pad(m.to(DType::f32), {0, W - m.size(d - 1), 0, H - m.size(d - 2)}, value);
+}
+
+// Every 4th row and column from 0 (the GT at the semantic head's 1/4 resolution, [::4, ::4]).
+Tensor every4(const Tensor& m) {
+  int64_t d = m.dim();
+  return contiguous(slice(slice(m, d - 2, 0, m.size(d - 2), 4), d - 1, 0, m.size(d - 1), 4));
+}
+
+}  // namespace
+
+VPSNetTrack::VPSNetTrack(const VPSNetTrackOptions& o) : MaskRCNN(o.det), panoptic_head(o.panoptic), topt_(o) {
+  SemanticHeadOptions so = o.semantic;
+  so.dtype = o.det.neck.dtype;
+  panopticFPN = register_module("panopticFPN", std::make_shared<SemanticHead>(so));
+  track_head = register_module("track_head", std::make_shared<TrackHead>(o.track));
+  VPS_CHECK(o.semantic.in_channels == o.det.neck.out_channels && o.track.in_channels == o.det.neck.out_channels,
+            "VPSNetTrack: panopticFPN.in_channels (", o.semantic.in_channels, ") and track_head.in_channels (",
+            o.track.in_channels, ") must equal the FPN's out_channels (", o.det.neck.out_channels, ")");
+}
+
+LossMap VPSNetTrack::forward_train(const Batch& batch, Generator& gen) {
+  const char* op = "VPSNetTrack::forward_train";
+  const Frame& f = batch.frame;
+  VPS_CHECK(batch.reference.has_value(), op, ": needs a reference frame of the same video (a pair)");
+  const Frame& ref = *batch.reference;
+  GtInstances gt = f.gt;
+  if (gt.img_h < 0) gt.img_h = f.img_h, gt.img_w = f.img_w;
+  VPS_CHECK(gt.track_ids.defined() && gt.track_ids.numel() == gt.boxes.size(0), op, ": the frame's GT needs one track id per box");
+  VPS_CHECK(ref.gt.boxes.defined() && ref.gt.track_ids.defined() && ref.gt.track_ids.numel() == ref.gt.boxes.size(0), op,
+            ": the reference frame needs GT boxes and their track ids");
+  VPS_CHECK(f.semantic.defined() && f.semantic.dim() == 2, op, ": the frame needs its semantic GT (H, W)");
+  const int64_t Hp = f.image.size(2), Wp = f.image.size(3);
+
+  MaskRCNNTrainPass pass = train_pass(f.image, gt, gen);
+  LossMap out = std::move(pass.losses);
+  const RCNNTargets& t = pass.targets;
+  std::vector<Tensor> levels = roi_levels(pass.feats);
+
+  // Track head: the sampled RoIs of this frame against the reference frame's GT boxes on its own FPN.
+  std::vector<Tensor> ref_levels = roi_levels(extract_feats(ref.image));
+  const int64_t s = topt_.track.roi_feat_size;
+  Tensor x = extract_roi_features(levels, t.rois, s);
+  Tensor ref_x = extract_roi_features(ref_levels, rois_of(ref.gt.boxes.to(t.rois.dtype())), s);
+  std::vector<int64_t> ids_now = gt.track_ids.to(DType::i64).to_vector<int64_t>();
+  std::vector<int64_t> ids_ref = ref.gt.track_ids.to(DType::i64).to_vector<int64_t>();
+  std::vector<int64_t> gt_pid(ids_now.size(), 0);  // index in the reference GT + 1, 0: not there
+  for (size_t g = 0; g < ids_now.size(); ++g) {
+    auto it = std::find(ids_ref.begin(), ids_ref.end(), ids_now[g]);
+    if (it != ids_ref.end()) gt_pid[g] = int64_t(it - ids_ref.begin()) + 1;
+  }
+  const int64_t K = t.rois.size(0);
+  std::vector<int64_t> pid(size_t(K), 0), assigned = t.pos_assigned_gt_inds.to(DType::i64).to_vector<int64_t>();
+  std::vector<double> w(size_t(K), 0.0);
+  for (int64_t i = 0; i < t.num_pos; ++i) pid[size_t(i)] = gt_pid[size_t(assigned[size_t(i)])], w[size_t(i)] = 1.0;
+  Tensor match = track_head->match_score(x, ref_x);
+  out["loss_match"] = track_head->loss(match, Tensor::from_vector<int64_t>(pid, {K}),
+                                       Tensor::from_vector<double>(w, {K}).to(match.dtype()));
+
+  // Semantic head at full (padded) resolution.
+  SemanticOutput sem = panopticFPN->forward(pass.feats);
+  Tensor semantic = pad_map(f.semantic, Hp, Wp, 255, "semantic GT");  // (Hp, Wp)
+  out["loss_segm"] = panopticFPN->loss(sem, reshape(semantic, {1, Hp, Wp}).to(DType::i64));
+
+  // Panoptic head at 1/4 resolution with the GT boxes and the mask head's logits of them.
+  Tensor gt_boxes = gt.boxes.to(DType::f32);
+  Tensor mask_logits = own_class_mask_logits(pass.feats, gt_boxes.to(levels[0].dtype()), gt.labels);
+  Tensor logits = panoptic_head.train_logits(sem.fcn_score, gt_boxes, gt.labels, mask_logits);
+  Tensor masks = pad_map(gt.masks, Hp, Wp, 0, "GT masks");  // (G, Hp, Wp)
+  Tensor target = panoptic_head.mask_matching(every4(semantic).to(DType::i64), every4(masks).to(DType::u8));
+  VPS_CHECK(target.size(0) == logits.size(2) && target.size(1) == logits.size(3), op, ": the GT at 1/4 (",
+            shape_str(target.shape()), ") does not match the semantic scores ", shape_str(logits.shape()),
+            " (the padded image must be a multiple of 32)");
+  out["loss_pano"] = panoptic_head.loss(logits, target);
+  return out;
+}
+
+VPSNetFrameOutputs VPSNetTrack::infer_frame(const Frame& frame) {
+  autograd::NoGradGuard ng;
+  int64_t h = frame.img_h >= 0 ? frame.img_h : frame.image.size(2), w = frame.img_w >= 0 ? frame.img_w : frame.image.size(3);
+  VPSNetFrameOutputs o;
+  o.det = test_pass(frame.image, h, w);
+  if (o.det.boxes.size(0) == 0) {  // MaskROI's dummy detection
+    Device d = frame.image.device();
+    DType dt = o.det.feats[0].dtype();
+    int64_t ms = o.det.mask_logits.size(1);
+    o.det.boxes = Tensor::zeros({1, 4}, o.det.boxes.dtype(), d);
+    o.det.scores = Tensor::ones({1}, o.det.scores.dtype(), d);
+    o.det.labels = Tensor::zeros({1}, DType::i64, d);
+    o.det.mask_logits = Tensor::zeros({1, ms, ms}, dt, d);
+  }
+  o.roi_feats = extract_roi_features(roi_levels(o.det.feats), rois_of(o.det.boxes.to(o.det.feats[0].dtype())),
+                                     topt_.track.roi_feat_size);
+  o.fcn_output = panopticFPN->forward(o.det.feats).fcn_output;
+  return o;
+}
+
+OutputMap VPSNetTrack::compose(const VPSNetFrameOutputs& f, const std::vector<int64_t>& object_ids, int64_t img_h,
+                               int64_t img_w) {
+  autograd::NoGradGuard ng;
+  const int64_t n = f.det.boxes.size(0), Hp = f.fcn_output.size(2), Wp = f.fcn_output.size(3);
+  VPS_CHECK(int64_t(object_ids.size()) == n, "VPSNetTrack::compose: ", object_ids.size(), " object ids for ", n,
+            " detections");
+  MaskRemovalOutput r = panoptic_head.mask_removal(f.det.boxes, f.det.scores, f.det.mask_logits, f.det.labels, Hp, Wp);
+  Tensor keep = Tensor::from_vector<int64_t>(r.keep, {int64_t(r.keep.size())});
+  Tensor boxes = index_select(f.det.boxes, 0, keep), labels = index_select(f.det.labels, 0, keep);
+  Tensor logits = panoptic_head.test_logits(f.fcn_output, boxes, labels, r.energy);
+  std::vector<int64_t> kept_ids;
+  for (int64_t k : r.keep) kept_ids.push_back(object_ids[size_t(k)]);
+  OutputMap out;
+  out["panoptic"] = PanopticHead::argmax_of_softmax(logits, img_h, img_w);
+  out["semantic"] = PanopticHead::argmax_of_softmax(f.fcn_output, img_h, img_w);
+  out["boxes"] = boxes;
+  out["scores"] = index_select(f.det.scores, 0, keep);
+  out["labels"] = labels;
+  out["track_ids"] = Tensor::from_vector<int64_t>(kept_ids, {int64_t(kept_ids.size())});
+  out["fcn_output"] = f.fcn_output;
+  out["panoptic_logits"] = logits;
+  return out;
+}
+
+OutputMap VPSNetTrack::forward_test(const Frame& frame) {
+  VPSNetFrameOutputs f = infer_frame(frame);
+  std::vector<int64_t> ids(size_t(f.det.boxes.size(0)));
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = int64_t(i);
+  int64_t h = frame.img_h >= 0 ? frame.img_h : frame.image.size(2), w = frame.img_w >= 0 ? frame.img_w : frame.image.size(3);
+  return compose(f, ids, h, w);
+}
+
+}  // namespace vps::models

@@ -1,0 +1,67 @@
+// VPSNet-Track (the base model of the paper; SiamTrack trains exactly this model): Mask R-CNN (its
+// children and keys) + the UPSNet semantic head `panopticFPN` + the panoptic head + the MaskTrack
+// `track_head` (docs/vpsnet-track.md). Trained on pairs of frames of one video; at test time one frame
+// at a time, the association over a video being infer::OnlineTracker's.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "models/mask_rcnn.h"
+#include "models/panoptic_head.h"
+#include "models/semantic_head.h"
+#include "models/track_head.h"
+
+namespace vps::models {
+
+struct VPSNetTrackOptions {
+  MaskRCNNOptions det;
+  SemanticHeadOptions semantic;
+  TrackHeadOptions track;
+  PanopticHeadOptions panoptic;
+};
+
+// One frame's inference before the association: detections (a dummy one when there are none, as
+// VPSNet's MaskROI returns: box 0, score 1, label 0), their 7x7 RoI features for the tracker, the
+// semantic logits.
+struct VPSNetFrameOutputs {
+  MaskRCNNTestPass det;
+  Tensor roi_feats;   // (n, C, 7, 7)
+  Tensor fcn_output;  // (1, 19, Hpad, Wpad)
+};
+
+class VPSNetTrack : public MaskRCNN {
+ public:
+  explicit VPSNetTrack(const VPSNetTrackOptions& o);
+  std::string type_name() const override { return "VPSNetTrack"; }
+  const VPSNetTrackOptions& track_options() const { return topt_; }
+
+  // The eight losses of VPSNet-Track on a (target, reference) pair: Mask R-CNN's five, loss_match
+  // (track head vs the reference frame's GT objects, weight 0.5), loss_segm (full resolution) and
+  // loss_pano (1/4 resolution, GT boxes, weight 0.5); plus acc and the positive counts (no grad).
+  // The frame needs GT boxes, labels, masks and track ids and the semantic GT; the reference its GT
+  // boxes and track ids.
+  LossMap forward_train(const Batch& batch, Generator& gen) override;
+  // One frame as the first of a video (object ids 0..n-1): panoptic (H, W) int64 (0..10 stuff,
+  // 11 + j the j-th kept instance), semantic (H, W) int64 train ids, and the kept detections' boxes,
+  // scores, labels, track_ids; fcn_output and panoptic_logits for comparisons.
+  OutputMap forward_test(const Frame& frame) override;
+
+  VPSNetFrameOutputs infer_frame(const Frame& frame);
+  // The panoptic result of a frame given every detection's object id (the tracker's, before MaskRemoval).
+  OutputMap compose(const VPSNetFrameOutputs& f, const std::vector<int64_t>& object_ids, int64_t img_h, int64_t img_w);
+
+  std::shared_ptr<SemanticHead> panopticFPN;
+  std::shared_ptr<TrackHead> track_head;
+  PanopticHead panoptic_head;
+
+ private:
+  VPSNetTrackOptions topt_;
+};
+
+// Options from a config (configs/vpsnet_track_r50.json): Mask R-CNN's sections plus "panopticFPN",
+// "track_head" and "panoptic"; unknown keys are errors naming them.
+VPSNetTrackOptions vpsnet_track_options_from_json(const nlohmann::json& cfg);
+
+}  // namespace vps::models

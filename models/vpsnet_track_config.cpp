@@ -1,0 +1,58 @@
+// VPSNetTrack from a JSON config (configs/vpsnet_track_r50.json, configs/vpsnet_track_tiny.json) and its
+// registration as model type "VPSNetTrack": Mask R-CNN's sections plus panopticFPN, track_head, panoptic.
+#include "models/registry.h"
+#include "models/vpsnet_track.h"
+#include "tensor/check.h"
+
+namespace vps::models {
+
+VPSNetTrackOptions vpsnet_track_options_from_json(const nlohmann::json& c) {
+  cfg::check_keys(c, {"type", "dtype", "seed", "backbone", "neck", "rpn_head", "bbox_head", "mask_head", "train_cfg",
+                      "test_cfg", "panopticFPN", "track_head", "panoptic"}, "VPSNetTrack");
+  nlohmann::json det = c;
+  for (const char* k : {"panopticFPN", "track_head", "panoptic"}) det.erase(k);
+  det["type"] = "MaskRCNN";
+  VPSNetTrackOptions o;
+  o.det = mask_rcnn_options_from_json(det);
+  const int64_t fpn_out = o.det.neck.out_channels;
+  const uint64_t seed = o.det.seed;
+
+  nlohmann::json s = c.value("panopticFPN", nlohmann::json::object());
+  cfg::check_keys(s, {"type", "in_channels", "out_channels", "num_levels", "num_classes", "gn_groups", "ignore_label"},
+                  "panopticFPN");
+  o.semantic.in_channels = cfg::get_int(s, "in_channels", fpn_out, "panopticFPN");
+  o.semantic.out_channels = cfg::get_int(s, "out_channels", o.semantic.out_channels, "panopticFPN");
+  o.semantic.num_levels = cfg::get_int(s, "num_levels", o.semantic.num_levels, "panopticFPN");
+  o.semantic.num_classes = cfg::get_int(s, "num_classes", o.semantic.num_classes, "panopticFPN");
+  o.semantic.gn_groups = cfg::get_int(s, "gn_groups", o.semantic.gn_groups, "panopticFPN");
+  o.semantic.ignore_label = cfg::get_int(s, "ignore_label", o.semantic.ignore_label, "panopticFPN");
+  o.semantic.seed = seed + 1;
+
+  nlohmann::json t = c.value("track_head", nlohmann::json::object());
+  cfg::check_keys(t, {"type", "in_channels", "roi_feat_size", "fc_out_channels", "num_fcs", "match_coeff", "loss_weight"},
+                  "track_head");
+  o.track.in_channels = cfg::get_int(t, "in_channels", fpn_out, "track_head");
+  o.track.roi_feat_size = cfg::get_int(t, "roi_feat_size", o.track.roi_feat_size, "track_head");
+  o.track.fc_out_channels = cfg::get_int(t, "fc_out_channels", o.track.fc_out_channels, "track_head");
+  o.track.num_fcs = cfg::get_int(t, "num_fcs", o.track.num_fcs, "track_head");
+  o.track.match_coeff = cfg::get_doubles(t, "match_coeff", o.track.match_coeff, "track_head");
+  o.track.loss_weight = cfg::get_double(t, "loss_weight", o.track.loss_weight, "track_head");
+  o.track.seed = seed + 2;
+
+  nlohmann::json p = c.value("panoptic", nlohmann::json::object());
+  cfg::check_keys(p, {"num_stuff", "class_mapping", "fraction_threshold", "loss_weight"}, "panoptic");
+  o.panoptic.num_stuff = cfg::get_int(p, "num_stuff", o.panoptic.num_stuff, "panoptic");
+  o.panoptic.class_mapping = cfg::get_ints(p, "class_mapping", o.panoptic.class_mapping, "panoptic");
+  o.panoptic.fraction_threshold = cfg::get_double(p, "fraction_threshold", o.panoptic.fraction_threshold, "panoptic");
+  o.panoptic.loss_weight = cfg::get_double(p, "loss_weight", o.panoptic.loss_weight, "panoptic");
+  VPS_CHECK(int64_t(o.panoptic.class_mapping.size()) == o.det.bbox_head.num_classes - 1,
+            "config panoptic.class_mapping: ", o.panoptic.class_mapping.size(), " entries for ",
+            o.det.bbox_head.num_classes - 1, " thing classes");
+  return o;
+}
+
+VPS_REGISTER_MODEL("VPSNetTrack", [](const nlohmann::json& c) -> std::shared_ptr<Model> {
+  return std::make_shared<VPSNetTrack>(vpsnet_track_options_from_json(c));
+});
+
+}  // namespace vps::models
