@@ -78,7 +78,8 @@ Tensor image_to_tensor(const data::Image& img, const std::string& path) {
 
 }  // namespace
 
-Tensor load_model_input(const std::string& path, DType dtype, int64_t size_divisor) {
+Tensor load_model_input(const std::string& path, DType dtype, int64_t size_divisor, int64_t* unpadded_h,
+                        int64_t* unpadded_w) {
   VPS_CHECK(size_divisor >= 1, "load_model_input: size_divisor must be >= 1");
   autograd::NoGradGuard ng;
   Tensor x;
@@ -92,6 +93,8 @@ Tensor load_model_input(const std::string& path, DType dtype, int64_t size_divis
     x = image_to_tensor(data::read_image(path), path);
   }
   int64_t H = x.size(2), W = x.size(3);
+  if (unpadded_h) *unpadded_h = H;
+  if (unpadded_w) *unpadded_w = W;
   int64_t ph = (size_divisor - H % size_divisor) % size_divisor, pw = (size_divisor - W % size_divisor) % size_divisor;
   if (ph || pw) x = pad(x, {0, pw, 0, ph});
   return x.to(dtype).contiguous();

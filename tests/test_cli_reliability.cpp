@@ -16,6 +16,7 @@
 #include "data/panoptic.h"
 #include "tensor/check.h"
 #include "tensor/parallel.h"
+#include "tests/cli_runner.h"
 #include "tests/temp_dir.h"
 #include "tools/command.h"
 
@@ -23,32 +24,8 @@ using vps::data::path_exists;
 
 namespace {
 
-struct Result {
-  int rc = -1;
-  std::string out, err;
-};
-
-std::string slurp(std::FILE* f) {
-  std::string s;
-  std::rewind(f);
-  char buf[4096];
-  for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) s.append(buf, n);
-  std::fclose(f);
-  return s;
-}
-
-Result vps_cli(std::vector<std::string> args) {
-  args.insert(args.begin(), "vps");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  std::FILE* out = std::tmpfile();
-  std::FILE* err = std::tmpfile();
-  Result r;
-  r.rc = vps::cli::run_main(int(argv.size()), argv.data(), out, err);
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
+using Result = vps::test::CliResult;
+using vps::test::vps_cli;
 
 bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 

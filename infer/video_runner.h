@@ -1,0 +1,30 @@
+// `vps infer`: VPSNet-Track over every video of a Cityscapes-VPS layout dataset (all frames of
+// img_all in time order, the tracker reset per video) and the export of the labelled frames as
+// pan_pred/<image id>.png + pred.json that `vps eval vpq` and the official evaluator read
+// (docs/vps-infer.md).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "models/vpsnet_track.h"
+
+namespace vps::infer {
+
+struct InferOptions {
+  std::string split = "val";
+  int64_t stuff_area_limit = 2048;  // stuff classes smaller than this become void (VPSNet's export)
+  bool force = false;               // replace a non-empty output folder
+  // Called after every frame: (videos done, video count, frames done, frame count).
+  std::function<void(int64_t, int64_t, int64_t, int64_t)> progress;
+};
+
+struct InferStats {
+  int64_t videos = 0, frames = 0, written = 0;
+};
+
+// Writes the prediction set into out_dir as a whole (a temporary folder renamed at the end).
+InferStats infer_dataset(models::VPSNetTrack& model, const std::string& data_root, const std::string& out_dir,
+                         const InferOptions& opt);
+
+}  // namespace vps::infer

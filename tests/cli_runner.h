@@ -1,0 +1,39 @@
+// Test helper: runs the `vps` command line in-process (vps::cli::run_main, the code of the binary's
+// main) and captures its exit code, stdout and stderr.
+#pragma once
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "tools/command.h"
+
+namespace vps::test {
+
+struct CliResult {
+  int rc = -1;
+  std::string out, err;
+};
+
+inline std::string slurp_and_close(std::FILE* f) {
+  std::string s;
+  std::rewind(f);
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) s.append(buf, n);
+  std::fclose(f);
+  return s;
+}
+
+inline CliResult vps_cli(std::vector<std::string> args) {
+  args.insert(args.begin(), "vps");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  std::FILE* out = std::tmpfile();
+  std::FILE* err = std::tmpfile();
+  CliResult r;
+  r.rc = vps::cli::run_main(int(argv.size()), argv.data(), out, err);
+  r.out = slurp_and_close(out);
+  r.err = slurp_and_close(err);
+  return r;
+}
+
+}  // namespace vps::test

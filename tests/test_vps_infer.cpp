@@ -1,0 +1,89 @@
+// `vps infer` end to end on a `vps synth` dataset with a tiny VPSNet-Track (random weights): every
+// video's frames run, the labelled ones are written as pan_pred/ + pred.json, and `vps eval vpq`
+// reads the result; the export's rules on hand-built maps; bad inputs named, no half-written output.
+#include <gtest/gtest.h>
+
+#include "data/fs_util.h"
+#include "data/panoptic.h"
+#include "infer/pan_export.h"
+#include "models/registry.h"
+#include "models/weights_io.h"
+#include "tests/cli_runner.h"
+#include "tests/temp_dir.h"
+
+using vps::test::vps_cli;
+
+namespace {
+bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+}  // namespace
+
+TEST(VpsInfer, SynthDatasetEndToEndThroughEval) {
+  vps::test::TempDir dir;
+  auto r = vps_cli({"synth", "--out", dir / "data", "--splits", "val", "--videos", "2", "--frames", "6", "--label-every",
+                    "3", "--width", "96", "--height", "64"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto model = vps::models::build_model_from_file("configs/vpsnet_track_tiny.json");
+  vps::models::save(*model, dir / "w.safetensors");
+  r = vps_cli({"infer", "--config", "configs/vpsnet_track_tiny.json", "--weights", dir / "w.safetensors", "--data",
+               dir / "data", "--split", "val", "--out", dir / "pred", "--stuff-area-limit", "16"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  nlohmann::json pred = vps::data::read_json(dir / "pred/pred.json");
+  ASSERT_EQ(pred["annotations"].size(), 4u);
+  for (const auto& a : pred["annotations"]) {
+    std::string id = a["image_id"];
+    EXPECT_TRUE(vps::data::path_exists(dir / ("pred/pan_pred/" + id + ".png"))) << id;
+  }
+  r = vps_cli({"eval", "vpq", "--pred", dir / "pred", "--gt", dir / "data/val/panoptic_video", "--gt-json",
+               dir / "data/panoptic_gt_val_city_vps.json", "--out", dir / "vpq", "--video-len", "2"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_TRUE(vps::data::path_exists(dir / "vpq/vpq.json"));
+  // a second run into the same folder needs --force; a missing weights file is named, and no output
+  r = vps_cli({"infer", "--config", "configs/vpsnet_track_tiny.json", "--weights", dir / "w.safetensors", "--data",
+               dir / "data", "--out", dir / "pred"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_TRUE(has(r.err, "--force")) << r.err;
+  r = vps_cli({"infer", "--config", "configs/vpsnet_track_tiny.json", "--weights", dir / "none.safetensors", "--data",
+               dir / "data", "--out", dir / "pred2"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_TRUE(has(r.err, "none.safetensors")) << r.err;
+  EXPECT_FALSE(vps::data::path_exists(dir / "pred2"));
+  // a corrupt frame: the error names it, the output folder is not created
+  std::string victim = vps::data::join_path(dir / "data/val/img_all", vps::data::list_files(dir / "data/val/img_all", ".png")[3]);
+  vps::data::write_file_atomic(victim, std::string("not a png"));
+  r = vps_cli({"infer", "--config", "configs/vpsnet_track_tiny.json", "--weights", dir / "w.safetensors", "--data",
+               dir / "data", "--out", dir / "pred3"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_TRUE(has(r.err, victim)) << r.err;
+  EXPECT_FALSE(vps::data::path_exists(dir / "pred3"));
+}
+
+// get_unified_pan_result's rules: the semantic majority decides an instance region's class, the
+// object id is taken by the rank among the present instance channels, small stuff becomes void.
+TEST(VpsInfer, UnifyFrameRules) {
+  // 4x4: instance 11 (label 2 -> class 12) over a region whose semantics say 12 (agrees);
+  // instance 13 (label 1 -> 11) over semantics 0 in 3 of 4 pixels (a confident stuff majority: road);
+  // instance 12 never wins a pixel, so instance 13's object id is obj_id[1], not obj_id[2]
+  std::vector<int64_t> pan = {11, 11, 0, 0, 11, 11, 0, 0, 13, 13, 5, 5, 13, 13, 5, 5};
+  std::vector<int64_t> seg = {12, 12, 0, 0, 12, 12, 0, 0, 0, 0, 5, 5, 0, 11, 5, 5};
+  vps::infer::Pan2ch p = vps::infer::unify_frame(seg, pan, 4, 4, {2, 3, 1}, {7, 8, 9}, 11, 4);
+  EXPECT_EQ(p.seg[0], 12);
+  EXPECT_EQ(p.ins[0], 1);
+  EXPECT_EQ(p.obj[0], 8);  // obj_id[0] + 1
+  EXPECT_EQ(p.seg[8], 0);  // instance 13 became road
+  EXPECT_EQ(p.ins[8], 0);
+  EXPECT_EQ(p.seg[10], 5);
+  // with the semantics disagreeing without a confident stuff majority, the instance keeps its label,
+  // and its object id is obj_id[rank 1] = 8 + 1 (VPSNet's indexing), not obj_id[2] + 1
+  seg = {12, 12, 0, 0, 12, 12, 0, 0, 3, 4, 5, 5, 6, 11, 5, 5};
+  p = vps::infer::unify_frame(seg, pan, 4, 4, {2, 3, 1}, {7, 8, 9}, 11, 4);
+  EXPECT_EQ(p.seg[8], 11);
+  EXPECT_EQ(p.ins[8], 2);
+  EXPECT_EQ(p.obj[8], 9);
+  // stuff smaller than the limit is void
+  p = vps::infer::unify_frame(seg, pan, 4, 4, {2, 3, 1}, {7, 8, 9}, 11, 5);
+  EXPECT_EQ(p.seg[2], 255);  // road: 4 pixels < 5
+  // duplicate object ids: the later occurrence gets a fresh id from 100
+  p = vps::infer::unify_frame(seg, pan, 4, 4, {2, 3, 1}, {7, 7, 9}, 11, 4);
+  EXPECT_EQ(p.obj[0], 8);
+  EXPECT_EQ(p.obj[8], 101);
+}

@@ -1,0 +1,57 @@
+// `vps infer --config C --weights W --data DIR --split val --out PRED`: flags -> infer/video_runner.h.
+#include <chrono>
+#include <cstdio>
+#include <memory>
+
+#include "infer/video_runner.h"
+#include "models/registry.h"
+#include "models/weights_io.h"
+#include "tensor/check.h"
+#include "tools/command.h"
+
+namespace {
+
+int run_infer(const std::vector<std::string>& args) {
+  vps::cli::Flags f("infer",
+                    "Run VPSNet-Track over every video of a Cityscapes-VPS layout dataset (all frames in img_all, in time\n"
+                    "order, the tracker reset per video) and write the labelled frames' predictions as pan_pred/*.png +\n"
+                    "pred.json, the format `vps eval vpq` and the official evaluator read. Progress goes to stderr.");
+  f.opt("config", "", "model config JSON (e.g. configs/vpsnet_track_r50.json)", true)
+      .opt("weights", "", "weights: .safetensors or PyTorch .pth (converted VPSNet checkpoints load by name)", true)
+      .opt("data", "", "dataset root (Cityscapes-VPS layout, e.g. from `vps synth`)", true)
+      .opt("split", "val", "split to run (val or test need img_all)")
+      .opt("out", "", "output prediction folder", true)
+      .opt("stuff-area-limit", "2048", "stuff classes with fewer pixels become void (VPSNet's export)")
+      .flag("non-strict", "allow keys missing from the weights file (they keep their initial values)")
+      .flag("force", "replace a non-empty --out folder as a whole");
+  if (!f.parse(args)) return 0;
+  std::vector<std::string> splits = f.get_list("split", {"train", "val", "test"});
+  VPS_CHECK(splits.size() == 1, "vps infer: --split takes one split, got ", splits.size());
+  std::string split = splits[0];
+  int64_t limit = f.get_int64("stuff-area-limit", 0, int64_t(1) << 40);
+  auto model = std::dynamic_pointer_cast<vps::models::VPSNetTrack>(vps::models::build_model_from_file(f.get("config")));
+  VPS_CHECK(model, "vps infer: ", f.get("config"), " does not build a VPSNetTrack model");
+  vps::models::LoadOptions lo;
+  lo.strict = !f.on("non-strict");
+  vps::models::load(*model, f.get("weights"), lo);
+  vps::infer::InferOptions o;
+  o.split = split;
+  o.stuff_area_limit = limit;
+  o.force = f.on("force");
+  auto t0 = std::chrono::steady_clock::now();
+  o.progress = [&](int64_t v, int64_t nv, int64_t done, int64_t total) {
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    double fps = s > 0 ? double(done) / s : 0;
+    std::fprintf(stderr, "\rvps infer: video %lld/%lld, frame %lld/%lld, %.2f frames/s, ETA %.0f s   ", (long long)(v + 1),
+                 (long long)nv, (long long)done, (long long)total, fps, fps > 0 ? double(total - done) / fps : 0.0);
+  };
+  vps::infer::InferStats st = vps::infer::infer_dataset(*model, f.get("data"), f.get("out"), o);
+  std::fprintf(stderr, "\n");
+  std::printf("vps infer: %lld videos, %lld frames, %lld labelled frames written to %s\n", (long long)st.videos,
+              (long long)st.frames, (long long)st.written, f.get("out").c_str());
+  return 0;
+}
+
+}  // namespace
+
+VPS_COMMAND("infer", "run VPSNet-Track over a dataset's videos and write pan_pred/ + pred.json", run_infer);
