@@ -1,14 +1,19 @@
 #include "infer/video_runner.h"
 
+#include <algorithm>
 #include <map>
+#include <unordered_map>
 
 #include "data/cityscapes_vps.h"
 #include "data/fs_util.h"
+#include "data/gif.h"
 #include "data/image_io.h"
+#include "data/vis.h"
 #include "infer/pan_export.h"
 #include "infer/tracker.h"
 #include "models/weights_io.h"
 #include "tensor/check.h"
+#include "tensor/tensor_io.h"
 
 namespace vps::infer {
 
@@ -25,53 +30,110 @@ std::string frame_key(std::string name, bool labelled) {
   return name;
 }
 
+// Runs frames through the model and the tracker and writes what is asked of each.
+class FrameRunner {
+ public:
+  FrameRunner(models::VPSNetTrack& m, const std::vector<data::Category>& cats, const std::string& out,
+              const InferOptions& opt)
+      : model_(m), tracker_(*m.track_head), ids_(cats), cats_(cats), out_(out), opt_(opt) {
+    data::make_dirs(data::join_path(out_, "pan_pred"));
+    if (!opt_.dump.empty()) data::make_dirs(data::join_path(out_, "dump"));
+    if (opt_.vis) data::make_dirs(data::join_path(out_, "vis"));
+    model_.eval();
+  }
+  void new_video() { ids_.new_video(), first_ = true; }
+  // One frame; when `name` is not empty its prediction is written as pan_pred/<name>.png and its
+  // pred.json entry returned.
+  nlohmann::json run(const std::string& path, int frame_index, const std::string& name) {
+    models::Frame f;
+    f.image = models::load_model_input(path, model_.backbone->conv_dtype(), 32, &f.img_h, &f.img_w);
+    f.frame_index = frame_index;
+    models::VPSNetFrameOutputs fo = model_.infer_frame(f);
+    // VPSNet resets at frame index 1; the first frame seen of a video starts it in any case
+    std::vector<int64_t> obj = tracker_.step(fo.roi_feats, fo.det.boxes, fo.det.labels, fo.det.scores,
+                                             first_ || frame_index == 1);
+    first_ = false;
+    if (name.empty()) return nullptr;
+    models::OutputMap o = model_.compose(fo, obj, f.img_h, f.img_w);
+    Pan2ch p = unify_frame(o.at("semantic").to_vector<int64_t>(), o.at("panoptic").to_vector<int64_t>(), int(f.img_w),
+                           int(f.img_h), o.at("labels").to_vector<int64_t>(), o.at("track_ids").to_vector<int64_t>(),
+                           model_.panoptic_head.options().num_stuff, opt_.stuff_area_limit);
+    nlohmann::json info;
+    std::vector<uint32_t> pix = ids_.encode(p, &info);
+    const std::string& safe = data::checked_path_component(name, "frame name");
+    data::write_png(data::join_path(out_, "pan_pred/" + safe + ".png"), data::ids_to_image(pix, int(f.img_w), int(f.img_h)), 1);
+    if (!opt_.dump.empty()) dump(safe, fo, o);
+    if (opt_.vis) {
+      std::unordered_map<uint32_t, int> category_of;
+      for (const auto& s : info) category_of[s["id"].get<uint32_t>()] = s["category_id"].get<int>();
+      data::Image rgb = data::read_image(path);
+      data::Image v = data::overlay(rgb, data::colorize(pix, int(f.img_w), int(f.img_h), category_of, cats_), pix);
+      data::write_png(data::join_path(out_, "vis/" + safe + ".png"), v);
+      vis_frames_.push_back(v);
+    }
+    return {{"image_id", name}, {"segments_info", info}};
+  }
+  void finish() {
+    if (opt_.vis && !vis_frames_.empty()) data::write_gif(data::join_path(out_, "vis/video.gif"), vis_frames_, 20);
+  }
+
+ private:
+  void dump(const std::string& name, const models::VPSNetFrameOutputs& fo, const models::OutputMap& o) {
+    NamedTensors t;
+    auto want = [&](const char* k) { return std::find(opt_.dump.begin(), opt_.dump.end(), k) != opt_.dump.end(); };
+    if (want("fpn"))
+      for (size_t l = 0; l < fo.det.feats.size(); ++l) t.push_back({"P" + std::to_string(l + 2), fo.det.feats[l]});
+    if (want("fcn_output")) t.push_back({"fcn_output", o.at("fcn_output")});
+    if (want("panoptic_logits")) t.push_back({"panoptic_logits", o.at("panoptic_logits")});
+    if (want("detections"))
+      for (const char* k : {"boxes", "scores", "labels", "track_ids"}) t.push_back({k, o.at(k)});
+    save_safetensors(data::join_path(out_, "dump/" + name + ".safetensors"), t, {{"frame", name}});
+  }
+
+  models::VPSNetTrack& model_;
+  OnlineTracker tracker_;
+  SegmentIds ids_;
+  std::vector<data::Category> cats_;
+  std::string out_;
+  InferOptions opt_;
+  bool first_ = true;
+  std::vector<data::Image> vis_frames_;
+};
+
+void check_dump_names(const InferOptions& opt) {
+  for (const auto& d : opt.dump)
+    VPS_CHECK(std::find(dump_names().begin(), dump_names().end(), d) != dump_names().end(), "vps infer: unknown --dump '",
+              d, "' (fpn, fcn_output, panoptic_logits, detections)");
+}
+
 }  // namespace
+
+const std::vector<std::string>& dump_names() {
+  static const std::vector<std::string> n = {"fpn", "fcn_output", "panoptic_logits", "detections"};
+  return n;
+}
 
 InferStats infer_dataset(models::VPSNetTrack& model, const std::string& data_root, const std::string& out_dir,
                          const InferOptions& opt) {
+  check_dump_names(opt);
   data::CityscapesVps ds(data_root, opt.split);
   VPS_CHECK(!ds.all_frames().empty(), "vps infer: ", data_root, " split ", opt.split,
             " lists no frames in im_all_info_", opt.split, "_city_vps.json (the img_all index)");
   std::map<std::string, size_t> labelled;  // frame key -> index into ds.frames()
   for (size_t i = 0; i < ds.frames().size(); ++i) labelled[frame_key(ds.frames()[i].image_file, true)] = i;
   data::OutputDir out(out_dir, opt.force);
-  data::make_dirs(data::join_path(out.path(), "pan_pred"));
-  model.eval();
-  OnlineTracker tracker(*model.track_head);
-  SegmentIds segment_ids(ds.categories());
+  FrameRunner runner(model, ds.categories(), out.path(), opt);
   std::map<size_t, nlohmann::json> annotations;  // by labelled frame index (pred.json in frame order)
   InferStats st;
   const int64_t total = int64_t(ds.all_frames().size());
   for (const data::CvpsVideo& v : ds.videos()) {
-    segment_ids.new_video();
-    bool first = true;
+    runner.new_video();
     for (size_t j : v.all) {
       const data::CvpsAllFrame& af = ds.all_frames()[j];
-      std::string path = ds.all_frame_path(j);
-      models::Frame f;
-      f.image = models::load_model_input(path, model.backbone->conv_dtype(), 32, &f.img_h, &f.img_w);
-      f.frame_index = af.frame_index, f.video_id = af.video;
-      models::VPSNetFrameOutputs fo = model.infer_frame(f);
-      // VPSNet resets at frame index 1; the first frame we see of a video starts it in any case
-      std::vector<int64_t> ids =
-          tracker.step(fo.roi_feats, fo.det.boxes, fo.det.labels, fo.det.scores, first || af.frame_index == 1);
-      first = false;
-      ++st.frames;
       auto it = labelled.find(frame_key(af.file, false));
-      if (it != labelled.end()) {
-        models::OutputMap o = model.compose(fo, ids, f.img_h, f.img_w);
-        Pan2ch p = unify_frame(o.at("semantic").to_vector<int64_t>(), o.at("panoptic").to_vector<int64_t>(),
-                               int(f.img_w), int(f.img_h), o.at("labels").to_vector<int64_t>(),
-                               o.at("track_ids").to_vector<int64_t>(), model.panoptic_head.options().num_stuff,
-                               opt.stuff_area_limit);
-        nlohmann::json info;
-        std::vector<uint32_t> pix = segment_ids.encode(p, &info);
-        const data::CvpsFrame& lf = ds.frames()[it->second];
-        data::write_png(data::join_path(out.path(), "pan_pred/" + data::checked_path_component(lf.name, "image id") + ".png"),
-                        data::ids_to_image(pix, int(f.img_w), int(f.img_h)), 1);
-        annotations[it->second] = {{"image_id", lf.name}, {"segments_info", info}};
-        ++st.written;
-      }
+      nlohmann::json a = runner.run(ds.all_frame_path(j), af.frame_index, it == labelled.end() ? "" : ds.frames()[it->second].name);
+      if (it != labelled.end()) annotations[it->second] = a, ++st.written;
+      ++st.frames;
       if (opt.progress) opt.progress(st.videos, int64_t(ds.videos().size()), st.frames, total);
     }
     ++st.videos;
@@ -81,6 +143,33 @@ InferStats infer_dataset(models::VPSNetTrack& model, const std::string& data_roo
   nlohmann::json pred = {{"annotations", nlohmann::json::array()}};
   for (auto& [i, a] : annotations) pred["annotations"].push_back(a);
   data::write_json(data::join_path(out.path(), "pred.json"), pred);
+  runner.finish();
+  out.commit();
+  return st;
+}
+
+InferStats infer_frames(models::VPSNetTrack& model, const std::string& frames_dir, const std::string& out_dir,
+                        const InferOptions& opt) {
+  check_dump_names(opt);
+  std::vector<std::string> files;
+  for (const char* ext : {".png", ".jpg", ".jpeg"})
+    for (const auto& f : data::list_files(frames_dir, ext)) files.push_back(f);
+  std::sort(files.begin(), files.end());
+  VPS_CHECK(!files.empty(), "vps infer: ", frames_dir, " holds no .png / .jpg frames");
+  data::OutputDir out(out_dir, opt.force);
+  FrameRunner runner(model, data::cityscapes_categories(), out.path(), opt);
+  runner.new_video();
+  nlohmann::json pred = {{"annotations", nlohmann::json::array()}};
+  InferStats st;
+  st.videos = 1;
+  for (size_t i = 0; i < files.size(); ++i) {
+    std::string stem = files[i].substr(0, files[i].rfind('.'));
+    pred["annotations"].push_back(runner.run(data::join_path(frames_dir, files[i]), int(i + 1), stem));
+    ++st.frames, ++st.written;
+    if (opt.progress) opt.progress(0, 1, st.frames, int64_t(files.size()));
+  }
+  data::write_json(data::join_path(out.path(), "pred.json"), pred);
+  runner.finish();
   out.commit();
   return st;
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "models/vpsnet_track.h"
 
@@ -15,6 +16,10 @@ struct InferOptions {
   std::string split = "val";
   int64_t stuff_area_limit = 2048;  // stuff classes smaller than this become void (VPSNet's export)
   bool force = false;               // replace a non-empty output folder
+  // Per-frame tensors written to <out>/dump/<frame>.safetensors: any of "fpn" (P2..P6), "fcn_output",
+  // "panoptic_logits", "detections" (boxes, scores, labels, track_ids of the kept detections).
+  std::vector<std::string> dump;
+  bool vis = false;                 // infer_frames: <out>/vis/<frame>.png overlays and <out>/vis/video.gif
   // Called after every frame: (videos done, video count, frames done, frame count).
   std::function<void(int64_t, int64_t, int64_t, int64_t)> progress;
 };
@@ -26,5 +31,13 @@ struct InferStats {
 // Writes the prediction set into out_dir as a whole (a temporary folder renamed at the end).
 InferStats infer_dataset(models::VPSNetTrack& model, const std::string& data_root, const std::string& out_dir,
                          const InferOptions& opt);
+
+// The frames of one video of the user's own (PNG/JPEG files of `frames_dir` in name order, no GT):
+// every frame written as pan_pred/<file stem>.png + pred.json (categories of Cityscapes-VPS).
+InferStats infer_frames(models::VPSNetTrack& model, const std::string& frames_dir, const std::string& out_dir,
+                        const InferOptions& opt);
+
+// The names --dump accepts.
+const std::vector<std::string>& dump_names();
 
 }  // namespace vps::infer

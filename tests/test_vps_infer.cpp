@@ -8,6 +8,7 @@
 #include "infer/pan_export.h"
 #include "models/registry.h"
 #include "models/weights_io.h"
+#include "tensor/tensor_io.h"
 #include "tests/cli_runner.h"
 #include "tests/temp_dir.h"
 
@@ -55,6 +56,46 @@ TEST(VpsInfer, SynthDatasetEndToEndThroughEval) {
   EXPECT_EQ(r.rc, 1);
   EXPECT_TRUE(has(r.err, victim)) << r.err;
   EXPECT_FALSE(vps::data::path_exists(dir / "pred3"));
+}
+
+// A folder of the user's own frames (no GT): every frame written, --vis overlays and a GIF, --dump
+// tensors; --data and --frames together are a usage error.
+TEST(VpsInfer, OwnFramesWithVisAndDump) {
+  vps::test::TempDir dir;
+  auto r = vps_cli({"synth", "--out", dir / "data", "--splits", "val", "--videos", "1", "--frames", "3", "--label-every",
+                    "3", "--width", "64", "--height", "32"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  vps::data::make_dirs(dir / "mine");
+  for (const auto& f : vps::data::list_files(dir / "data/val/img_all", ".png")) {
+    auto bytes = vps::data::read_file_bytes(vps::data::join_path(dir / "data/val/img_all", f));
+    vps::data::write_file_atomic(dir / ("mine/" + f), bytes.data(), bytes.size());
+  }
+  auto model = vps::models::build_model_from_file("configs/vpsnet_track_tiny.json");
+  vps::models::save(*model, dir / "w.safetensors");
+  r = vps_cli({"infer", "--config", "configs/vpsnet_track_tiny.json", "--weights", dir / "w.safetensors", "--frames",
+               dir / "mine", "--out", dir / "pred", "--vis", "--dump", "fcn_output,detections"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto names = vps::data::list_files(dir / "mine", ".png");
+  ASSERT_EQ(names.size(), 3u);
+  for (const auto& n : names) {
+    std::string stem = n.substr(0, n.size() - 4);
+    EXPECT_TRUE(vps::data::path_exists(dir / ("pred/pan_pred/" + stem + ".png"))) << stem;
+    EXPECT_TRUE(vps::data::path_exists(dir / ("pred/vis/" + stem + ".png"))) << stem;
+    vps::NamedTensors t = vps::load_safetensors(dir / ("pred/dump/" + stem + ".safetensors"));
+    ASSERT_EQ(t.size(), 5u);
+    EXPECT_EQ(t[0].first, "fcn_output");
+    EXPECT_EQ(t[0].second.shape(), (vps::Shape{1, 19, 32, 64}));
+    EXPECT_EQ(t[4].first, "track_ids");
+  }
+  EXPECT_TRUE(vps::data::path_exists(dir / "pred/vis/video.gif"));
+  EXPECT_EQ(vps::data::read_json(dir / "pred/pred.json")["annotations"].size(), 3u);
+  r = vps_cli({"infer", "--config", "configs/vpsnet_track_tiny.json", "--weights", dir / "w.safetensors", "--frames",
+               dir / "mine", "--data", dir / "data", "--out", dir / "p2"});
+  EXPECT_EQ(r.rc, 2);
+  r = vps_cli({"infer", "--config", "configs/vpsnet_track_tiny.json", "--weights", dir / "w.safetensors", "--frames",
+               dir / "mine", "--out", dir / "p3", "--dump", "everything"});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_TRUE(has(r.err, "everything")) << r.err;
 }
 
 // get_unified_pan_result's rules: the semantic majority decides an instance region's class, the

@@ -1,4 +1,5 @@
-// `vps infer --config C --weights W --data DIR --split val --out PRED`: flags -> infer/video_runner.h.
+// `vps infer --config C --weights W (--data DIR [--split val] | --frames DIR) --out PRED`: flags ->
+// infer/video_runner.h.
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -15,16 +16,23 @@ int run_infer(const std::vector<std::string>& args) {
   vps::cli::Flags f("infer",
                     "Run VPSNet-Track over every video of a Cityscapes-VPS layout dataset (all frames in img_all, in time\n"
                     "order, the tracker reset per video) and write the labelled frames' predictions as pan_pred/*.png +\n"
-                    "pred.json, the format `vps eval vpq` and the official evaluator read. Progress goes to stderr.");
+                    "pred.json, the format `vps eval vpq` and the official evaluator read. Or --frames: a folder of frames\n"
+                    "of one video of your own (no GT), every frame written. Progress goes to stderr.");
   f.opt("config", "", "model config JSON (e.g. configs/vpsnet_track_r50.json)", true)
       .opt("weights", "", "weights: .safetensors or PyTorch .pth (converted VPSNet checkpoints load by name)", true)
-      .opt("data", "", "dataset root (Cityscapes-VPS layout, e.g. from `vps synth`)", true)
+      .opt("data", "", "dataset root (Cityscapes-VPS layout, e.g. from `vps synth`)")
+      .opt("frames", "", "a folder of .png/.jpg frames of one video, in name order (instead of --data)")
+      .opt("dump", "", "per-frame tensors to <out>/dump/<frame>.safetensors: fpn,fcn_output,panoptic_logits,detections")
       .opt("split", "val", "split to run (val or test need img_all)")
       .opt("out", "", "output prediction folder", true)
       .opt("stuff-area-limit", "2048", "stuff classes with fewer pixels become void (VPSNet's export)")
+      .flag("vis", "with --frames: colour overlays <out>/vis/<frame>.png and <out>/vis/video.gif")
       .flag("non-strict", "allow keys missing from the weights file (they keep their initial values)")
       .flag("force", "replace a non-empty --out folder as a whole");
   if (!f.parse(args)) return 0;
+  if (f.get("data").empty() == f.get("frames").empty())
+    throw vps::cli::UsageError("vps infer: give exactly one of --data DIR or --frames DIR");
+  std::vector<std::string> dump = f.get("dump").empty() ? std::vector<std::string>{} : f.get_list("dump", vps::infer::dump_names());
   std::vector<std::string> splits = f.get_list("split", {"train", "val", "test"});
   VPS_CHECK(splits.size() == 1, "vps infer: --split takes one split, got ", splits.size());
   std::string split = splits[0];
@@ -38,6 +46,8 @@ int run_infer(const std::vector<std::string>& args) {
   o.split = split;
   o.stuff_area_limit = limit;
   o.force = f.on("force");
+  o.dump = dump;
+  o.vis = f.on("vis");
   auto t0 = std::chrono::steady_clock::now();
   o.progress = [&](int64_t v, int64_t nv, int64_t done, int64_t total) {
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -45,7 +55,9 @@ int run_infer(const std::vector<std::string>& args) {
     std::fprintf(stderr, "\rvps infer: video %lld/%lld, frame %lld/%lld, %.2f frames/s, ETA %.0f s   ", (long long)(v + 1),
                  (long long)nv, (long long)done, (long long)total, fps, fps > 0 ? double(total - done) / fps : 0.0);
   };
-  vps::infer::InferStats st = vps::infer::infer_dataset(*model, f.get("data"), f.get("out"), o);
+  vps::infer::InferStats st = f.get("frames").empty()
+                                  ? vps::infer::infer_dataset(*model, f.get("data"), f.get("out"), o)
+                                  : vps::infer::infer_frames(*model, f.get("frames"), f.get("out"), o);
   std::fprintf(stderr, "\n");
   std::printf("vps infer: %lld videos, %lld frames, %lld labelled frames written to %s\n", (long long)st.videos,
               (long long)st.frames, (long long)st.written, f.get("out").c_str());
