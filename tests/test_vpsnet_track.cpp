@@ -10,6 +10,7 @@
 #include "infer/tracker.h"
 #include "models/registry.h"
 #include "models/vpsnet_track.h"
+#include "models/weights_io.h"
 #include "ops/ops.h"
 #include "tests/error_of.h"
 #include "tests/gradcheck.h"
@@ -149,4 +150,29 @@ TEST(VPSNetTrack, TestPassAndVideoAssociation) {
     models::OutputMap o = m->compose(fo, ids, 64, 96);
     EXPECT_EQ(o["panoptic"].shape(), (Shape{64, 96}));
   }
+}
+
+// A FuseTrack-style checkpoint with VPSNet's full key list at reduced width, written by PyTorch in the
+// legacy format (tests/fixtures/vpsnet_ckpt/make_vpsnet_ckpt.py): a Track model finds every key it
+// has with its shape; only the FuseTrack keys (extra_neck.*, flownet2.*) are unused; loaded, it runs.
+TEST(VPSNetTrack, LoadsAFuseTrackCheckpointByName) {
+  const std::string ckpt = "tests/fixtures/vpsnet_ckpt/vpsnet_fusetrack_small.pth";
+  const std::string config = "tests/fixtures/vpsnet_ckpt/vpsnet_track_small.json";
+  bool complete = false;
+  std::string report = models::inspect_against_model(ckpt, config, "", "", true, &complete);
+  EXPECT_TRUE(complete) << report;
+  EXPECT_NE(report.find("0 missing, 6 unexpected, 0 mis-shaped"), std::string::npos) << report;
+  size_t pos = 0;
+  while ((pos = report.find("unexpected: ", pos)) != std::string::npos) {
+    pos += 12;
+    std::string key = report.substr(pos, report.find('\n', pos) - pos);
+    EXPECT_TRUE(key.rfind("extra_neck.", 0) == 0 || key.rfind("flownet2.", 0) == 0) << key;
+  }
+  auto m = std::dynamic_pointer_cast<models::VPSNetTrack>(models::build_model_from_file(config));
+  models::LoadOptions lo;
+  lo.strict = false;
+  models::load(*m, ckpt, lo);
+  m->eval();
+  models::OutputMap out = m->forward_test(make_frame(9, {1, 2}, 0));
+  EXPECT_EQ(out["panoptic"].shape(), (Shape{64, 96}));
 }
