@@ -5,10 +5,12 @@
 #include <numeric>
 
 #include "autograd/grad_mode.h"
+#include "autograd/node.h"
 #include "layers/interpolate.h"
 #include "losses/det_losses.h"
 #include "ops/ops.h"
 #include "tensor/check.h"
+#include "tensor/copy.h"
 
 namespace vps::models {
 
@@ -44,7 +46,7 @@ SegTermOutput PanopticHead::seg_term(const Tensor& seg_score, const Tensor& boxe
   out.stuff = slice(seg_score, 1, 0, opt_.num_stuff);
   std::vector<int64_t> labels = cls.to(DType::i64).to_vector<int64_t>(), channel(size_t(k), 0);
   std::vector<float> b = boxes.slice(1, 0, 4).to(DType::f32).contiguous().to_vector<float>();
-  std::vector<double> mask(size_t(k * h * w), 0.0);
+  std::vector<std::pair<int64_t, int64_t>> rows(size_t(k), {0, 0}), cols(size_t(k), {0, 0});
   for (int64_t i = 0; i < k; ++i) {
     int64_t l = labels[size_t(i)];
     if (l == 0) continue;  // no content (the dummy detection)
@@ -55,11 +57,27 @@ SegTermOutput PanopticHead::seg_term(const Tensor& seg_score, const Tensor& boxe
               channel[size_t(i)], " is beyond the ", seg_score.size(1), " semantic channels");
     const float* bi = &b[size_t(4 * i)];
     // y0 = int(b[1]), y1 = int(round(b[3]) + 1): truncation toward zero and round half to even
-    auto [y0, y1] = py_slice(int64_t(bi[1]), int64_t(std::nearbyint(bi[3]) + 1), h);
-    auto [x0, x1] = py_slice(int64_t(bi[0]), int64_t(std::nearbyint(bi[2]) + 1), w);
-    for (int64_t y = y0; y < y1; ++y)
-      for (int64_t x = x0; x < x1; ++x) mask[size_t((i * h + y) * w + x)] = 1.0;
+    rows[size_t(i)] = py_slice(int64_t(bi[1]), int64_t(std::nearbyint(bi[3]) + 1), h);
+    cols[size_t(i)] = py_slice(int64_t(bi[0]), int64_t(std::nearbyint(bi[2]) + 1), w);
   }
+  if (!autograd::needs_grad({seg_score})) {  // inference: copy the box regions, no dense mask
+    out.inst = Tensor::zeros({1, k, h, w}, seg_score.dtype(), seg_score.device());
+    for (int64_t i = 0; i < k; ++i) {
+      if (labels[size_t(i)] == 0 || rows[size_t(i)].first >= rows[size_t(i)].second ||
+          cols[size_t(i)].first >= cols[size_t(i)].second)
+        continue;
+      auto region = [&](const Tensor& t, int64_t c) {
+        return t.select(0, 0).select(0, c).slice(0, rows[size_t(i)].first, rows[size_t(i)].second)
+            .slice(1, cols[size_t(i)].first, cols[size_t(i)].second);
+      };
+      region(out.inst, i).copy_(region(seg_score, channel[size_t(i)]));
+    }
+    return out;
+  }
+  std::vector<double> mask(size_t(k * h * w), 0.0);
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t y = rows[size_t(i)].first; y < rows[size_t(i)].second; ++y)
+      for (int64_t x = cols[size_t(i)].first; x < cols[size_t(i)].second; ++x) mask[size_t((i * h + y) * w + x)] = 1.0;
   Tensor sel = index_select(seg_score, 1, Tensor::from_vector<int64_t>(channel, {k}).to(seg_score.device()));
   out.inst = mul(sel, Tensor::from_vector<double>(mask, {1, k, h, w}).to(seg_score.dtype()).to(seg_score.device()));
   return out;
@@ -157,7 +175,11 @@ MaskRemovalOutput PanopticHead::mask_removal(const Tensor& rois, const Tensor& c
   VPS_CHECK(ncls >= 1 && *std::min_element(lab.begin(), lab.end()) >= 1, "PanopticHead::mask_removal: labels must be 1..",
             opt_.class_mapping.size());
   std::vector<uint8_t> covered(size_t(ncls * H * W), 0);  // per class; uint8 += as numpy (wraps at 256)
-  std::vector<Tensor> energy;
+  struct Crop {
+    Tensor part;
+    int64_t y0, x0;
+  };
+  std::vector<Crop> crops;
   for (int64_t i : order) {
     int64_t rx1 = int64_t(b[size_t(4 * i)]), ry1 = int64_t(b[size_t(4 * i + 1)]);  // astype(int32)
     int64_t rx2 = int64_t(b[size_t(4 * i + 2)]), ry2 = int64_t(b[size_t(4 * i + 3)]);
@@ -177,11 +199,16 @@ MaskRemovalOutput PanopticHead::mask_removal(const Tensor& rois, const Tensor& c
     out.keep.push_back(i);
     for (int64_t y = y0; y < y1; ++y)
       for (int64_t x = x0; x < x1; ++x) cov[y * W + x] = uint8_t(cov[y * W + x] + (lv[size_t((y - ry1) * bw + (x - rx1))] > 0));
-    Tensor part = slice(slice(logit, 0, y0 - ry1, y1 - ry1), 1, x0 - rx1, x1 - rx1);
-    energy.push_back(reshape(pad(part, {x0, W - x1, y0, H - y1}), {1, H, W}));
+    crops.push_back({logit.slice(0, y0 - ry1, y1 - ry1).slice(1, x0 - rx1, x1 - rx1), y0, x0});
   }
   if (out.keep.empty()) return nothing();
-  out.energy = reshape(cat(energy, 0), {1, int64_t(energy.size()), H, W});
+  // each kept mask's logits inside its (cropped) box, 0 elsewhere
+  out.energy = Tensor::zeros({1, int64_t(crops.size()), H, W}, mask_logits.dtype(), mask_logits.device());
+  for (size_t c = 0; c < crops.size(); ++c) {
+    const Crop& cr = crops[c];
+    out.energy.select(0, 0).select(0, int64_t(c)).slice(0, cr.y0, cr.y0 + cr.part.size(0))
+        .slice(1, cr.x0, cr.x0 + cr.part.size(1)).copy_(cr.part);
+  }
   return out;
 }
 
@@ -190,7 +217,9 @@ Tensor PanopticHead::test_logits(const Tensor& fcn_output, const Tensor& boxes, 
   SegTermOutput st = seg_term(fcn_output, boxes, labels);
   VPS_CHECK(energy.dim() == 4 && energy.shape() == st.inst.shape(), "PanopticHead::test_logits: mask energy ",
             shape_str(energy.shape()), " must match the instance logits ", shape_str(st.inst.shape()));
-  return cat({st.stuff, add(st.inst, energy.to(st.inst.dtype()))}, 1);
+  if (autograd::needs_grad({fcn_output, energy})) return cat({st.stuff, add(st.inst, energy.to(st.inst.dtype()))}, 1);
+  add_into(st.inst, energy.to(st.inst.dtype()));  // inference: in place, no third full-size tensor
+  return cat({st.stuff, st.inst}, 1);
 }
 
 Tensor PanopticHead::argmax_of_softmax(const Tensor& logits, int64_t img_h, int64_t img_w) {
@@ -198,9 +227,17 @@ Tensor PanopticHead::argmax_of_softmax(const Tensor& logits, int64_t img_h, int6
                 img_w <= logits.size(3),
             "PanopticHead: logits ", shape_str(logits.shape()), " cannot be cropped to ", img_h, "x", img_w);
   autograd::NoGradGuard ng;
-  // torch.max(F.softmax(logits, 1), 1)[1]: probabilities that round to the same float tie (first wins)
-  Tensor idx = argmax(softmax(logits, 1), 1);  // (1, H, W)
-  return contiguous(slice(slice(reshape(idx, {logits.size(2), logits.size(3)}), 0, 0, img_h), 1, 0, img_w));
+  // torch.max(F.softmax(logits, 1), 1)[1]: probabilities that round to the same float tie (first wins).
+  // In bands of rows, so that the probabilities never take a second full-size tensor.
+  Tensor out = Tensor::empty({img_h, img_w}, DType::i64, logits.device());
+  const int64_t band = 32;
+  for (int64_t r0 = 0; r0 < img_h; r0 += band) {
+    int64_t r1 = std::min(img_h, r0 + band);
+    Tensor part = logits.slice(2, r0, r1).slice(3, 0, img_w);
+    Tensor idx = argmax(softmax(part, 1), 1);  // (1, rows, img_w)
+    out.slice(0, r0, r1).copy_(idx.select(0, 0));
+  }
+  return out;
 }
 
 }  // namespace vps::models

@@ -2,6 +2,7 @@
 
 #include "autograd/grad_mode.h"
 #include "data/image_io.h"
+#include "data/image_tensor.h"
 #include "models/registry.h"
 #include "models/resnet_fpn.h"
 #include "ops/ops.h"
@@ -56,28 +57,6 @@ KeyReport compare_with_model(const nn::Module& m, const std::string& path, const
   return compare_keys(load_weights(path, pth).arrays, expected_shapes(m));
 }
 
-namespace {
-
-Tensor image_to_tensor(const data::Image& img, const std::string& path) {
-  VPS_CHECK(img.bit_depth == 8 && (img.channels == 3 || img.channels == 4 || img.channels == 1),
-            "load_model_input: ", path, ": expected an 8-bit gray, RGB or RGBA image, got ", img.channels,
-            " channels of ", img.bit_depth, " bits");
-  const double mean[3] = {123.675, 116.28, 103.53}, stdv[3] = {58.395, 57.12, 57.375};
-  int64_t H = img.height, W = img.width;
-  std::vector<double> v(size_t(3 * H * W));
-  for (int64_t y = 0; y < H; ++y)
-    for (int64_t x = 0; x < W; ++x) {
-      const uint8_t* p = img.px(int(x), int(y));
-      for (int c = 0; c < 3; ++c) {
-        double val = img.channels == 1 ? p[0] : p[c];
-        v[size_t((c * H + y) * W + x)] = (val - mean[c]) / stdv[c];
-      }
-    }
-  return Tensor::from_vector(v, {1, 3, H, W});
-}
-
-}  // namespace
-
 Tensor load_model_input(const std::string& path, DType dtype, int64_t size_divisor, int64_t* unpadded_h,
                         int64_t* unpadded_w) {
   VPS_CHECK(size_divisor >= 1, "load_model_input: size_divisor must be >= 1");
@@ -90,14 +69,12 @@ Tensor load_model_input(const std::string& path, DType dtype, int64_t size_divis
     VPS_CHECK(x.dim() == 4, "load_model_input: ", path, ": expected (C, H, W) or (N, C, H, W), got ",
               shape_str(x.shape()));
   } else {
-    x = image_to_tensor(data::read_image(path), path);
+    x = data::normalized_image(data::read_image(path), "load_model_input: " + path);
   }
   int64_t H = x.size(2), W = x.size(3);
   if (unpadded_h) *unpadded_h = H;
   if (unpadded_w) *unpadded_w = W;
-  int64_t ph = (size_divisor - H % size_divisor) % size_divisor, pw = (size_divisor - W % size_divisor) % size_divisor;
-  if (ph || pw) x = pad(x, {0, pw, 0, ph});
-  return x.to(dtype).contiguous();
+  return data::pad_to_multiple(x, size_divisor).to(dtype).contiguous();
 }
 
 std::string inspect_against_model(const std::string& file, const std::string& config, const std::string& model_type,

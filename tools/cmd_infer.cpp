@@ -1,5 +1,7 @@
 // `vps infer --config C --weights W (--data DIR [--split val] | --frames DIR) --out PRED`: flags ->
 // infer/video_runner.h.
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -49,16 +51,23 @@ int run_infer(const std::vector<std::string>& args) {
   o.dump = dump;
   o.vis = f.on("vis");
   auto t0 = std::chrono::steady_clock::now();
+  // On a terminal one line updated in place; otherwise (a log file) a line every 10% of the frames.
+  const bool tty = isatty(fileno(stderr));
+  int64_t last_tenth = -1;
   o.progress = [&](int64_t v, int64_t nv, int64_t done, int64_t total) {
+    int64_t tenth = total > 0 ? done * 10 / total : 10;
+    if (!tty && tenth == last_tenth) return;
+    last_tenth = tenth;
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     double fps = s > 0 ? double(done) / s : 0;
-    std::fprintf(stderr, "\rvps infer: video %lld/%lld, frame %lld/%lld, %.2f frames/s, ETA %.0f s   ", (long long)(v + 1),
-                 (long long)nv, (long long)done, (long long)total, fps, fps > 0 ? double(total - done) / fps : 0.0);
+    std::fprintf(stderr, "%svps infer: video %lld/%lld, frame %lld/%lld, %.2f frames/s, ETA %.0f s%s", tty ? "\r" : "",
+                 (long long)(v + 1), (long long)nv, (long long)done, (long long)total, fps,
+                 fps > 0 ? double(total - done) / fps : 0.0, tty ? "   " : "\n");
   };
   vps::infer::InferStats st = f.get("frames").empty()
                                   ? vps::infer::infer_dataset(*model, f.get("data"), f.get("out"), o)
                                   : vps::infer::infer_frames(*model, f.get("frames"), f.get("out"), o);
-  std::fprintf(stderr, "\n");
+  if (tty) std::fprintf(stderr, "\n");
   std::printf("vps infer: %lld videos, %lld frames, %lld labelled frames written to %s\n", (long long)st.videos,
               (long long)st.frames, (long long)st.written, f.get("out").c_str());
   return 0;

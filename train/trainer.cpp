@@ -1,5 +1,7 @@
 #include "train/trainer.h"
 
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cstdio>
 
@@ -119,6 +121,8 @@ void JsonlLog::write(const StepRecord& r) {
   j["grad_norm"] = r.grad_norm;
   j["data_time"] = r.data_seconds;
   j["step_time"] = r.step_seconds;
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) == 0) j["max_rss_mb"] = double(ru.ru_maxrss) / 1024.0;  // peak host memory so far
   std::string line = j.dump() + "\n";
   VPS_CHECK(std::fwrite(line.data(), 1, line.size(), f_) == line.size() && std::fflush(f_) == 0,
             "cannot write the training log '", path_, "'");

@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""PyTorch side of bench_vpsnet.sh: VPSNet-Track inference of one frame built from torchvision ops
+(maskrcnn_resnet50_fpn with 9 classes and box_score_thresh 0, so 100 detections; the UPSNet semantic
+head with torchvision's deform_conv2d; the track head's embedding and matching; the panoptic logits of
+the pasted masks and their argmax), random init, an HxW N(0,1) image.
+usage: vpsnet_torch.py THREADS H W [REPS]   prints "RESULT vpsnet_<stage> ms HxW" lines like vps_bench."""
+import resource
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+from torchvision.models.detection.roi_heads import paste_masks_in_image
+from torchvision.ops import deform_conv2d
+
+
+class Semantic(nn.Module):  # UPSNetFPN: a shared 3 x (DCN + GN + ReLU) tower over P2..P5, 1x1 to 19, x4
+    def __init__(self):
+        super().__init__()
+        w = [256, 256, 128, 128]
+        self.off = nn.ModuleList([nn.Conv2d(w[i], 18, 3, padding=1) for i in range(3)])
+        self.dcn = nn.ParameterList([nn.Parameter(torch.randn(w[i + 1], w[i], 3, 3) * 0.02) for i in range(3)])
+        self.gn = nn.ModuleList([nn.GroupNorm(32, w[i + 1]) for i in range(3)])
+        self.pred = nn.Conv2d(512, 19, 1)
+
+    def tower(self, x):
+        for i in range(3):
+            x = F.relu(self.gn[i](deform_conv2d(x, self.off[i](x), self.dcn[i], padding=(1, 1))))
+        return x
+
+    def forward(self, feats):
+        outs = [self.tower(feats[0])]
+        for l in range(1, 4):
+            outs.append(F.interpolate(self.tower(feats[l]), scale_factor=2 ** l, mode="bilinear", align_corners=False))
+        return F.interpolate(self.pred(torch.cat(outs, 1)), scale_factor=4, mode="bilinear", align_corners=False)
+
+
+def main():
+    torch.set_num_threads(int(sys.argv[1]))
+    H, W = int(sys.argv[2]), int(sys.argv[3])
+    reps = int(sys.argv[4]) if len(sys.argv) > 4 else 2
+    torch.manual_seed(3)
+    det = torchvision.models.detection.maskrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=9,
+                                                             box_score_thresh=0.0, min_size=H, max_size=W).eval()
+    sem = Semantic().eval()
+    fcs = nn.Sequential(nn.Flatten(), nn.Linear(256 * 49, 1024), nn.ReLU(), nn.Linear(1024, 1024)).eval()
+    img = torch.randn(3, H, W)
+    best = {}
+    with torch.no_grad():
+        memory = None
+        for r in range(reps + 1):
+            t = {}
+            t0 = time.perf_counter()
+            images, _ = det.transform([img])
+            feats = det.backbone(images.tensors)
+            t1 = time.perf_counter()
+            props, _ = det.rpn(images, feats)
+            boxes = det.roi_heads(feats, props, images.image_sizes)[0][0]
+            t2 = time.perf_counter()
+            fcn = sem([feats[k] for k in ["0", "1", "2", "3"]])
+            t3 = time.perf_counter()
+            b = boxes["boxes"]
+            x = det.roi_heads.box_roi_pool(feats, [b], images.image_sizes)
+            memory = x if memory is None else memory  # VPSNet keeps raw RoI features and embeds them every frame
+            emb = fcs(x)
+            score = torch.cat([torch.zeros(emb.shape[0], 1), emb @ fcs(memory).t()], 1).log_softmax(1)
+            t4 = time.perf_counter()
+            masks = paste_masks_in_image(boxes["masks"], b, (H, W))[:, 0]  # full-resolution probabilities
+            inst = torch.logit(masks.clamp(1e-6, 1 - 1e-6)) + fcn[0, 11:12].expand(masks.shape[0], -1, -1)
+            logits = torch.cat([fcn[0, :11], inst], 0)
+            pan = F.softmax(logits, 0).argmax(0)
+            t5 = time.perf_counter()
+            t["backbone_fpn"] = t1 - t0
+            t["rpn_box_mask"] = t2 - t1
+            t["semantic_head"] = t3 - t2
+            t["track"] = t4 - t3
+            t["panoptic"] = t5 - t4
+            t["frame"] = t5 - t0
+            if r > 0:
+                for k, v in t.items():
+                    best[k] = min(best.get(k, 1e30), v * 1e3)
+        n = boxes["boxes"].shape[0]
+    for k in ["backbone_fpn", "rpn_box_mask", "semantic_head", "track", "panoptic", "frame"]:
+        print(f"RESULT vpsnet_{k} {best[k]:.1f} {H}x{W}", flush=True)
+    print(f"RESULT vpsnet_detections {n} {H}x{W}")
+    print(f"RESULT vpsnet_peak_rss_mb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} {H}x{W}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+// `vps train --config C --data DIR --out RUN [--weights INIT] [--resume] [key=value ...]`: flags ->
+// train/run_config.h, data/train_pairs.h and train/trainer.h.
+#include <chrono>
+#include <cstdio>
+#include <memory>
+
+#include "data/cityscapes_vps.h"
+#include "data/fs_util.h"
+#include "data/panoptic.h"
+#include "data/train_pairs.h"
+#include "models/registry.h"
+#include "models/weights_io.h"
+#include "tensor/check.h"
+#include "tools/command.h"
+#include "train/run_config.h"
+#include "train/trainer.h"
+
+namespace {
+
+std::string dir_of(const std::string& path) {
+  size_t s = path.rfind('/');
+  return s == std::string::npos ? "" : path.substr(0, s);
+}
+
+int run_train(const std::vector<std::string>& args) {
+  vps::cli::Flags f("train",
+                    "Train a model (VPSNet-Track on pairs of frames of one video) on a Cityscapes-VPS layout dataset.\n"
+                    "The config names the model config and holds data, optimizer, schedule, max_iters, checkpoint_every;\n"
+                    "any field can be overridden with key=value (optimizer.lr=0.02, max_iters=100, model.seed=3).\n"
+                    "Writes RUN/config.json, RUN/log.jsonl (one line per step), RUN/checkpoint.safetensors (model, optimizer,\n"
+                    "iteration, RNG; every checkpoint_every steps and at the end) and RUN/model.safetensors (the weights).");
+  f.opt("config", "", "train config JSON (e.g. configs/train_vpsnet_tiny.json)", true)
+      .opt("data", "", "dataset root (Cityscapes-VPS layout, e.g. from `vps synth`)", true)
+      .opt("out", "", "run folder", true)
+      .opt("weights", "", "initial weights by name (.safetensors or .pth): an ImageNet ResNet-50, a VPSNet checkpoint")
+      .flag("resume", "continue from RUN/checkpoint.safetensors with its optimizer and RNG state")
+      .flag("force", "start afresh in a non-empty run folder (its files are replaced)")
+      .positionals("[key=value ...]", 0, 1000);
+  if (!f.parse(args)) return 0;
+  const std::string run = f.get("out");
+  vps::train::RunConfig rc =
+      vps::train::run_config(vps::models::load_config(f.get("config")), dir_of(f.get("config")), f.positional());
+  auto model = vps::models::build_model(rc.model);
+  const std::string ckpt = vps::data::join_path(run, "checkpoint.safetensors");
+  if (f.on("resume")) {
+    VPS_CHECK(vps::data::path_exists(ckpt), "vps train --resume: no checkpoint ", ckpt);
+  } else if (vps::data::path_exists(run) && !vps::data::list_files(run, "").empty()) {
+    VPS_CHECK(f.on("force"), "vps train: ", run, " is not empty (use --resume to continue it, --force to start afresh)");
+    vps::data::remove_tree(run);
+  }
+  vps::data::make_dirs(run);
+  vps::data::write_json(vps::data::join_path(run, "config.json"), rc.resolved, 2);
+  if (!f.get("weights").empty()) {
+    vps::models::LoadOptions lo;
+    lo.strict = false;
+    vps::KeyReport r = vps::models::load(*model, f.get("weights"), lo);
+    std::printf("vps train: initialised from %s; %zu model keys not in it%s\n", f.get("weights").c_str(), r.missing.size(),
+                r.missing.empty() ? "" : " (they keep their initial values):");
+    for (size_t i = 0; i < r.missing.size() && i < 20; ++i) std::printf("  %s\n", r.missing[i].c_str());
+    if (r.missing.size() > 20) std::printf("  ... and %zu more\n", r.missing.size() - 20);
+  }
+  vps::data::CityscapesVps ds(f.get("data"), rc.split);
+  vps::data::PairSampler sampler(ds, rc.data);
+  vps::data::PrefetchingSampler prefetch(sampler);
+  vps::train::TrainerOptions to = rc.trainer;
+  to.out_dir = run;
+  to.checkpoint_metadata = {{"config", f.get("config")}};
+  vps::train::Trainer trainer(model, to);
+  if (f.on("resume")) {
+    trainer.resume(ckpt);
+    std::printf("vps train: resumed %s at iteration %lld\n", ckpt.c_str(), (long long)trainer.iteration());
+  }
+  model->train();
+  auto t0 = std::chrono::steady_clock::now();
+  const int64_t first = trainer.iteration();
+  trainer.run([&](int64_t step) { return prefetch.get(step); },
+              [&](const vps::train::StepRecord& r) {
+                if (r.iteration % rc.log_every != 0 && r.iteration != to.max_iters && r.iteration != first + 1) return;
+                double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                double per = s / double(r.iteration - first);
+                std::printf("iter %lld/%lld  loss %.4f", (long long)r.iteration, (long long)to.max_iters, r.total_loss);
+                for (auto& [k, v] : r.values)
+                  if (k.find("loss") != std::string::npos) std::printf("  %s %.4f", k.c_str(), v);
+                std::printf("  lr %.5f  %.2f s/it  ETA %.0f s\n", r.lr, per, per * double(to.max_iters - r.iteration));
+                std::fflush(stdout);
+              });
+  // the weights alone, by name, for `vps infer --weights` and as an initialisation (no optimizer state)
+  const std::string weights = vps::data::join_path(run, "model.safetensors");
+  vps::models::save(*model, weights, {{"config", f.get("config")}, {"iteration", std::to_string(trainer.iteration())}});
+  std::printf("vps train: %lld iterations done, checkpoint %s, weights %s\n", (long long)trainer.iteration(), ckpt.c_str(),
+              weights.c_str());
+  return 0;
+}
+
+}  // namespace
+
+VPS_COMMAND("train", "train a model on a Cityscapes-VPS layout dataset (pairs of frames)", run_train);
