@@ -98,6 +98,29 @@ TEST_F(VpsTrain, RefusalsNameWhatIsWrong) {
   r = train("other3", {"--resume"});
   EXPECT_EQ(r.rc, 1);
   EXPECT_TRUE(has(r.err, "no checkpoint")) << r.err;
+  // an exploding learning rate: the run stops at the first non-finite loss, naming the step and term,
+  // and keeps the last good checkpoint
+  r = train("nan", {"max_iters=40", "checkpoint_every=1", "optimizer.lr=1e12", "optimizer.clip_grad_norm=0",
+                    "schedule.warmup_iters=0"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_TRUE(has(r.err, "training stopped at iteration")) << r.err;
+  EXPECT_TRUE(has(r.err, "checkpoint.safetensors")) << r.err;
+  EXPECT_TRUE(vps::data::path_exists(*dir_ / "nan/checkpoint.safetensors"));
+}
+
+// 30 iterations of the tiny model on the synthetic pairs: every loss term is lower at the end (means
+// of the first and the last 5 steps).
+TEST_F(VpsTrain, EveryLossTermFalls) {
+  auto r = train("falls", {"max_iters=30", "checkpoint_every=0", "optimizer.lr=0.01"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto log = lines_of(*dir_ / "falls/log.jsonl");
+  ASSERT_EQ(log.size(), 30u);
+  for (const char* k : {"loss_rpn_cls", "loss_cls", "loss_mask", "loss_segm", "loss_pano"}) {
+    double first = 0, last = 0;
+    for (size_t i = 0; i < 5; ++i) first += nlohmann::json::parse(log[i])[k].get<double>() / 5;
+    for (size_t i = 25; i < 30; ++i) last += nlohmann::json::parse(log[i])[k].get<double>() / 5;
+    EXPECT_LT(last, first) << k;
+  }
 }
 
 // The sampler: the same sample for the same step; the reference is another labelled frame of the same

@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -30,6 +31,13 @@ StepRecord Trainer::step(const models::Batch& batch) {
   sgd_.zero_grad();
   models::LossMap losses = model_->forward_train(batch, gen_);
   Tensor total = models::Model::total_loss(losses);
+  // A NaN or infinite loss stops the run before the update: the parameters and the last checkpoint
+  // stay as they were, and the message names the step and the term.
+  for (auto& [k, v] : losses) {
+    double x = v.item_double();
+    VPS_CHECK(std::isfinite(x), "training stopped at iteration ", iteration_ + 1, ": ", k, " is ", x,
+              opt_.out_dir.empty() ? std::string() : " (the last good checkpoint is " + checkpoint_path() + ")");
+  }
   total.backward();
   StepRecord r;
   r.grad_norm = opt_.clip_grad_norm > 0 ? clip_grad_norm(model_->parameters(), opt_.clip_grad_norm) : 0;
