@@ -4,6 +4,7 @@
 #include <string>
 
 #include "layers/init.h"
+#include "models/roi_extractor.h"
 #include "ops/ops.h"
 
 namespace vps::models {
@@ -33,11 +34,7 @@ BBoxHead::BBoxHead(const BBoxHeadOptions& o, Generator& gen) : opt_(o) {
 }
 
 std::pair<Tensor, Tensor> BBoxHead::forward(const Tensor& roi_feats) {
-  int64_t s = opt_.roi_feat_size;
-  VPS_CHECK(roi_feats.defined() && roi_feats.dim() == 4 && roi_feats.size(1) == opt_.in_channels &&
-                roi_feats.size(2) == s && roi_feats.size(3) == s,
-            "BBoxHead: roi_feats must be (K,", opt_.in_channels, ",", s, ",", s, "), got ",
-            roi_feats.defined() ? shape_str(roi_feats.shape()) : "undefined");
+  check_roi_feats("BBoxHead", roi_feats, opt_.in_channels, opt_.roi_feat_size);
   Tensor x = flatten(roi_feats, 1);
   for (size_t i = 0; i < shared_fcs->size(); ++i) x = relu(shared_fcs->at<nn::Linear>(i).forward(x));
   return {fc_cls->forward(x), fc_reg->forward(x)};

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <tuple>
 
 #include "autograd/grad_mode.h"
 #include "autograd/node.h"
@@ -36,48 +37,47 @@ PanopticHead::PanopticHead(const PanopticHeadOptions& o) : opt_(o) {
   VPS_CHECK(o.num_stuff >= 1 && !o.class_mapping.empty(), "PanopticHead: num_stuff and class_mapping must be set");
 }
 
+std::vector<PanopticHead::InstRegion> PanopticHead::inst_regions(const Tensor& boxes, const Tensor& cls,
+                                                                  int64_t channels, int64_t h, int64_t w) const {
+  const int64_t k = cls.size(0);
+  std::vector<int64_t> labels = cls.to(DType::i64).to_vector<int64_t>();
+  std::vector<float> b = boxes.slice(1, 0, 4).to(DType::f32).contiguous().to_vector<float>();
+  std::vector<InstRegion> r(static_cast<size_t>(k));
+  for (int64_t i = 0; i < k; ++i) {
+    int64_t l = labels[size_t(i)];
+    if (l == 0) continue;  // no content (the dummy detection)
+    VPS_CHECK(l >= 1 && l <= int64_t(opt_.class_mapping.size()), "PanopticHead::seg_term: label ", l, " of box ", i,
+              " is not a thing label 1..", opt_.class_mapping.size());
+    InstRegion& g = r[size_t(i)];
+    g.channel = opt_.class_mapping[size_t(l - 1)];
+    VPS_CHECK(g.channel < channels, "PanopticHead::seg_term: class_mapping channel ", g.channel, " is beyond the ",
+              channels, " semantic channels");
+    const float* bi = &b[size_t(4 * i)];
+    // y0 = int(b[1]), y1 = int(round(b[3]) + 1): truncation toward zero and round half to even
+    std::tie(g.y0, g.y1) = py_slice(int64_t(bi[1]), int64_t(std::nearbyint(bi[3]) + 1), h);
+    std::tie(g.x0, g.x1) = py_slice(int64_t(bi[0]), int64_t(std::nearbyint(bi[2]) + 1), w);
+  }
+  return r;
+}
+
 SegTermOutput PanopticHead::seg_term(const Tensor& seg_score, const Tensor& boxes, const Tensor& cls) const {
   VPS_CHECK(seg_score.dim() == 4 && seg_score.size(0) == 1, "PanopticHead::seg_term: seg_score must be (1, C, h, w), got ",
             shape_str(seg_score.shape()));
   VPS_CHECK(cls.dim() == 1, "PanopticHead::seg_term: labels must be 1-D, got ", shape_str(cls.shape()));
   const int64_t k = cls.size(0), h = seg_score.size(2), w = seg_score.size(3);
   check_boxes("seg_term", boxes, k);
+  std::vector<InstRegion> regions = inst_regions(boxes, cls, seg_score.size(1), h, w);
   SegTermOutput out;
   out.stuff = slice(seg_score, 1, 0, opt_.num_stuff);
-  std::vector<int64_t> labels = cls.to(DType::i64).to_vector<int64_t>(), channel(size_t(k), 0);
-  std::vector<float> b = boxes.slice(1, 0, 4).to(DType::f32).contiguous().to_vector<float>();
-  std::vector<std::pair<int64_t, int64_t>> rows(size_t(k), {0, 0}), cols(size_t(k), {0, 0});
-  for (int64_t i = 0; i < k; ++i) {
-    int64_t l = labels[size_t(i)];
-    if (l == 0) continue;  // no content (the dummy detection)
-    VPS_CHECK(l >= 1 && l <= int64_t(opt_.class_mapping.size()), "PanopticHead::seg_term: label ", l, " of box ", i,
-              " is not a thing label 1..", opt_.class_mapping.size());
-    channel[size_t(i)] = opt_.class_mapping[size_t(l - 1)];
-    VPS_CHECK(channel[size_t(i)] < seg_score.size(1), "PanopticHead::seg_term: class_mapping channel ",
-              channel[size_t(i)], " is beyond the ", seg_score.size(1), " semantic channels");
-    const float* bi = &b[size_t(4 * i)];
-    // y0 = int(b[1]), y1 = int(round(b[3]) + 1): truncation toward zero and round half to even
-    rows[size_t(i)] = py_slice(int64_t(bi[1]), int64_t(std::nearbyint(bi[3]) + 1), h);
-    cols[size_t(i)] = py_slice(int64_t(bi[0]), int64_t(std::nearbyint(bi[2]) + 1), w);
-  }
-  if (!autograd::needs_grad({seg_score})) {  // inference: copy the box regions, no dense mask
-    out.inst = Tensor::zeros({1, k, h, w}, seg_score.dtype(), seg_score.device());
-    for (int64_t i = 0; i < k; ++i) {
-      if (labels[size_t(i)] == 0 || rows[size_t(i)].first >= rows[size_t(i)].second ||
-          cols[size_t(i)].first >= cols[size_t(i)].second)
-        continue;
-      auto region = [&](const Tensor& t, int64_t c) {
-        return t.select(0, 0).select(0, c).slice(0, rows[size_t(i)].first, rows[size_t(i)].second)
-            .slice(1, cols[size_t(i)].first, cols[size_t(i)].second);
-      };
-      region(out.inst, i).copy_(region(seg_score, channel[size_t(i)]));
-    }
-    return out;
-  }
+  std::vector<int64_t> channel(static_cast<size_t>(k), 0);
   std::vector<double> mask(size_t(k * h * w), 0.0);
-  for (int64_t i = 0; i < k; ++i)
-    for (int64_t y = rows[size_t(i)].first; y < rows[size_t(i)].second; ++y)
-      for (int64_t x = cols[size_t(i)].first; x < cols[size_t(i)].second; ++x) mask[size_t((i * h + y) * w + x)] = 1.0;
+  for (int64_t i = 0; i < k; ++i) {
+    const InstRegion& g = regions[size_t(i)];
+    if (g.channel < 0) continue;
+    channel[size_t(i)] = g.channel;
+    for (int64_t y = g.y0; y < g.y1; ++y)
+      for (int64_t x = g.x0; x < g.x1; ++x) mask[size_t((i * h + y) * w + x)] = 1.0;
+  }
   Tensor sel = index_select(seg_score, 1, Tensor::from_vector<int64_t>(channel, {k}).to(seg_score.device()));
   out.inst = mul(sel, Tensor::from_vector<double>(mask, {1, k, h, w}).to(seg_score.dtype()).to(seg_score.device()));
   return out;
@@ -148,7 +148,7 @@ Tensor PanopticHead::train_logits(const Tensor& fcn_score, const Tensor& gt_boxe
 }
 
 MaskRemovalOutput PanopticHead::mask_removal(const Tensor& rois, const Tensor& cls_prob, const Tensor& mask_logits,
-                                             const Tensor& cls_idx, int64_t H, int64_t W) const {
+                                             const Tensor& cls_idx, int64_t H, int64_t W, bool dense_energy) const {
   const int64_t n = cls_prob.dim() == 1 ? cls_prob.size(0) : -1;
   VPS_CHECK(n >= 1 && mask_logits.dim() == 3 && mask_logits.size(0) == n && cls_idx.dim() == 1 && cls_idx.size(0) == n,
             "PanopticHead::mask_removal: cls_prob ", shape_str(cls_prob.shape()), ", mask_logits ",
@@ -162,7 +162,8 @@ MaskRemovalOutput PanopticHead::mask_removal(const Tensor& rois, const Tensor& c
   MaskRemovalOutput out;
   auto nothing = [&] {
     out.keep = {0};
-    out.energy = Tensor::zeros({1, 1, H, W}, mask_logits.dtype(), mask_logits.device());
+    out.crops.clear();
+    if (dense_energy) out.energy = Tensor::zeros({1, 1, H, W}, mask_logits.dtype(), mask_logits.device());
     return out;
   };
   if (n == 1 && lab[0] == 0) return nothing();  // the dummy detection
@@ -175,11 +176,6 @@ MaskRemovalOutput PanopticHead::mask_removal(const Tensor& rois, const Tensor& c
   VPS_CHECK(ncls >= 1 && *std::min_element(lab.begin(), lab.end()) >= 1, "PanopticHead::mask_removal: labels must be 1..",
             opt_.class_mapping.size());
   std::vector<uint8_t> covered(size_t(ncls * H * W), 0);  // per class; uint8 += as numpy (wraps at 256)
-  struct Crop {
-    Tensor part;
-    int64_t y0, x0;
-  };
-  std::vector<Crop> crops;
   for (int64_t i : order) {
     int64_t rx1 = int64_t(b[size_t(4 * i)]), ry1 = int64_t(b[size_t(4 * i + 1)]);  // astype(int32)
     int64_t rx2 = int64_t(b[size_t(4 * i + 2)]), ry2 = int64_t(b[size_t(4 * i + 3)]);
@@ -199,27 +195,45 @@ MaskRemovalOutput PanopticHead::mask_removal(const Tensor& rois, const Tensor& c
     out.keep.push_back(i);
     for (int64_t y = y0; y < y1; ++y)
       for (int64_t x = x0; x < x1; ++x) cov[y * W + x] = uint8_t(cov[y * W + x] + (lv[size_t((y - ry1) * bw + (x - rx1))] > 0));
-    crops.push_back({logit.slice(0, y0 - ry1, y1 - ry1).slice(1, x0 - rx1, x1 - rx1), y0, x0});
+    out.crops.push_back({logit.slice(0, y0 - ry1, y1 - ry1).slice(1, x0 - rx1, x1 - rx1), y0, x0});
   }
   if (out.keep.empty()) return nothing();
-  // each kept mask's logits inside its (cropped) box, 0 elsewhere
-  out.energy = Tensor::zeros({1, int64_t(crops.size()), H, W}, mask_logits.dtype(), mask_logits.device());
-  for (size_t c = 0; c < crops.size(); ++c) {
-    const Crop& cr = crops[c];
-    out.energy.select(0, 0).select(0, int64_t(c)).slice(0, cr.y0, cr.y0 + cr.part.size(0))
-        .slice(1, cr.x0, cr.x0 + cr.part.size(1)).copy_(cr.part);
+  if (dense_energy) {  // each kept mask's logits inside its (cropped) box, 0 elsewhere
+    out.energy = Tensor::zeros({1, int64_t(out.crops.size()), H, W}, mask_logits.dtype(), mask_logits.device());
+    for (size_t c = 0; c < out.crops.size(); ++c) {
+      const EnergyCrop& cr = out.crops[c];
+      out.energy.select(0, 0).select(0, int64_t(c)).slice(0, cr.y0, cr.y0 + cr.logits.size(0))
+          .slice(1, cr.x0, cr.x0 + cr.logits.size(1)).copy_(cr.logits);
+    }
   }
   return out;
 }
 
 Tensor PanopticHead::test_logits(const Tensor& fcn_output, const Tensor& boxes, const Tensor& labels,
-                                 const Tensor& energy) const {
-  SegTermOutput st = seg_term(fcn_output, boxes, labels);
-  VPS_CHECK(energy.dim() == 4 && energy.shape() == st.inst.shape(), "PanopticHead::test_logits: mask energy ",
-            shape_str(energy.shape()), " must match the instance logits ", shape_str(st.inst.shape()));
-  if (autograd::needs_grad({fcn_output, energy})) return cat({st.stuff, add(st.inst, energy.to(st.inst.dtype()))}, 1);
-  add_into(st.inst, energy.to(st.inst.dtype()));  // inference: in place, no third full-size tensor
-  return cat({st.stuff, st.inst}, 1);
+                                 const MaskRemovalOutput& r) const {
+  VPS_CHECK(fcn_output.dim() == 4 && fcn_output.size(0) == 1, "PanopticHead::test_logits: fcn_output must be (1, C, H, W), got ",
+            shape_str(fcn_output.shape()));
+  const int64_t k = labels.size(0), H = fcn_output.size(2), W = fcn_output.size(3), ns = opt_.num_stuff;
+  check_boxes("test_logits", boxes, k);
+  VPS_CHECK(r.crops.empty() || int64_t(r.crops.size()) == k, "PanopticHead::test_logits: ", r.crops.size(),
+            " mask crops for ", k, " detections");
+  autograd::NoGradGuard ng;
+  std::vector<InstRegion> regions = inst_regions(boxes, labels, fcn_output.size(1), H, W);
+  Tensor logits = Tensor::zeros({1, ns + k, H, W}, fcn_output.dtype(), fcn_output.device());
+  Tensor plane = logits.select(0, 0), fcn = fcn_output.select(0, 0);
+  plane.slice(0, 0, ns).copy_(fcn.slice(0, 0, ns));
+  for (int64_t i = 0; i < k; ++i) {
+    const InstRegion& g = regions[size_t(i)];
+    if (g.channel >= 0 && g.y1 > g.y0 && g.x1 > g.x0)  // seg_term: the class channel inside the box
+      plane.select(0, ns + i).slice(0, g.y0, g.y1).slice(1, g.x0, g.x1)
+          .copy_(fcn.select(0, g.channel).slice(0, g.y0, g.y1).slice(1, g.x0, g.x1));
+    if (!r.crops.empty()) {  // + the mask energy inside the mask's box
+      const EnergyCrop& c = r.crops[size_t(i)];
+      add_into(plane.select(0, ns + i).slice(0, c.y0, c.y0 + c.logits.size(0)).slice(1, c.x0, c.x0 + c.logits.size(1)),
+               c.logits.to(logits.dtype()));
+    }
+  }
+  return logits;
 }
 
 Tensor PanopticHead::argmax_of_softmax(const Tensor& logits, int64_t img_h, int64_t img_w) {

@@ -29,9 +29,16 @@ struct SegTermOutput {
   Tensor inst;   // (1, k, h, w): channel i = seg_score[class_mapping[cls_i]] inside box i, 0 outside
 };
 
+// A kept mask's resized logits inside its (image-cropped) box, placed at (y0, x0).
+struct EnergyCrop {
+  Tensor logits;  // (h, w)
+  int64_t y0 = 0, x0 = 0;
+};
+
 struct MaskRemovalOutput {
-  std::vector<int64_t> keep;  // indices into the input order, in kept (score-sorted) order
-  Tensor energy;              // (1, keep.size(), H, W): each kept mask's resized logits inside its box
+  std::vector<int64_t> keep;    // indices into the input order, in kept (score-sorted) order
+  std::vector<EnergyCrop> crops;  // one per kept mask (none for the "nothing kept" result)
+  Tensor energy;                // (1, keep.size(), H, W) dense: the crops, 0 elsewhere (when asked for)
 };
 
 class PanopticHead {
@@ -68,16 +75,25 @@ class PanopticHead {
   // and thresholded at 0; rejected when empty inside the image or when more than fraction_threshold of
   // it is covered by already kept masks of the same class. Nothing kept, or the single dummy detection
   // (label 0): keep = {0} and a zero energy of one channel (UPSNet's behaviour).
+  // dense_energy false: only the crops (a 1024x2048 frame with 100 kept masks would take 800 MB).
   MaskRemovalOutput mask_removal(const Tensor& rois, const Tensor& cls_prob, const Tensor& mask_logits,
-                                 const Tensor& cls_idx, int64_t H, int64_t W) const;
+                                 const Tensor& cls_idx, int64_t H, int64_t W, bool dense_energy = true) const;
 
-  // Inference: the panoptic logits cat(fcn_output[:, :num_stuff], seg_term(fcn_output, boxes).inst +
-  // energy) for the kept detections (boxes (k, 4), labels (k)), and their argmax over a softmax,
+  // Inference (no grad): the panoptic logits cat(fcn_output[:, :num_stuff], seg_term(fcn_output,
+  // boxes).inst + energy) for the kept detections (boxes (k, 4), labels (k)) and MaskRemoval's result,
+  // built in one tensor (the instance channels written in place); and their argmax over a softmax,
   // (H, W) int64, cropped to the unpadded (img_h, img_w).
-  Tensor test_logits(const Tensor& fcn_output, const Tensor& boxes, const Tensor& labels, const Tensor& energy) const;
+  Tensor test_logits(const Tensor& fcn_output, const Tensor& boxes, const Tensor& labels,
+                     const MaskRemovalOutput& removal) const;
   static Tensor argmax_of_softmax(const Tensor& logits, int64_t img_h, int64_t img_w);
 
  private:
+  // The semantic channel and the (Python-slice) box rows/cols of each instance; channel -1: no content.
+  struct InstRegion {
+    int64_t channel = -1, y0 = 0, y1 = 0, x0 = 0, x1 = 0;
+  };
+  std::vector<InstRegion> inst_regions(const Tensor& boxes, const Tensor& cls, int64_t channels, int64_t h,
+                                       int64_t w) const;
   PanopticHeadOptions opt_;
 };
 

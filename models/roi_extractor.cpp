@@ -48,4 +48,11 @@ Tensor extract_roi_features(const std::vector<Tensor>& feats, const Tensor& rois
   return index_select(all, 0, Tensor::from_vector<int64_t>(inv, {k}, rois.device()));
 }
 
+void check_roi_feats(const char* who, const Tensor& roi_feats, int64_t channels, int64_t size) {
+  VPS_CHECK(roi_feats.defined() && roi_feats.dim() == 4 && roi_feats.size(1) == channels && roi_feats.size(2) == size &&
+                roi_feats.size(3) == size,
+            who, ": roi_feats must be (n,", channels, ",", size, ",", size, "), got ",
+            roi_feats.defined() ? shape_str(roi_feats.shape()) : "undefined");
+}
+
 }  // namespace vps::models

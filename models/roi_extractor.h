@@ -13,4 +13,7 @@ namespace vps::models {
 Tensor extract_roi_features(const std::vector<Tensor>& feats, const Tensor& rois, int64_t out_size,
                             const std::vector<int64_t>& strides = {4, 8, 16, 32});
 
+// Checks that a head's input is (n, channels, size, size); the message names `who`.
+void check_roi_feats(const char* who, const Tensor& roi_feats, int64_t channels, int64_t size);
+
 }  // namespace vps::models

@@ -2,6 +2,7 @@
 
 #include "layers/init.h"
 #include "losses/det_losses.h"
+#include "models/roi_extractor.h"
 #include "ops/ops.h"
 #include "tensor/check.h"
 
@@ -25,11 +26,7 @@ TrackHead::TrackHead(const TrackHeadOptions& o) : opt_(o) {
 }
 
 Tensor TrackHead::embed(const Tensor& roi_feats) {
-  int64_t s = opt_.roi_feat_size;
-  VPS_CHECK(roi_feats.defined() && roi_feats.dim() == 4 && roi_feats.size(1) == opt_.in_channels &&
-                roi_feats.size(2) == s && roi_feats.size(3) == s,
-            "TrackHead: roi_feats must be (n,", opt_.in_channels, ",", s, ",", s, "), got ",
-            roi_feats.defined() ? shape_str(roi_feats.shape()) : "undefined");
+  check_roi_feats("TrackHead", roi_feats, opt_.in_channels, opt_.roi_feat_size);
   Tensor x = flatten(roi_feats, 1);
   for (size_t i = 0; i < fcs->size(); ++i) {
     x = fcs->at<nn::Linear>(i).forward(x);

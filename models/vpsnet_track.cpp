@@ -129,10 +129,11 @@ OutputMap VPSNetTrack::compose(const VPSNetFrameOutputs& f, const std::vector<in
   const int64_t n = f.det.boxes.size(0), Hp = f.fcn_output.size(2), Wp = f.fcn_output.size(3);
   VPS_CHECK(int64_t(object_ids.size()) == n, "VPSNetTrack::compose: ", object_ids.size(), " object ids for ", n,
             " detections");
-  MaskRemovalOutput r = panoptic_head.mask_removal(f.det.boxes, f.det.scores, f.det.mask_logits, f.det.labels, Hp, Wp);
+  MaskRemovalOutput r =
+      panoptic_head.mask_removal(f.det.boxes, f.det.scores, f.det.mask_logits, f.det.labels, Hp, Wp, /*dense_energy=*/false);
   Tensor keep = Tensor::from_vector<int64_t>(r.keep, {int64_t(r.keep.size())});
   Tensor boxes = index_select(f.det.boxes, 0, keep), labels = index_select(f.det.labels, 0, keep);
-  Tensor logits = panoptic_head.test_logits(f.fcn_output, boxes, labels, r.energy);
+  Tensor logits = panoptic_head.test_logits(f.fcn_output, boxes, labels, r);
   std::vector<int64_t> kept_ids;
   for (int64_t k : r.keep) kept_ids.push_back(object_ids[size_t(k)]);
   OutputMap out;

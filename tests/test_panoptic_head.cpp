@@ -43,7 +43,7 @@ TEST(PanopticHead, TestPathMatchesReimplementation) {
   EXPECT_EQ(r.keep, as_i64(pan("test_keep")));  // {0, 3, 2}: the tie at 0.8 puts index 3 first; 1 is covered
   EXPECT_ALLCLOSE(r.energy, pan("test_energy"), 1e-5, 1e-5);  // our bilinear against cv2.resize's
   Tensor idx = Tensor::from_vector<int64_t>(r.keep, {int64_t(r.keep.size())});
-  Tensor logits = head.test_logits(fcn, index_select(rois, 0, idx), index_select(labels, 0, idx), r.energy);
+  Tensor logits = head.test_logits(fcn, index_select(rois, 0, idx), index_select(labels, 0, idx), r);
   EXPECT_ALLCLOSE(logits, pan("test_logits"), 1e-5, 1e-5);
   Tensor p = PanopticHead::argmax_of_softmax(logits, 45, 60);
   std::vector<int64_t> got = as_i64(p), want = as_i64(pan("test_panoptic"));
