@@ -2,19 +2,17 @@
 # The CPU kernels of the CUDA build against those of the CPU-only build, in one run: the same cases
 # of vps_bench in build/cpu and build/cuda[-cudnn], so that the CPU path every CUDA user gets cannot
 # fall behind the CPU build again (nvcc once compiled it through a type-erased lambda wrapper, 5-10x
-# slower; see tensor/hd.h). Builds the missing configuration first (needs nvcc for the CUDA one).
+# slower; see tensor/hd.h). Brings both configurations up to date first (needs nvcc for the CUDA one).
 #   bash bench/bench_builds.sh BUILD_DIR [THREADS]
 set -euo pipefail
 build=${1:?usage: bench/bench_builds.sh BUILD_DIR [THREADS]}
 threads=${2:-${OMP_NUM_THREADS:-$(nproc)}}
 cpu=build/cpu
-cuda=$(ls -d build/cuda-cudnn build/cuda 2>/dev/null | head -n 1 || true)
-if [ -z "$cuda" ]; then
-  command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ] || { echo "(skipped: no nvcc, so no CUDA build to compare)"; exit 0; }
-  make -s CUDA=1 -j"$(nproc)" all >/dev/null
-  cuda=$(ls -d build/cuda-cudnn build/cuda | head -n 1)
-fi
-[ -x "$cpu/vps_bench" ] || make -s CUDA=0 -j"$(nproc)" all >/dev/null
+command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ] || { echo "(skipped: no nvcc, so no CUDA build to compare)"; exit 0; }
+# both configurations up to date with the tree (incremental: quick when nothing changed)
+make -s CUDA=1 -j"$(nproc)" all >/dev/null
+make -s CUDA=0 -j"$(nproc)" all >/dev/null
+cuda=$(ls -d build/cuda-cudnn build/cuda | head -n 1)
 run() {  # run BUILD CASE ARGS...: the ms of the case's RESULT lines, "name ms" per line
   local b=$1
   shift
