@@ -59,9 +59,11 @@ TEST(SemanticHead, MatchesPyTorchReimplementation) {
   loss.backward();
   for (int l = 2; l <= 5; ++l)
     EXPECT_ALLCLOSE(feats[size_t(l - 2)].grad(), sem("grad_p" + std::to_string(l)), 1e-10, 1e-10) << "P" << l;
-  for (auto& [k, p] : h.named_parameters())
-    if (k == "conv_pred.conv.weight" || k == "deform_convs.0.0.conv_offset.weight")
+  for (auto& [k, p] : h.named_parameters()) {
+    if (k == "conv_pred.conv.weight" || k == "deform_convs.0.0.conv_offset.weight") {
       EXPECT_ALLCLOSE(p.grad(), sem("grad_" + k), 1e-10, 1e-10) << k;
+    }
+  }
 }
 
 TEST(SemanticHead, BadInputsNameTheShapes) {

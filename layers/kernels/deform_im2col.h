@@ -96,7 +96,7 @@ struct DeformIm2colBody {
     int64_t K = g.K(), ns = spans();
     int64_t s = item % ns, gd = item / ns;
     int64_t u0 = s * SPAN, n = L - u0 < SPAN ? L - u0 : SPAN, cpg = g.channels_per_dg();
-    DeformTap<T> tap[SPAN];
+    DeformTap<T> tap[SPAN] = {};  // zeroed: the compiler cannot see that only the first n are read
     for (int64_t k = 0; k < K; ++k) {  // all taps of a span together: x's lines stay in cache
       for (int64_t u = 0; u < n; ++u) {
         int64_t p = t0 + u0 + u;
@@ -132,9 +132,9 @@ struct DeformOffsetGradBody {
   HD void operator()(int64_t item) const {
     int64_t K = g.K(), ns = spans(), s = item % ns, gd = item / ns, cpg = g.channels_per_dg();
     int64_t u0 = s * SPAN, n = L - u0 < SPAN ? L - u0 : SPAN, plane = g.Ho * g.Wo;
-    DeformTap<T> tap[SPAN];
-    bool live[SPAN];
-    T sy[SPAN], sx[SPAN];
+    DeformTap<T> tap[SPAN] = {};  // zeroed: the compiler cannot see that only the first n are read
+    bool live[SPAN] = {};
+    T sy[SPAN] = {}, sx[SPAN] = {};
     for (int64_t k = 0; k < K; ++k) {
       for (int64_t u = 0; u < n; ++u) {
         int64_t p = t0 + u0 + u;
@@ -179,7 +179,7 @@ struct DeformCol2imCpuBody {
   HD void operator()(int64_t item) const {
     int64_t K = g.K(), c0 = item * CB, c1 = c0 + CB < g.C ? c0 + CB : g.C;
     int64_t cpg = g.channels_per_dg();
-    DeformTap<T> tap[SPAN];
+    DeformTap<T> tap[SPAN] = {};  // zeroed: the compiler cannot see that only the first n are read
     for (int64_t k = 0; k < K; ++k)
       for (int64_t u0 = 0; u0 < L; u0 += SPAN) {
         int64_t n = L - u0 < SPAN ? L - u0 : SPAN, gd_tap = -1;
