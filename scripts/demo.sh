@@ -2,12 +2,12 @@
 # make demo: the main job on the embedded default, a synthetic Cityscapes-VPS dataset: generate it,
 # train a tiny VPSNet-Track on pairs of frames (configs/train_vpsnet_tiny.json), run it over the val
 # videos, score the prediction with VPQ and STQ, and draw GT | prediction with a GIF per video.
-# Outputs go to out/demo/. DEMO_ITERS overrides the training length (default 600, about a minute).
+# Outputs go to out/demo/. DEMO_ITERS overrides the training length (default 1500, under 3 minutes here).
 set -euo pipefail
 B=${1:?usage: scripts/demo.sh BUILD_DIR}
 VPS="$B/vps"
 OUT=out/demo
-ITERS=${DEMO_ITERS:-600}
+ITERS=${DEMO_ITERS:-1500}
 rm -rf "$OUT"
 mkdir -p "$OUT"
 echo "[demo] 1/6 synthetic dataset (3 train + 3 val videos x 30 frames, 128x256) -> $OUT/data"
