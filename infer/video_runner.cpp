@@ -9,6 +9,7 @@
 #include "data/gif.h"
 #include "data/image_io.h"
 #include "data/vis.h"
+#include "eval/pan_set.h"
 #include "infer/pan_export.h"
 #include "infer/tracker.h"
 #include "models/weights_io.h"
@@ -172,6 +173,24 @@ InferStats infer_frames(models::VPSNetTrack& model, const std::string& frames_di
   runner.finish();
   out.commit();
   return st;
+}
+
+eval::VpqResult infer_and_score(models::VPSNetTrack& model, const std::string& data_root, const std::string& pred_dir,
+                                const InferOptions& opt) {
+  InferOptions o = opt;
+  o.force = true;  // a fresh prediction each time
+  infer_dataset(model, data_root, pred_dir, o);
+  data::CityscapesVps ds(data_root, opt.split);
+  size_t per_video = ds.videos().empty() ? 0 : ds.videos()[0].labelled.size();
+  for (const auto& v : ds.videos())
+    VPS_CHECK(v.labelled.size() == per_video, "vps train --eval-every: the videos of ", data_root, " ", opt.split,
+              " have different numbers of labelled frames (", per_video, " and ", v.labelled.size(), ")");
+  eval::VpqOptions vo;
+  vo.video_len = int(per_video);
+  eval::PanSet set = eval::load_pan_set(pred_dir, data::join_path(data_root, opt.split + "/panoptic_video"),
+                                        data::join_path(data_root, "panoptic_gt_" + opt.split + "_city_vps.json"),
+                                        vo.video_len);
+  return eval::evaluate_vpq(set, vo);
 }
 
 }  // namespace vps::infer

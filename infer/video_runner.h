@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "eval/vpq.h"
 #include "models/vpsnet_track.h"
 
 namespace vps::infer {
@@ -36,6 +37,12 @@ InferStats infer_dataset(models::VPSNetTrack& model, const std::string& data_roo
 // every frame written as pan_pred/<file stem>.png + pred.json (categories of Cityscapes-VPS).
 InferStats infer_frames(models::VPSNetTrack& model, const std::string& frames_dir, const std::string& out_dir,
                         const InferOptions& opt);
+
+// infer_dataset into pred_dir, then VPQ of the prediction against the split's GT (panoptic_video and
+// panoptic_gt_<split>_city_vps.json under data_root; the labelled frames per video from the dataset):
+// `vps train --eval-every`.
+eval::VpqResult infer_and_score(models::VPSNetTrack& model, const std::string& data_root, const std::string& pred_dir,
+                                const InferOptions& opt);
 
 // The names --dump accepts.
 const std::vector<std::string>& dump_names();

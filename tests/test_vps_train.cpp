@@ -148,3 +148,20 @@ TEST_F(VpsTrain, PairSamplerGivesPairsOfOneVideo) {
     EXPECT_EQ(fb[i + 2], float(plain.img_w) - pb[i] - 1);
   }
 }
+
+// --eval-every: the model runs over the val split during training and its VPQ goes to RUN/eval.jsonl.
+TEST(VpsTrainEval, EvalEveryLogsVpq) {
+  vps::test::TempDir dir;
+  auto r = vps_cli({"synth", "--out", dir / "data", "--splits", "train,val", "--videos", "1", "--frames", "6",
+                    "--label-every", "2", "--width", "64", "--height", "32"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  r = vps_cli({"train", "--config", "configs/train_vpsnet_tiny.json", "--data", dir / "data", "--out", dir / "run",
+               "--eval-every", "2", "max_iters=4", "log_every=100", "schedule.warmup_iters=1"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto lines = lines_of(dir / "run/eval.jsonl");
+  ASSERT_EQ(lines.size(), 2u);
+  nlohmann::json j = nlohmann::json::parse(lines[1]);
+  EXPECT_EQ(j["iter"], 4);
+  for (const char* k : {"vpq", "vpq_thing", "vpq_stuff"}) EXPECT_TRUE(j[k].is_number()) << k;
+  EXPECT_TRUE(vps::data::path_exists(dir / "run/eval_pred/pred.json"));
+}

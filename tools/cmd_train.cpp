@@ -8,6 +8,7 @@
 #include "data/fs_util.h"
 #include "data/panoptic.h"
 #include "data/train_pairs.h"
+#include "infer/video_runner.h"
 #include "models/registry.h"
 #include "models/weights_io.h"
 #include "tensor/check.h"
@@ -33,6 +34,8 @@ int run_train(const std::vector<std::string>& args) {
       .opt("data", "", "dataset root (Cityscapes-VPS layout, e.g. from `vps synth`)", true)
       .opt("out", "", "run folder", true)
       .opt("weights", "", "initial weights by name (.safetensors or .pth): an ImageNet ResNet-50, a VPSNet checkpoint")
+      .opt("eval-every", "0", "every N iterations run the model over --eval-split and log its VPQ to RUN/eval.jsonl (0: never)")
+      .opt("eval-split", "val", "split of --data for --eval-every")
       .flag("resume", "continue from RUN/checkpoint.safetensors with its optimizer and RNG state")
       .flag("force", "start afresh in a non-empty run folder (its files are replaced)")
       .positionals("[key=value ...]", 0, 1000);
@@ -70,11 +73,32 @@ int run_train(const std::vector<std::string>& args) {
     trainer.resume(ckpt);
     std::printf("vps train: resumed %s at iteration %lld\n", ckpt.c_str(), (long long)trainer.iteration());
   }
+  const int64_t eval_every = f.get_int64("eval-every", 0, int64_t(1) << 40);
+  auto vpsnet = std::dynamic_pointer_cast<vps::models::VPSNetTrack>(model);
+  VPS_CHECK(eval_every == 0 || vpsnet, "vps train --eval-every: the model is a ", model->type_name(),
+            ", not a VPSNetTrack");
+  std::vector<std::string> eval_split = f.get_list("eval-split", {"train", "val", "test"});
+  VPS_CHECK(eval_split.size() == 1, "vps train: --eval-split takes one split");
+  auto evaluate = [&](int64_t iteration) {
+    vps::infer::InferOptions io;
+    io.split = eval_split[0];
+    auto r = vps::infer::infer_and_score(*vpsnet, f.get("data"), vps::data::join_path(run, "eval_pred"), io);
+    model->train();
+    nlohmann::json line = {{"iter", iteration}, {"vpq", r.final_all}, {"vpq_thing", r.final_thing},
+                           {"vpq_stuff", r.final_stuff}};
+    std::FILE* log = std::fopen(vps::data::join_path(run, "eval.jsonl").c_str(), "ab");
+    VPS_CHECK(log, "vps train: cannot append to ", vps::data::join_path(run, "eval.jsonl"));
+    std::fprintf(log, "%s\n", line.dump().c_str());
+    std::fclose(log);
+    std::printf("eval at iter %lld on %s: VPQ %.2f (thing %.2f, stuff %.2f)\n", (long long)iteration,
+                eval_split[0].c_str(), r.final_all, r.final_thing, r.final_stuff);
+  };
   model->train();
   auto t0 = std::chrono::steady_clock::now();
   const int64_t first = trainer.iteration();
   trainer.run([&](int64_t step) { return prefetch.get(step); },
               [&](const vps::train::StepRecord& r) {
+                if (eval_every > 0 && r.iteration % eval_every == 0) evaluate(r.iteration);
                 if (r.iteration % rc.log_every != 0 && r.iteration != to.max_iters && r.iteration != first + 1) return;
                 double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
                 double per = s / double(r.iteration - first);
