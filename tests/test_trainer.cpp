@@ -170,7 +170,7 @@ TEST(TrainerChild, DISABLED_WriteLargeCheckpoint) {
   std::string dir = child_dir();
   ASSERT_FALSE(dir.empty());
   Generator g(0);
-  auto m = std::make_shared<nn::Linear>(8192, 8192, g);  // 256 MiB of weights
+  auto m = std::make_shared<nn::Linear>(16384, 8192, g);  // 512 MiB of weights: a write long enough to catch
   train::SGD sgd(m->named_parameters(), {});
   train::save_checkpoint(dir + "/ckpt.safetensors", *m, sgd, {7, 1, 2, {}});
 }
@@ -194,7 +194,7 @@ TEST(Trainer, KilledCheckpointWriteLeavesThePreviousIntact) {
       seen = true;
       break;
     }
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    std::this_thread::yield();  // poll without sleeping: a loaded machine could sleep past the write
   }
   ::kill(pid, SIGKILL);
   int code = wait_exit(pid);
