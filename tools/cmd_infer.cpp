@@ -35,9 +35,7 @@ int run_infer(const std::vector<std::string>& args) {
   if (f.get("data").empty() == f.get("frames").empty())
     throw vps::cli::UsageError("vps infer: give exactly one of --data DIR or --frames DIR");
   std::vector<std::string> dump = f.get("dump").empty() ? std::vector<std::string>{} : f.get_list("dump", vps::infer::dump_names());
-  std::vector<std::string> splits = f.get_list("split", {"train", "val", "test"});
-  VPS_CHECK(splits.size() == 1, "vps infer: --split takes one split, got ", splits.size());
-  std::string split = splits[0];
+  std::string split = f.get_choice("split", {"train", "val", "test"});
   int64_t limit = f.get_int64("stuff-area-limit", 0, int64_t(1) << 40);
   auto model = std::dynamic_pointer_cast<vps::models::VPSNetTrack>(vps::models::build_model_from_file(f.get("config")));
   VPS_CHECK(model, "vps infer: ", f.get("config"), " does not build a VPSNetTrack model");

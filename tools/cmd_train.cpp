@@ -77,11 +77,10 @@ int run_train(const std::vector<std::string>& args) {
   auto vpsnet = std::dynamic_pointer_cast<vps::models::VPSNetTrack>(model);
   VPS_CHECK(eval_every == 0 || vpsnet, "vps train --eval-every: the model is a ", model->type_name(),
             ", not a VPSNetTrack");
-  std::vector<std::string> eval_split = f.get_list("eval-split", {"train", "val", "test"});
-  VPS_CHECK(eval_split.size() == 1, "vps train: --eval-split takes one split");
+  const std::string eval_split = f.get_choice("eval-split", {"train", "val", "test"});
   auto evaluate = [&](int64_t iteration) {
     vps::infer::InferOptions io;
-    io.split = eval_split[0];
+    io.split = eval_split;
     auto r = vps::infer::infer_and_score(*vpsnet, f.get("data"), vps::data::join_path(run, "eval_pred"), io);
     model->train();
     nlohmann::json line = {{"iter", iteration}, {"vpq", r.final_all}, {"vpq_thing", r.final_thing},
@@ -91,7 +90,7 @@ int run_train(const std::vector<std::string>& args) {
     std::fprintf(log, "%s\n", line.dump().c_str());
     std::fclose(log);
     std::printf("eval at iter %lld on %s: VPQ %.2f (thing %.2f, stuff %.2f)\n", (long long)iteration,
-                eval_split[0].c_str(), r.final_all, r.final_thing, r.final_stuff);
+                eval_split.c_str(), r.final_all, r.final_thing, r.final_stuff);
   };
   model->train();
   auto t0 = std::chrono::steady_clock::now();

@@ -144,6 +144,12 @@ double Flags::get_double(const std::string& name, double lo, double hi) const {
   return v;
 }
 
+std::string Flags::get_choice(const std::string& name, const std::vector<std::string>& allowed) const {
+  std::vector<std::string> v = get_list(name, allowed);
+  if (v.size() != 1) throw UsageError("vps " + command_ + ": --" + name + " takes one value, got '" + get(name) + "'");
+  return v[0];
+}
+
 std::vector<std::string> Flags::get_list(const std::string& name, const std::vector<std::string>& allowed) const {
   std::string s = get(name), all;
   for (const auto& a : allowed) all += (all.empty() ? "" : ", ") + a;

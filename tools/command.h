@@ -34,6 +34,8 @@ class Flags {
   // A comma-separated list ("a,b,c"); empty items are refused, and so are items outside `allowed`
   // when it is not empty.
   std::vector<std::string> get_list(const std::string& name, const std::vector<std::string>& allowed = {}) const;
+  // One value of `allowed` (usage error otherwise, naming the flag and the allowed values).
+  std::string get_choice(const std::string& name, const std::vector<std::string>& allowed) const;
   bool on(const std::string& name) const;
   const std::vector<std::string>& positional() const { return positional_; }
   std::string help() const;
