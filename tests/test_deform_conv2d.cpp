@@ -1,7 +1,9 @@
-// deform_conv2d (layers/deform_conv2d.h): torchvision golden fixtures (forward and the three gradients,
-// tests/fixtures/dcn/make_dcn_fixtures.py), both offset-gradient rules on zero offsets where they
-// differ, zero offsets against conv2d, a float64 gradcheck, tiling, bad input, CPU-vs-CUDA parity, and
-// the DeformConvWithOffset module.
+// deform_conv2d (layers/deform_conv2d.h, layers/deform_conv2d.cu, layers/kernels/deform_im2col.h):
+// torchvision golden fixtures (forward and the three gradients, tests/fixtures/dcn/make_dcn_fixtures.py),
+// both offset-gradient rules on zero offsets where they differ, zero offsets against conv2d, a float64
+// gradcheck, tiling, bad input, CPU-vs-CUDA parity; and the modules of layers/deform_conv_modules.cpp
+// (DeformConv2d, DeformConvWithOffset): keys, zero-init behaviour, a float64 gradcheck through the
+// offset branch, parity.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -212,4 +214,37 @@ TEST(DeformConv2d, DeformConvWithOffsetModule) {
                   1e-12, 1e-12);
   EXPECT_NE(error_of([&] { nn::DeformConv2d(nn::ConvOptions::square(8, 6, 3, 1, 1, true), 1, gen); }).find("no bias"),
             std::string::npos);
+}
+
+// The module end to end: gradients reach the input, conv_offset's weight and bias (through the
+// offsets) and the DCN weight. conv_offset gets random weights first (its zero init would put every
+// sample on an integer point, a kink of the bilinear interpolation).
+namespace {
+struct ModuleCase {
+  Generator gen{5};
+  nn::DeformConvWithOffset m{nn::ConvOptions::square(4, 3, 3, 1, 1, false, DType::f64), 2, gen};
+  std::vector<Tensor> inputs;
+  ModuleCase() {
+    m.conv_offset->weight = mul(rnd(m.conv_offset->weight.shape(), 21), 0.3).detach().set_requires_grad();
+    m.conv_offset->bias = mul(rnd(m.conv_offset->bias.shape(), 22), 0.7).detach().set_requires_grad();
+    inputs = {rnd({1, 4, 5, 6}, 23).set_requires_grad(), m.conv_offset->weight, m.conv_offset->bias, m.conv->weight};
+  }
+  Tensor run(const std::vector<Tensor>& v) {  // the module with v's parameters
+    m.conv_offset->weight = v[1], m.conv_offset->bias = v[2], m.conv->weight = v[3];
+    return m.forward(v[0]);
+  }
+};
+}  // namespace
+
+TEST(DeformConv2d, DeformConvWithOffsetGradcheck) {
+  ModuleCase c;
+  vps::testing::gradcheck([&](const std::vector<Tensor>& v) { return c.run(v); }, c.inputs);
+}
+
+TEST(DeformConv2d, DeformConvWithOffsetCpuCudaParity) {
+  VPS_REQUIRE_CUDA();
+  ModuleCase c;
+  std::vector<Tensor> in;
+  for (auto& t : c.inputs) in.push_back(t.detach());
+  vps::testing::check_parity([&](const std::vector<Tensor>& v) { return c.run(v); }, in);
 }
