@@ -41,8 +41,9 @@ struct SquareToDouble {
   template <class T>
   HD double operator()(T v) const { return double(v) * double(v); }
 };
-struct PlusDouble {
-  HD double operator()(double a, double b) const { return a + b; }
+struct Plus {  // the combine of sums (any accumulator type)
+  template <class A>
+  HD A operator()(A a, A b) const { return a + b; }
 };
 
 }  // namespace vps

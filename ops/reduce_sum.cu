@@ -58,8 +58,8 @@ Tensor sum_raw(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim, 
   Tensor out = Tensor::empty(p.out_shape, a.dtype(), a.device());
   VPS_DISPATCH_FLOAT(a.dtype(), "sum", [&] {
     using T = scalar_t;
-    if (mean) reduce_rows<T, double, T>(p, out, 0.0, ToDouble{}, PlusDouble{}, MeanFinish<T>{});
-    else reduce_rows<T, double, T>(p, out, 0.0, ToDouble{}, PlusDouble{}, SumFinish<T>{});
+    if (mean) reduce_rows<T, double, T>(p, out, 0.0, ToDouble{}, Plus{}, MeanFinish<T>{});
+    else reduce_rows<T, double, T>(p, out, 0.0, ToDouble{}, Plus{}, SumFinish<T>{});
   });
   return out;
 }

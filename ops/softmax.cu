@@ -120,14 +120,10 @@ HD inline void softmax_row_contig(const T* x, T* y, int64_t n, bool log_out) {
 #endif
 }
 
-// Functors of the CUDA softmax passes: row max, row sum.
+// The combine of the CUDA softmax passes' row max (their row sums use Plus).
 template <class T>
 struct MaxOp {
   HD T operator()(T a, T b) const { return b > a ? b : a; }
-};
-template <class T>
-struct PlusOp {
-  HD T operator()(T a, T b) const { return a + b; }
 };
 
 // Offset of element j of softmax row r in an (outer, n, inner) layout.
@@ -147,7 +143,7 @@ void softmax_rows_cuda(const T* x, T* y, RowLayout l, bool log_out, Device dev) 
                        MaxOp<T>{}, VPS_KERNEL((int64_t r, T v) { st[2 * r] = v; }));
   parallel_reduce_rows(dev, rows, n, T(0), VPS_KERNEL((int64_t r, int64_t j) {
     return RowExp<T>::eval(x[row_elem(r, j, n, inner)] - st[2 * r]);
-  }), PlusOp<T>{}, VPS_KERNEL((int64_t r, T v) { st[2 * r + 1] = v; }));
+  }), Plus{}, VPS_KERNEL((int64_t r, T v) { st[2 * r + 1] = v; }));
   parallel_for(dev, rows * n, VPS_KERNEL((int64_t i) {
     int64_t r = i / n, k = row_elem(r, i % n, n, inner);
     T m = st[2 * r], s = st[2 * r + 1];
@@ -197,7 +193,7 @@ void softmax_backward_rows_cuda(const T* y, const T* g, T* gx, RowLayout l, bool
   parallel_reduce_rows(dev, rows, n, T(0), VPS_KERNEL((int64_t r, int64_t j) {
     int64_t k = row_elem(r, j, n, inner);
     return log_out ? g[k] : g[k] * y[k];
-  }), PlusOp<T>{}, VPS_KERNEL((int64_t r, T v) { ps[r] = v; }));
+  }), Plus{}, VPS_KERNEL((int64_t r, T v) { ps[r] = v; }));
   parallel_for(dev, rows * n, VPS_KERNEL((int64_t i) {
     int64_t r = i / n, k = row_elem(r, i % n, n, inner);
     T s = ps[r];
@@ -264,7 +260,6 @@ Tensor softmax_impl(const char* op, const Tensor& a, int64_t dim, bool log_out) 
   return y;
 }
 
-// d||x|| / dx = x / ||x||, taken as 0 where the norm is 0.
 // Functors of norm and its backward (passed on to reduce_rows' and ternary_kernel's kernels).
 template <class T>
 struct SqrtFinish {
@@ -305,7 +300,7 @@ Tensor norm(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
   Tensor out = Tensor::empty(p.out_shape, a.dtype(), a.device());
   VPS_DISPATCH_FLOAT(a.dtype(), "norm", [&] {
     using T = scalar_t;
-    reduce_rows<T, double, T>(p, out, 0.0, SquareToDouble{}, PlusDouble{}, SqrtFinish<T>{});
+    reduce_rows<T, double, T>(p, out, 0.0, SquareToDouble{}, Plus{}, SqrtFinish<T>{});
   });
   if (autograd::needs_grad({a})) {
     auto n = std::make_shared<NormBackward>();

@@ -1,8 +1,6 @@
 #include "tensor/device.h"
 
-#include "tensor/allocator.h"
 #include "tensor/check.h"
-#include "tensor/hd.h"
 #if VPS_CUDA
 #include <cuda_runtime.h>
 #endif
@@ -49,9 +47,3 @@ void cuda_check_launch(const char* what) {
 }
 }  // namespace vps
 #endif
-
-namespace vps {
-// Scratch of parallel_reduce_rows' two-pass path (the chunk partials), from the device's allocator.
-void* reduce_scratch_alloc(Device device, size_t bytes) { return allocate_bytes(device, bytes); }
-void reduce_scratch_free(Device device, void* p, size_t bytes) { free_bytes(device, p, bytes); }
-}  // namespace vps

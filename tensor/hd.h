@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "tensor/allocator.h"
 #include "tensor/check.h"
 #include "tensor/device.h"
 #include "tensor/dtype.h"
@@ -94,6 +95,18 @@ __global__ void vps_parallel_for_kernel(int64_t n, F f) {
 // Work (items x cost) below which the CPU loop stays on one thread (start-up costs more than the work).
 constexpr int64_t kParallelGrain = 16384;
 
+// The closure of a VPS_KERNEL body (or the functor itself) that runs on CPU / on CUDA.
+template <class F>
+const auto& host_part(const F& f) {
+  if constexpr (IsHdKernel<F>::value) return f.host;
+  else return f;
+}
+template <class F>
+const auto& device_part(const F& f) {
+  if constexpr (IsHdKernel<F>::value) return f.device;
+  else return f;
+}
+
 namespace detail {
 template <class F>
 void cpu_parallel_for(int64_t n, const F& f, int64_t cost) {
@@ -120,25 +133,8 @@ void cuda_parallel_for(int64_t n, const F& f) {
 template <class F>
 void parallel_for(Device device, int64_t n, const F& f, int64_t cost = 1) {
   if (n <= 0) return;
-  if constexpr (IsHdKernel<F>::value) {
-    if (device.is_cuda()) detail::cuda_parallel_for(n, f.device);
-    else detail::cpu_parallel_for(n, f.host, cost);
-  } else {
-    if (device.is_cuda()) detail::cuda_parallel_for(n, f);
-    else detail::cpu_parallel_for(n, f, cost);
-  }
-}
-
-// The closure of a VPS_KERNEL body (or the functor itself) that runs on CPU / on CUDA.
-template <class F>
-const auto& host_part(const F& f) {
-  if constexpr (IsHdKernel<F>::value) return f.host;
-  else return f;
-}
-template <class F>
-const auto& device_part(const F& f) {
-  if constexpr (IsHdKernel<F>::value) return f.device;
-  else return f;
+  if (device.is_cuda()) detail::cuda_parallel_for(n, device_part(f));
+  else detail::cpu_parallel_for(n, host_part(f), cost);
 }
 
 // ------------------------------------------------------------------------------------------ reductions
@@ -195,9 +191,6 @@ struct ReducePartialMap {  // pass 2: row r's partials
 };
 #endif
 
-void* reduce_scratch_alloc(Device device, size_t bytes);  // tensor/device.cpp (CUDA allocator)
-void reduce_scratch_free(Device device, void* p, size_t bytes);
-
 template <class Acc, class Map, class Combine, class Store>
 void parallel_reduce_rows(Device device, int64_t rows, int64_t n, Acc init, const Map& map, const Combine& combine,
                           const Store& store) {
@@ -232,14 +225,14 @@ void parallel_reduce_rows(Device device, int64_t rows, int64_t n, Acc init, cons
     return;
   }
   size_t bytes = size_t(rows * chunks) * sizeof(Acc);
-  Acc* part = static_cast<Acc*>(reduce_scratch_alloc(device, bytes));
+  Acc* part = static_cast<Acc*>(allocate_bytes(device, bytes));  // the chunk partials
   vps_reduce_rows_kernel<<<grid(rows * chunks), kReduceThreads>>>(rows, n, chunks, clen, init, m, c,
                                                                    ReducePartialStore<Acc>{part});
   cuda_check_launch("parallel_reduce_rows (chunks)");
   vps_reduce_rows_kernel<<<grid(rows), kReduceThreads>>>(rows, chunks, int64_t(1), chunks, init,
                                                           ReducePartialMap<Acc>{part, chunks}, c, st);
   cuda_check_launch("parallel_reduce_rows (partials)");
-  reduce_scratch_free(device, part, bytes);  // stream-ordered: a later kernel reusing it runs after
+  free_bytes(device, part, bytes);  // stream-ordered: a later kernel reusing the block runs after these
 #else
   VPS_FAIL("a CUDA tensor reached a reduction compiled without CUDA (build with CUDA=1)");
 #endif
