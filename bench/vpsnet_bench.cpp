@@ -61,10 +61,9 @@ void bench_frame(const std::vector<std::string>& args) {
     models::OutputMap out = m->compose(fo, ids, H, W);
     double t6 = now_ms();
     // the tracker's RoI features of the detections (inside infer_frame), timed on their own
-    Tensor rois = cat({Tensor::zeros({fo.det.boxes.size(0), 1}), fo.det.boxes.slice(1, 0, 4)}, 1);
-    std::vector<Tensor> levels(fo.det.feats.begin(), fo.det.feats.begin() + 4);
+    Tensor rois = models::rois_from_boxes(fo.det.boxes);
     double t7 = now_ms();
-    models::extract_roi_features(levels, rois, 7);
+    models::extract_roi_features(fo.det.feats, rois, 7);
     double t8 = now_ms();
     t["backbone_fpn"] = t1 - t0;
     t["rpn_box_mask"] = (t2 - t1) - (t1 - t0);

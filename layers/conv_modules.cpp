@@ -3,9 +3,7 @@
 #include <cmath>
 
 namespace vps::nn {
-namespace {
-
-void check_options(const char* what, const ConvOptions& o) {
+void check_conv_options(const char* what, const ConvOptions& o) {
   VPS_CHECK(o.in_channels > 0 && o.out_channels > 0 && o.groups > 0 && o.in_channels % o.groups == 0 &&
                 o.out_channels % o.groups == 0,
             what, ": groups=", o.groups, " must divide in_channels ", o.in_channels, " and out_channels ",
@@ -13,18 +11,15 @@ void check_options(const char* what, const ConvOptions& o) {
   VPS_CHECK(o.kernel[0] > 0 && o.kernel[1] > 0, what, ": kernel size must be positive");
 }
 
-// U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight (shape w) and, when wanted, bias (n).
-void init_uniform(Tensor& weight, Tensor& bias, const Shape& w, int64_t n, const ConvOptions& o, Generator& gen) {
+void init_conv_uniform(Tensor& weight, Tensor& bias, const Shape& w, int64_t n, const ConvOptions& o, Generator& gen) {
   double bound = 1.0 / std::sqrt(double(w[1] * w[2] * w[3]));
   weight = uniform(w, -bound, bound, gen, o.dtype, o.device);
   if (o.bias) bias = uniform({n}, -bound, bound, gen, o.dtype, o.device);
 }
 
-}  // namespace
-
 Conv2d::Conv2d(const ConvOptions& o, Generator& gen) : options(o) {
-  check_options("Conv2d", o);
-  init_uniform(weight, bias, {o.out_channels, o.in_channels / o.groups, o.kernel[0], o.kernel[1]}, o.out_channels,
+  check_conv_options("Conv2d", o);
+  init_conv_uniform(weight, bias, {o.out_channels, o.in_channels / o.groups, o.kernel[0], o.kernel[1]}, o.out_channels,
                o, gen);
   register_parameter("weight", &weight);
   if (o.bias) register_parameter("bias", &bias);
@@ -35,8 +30,8 @@ Tensor Conv2d::forward(const Tensor& x) const {
 }
 
 ConvTranspose2d::ConvTranspose2d(const ConvOptions& o, Generator& gen) : options(o) {
-  check_options("ConvTranspose2d", o);
-  init_uniform(weight, bias, {o.in_channels, o.out_channels / o.groups, o.kernel[0], o.kernel[1]}, o.out_channels,
+  check_conv_options("ConvTranspose2d", o);
+  init_conv_uniform(weight, bias, {o.in_channels, o.out_channels / o.groups, o.kernel[0], o.kernel[1]}, o.out_channels,
                o, gen);
   register_parameter("weight", &weight);
   if (o.bias) register_parameter("bias", &bias);

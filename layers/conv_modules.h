@@ -33,6 +33,12 @@ struct ConvOptions {
   }
 };
 
+// Shared by the convolution modules (these and the DCN ones, layers/deform_conv2d.h): positive
+// channels and kernel, groups dividing both channel counts (the message names `what`); PyTorch's
+// default init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), of a weight of shape w and, when o.bias, a bias of n.
+void check_conv_options(const char* what, const ConvOptions& o);
+void init_conv_uniform(Tensor& weight, Tensor& bias, const Shape& w, int64_t n, const ConvOptions& o, Generator& gen);
+
 // weight (out, in/groups, kh, kw), bias (out) unless options.bias is false. forward: conv2d.
 class Conv2d : public Module {
  public:

@@ -1,6 +1,4 @@
 // The DCN modules of layers/deform_conv2d.h.
-#include <cmath>
-
 #include "autograd/grad_mode.h"
 #include "layers/deform_conv2d.h"
 #include "tensor/check.h"
@@ -9,16 +7,14 @@ namespace vps::nn {
 
 DeformConv2d::DeformConv2d(const ConvOptions& o, int64_t deformable_groups, Generator& gen) : options(o) {
   VPS_CHECK(!o.bias, "DeformConv2d: mmdetection's DeformConv has no bias (ConvOptions::bias must be false)");
-  VPS_CHECK(o.in_channels > 0 && o.out_channels > 0 && o.groups > 0 && o.in_channels % o.groups == 0 &&
-                o.out_channels % o.groups == 0 && deformable_groups > 0 && o.in_channels % deformable_groups == 0,
-            "DeformConv2d: groups=", o.groups, " and deformable_groups=", deformable_groups,
-            " must divide in_channels ", o.in_channels, " (groups also out_channels ", o.out_channels, ")");
-  VPS_CHECK(o.kernel[0] > 0 && o.kernel[1] > 0, "DeformConv2d: kernel size must be positive");
+  check_conv_options("DeformConv2d", o);
+  VPS_CHECK(deformable_groups > 0 && o.in_channels % deformable_groups == 0, "DeformConv2d: deformable_groups=",
+            deformable_groups, " must divide in_channels ", o.in_channels);
   params.stride = o.stride, params.padding = o.padding, params.dilation = o.dilation;
   params.groups = o.groups, params.deformable_groups = deformable_groups;
-  double bound = 1.0 / std::sqrt(double(o.in_channels / o.groups * o.kernel[0] * o.kernel[1]));
-  weight = uniform({o.out_channels, o.in_channels / o.groups, o.kernel[0], o.kernel[1]}, -bound, bound, gen, o.dtype,
-                   o.device);
+  Tensor no_bias;
+  init_conv_uniform(weight, no_bias, {o.out_channels, o.in_channels / o.groups, o.kernel[0], o.kernel[1]},
+                    o.out_channels, o, gen);  // mmdet's DeformConv init: the same U(+-1/sqrt(fan_in))
   register_parameter("weight", &weight);
 }
 

@@ -33,10 +33,6 @@ std::vector<Tensor> MaskRCNN::extract_feats(const Tensor& img) {
 
 namespace {
 
-std::vector<Tensor> first_levels(const std::vector<Tensor>& feats, size_t n) {
-  VPS_CHECK(feats.size() >= n, "MaskRCNN: ", feats.size(), " FPN levels, the RoI extractor needs ", n);
-  return std::vector<Tensor>(feats.begin(), feats.begin() + long(n));
-}
 
 // All anchors of the image (levels concatenated) and their valid flags (the padded image is the tensor).
 std::pair<Tensor, Tensor> image_anchors(const RPNHead& head, const std::vector<Tensor>& feats, int64_t pad_h,
@@ -49,10 +45,6 @@ std::pair<Tensor, Tensor> image_anchors(const RPNHead& head, const std::vector<T
     flags.push_back(anchor_valid_flags(fh, fw, vh, vw, head.num_anchors(), feats[i].device()));
   }
   return {cat(anchors, 0), cat(flags, 0)};
-}
-
-Tensor rois_from_boxes(const Tensor& boxes) {
-  return cat({Tensor::zeros({boxes.size(0), 1}, boxes.dtype(), boxes.device()), boxes.slice(1, 0, 4)}, 1);
 }
 
 Tensor scalar_like(double v, const Tensor& like) { return Tensor::scalar(v, DType::f32, like.device()); }
@@ -111,10 +103,9 @@ MaskRCNNTrainPass MaskRCNN::train_pass(const Tensor& img, const GtInstances& gt,
     proposals = rpn_head->get_proposals(cd, dd, 0, img_h, img_w, opt_.rpn_proposal);
   }
   RCNNTargets t = rcnn_targets(proposals, gt_boxes.to(proposals.dtype()), gt.labels, opt_.rcnn_train, gen);
-  std::vector<Tensor> roi_levels = first_levels(feats, 4);
-
+  
   // Box head
-  auto [cls_score, bbox_pred] = bbox_head->forward(extract_roi_features(roi_levels, t.rois, opt_.bbox_head.roi_feat_size));
+  auto [cls_score, bbox_pred] = bbox_head->forward(extract_roi_features(feats, t.rois, opt_.bbox_head.roi_feat_size));
   int64_t k = cls_score.size(0);
   out["loss_cls"] = softmax_cross_entropy(cls_score, t.labels, t.label_weights.to(cls_score.dtype()));
   Tensor own = class_deltas(bbox_pred, t.labels);  // negatives: class 0 columns, weight 0
@@ -126,7 +117,7 @@ MaskRCNNTrainPass MaskRCNN::train_pass(const Tensor& img, const GtInstances& gt,
   int64_t p = t.num_pos;
   if (p > 0) {
     Tensor pos_rois = t.rois.slice(0, 0, p);
-    Tensor mask_pred = mask_head->forward(extract_roi_features(roi_levels, pos_rois, opt_.mask_size / 2));
+    Tensor mask_pred = mask_head->forward(extract_roi_features(feats, pos_rois, opt_.mask_size / 2));
     Tensor targets = mask_targets(pos_rois.slice(1, 1, 5), t.pos_assigned_gt_inds, gt.masks.to(DType::u8).cpu(),
                                   mask_pred.size(2));
     out["loss_mask"] = mask_bce(mask_pred, targets.to(mask_pred.dtype()), t.labels.slice(0, 0, p));
@@ -147,9 +138,8 @@ MaskRCNNTestPass MaskRCNN::test_pass(const Tensor& img, int64_t img_h, int64_t i
   const std::vector<Tensor>& feats = pass.feats;
   auto [cls, deltas] = rpn_head->forward(feats);
   Tensor proposals = rpn_head->get_proposals(cls, deltas, 0, img_h, img_w, opt_.rpn_test);
-  std::vector<Tensor> roi_levels = first_levels(feats, 4);
-  Tensor rois = rois_from_boxes(proposals);
-  auto [cls_score, bbox_pred] = bbox_head->forward(extract_roi_features(roi_levels, rois, opt_.bbox_head.roi_feat_size));
+    Tensor rois = rois_from_boxes(proposals);
+  auto [cls_score, bbox_pred] = bbox_head->forward(extract_roi_features(feats, rois, opt_.bbox_head.roi_feat_size));
   Detections det = mask_roi_select(rois, softmax(cls_score, 1), bbox_pred, img.size(2), img.size(3), opt_.rcnn_test);
   pass.boxes = det.boxes;
   pass.scores = det.scores;
@@ -161,7 +151,7 @@ MaskRCNNTestPass MaskRCNN::test_pass(const Tensor& img, int64_t img_h, int64_t i
 Tensor MaskRCNN::own_class_mask_logits(const std::vector<Tensor>& feats, const Tensor& boxes, const Tensor& labels) {
   int64_t n = boxes.size(0), s = opt_.mask_size;
   if (n == 0) return Tensor::zeros({0, s, s}, feats[0].dtype(), feats[0].device());
-  Tensor logits = mask_head->forward(extract_roi_features(first_levels(feats, 4), rois_from_boxes(boxes), s / 2));
+  Tensor logits = mask_head->forward(extract_roi_features(feats, rois_from_boxes(boxes), s / 2));
   int64_t h = logits.size(2), w = logits.size(3);
   Tensor index = labels.to(DType::i64).view({n, 1, 1, 1}).expand({n, 1, h, w}).contiguous();
   return reshape(gather(logits, 1, index), {n, h, w});

@@ -7,13 +7,16 @@ namespace vps::models {
 
 Tensor extract_roi_features(const std::vector<Tensor>& feats, const Tensor& rois, int64_t out_size,
                             const std::vector<int64_t>& strides) {
-  VPS_CHECK(!feats.empty() && feats.size() == strides.size(), "extract_roi_features: ", feats.size(),
-            " feature levels but ", strides.size(), " strides");
+  // The first strides.size() levels (an FPN's extra P6 is not pooled from, as mmdetection passes
+  // x[:len(featmap_strides)]).
+  const size_t L = strides.size();
+  VPS_CHECK(L > 0 && feats.size() >= L, "extract_roi_features: ", feats.size(), " feature levels for ", L,
+            " strides");
   VPS_CHECK(rois.defined() && rois.dim() == 2 && rois.size(1) == 5,
             "extract_roi_features: rois must be (K,5) = (batch, x1, y1, x2, y2), got ",
             rois.defined() ? shape_str(rois.shape()) : "undefined");
   VPS_CHECK(out_size > 0, "extract_roi_features: bad out_size ", out_size);
-  for (size_t i = 0; i < feats.size(); ++i) {
+  for (size_t i = 0; i < L; ++i) {
     VPS_CHECK(feats[i].defined() && feats[i].dim() == 4 && feats[i].size(1) == feats[0].size(1) &&
                   feats[i].size(0) == feats[0].size(0),
               "extract_roi_features: level ", i, " must be (N,C,H,W) like level 0 ", shape_str(feats[0].shape()),
@@ -23,10 +26,10 @@ Tensor extract_roi_features(const std::vector<Tensor>& feats, const Tensor& rois
   const Tensor& f0 = feats[0];
   int64_t k = rois.size(0);
   if (k == 0) return roi_align(f0, rois.detach(), RoIAlignOptions{out_size, out_size, 1.0 / double(strides[0]), 2});
-  std::vector<int64_t> lvl = map_roi_levels(rois, int64_t(feats.size()), 56).cpu().to_vector<int64_t>();
+  std::vector<int64_t> lvl = map_roi_levels(rois, int64_t(L), 56).cpu().to_vector<int64_t>();
   std::vector<Tensor> parts;
   std::vector<int64_t> order;  // order[j]: the roi at row j of cat(parts)
-  for (size_t l = 0; l < feats.size(); ++l) {
+  for (size_t l = 0; l < L; ++l) {
     std::vector<int64_t> inds;
     for (int64_t r = 0; r < k; ++r)
       if (lvl[size_t(r)] == int64_t(l)) inds.push_back(r);
@@ -46,6 +49,10 @@ Tensor extract_roi_features(const std::vector<Tensor>& feats, const Tensor& rois
   std::vector<int64_t> inv(size_t(k), 0);
   for (size_t j = 0; j < order.size(); ++j) inv[size_t(order[j])] = int64_t(j);
   return index_select(all, 0, Tensor::from_vector<int64_t>(inv, {k}, rois.device()));
+}
+
+Tensor rois_from_boxes(const Tensor& boxes) {
+  return cat({Tensor::zeros({boxes.size(0), 1}, boxes.dtype(), boxes.device()), boxes.slice(1, 0, 4)}, 1);
 }
 
 void check_roi_feats(const char* who, const Tensor& roi_feats, int64_t channels, int64_t size) {

@@ -12,14 +12,6 @@ namespace vps::models {
 
 namespace {
 
-std::vector<Tensor> roi_levels(const std::vector<Tensor>& feats) {
-  VPS_CHECK(feats.size() >= 4, "VPSNetTrack: ", feats.size(), " FPN levels, the heads need P2..P5");
-  return std::vector<Tensor>(feats.begin(), feats.begin() + 4);
-}
-
-Tensor rois_of(const Tensor& boxes) {
-  return cat({Tensor::zeros({boxes.size(0), 1}, boxes.dtype(), boxes.device()), boxes.slice(1, 0, 4)}, 1);
-}
 
 // (h, w) integer map padded with `value` to (H, W) at the bottom/right, as the image was.
 Tensor pad_map(const Tensor& m, int64_t H, int64_t W, double value, const char* what) {
@@ -63,13 +55,12 @@ LossMap VPSNetTrack::forward_train(const Batch& batch, Generator& gen) {
   MaskRCNNTrainPass pass = train_pass(f.image, gt, gen);
   LossMap out = std::move(pass.losses);
   const RCNNTargets& t = pass.targets;
-  std::vector<Tensor> levels = roi_levels(pass.feats);
 
   // Track head: the sampled RoIs of this frame against the reference frame's GT boxes on its own FPN.
-  std::vector<Tensor> ref_levels = roi_levels(extract_feats(ref.image));
+  std::vector<Tensor> ref_feats = extract_feats(ref.image);
   const int64_t s = topt_.track.roi_feat_size;
-  Tensor x = extract_roi_features(levels, t.rois, s);
-  Tensor ref_x = extract_roi_features(ref_levels, rois_of(ref.gt.boxes.to(t.rois.dtype())), s);
+  Tensor x = extract_roi_features(pass.feats, t.rois, s);
+  Tensor ref_x = extract_roi_features(ref_feats, rois_from_boxes(ref.gt.boxes.to(t.rois.dtype())), s);
   std::vector<int64_t> ids_now = gt.track_ids.to(DType::i64).to_vector<int64_t>();
   std::vector<int64_t> ids_ref = ref.gt.track_ids.to(DType::i64).to_vector<int64_t>();
   std::vector<int64_t> gt_pid(ids_now.size(), 0);  // index in the reference GT + 1, 0: not there
@@ -92,7 +83,7 @@ LossMap VPSNetTrack::forward_train(const Batch& batch, Generator& gen) {
 
   // Panoptic head at 1/4 resolution with the GT boxes and the mask head's logits of them.
   Tensor gt_boxes = gt.boxes.to(DType::f32);
-  Tensor mask_logits = own_class_mask_logits(pass.feats, gt_boxes.to(levels[0].dtype()), gt.labels);
+  Tensor mask_logits = own_class_mask_logits(pass.feats, gt_boxes.to(pass.feats[0].dtype()), gt.labels);
   Tensor logits = panoptic_head.train_logits(sem.fcn_score, gt_boxes, gt.labels, mask_logits);
   Tensor masks = pad_map(gt.masks, Hp, Wp, 0, "GT masks");  // (G, Hp, Wp)
   Tensor target = panoptic_head.mask_matching(every4(semantic).to(DType::i64), every4(masks).to(DType::u8));
@@ -117,7 +108,7 @@ VPSNetFrameOutputs VPSNetTrack::infer_frame(const Frame& frame) {
     o.det.labels = Tensor::zeros({1}, DType::i64, d);
     o.det.mask_logits = Tensor::zeros({1, ms, ms}, dt, d);
   }
-  o.roi_feats = extract_roi_features(roi_levels(o.det.feats), rois_of(o.det.boxes.to(o.det.feats[0].dtype())),
+  o.roi_feats = extract_roi_features(o.det.feats, rois_from_boxes(o.det.boxes.to(o.det.feats[0].dtype())),
                                      topt_.track.roi_feat_size);
   o.fcn_output = panopticFPN->forward(o.det.feats).fcn_output;
   return o;
