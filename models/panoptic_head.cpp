@@ -26,6 +26,28 @@ std::pair<int64_t, int64_t> py_slice(int64_t start, int64_t stop, int64_t n) {
   return {norm(start), norm(stop)};
 }
 
+// UPSNet's paste of a mask (MaskTerm in training, MaskRemoval at test time): box i truncated toward
+// zero (torch's .long(), numpy's astype(int32)), mask i resized bilinearly (half-pixel, as
+// cv2.resize's INTER_LINEAR) to (y2 - y1 + 1, x2 - x1 + 1), at least 1x1, and cropped to an (h, w) map.
+// `part` is the crop (undefined when the box misses the map), placed at (y0, x0). Differentiable.
+struct PastedMask {
+  Tensor part;
+  int64_t y0 = 0, x0 = 0;
+};
+PastedMask paste_mask(const Tensor& masks, int64_t i, const float* box, int64_t h, int64_t w) {
+  int64_t rx1 = int64_t(box[0]), ry1 = int64_t(box[1]), rx2 = int64_t(box[2]), ry2 = int64_t(box[3]);
+  int64_t bw = std::max<int64_t>(rx2 - rx1 + 1, 1), bh = std::max<int64_t>(ry2 - ry1 + 1, 1);
+  int64_t x0 = std::max<int64_t>(rx1, 0), x1 = std::min(rx2 + 1, w), y0 = std::max<int64_t>(ry1, 0),
+          y1 = std::min(ry2 + 1, h);
+  PastedMask p;
+  p.y0 = y0, p.x0 = x0;
+  if (x1 <= x0 || y1 <= y0) return p;  // the box misses the map (VPSNet's boxes never do)
+  Tensor m = interpolate(reshape(select(masks, 0, i), {1, 1, masks.size(1), masks.size(2)}), {bh, bw},
+                         InterpMode::bilinear, false);
+  p.part = reshape(slice(slice(m, 2, y0 - ry1, y1 - ry1), 3, x0 - rx1, x1 - rx1), {y1 - y0, x1 - x0});
+  return p;
+}
+
 void check_boxes(const char* op, const Tensor& boxes, int64_t k) {
   VPS_CHECK(boxes.dim() == 2 && boxes.size(1) >= 4 && boxes.size(0) == k, "PanopticHead::", op, ": boxes ",
             shape_str(boxes.shape()), " must be (", k, ", 4)");
@@ -91,20 +113,11 @@ Tensor PanopticHead::mask_term(const Tensor& masks, const Tensor& boxes, int64_t
   std::vector<float> b = boxes.slice(1, 0, 4).to(DType::f32).contiguous().to_vector<float>();
   std::vector<Tensor> pasted;
   for (int64_t i = 0; i < k; ++i) {
-    // ref_box = boxes.long(): truncation toward zero
-    int64_t rx1 = int64_t(b[size_t(4 * i)]), ry1 = int64_t(b[size_t(4 * i + 1)]);
-    int64_t rx2 = int64_t(b[size_t(4 * i + 2)]), ry2 = int64_t(b[size_t(4 * i + 3)]);
-    int64_t bw = std::max<int64_t>(rx2 - rx1 + 1, 1), bh = std::max<int64_t>(ry2 - ry1 + 1, 1);
-    int64_t x0 = std::max<int64_t>(rx1, 0), x1 = std::min(rx2 + 1, w), y0 = std::max<int64_t>(ry1, 0),
-            y1 = std::min(ry2 + 1, h);
-    if (x1 <= x0 || y1 <= y0) {  // the box misses the map (VPSNet's boxes never do)
-      pasted.push_back(Tensor::zeros({1, h, w}, masks.dtype(), masks.device()));
-      continue;
-    }
-    Tensor m = interpolate(reshape(select(masks, 0, i), {1, 1, masks.size(1), masks.size(2)}), {bh, bw},
-                           InterpMode::bilinear, false);
-    Tensor part = slice(slice(m, 2, y0 - ry1, y1 - ry1), 3, x0 - rx1, x1 - rx1);
-    pasted.push_back(reshape(pad(part, {x0, w - x1, y0, h - y1}), {1, h, w}));
+    PastedMask p = paste_mask(masks, i, &b[size_t(4 * i)], h, w);
+    pasted.push_back(!p.part.defined() ? Tensor::zeros({1, h, w}, masks.dtype(), masks.device())
+                                       : reshape(pad(p.part, {p.x0, w - p.x0 - p.part.size(1), p.y0,
+                                                              h - p.y0 - p.part.size(0)}),
+                                                 {1, h, w}));
   }
   return reshape(cat(pasted, 0), {1, k, h, w});
 }
@@ -177,25 +190,23 @@ MaskRemovalOutput PanopticHead::mask_removal(const Tensor& rois, const Tensor& c
             opt_.class_mapping.size());
   std::vector<uint8_t> covered(size_t(ncls * H * W), 0);  // per class; uint8 += as numpy (wraps at 256)
   for (int64_t i : order) {
-    int64_t rx1 = int64_t(b[size_t(4 * i)]), ry1 = int64_t(b[size_t(4 * i + 1)]);  // astype(int32)
-    int64_t rx2 = int64_t(b[size_t(4 * i + 2)]), ry2 = int64_t(b[size_t(4 * i + 3)]);
-    int64_t bw = std::max<int64_t>(rx2 - rx1 + 1, 1), bh = std::max<int64_t>(ry2 - ry1 + 1, 1);
-    Tensor logit = interpolate(reshape(select(mask_logits, 0, i), {1, 1, mask_logits.size(1), mask_logits.size(2)}),
-                               {bh, bw}, InterpMode::bilinear, false)
-                       .reshape({bh, bw});  // cv2.resize INTER_LINEAR: the same half-pixel bilinear
-    std::vector<double> lv = logit.to(DType::f64).contiguous().to_vector<double>();
-    int64_t x0 = std::max<int64_t>(rx1, 0), x1 = std::min(rx2 + 1, W), y0 = std::max<int64_t>(ry1, 0),
-            y1 = std::min(ry2 + 1, H);
+    PastedMask p = paste_mask(mask_logits, i, &b[size_t(4 * i)], H, W);
+    if (!p.part.defined()) continue;  // nothing inside the image
+    const int64_t ph = p.part.size(0), pw = p.part.size(1);
+    std::vector<double> lv = p.part.to(DType::f64).contiguous().to_vector<double>();
     int64_t sum = 0, overlap = 0;
     uint8_t* cov = covered.data() + (lab[size_t(i)] - 1) * H * W;
-    for (int64_t y = y0; y < y1; ++y)
-      for (int64_t x = x0; x < x1; ++x)
-        if (lv[size_t((y - ry1) * bw + (x - rx1))] > 0) ++sum, overlap += cov[y * W + x] >= 1;
+    for (int64_t y = 0; y < ph; ++y)
+      for (int64_t x = 0; x < pw; ++x)
+        if (lv[size_t(y * pw + x)] > 0) ++sum, overlap += cov[(p.y0 + y) * W + p.x0 + x] >= 1;
     if (sum == 0 || double(overlap) / double(sum) > opt_.fraction_threshold) continue;
     out.keep.push_back(i);
-    for (int64_t y = y0; y < y1; ++y)
-      for (int64_t x = x0; x < x1; ++x) cov[y * W + x] = uint8_t(cov[y * W + x] + (lv[size_t((y - ry1) * bw + (x - rx1))] > 0));
-    out.crops.push_back({logit.slice(0, y0 - ry1, y1 - ry1).slice(1, x0 - rx1, x1 - rx1), y0, x0});
+    for (int64_t y = 0; y < ph; ++y)
+      for (int64_t x = 0; x < pw; ++x) {
+        uint8_t& c = cov[(p.y0 + y) * W + p.x0 + x];
+        c = uint8_t(c + (lv[size_t(y * pw + x)] > 0));  // uint8 as numpy's mask_image (wraps at 256)
+      }
+    out.crops.push_back({p.part, p.y0, p.x0});
   }
   if (out.keep.empty()) return nothing();
   if (dense_energy) {  // each kept mask's logits inside its (cropped) box, 0 elsewhere
