@@ -8,6 +8,7 @@
 #include "data/fs_util.h"
 #include "data/gif.h"
 #include "data/image_io.h"
+#include "data/image_tensor.h"
 #include "data/vis.h"
 #include "eval/pan_set.h"
 #include "infer/pan_export.h"
@@ -46,8 +47,10 @@ class FrameRunner {
   // One frame; when `name` is not empty its prediction is written as pan_pred/<name>.png and its
   // pred.json entry returned.
   nlohmann::json run(const std::string& path, int frame_index, const std::string& name) {
+    data::Image rgb = data::read_image(path);  // decoded once: the input and, with --vis, the overlay
     models::Frame f;
-    f.image = models::load_model_input(path, model_.backbone->conv_dtype(), 32, &f.img_h, &f.img_w);
+    f.image = data::pad_to_multiple(data::normalized_image(rgb, path), 32).to(model_.backbone->conv_dtype()).contiguous();
+    f.img_h = rgb.height, f.img_w = rgb.width;
     f.frame_index = frame_index;
     models::VPSNetFrameOutputs fo = model_.infer_frame(f);
     // VPSNet resets at frame index 1; the first frame seen of a video starts it in any case
@@ -67,7 +70,6 @@ class FrameRunner {
     if (opt_.vis) {
       std::unordered_map<uint32_t, int> category_of;
       for (const auto& s : info) category_of[s["id"].get<uint32_t>()] = s["category_id"].get<int>();
-      data::Image rgb = data::read_image(path);
       data::Image v = data::overlay(rgb, data::colorize(pix, int(f.img_w), int(f.img_h), category_of, cats_), pix);
       data::write_png(data::join_path(out_, "vis/" + safe + ".png"), v);
       vis_frames_.push_back(v);

@@ -57,8 +57,7 @@ KeyReport compare_with_model(const nn::Module& m, const std::string& path, const
   return compare_keys(load_weights(path, pth).arrays, expected_shapes(m));
 }
 
-Tensor load_model_input(const std::string& path, DType dtype, int64_t size_divisor, int64_t* unpadded_h,
-                        int64_t* unpadded_w) {
+Tensor load_model_input(const std::string& path, DType dtype, int64_t size_divisor) {
   VPS_CHECK(size_divisor >= 1, "load_model_input: size_divisor must be >= 1");
   autograd::NoGradGuard ng;
   Tensor x;
@@ -71,9 +70,6 @@ Tensor load_model_input(const std::string& path, DType dtype, int64_t size_divis
   } else {
     x = data::normalized_image(data::read_image(path), "load_model_input: " + path);
   }
-  int64_t H = x.size(2), W = x.size(3);
-  if (unpadded_h) *unpadded_h = H;
-  if (unpadded_w) *unpadded_w = W;
   return data::pad_to_multiple(x, size_divisor).to(dtype).contiguous();
 }
 

@@ -39,9 +39,7 @@ KeyReport compare_with_model(const nn::Module& m, const std::string& path, const
 // std (58.395, 57.12, 57.375)) or a .npy array taken as is ((C, H, W) or (N, C, H, W), any float dtype).
 // The result is (N, C, H, W) of `dtype`, zero-padded at the bottom/right to a multiple of `size_divisor`
 // (mmdetection pads the normalised image the same way; 1 = no padding).
-// unpadded_h/_w (when given) receive the size before padding.
-Tensor load_model_input(const std::string& path, DType dtype = DType::f32, int64_t size_divisor = 32,
-                        int64_t* unpadded_h = nullptr, int64_t* unpadded_w = nullptr);
+Tensor load_model_input(const std::string& path, DType dtype = DType::f32, int64_t size_divisor = 32);
 
 // A report for `vps inspect FILE --config F | --model TYPE`: the file's keys against the model's
 // (missing, unused, mis-shaped, one per line; "all N keys match" when they agree).
