@@ -35,6 +35,11 @@ struct Frame {
 struct Batch {
   Frame frame;
   std::optional<Frame> reference;
+  // Forward optical flow from `frame` to `reference` (SiamTrack's warping loss): (1,2,H,W) float in
+  // pixels of frame's padded image grid, channel 0 = dx, 1 = dy, so that reference sampled at
+  // (x + dx, y + dy) is frame at (x, y) (resample2d); flow_valid (1,1,H,W) float, 1 where the pixel
+  // is visible in both frames, 0 where occluded or unknown. Undefined when the sample has no flow.
+  Tensor flow, flow_valid;
 };
 
 using LossMap = std::map<std::string, Tensor>;
