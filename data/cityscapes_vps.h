@@ -1,6 +1,10 @@
 // Cityscapes-VPS reader: the official layout ({train,val,test}/img, img_all, labelmap, panoptic_video,
 // panoptic_im_*, panoptic_gt_*, im_all_info_* and instances_* JSON files) as an in-memory index, and
 // per labelled frame: image, semantic train ids (255 void), instances with video-consistent ids and boxes.
+// The same class reads VIPER in its VPS format (DatasetFormat::viper; docs/data-and-eval.md): one COCO
+// panoptic JSON per split (viper_panoptic_<split>_video.json) and the optional instances JSON
+// (instances_<split>_NN_viper_coco.json), 23 classes (stuff 0..12, things 13..22), semantic GT from the
+// panoptic PNGs, every listed frame both labelled and a video frame.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -63,10 +67,21 @@ struct CvpsSample {
   std::vector<CvpsInstance> instances;
 };
 
+enum class DatasetFormat { cityscapes_vps, viper };
+// "cityscapes_vps" | "viper" (errors name `where`).
+DatasetFormat dataset_format_from_string(const std::string& s, const std::string& where);
+
 class CityscapesVps {
  public:
-  // Reads the JSON index of `split` (train, val or test) under `root`; errors name the file and image id.
-  CityscapesVps(const std::string& root, const std::string& split);
+  // Reads the JSON index of `split` (Cityscapes-VPS: train, val or test; VIPER: any [a-z0-9_] name such as
+  // val_day) under `root`; errors name the file and image id.
+  CityscapesVps(const std::string& root, const std::string& split, DatasetFormat format = DatasetFormat::cityscapes_vps);
+  DatasetFormat format() const { return format_; }
+  int num_classes() const { return num_classes_; }  // semantic classes: 19 (Cityscapes), 23 (VIPER)
+  // Train ids of the thing classes, first..last: 11..18 (Cityscapes), 13..22 (VIPER); detector label =
+  // train id - first + 1.
+  int first_thing() const { return first_thing_; }
+  int last_thing() const { return last_thing_; }
   const std::vector<Category>& categories() const { return categories_; }
   const std::vector<CvpsFrame>& frames() const { return frames_; }
   const std::vector<CvpsAllFrame>& all_frames() const { return all_; }
@@ -81,7 +96,14 @@ class CityscapesVps {
   std::vector<size_t> neighbours(size_t i, int radius = 1) const;
 
  private:
+  void read_viper_index();
+  void read_instances_json(const std::string& path, const std::map<std::string, size_t>& by_file);
+  void index_videos();
+  CvpsVideo& video(int id);
+
   std::string root_, split_;
+  DatasetFormat format_ = DatasetFormat::cityscapes_vps;
+  int num_classes_ = 19, first_thing_ = 11, last_thing_ = 18;
   std::vector<Category> categories_;
   std::vector<CvpsFrame> frames_;
   std::vector<CvpsAllFrame> all_;

@@ -68,7 +68,8 @@ PairSampler::Prepared PairSampler::prepare(size_t index, bool flip, double scale
   int w = s.image.width, h = s.image.height;
   VPS_CHECK(!s.semantic.empty(), "PairSampler: frame ", p.f->name, " has no semantic GT (split ", ds_.split(), ")");
   for (auto& in : s.instances)
-    if (!in.iscrowd && in.category_id >= 11 && in.category_id <= 18) p.inst.push_back(std::move(in));
+    if (!in.iscrowd && in.category_id >= ds_.first_thing() && in.category_id <= ds_.last_thing())
+      p.inst.push_back(std::move(in));
   if (flip) {  // mmdet v1's RandomFlip: x1' = w - x2 - 1
     flip_plane(s.image.data8, w, h, s.image.channels);
     flip_plane(s.semantic, w, h, 1);
@@ -139,7 +140,7 @@ models::Frame PairSampler::finish(Prepared p, const CropWindow& c) const {
   std::vector<uint8_t> masks;
   for (auto& in : p.inst) {
     boxes.insert(boxes.end(), in.box.begin(), in.box.end());
-    labels.push_back(in.category_id - 10);
+    labels.push_back(in.category_id - ds_.first_thing() + 1);
     ids.push_back(in.obj_id);
     masks.insert(masks.end(), in.mask.begin(), in.mask.end());
   }

@@ -5,6 +5,7 @@
 #include "data/fs_util.h"
 
 #include "data/synth.h"
+#include "data/viper_layout.h"
 #include "tools/command.h"
 
 namespace {
@@ -21,6 +22,7 @@ int run_synth(const std::vector<std::string>& args) {
       .opt("splits", "train,val", "comma-separated subset of train,val,test")
       .opt("images", "all", "all | labelled | none (none: labels and JSON only)")
       .opt("png-level", "6", "zlib compression level of the PNGs (0-9)")
+      .flag("viper-layout", "write the VIPER VPS layout (viper_panoptic_<split>_video.json, 23 classes) instead")
       .flag("force", "replace a non-empty --out folder as a whole");
   if (!f.parse(args)) return 0;
   vps::data::SynthOptions o;
@@ -34,7 +36,14 @@ int run_synth(const std::vector<std::string>& args) {
   o.png_level = f.get_int("png-level", 0, 9);
   o.splits = f.get_list("splits", {"train", "val", "test"});
   vps::data::OutputDir out(f.get("out"), f.on("force"));
-  vps::data::write_synthetic_dataset(out.path(), o);
+  if (f.on("viper-layout")) {  // the Cityscapes-VPS tree first, then its VIPER form beside it
+    const std::string cvps = vps::data::join_path(out.path(), ".cityscapes_vps");
+    vps::data::write_synthetic_dataset(cvps, o);
+    vps::data::write_viper_layout(cvps, out.path(), o.splits, o.label_every);
+    vps::data::remove_tree(cvps);
+  } else {
+    vps::data::write_synthetic_dataset(out.path(), o);
+  }
   out.commit();
   std::printf("vps synth: wrote %d video(s) per split x %d frames at %dx%d to %s\n", o.videos, o.frames, o.width,
               o.height, f.get("out").c_str());

@@ -62,7 +62,18 @@ int run_train(const std::vector<std::string>& args) {
     for (size_t i = 0; i < r.missing.size() && i < 20; ++i) std::printf("  %s\n", r.missing[i].c_str());
     if (r.missing.size() > 20) std::printf("  ... and %zu more\n", r.missing.size() - 20);
   }
-  vps::data::CityscapesVps ds(f.get("data"), rc.split);
+  vps::data::CityscapesVps ds(f.get("data"), rc.split, rc.format);
+  if (auto v = std::dynamic_pointer_cast<vps::models::VPSNetTrack>(model)) {  // class counts must agree
+    const auto& t = v->track_options();
+    const int64_t things = ds.last_thing() - ds.first_thing() + 1;
+    VPS_CHECK(t.semantic.num_classes == ds.num_classes() && t.panoptic.num_stuff == ds.first_thing() &&
+                  t.det.bbox_head.num_classes == things + 1,
+              "vps train: the model has ", t.semantic.num_classes, " semantic classes, ", t.panoptic.num_stuff,
+              " stuff and ", t.det.bbox_head.num_classes - 1, " thing classes; the dataset ", f.get("data"), " has ",
+              ds.num_classes(), ", ", ds.first_thing(), " and ", things,
+              " (set model.panopticFPN.num_classes, model.panoptic.num_stuff / class_mapping, "
+              "model.bbox_head.num_classes and model.mask_head.num_classes)");
+  }
   vps::data::PairSampler sampler(ds, rc.data);
   vps::data::PrefetchingSampler prefetch(sampler);
   vps::train::TrainerOptions to = rc.trainer;
@@ -77,6 +88,8 @@ int run_train(const std::vector<std::string>& args) {
   auto vpsnet = std::dynamic_pointer_cast<vps::models::VPSNetTrack>(model);
   VPS_CHECK(eval_every == 0 || vpsnet, "vps train --eval-every: the model is a ", model->type_name(),
             ", not a VPSNetTrack");
+  VPS_CHECK(eval_every == 0 || rc.format == vps::data::DatasetFormat::cityscapes_vps,
+            "vps train --eval-every: runs on Cityscapes-VPS layouts only; for VIPER run vps eval vpq --viper on a prediction");
   const std::string eval_split = f.get_choice("eval-split", {"train", "val", "test"});
   auto evaluate = [&](int64_t iteration) {
     vps::infer::InferOptions io;

@@ -56,8 +56,11 @@ RunConfig run_config(json cfg, const std::string& config_dir, const std::vector<
   rc.resolved = cfg;
   const uint64_t seed = uint64_t(models::cfg::get_int(cfg, "seed", 0, "train config"));
   json d = section(cfg, "data");
-  models::cfg::check_keys(d, {"split", "ref_offsets", "scale", "scale_ratio_range", "crop_size", "flip"}, "data");
+  models::cfg::check_keys(d, {"format", "split", "ref_offsets", "scale", "scale_ratio_range", "crop_size", "flip"},
+                          "data");
   rc.split = models::cfg::get_string(d, "split", "train", "data");
+  rc.format = data::dataset_format_from_string(models::cfg::get_string(d, "format", "cityscapes_vps", "data"),
+                                               "train config data.format");
   std::vector<int64_t> offs = models::cfg::get_ints(d, "ref_offsets", {-1, 1}, "data");
   rc.data.ref_offsets.assign(offs.begin(), offs.end());
   rc.data.scale = models::cfg::get_double(d, "scale", 1.0, "data");

@@ -16,6 +16,7 @@ namespace vps::train {
 struct RunConfig {
   nlohmann::json model;          // the model config, resolved (a path replaced by the file's object)
   std::string split = "train";
+  data::DatasetFormat format = data::DatasetFormat::cityscapes_vps;  // data.format: cityscapes_vps | viper
   data::PairOptions data;
   TrainerOptions trainer;        // sgd, schedule, clip, max_iters, checkpoint_every, seed (out_dir unset)
   int64_t log_every = 10;        // progress lines on the terminal (the JSON-lines log has every step)
