@@ -1,0 +1,81 @@
+// One training step of VPSNet-Track on a pair of frames and the loader that feeds it
+// (bench/bench_train.sh compares the step with the same step built from PyTorch / torchvision ops,
+// bench/train_torch.py):
+//   vps_bench train_step DATA [reps]   configs/train_vpsnet_r50.json's model (random init) and
+//                                      optimizer, pairs from the dataset DATA (split train) at their
+//                                      size, no crop; prints the step time (median), the time the step
+//                                      waited for the background loader, the loader alone (samples/s),
+//                                      the pair's GT count and the peak RSS.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "bench/bench_registry.h"
+#include "data/cityscapes_vps.h"
+#include "data/train_pairs.h"
+#include "models/registry.h"
+#include "train/run_config.h"
+#include "train/trainer.h"
+
+namespace {
+
+using namespace vps;
+
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+void bench_train_step(const std::vector<std::string>& args) {
+  VPS_CHECK(!args.empty(), "usage: vps_bench train_step DATA [reps]");
+  const int reps = args.size() > 1 ? std::stoi(args[1]) : 2;
+  train::RunConfig rc = train::run_config(models::load_config("configs/train_vpsnet_r50.json"), "configs",
+                                          {"data.crop_size=[]", "data.scale_ratio_range=[]"});
+  data::CityscapesVps ds(args[0], "train");
+  data::PairSampler sampler(ds, rc.data);
+  // the loader alone: what the background thread does per step
+  std::vector<double> load;
+  for (int i = 0; i < reps + 1; ++i) {
+    double t0 = now_ms();
+    models::Batch b = sampler.sample(i);
+    load.push_back(now_ms() - t0);
+  }
+  auto model = models::build_model(rc.model);
+  model->train();
+  train::TrainerOptions to = rc.trainer;
+  to.max_iters = reps + 1;
+  train::Trainer trainer(model, to);
+  data::PrefetchingSampler prefetch(sampler);
+  std::vector<double> step, wait;
+  int64_t gt = 0;
+  for (int64_t s = 0; s < reps + 1; ++s) {  // the first step warms up
+    double t0 = now_ms();
+    models::Batch b = prefetch.get(s);
+    double t1 = now_ms();
+    trainer.step(b);
+    double t2 = now_ms();
+    if (s > 0) wait.push_back(t1 - t0), step.push_back(t2 - t1);
+    gt = b.frame.gt.boxes.size(0);
+    if (s == 0) {
+      std::string shape = std::to_string(b.frame.image.size(2)) + "x" + std::to_string(b.frame.image.size(3));
+      vps::bench::report("train_gt_instances", double(gt), shape);
+    }
+  }
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  vps::bench::report("train_step", median(step), "pair");
+  vps::bench::report("train_data_wait", median(wait), "pair");
+  vps::bench::report("train_loader_sample", median(load), "pair");
+  vps::bench::report("train_peak_rss_mb", double(ru.ru_maxrss) / 1024.0, "process");
+}
+
+VPS_BENCH("train_step", bench_train_step);
+
+}  // namespace

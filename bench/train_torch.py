@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""PyTorch side of bench_train.sh: one VPSNet-Track training step on a pair of HxW frames built from
+torchvision ops, random init: maskrcnn_resnet50_fpn (9 classes, frozen BN and conv1/layer1 as VPSNet)
+in train mode on the target frame with G GT instances (RPN, box and mask losses, its own 512-RoI
+sampler); the reference frame through the same backbone + FPN (with grad, as VPSNet); the track head
+(two FCs on 7x7 RoI features) matching 512 RoIs of the target (jittered GT boxes: torchvision keeps its
+sampled RoIs internal) against the reference GT RoIs, cross entropy; the UPSNet semantic head (3 x
+[deform_conv2d + GN + ReLU] over P2..P5) with its cross entropy at full resolution; a panoptic cross
+entropy at 1/4 resolution over 11 stuff + G instance channels; backward; SGD (momentum 0.9, weight
+decay 1e-4, clip 35). Differences to VPSNet's exact losses change the time little (the backbone and
+heads dominate).
+usage: train_torch.py THREADS H W G [REPS]   prints "RESULT train_step ms pair" like vps_bench."""
+import resource
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torchvision.models.detection import MaskRCNN
+from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
+from torchvision.ops import FrozenBatchNorm2d, MultiScaleRoIAlign
+
+from vpsnet_torch import Semantic
+
+
+def main():
+    torch.set_num_threads(int(sys.argv[1]))
+    H, W, G = int(sys.argv[2]), int(sys.argv[3]), max(1, int(sys.argv[4]))
+    reps = int(sys.argv[5]) if len(sys.argv) > 5 else 2
+    torch.manual_seed(3)
+    # torchvision's maskrcnn_resnet50_fpn without weights trains every layer with live BatchNorm: build
+    # it from the backbone instead, with VPSNet's frozen BN and frozen conv1 + layer1
+    backbone = resnet_fpn_backbone(backbone_name="resnet50", weights=None, norm_layer=FrozenBatchNorm2d,
+                                   trainable_layers=3)
+    det = MaskRCNN(backbone, num_classes=9, min_size=H, max_size=W)
+    det.train()
+    sem = Semantic().train()
+    fcs = nn.Sequential(nn.Flatten(), nn.Linear(256 * 49, 1024), nn.ReLU(), nn.Linear(1024, 1024)).train()
+    pool = MultiScaleRoIAlign(["0", "1", "2", "3"], 7, 2)
+    params = [p for m in (det, sem, fcs) for p in m.parameters() if p.requires_grad]
+    opt = torch.optim.SGD(params, lr=1e-4, momentum=0.9, weight_decay=1e-4)
+    g = torch.Generator().manual_seed(5)
+    img, ref = torch.randn(3, H, W, generator=g), torch.randn(3, H, W, generator=g)
+    x0 = torch.rand(G, generator=g) * (W - 120)
+    y0 = torch.rand(G, generator=g) * (H - 120)
+    boxes = torch.stack([x0, y0, x0 + 40 + 60 * torch.rand(G, generator=g), y0 + 40 + 60 * torch.rand(G, generator=g)], 1)
+    masks = torch.zeros(G, H, W, dtype=torch.uint8)
+    for i, b in enumerate(boxes.round().long()):
+        masks[i, b[1]:b[3], b[0]:b[2]] = 1
+    labels = torch.randint(1, 9, (G,), generator=g)
+    targets = [{"boxes": boxes, "labels": labels, "masks": masks}]
+    semantic = torch.randint(0, 19, (1, H, W), generator=g)
+    pano = torch.randint(0, 11 + G, (1, H // 4, W // 4), generator=g)
+    times = []
+    for r in range(reps + 1):
+        t0 = time.perf_counter()
+        opt.zero_grad()
+        losses = det([img], targets)  # rpn + box + mask losses; the transform normalises and pads
+        images, _ = det.transform([ref])
+        feats = det.backbone(det.transform([img])[0].tensors)
+        ref_feats = det.backbone(images.tensors)
+        sizes = [(H, W)]
+        rois = boxes.repeat(512 // G + 1, 1)[:512] + torch.randn(512, 4, generator=g) * 4
+        x = fcs(pool(feats, [rois], sizes))
+        rx = fcs(pool(ref_feats, [boxes], sizes))
+        match = torch.cat([torch.zeros(512, 1), x @ rx.t()], 1)
+        loss_match = F.cross_entropy(match, torch.randint(0, G + 1, (512,), generator=g))
+        fcn_out = sem([feats[k] for k in ["0", "1", "2", "3"]])
+        loss_segm = F.cross_entropy(fcn_out, semantic, ignore_index=255)
+        score = F.interpolate(fcn_out, size=(H // 4, W // 4), mode="bilinear", align_corners=False)
+        inst = score[:, 11:12].expand(1, G, H // 4, W // 4)
+        loss_pano = F.cross_entropy(torch.cat([score[:, :11], inst], 1), pano)
+        total = sum(losses.values()) + loss_match + loss_segm + 0.5 * loss_pano
+        total.backward()
+        torch.nn.utils.clip_grad_norm_(params, 35.0)
+        opt.step()
+        if r > 0:
+            times.append(time.perf_counter() - t0)
+    times.sort()
+    print(f"RESULT train_step {1000 * times[len(times) // 2]:.3f} pair")
+    print(f"RESULT train_peak_rss_mb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} process")
+
+
+if __name__ == "__main__":
+    main()
