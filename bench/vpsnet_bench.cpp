@@ -17,6 +17,7 @@
 #include "models/roi_extractor.h"
 #include "models/vpsnet_track.h"
 #include "ops/ops.h"
+#include "tensor/allocator.h"
 
 namespace {
 
@@ -82,6 +83,8 @@ void bench_frame(const std::vector<std::string>& args) {
     vps::bench::report(std::string("vpsnet_") + k, best[k], shape);
   vps::bench::report("vpsnet_detections", best["detections"], shape);
   vps::bench::report("vpsnet_peak_rss_mb", double(ru.ru_maxrss) / 1024.0, shape);
+  // of which tensors held at once (the rest: the host cache's free blocks, the weights' file, the heap)
+  vps::bench::report("vpsnet_peak_tensor_mb", double(host_allocator_stats().peak_allocated_bytes) / (1 << 20), shape);
 }
 
 VPS_BENCH("vpsnet_frame", bench_frame);

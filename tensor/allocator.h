@@ -27,9 +27,13 @@ class CachingAllocator {
  public:
   using RawAlloc = std::function<void*(size_t)>;  // returns nullptr when out of memory
   using RawFree = std::function<void(void*)>;
-  CachingAllocator(RawAlloc raw_alloc, RawFree raw_free) : raw_alloc_(std::move(raw_alloc)), raw_free_(std::move(raw_free)) {}
+  // max_cached_bytes: a block released while the free lists hold this much goes back to the backend.
+  CachingAllocator(RawAlloc raw_alloc, RawFree raw_free, size_t max_cached_bytes = SIZE_MAX)
+      : raw_alloc_(std::move(raw_alloc)), raw_free_(std::move(raw_free)), max_cached_(max_cached_bytes) {}
   ~CachingAllocator();
-  // Size classes: multiples of 512 B up to 1 MiB, multiples of 2 MiB beyond.
+  // Size classes: multiples of 512 B up to 1 MiB, multiples of 2 MiB beyond. A request of a large
+  // class is served by the smallest cached block of up to 1.25x its class when its own class has none
+  // (best fit: tensors of one step rarely repeat exact sizes across stages).
   static size_t round_size(size_t n);
   void* allocate(size_t nbytes);  // throws vps::Error when the backend fails even after emptying the cache
   void release(void* p);          // back to the free list of its size class
@@ -39,8 +43,9 @@ class CachingAllocator {
  private:
   RawAlloc raw_alloc_;
   RawFree raw_free_;
+  size_t max_cached_;
   mutable std::mutex mu_;
-  std::map<size_t, std::vector<void*>> free_;  // size class -> blocks
+  std::map<size_t, std::vector<void*>> free_;  // size class -> blocks (no empty lists)
   std::map<void*, size_t> live_;               // block -> size class
   AllocatorStats stats_;
 };

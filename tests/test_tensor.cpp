@@ -106,6 +106,31 @@ TEST(Allocator, CachingReusesBlocksAndEmptiesCache) {
   EXPECT_EQ(a.stats().peak_allocated_bytes, 1024u + (4u << 20));
 }
 
+// A large request takes the smallest cached block of up to 1.25x its class; beyond the cache's bound a
+// released block goes straight back to the backend.
+TEST(Allocator, BestFitAndBoundedCache) {
+  int allocs = 0, frees = 0;
+  CachingAllocator a([&](size_t n) { ++allocs; return std::malloc(n); }, [&](void* p) { ++frees; std::free(p); },
+                     size_t(12) << 20);
+  void* big = a.allocate(10u << 20);  // 10 MiB class
+  a.release(big);
+  void* q = a.allocate(9u << 20);  // 10 MiB <= 1.25 x 9 MiB (rounded to 10): reused
+  EXPECT_EQ(q, big);
+  EXPECT_EQ(allocs, 1);
+  a.release(q);
+  void* r = a.allocate(6u << 20);  // 10 MiB > 1.25 x 6 MiB: a new block
+  EXPECT_NE(r, big);
+  EXPECT_EQ(allocs, 2);
+  EXPECT_EQ(a.stats().cached_bytes, size_t(10) << 20);
+  a.release(r);  // 10 + 6 MiB would exceed the 12 MiB bound: freed at once
+  EXPECT_EQ(frees, 1);
+  EXPECT_EQ(a.stats().cached_bytes, size_t(10) << 20);
+  EXPECT_EQ(a.stats().allocated_bytes, 0u);
+  void* s = a.allocate(512);  // small classes fit exactly only
+  a.release(s);
+  EXPECT_EQ(a.stats().cached_bytes, (size_t(10) << 20) + 512);
+}
+
 TEST(Tensor, CudaRoundTrip) {
   VPS_REQUIRE_CUDA();
   Tensor a = Tensor::arange(0, 10, 1, DType::f32).reshape({2, 5});
