@@ -5,6 +5,7 @@
 
 #include "data/image_tensor.h"
 #include "layers/interpolate.h"
+#include "ops/ops.h"
 #include "tensor/check.h"
 
 namespace vps::data {
@@ -44,47 +45,99 @@ PairSampler::PairSampler(const CityscapesVps& ds, const PairOptions& opt) : ds_(
   VPS_CHECK(!ds.frames().empty(), "PairSampler: the dataset split ", ds.split(), " has no labelled frames");
   VPS_CHECK(opt.scale > 0 && opt.scale <= 8 && opt.size_divisor >= 1 && !opt.ref_offsets.empty(),
             "PairSampler: scale must be in (0, 8], size_divisor >= 1 and ref_offsets non-empty");
+  VPS_CHECK(opt.scale_ratio_hi == 0 || (opt.scale_ratio_lo > 0 && opt.scale_ratio_lo <= opt.scale_ratio_hi &&
+                                        opt.scale * opt.scale_ratio_hi <= 8),
+            "PairSampler: scale ratio range [", opt.scale_ratio_lo, ", ", opt.scale_ratio_hi,
+            "] must satisfy 0 < lo <= hi and scale * hi <= 8");
+  VPS_CHECK(opt.crop_h >= 0 && opt.crop_w >= 0 && (opt.crop_h > 0) == (opt.crop_w > 0),
+            "PairSampler: crop size ", opt.crop_h, "x", opt.crop_w, " must be two positive numbers (or both 0: no crop)");
 }
 
-models::Frame PairSampler::frame(size_t index, bool flip) const {
-  const CvpsFrame& f = ds_.frames().at(index);
+struct PairSampler::Prepared {
+  const CvpsFrame* f = nullptr;
+  Tensor image;  // (1,3,H,W) normalised
+  int H = 0, W = 0;
+  std::vector<uint8_t> semantic;
+  std::vector<CvpsInstance> inst;  // non-crowd things, boxes and masks at (H, W)
+};
+
+PairSampler::Prepared PairSampler::prepare(size_t index, bool flip, double scale) const {
+  Prepared p;
+  p.f = &ds_.frames().at(index);
   CvpsSample s = ds_.load(index);
   int w = s.image.width, h = s.image.height;
-  VPS_CHECK(!s.semantic.empty(), "PairSampler: frame ", f.name, " has no semantic GT (split ", ds_.split(), ")");
-  std::vector<CvpsInstance> inst;
+  VPS_CHECK(!s.semantic.empty(), "PairSampler: frame ", p.f->name, " has no semantic GT (split ", ds_.split(), ")");
   for (auto& in : s.instances)
-    if (!in.iscrowd && in.category_id >= 11 && in.category_id <= 18) inst.push_back(std::move(in));
+    if (!in.iscrowd && in.category_id >= 11 && in.category_id <= 18) p.inst.push_back(std::move(in));
   if (flip) {  // mmdet v1's RandomFlip: x1' = w - x2 - 1
     flip_plane(s.image.data8, w, h, s.image.channels);
     flip_plane(s.semantic, w, h, 1);
-    for (auto& in : inst) {
+    for (auto& in : p.inst) {
       flip_plane(in.mask, w, h, 1);
       float x1 = in.box[0];
       in.box[0] = float(w) - in.box[2] - 1, in.box[2] = float(w) - x1 - 1;
     }
   }
-  Tensor img = normalized_image(s.image, ds_.image_path(index));
-  int W2 = w, H2 = h;
-  if (opt_.scale != 1.0) {  // bilinear on the normalised image (VPSNet resizes the 8-bit one), nearest on labels
-    W2 = std::max(1, int(double(w) * opt_.scale + 0.5)), H2 = std::max(1, int(double(h) * opt_.scale + 0.5));
-    img = interpolate(img, {H2, W2}, InterpMode::bilinear, false);
-    s.semantic = resize_plane(s.semantic, w, h, W2, H2);
-    for (auto& in : inst) {
-      in.mask = resize_plane(in.mask, w, h, W2, H2);
-      for (auto& b : in.box) b = float(double(b) * opt_.scale);
+  p.image = normalized_image(s.image, ds_.image_path(index));
+  p.W = w, p.H = h;
+  if (scale != 1.0) {  // bilinear on the normalised image (VPSNet resizes the 8-bit one), nearest on labels
+    p.W = std::max(1, int(double(w) * scale + 0.5)), p.H = std::max(1, int(double(h) * scale + 0.5));
+    p.image = interpolate(p.image, {p.H, p.W}, InterpMode::bilinear, false);
+    s.semantic = resize_plane(s.semantic, w, h, p.W, p.H);
+    for (auto& in : p.inst) {
+      in.mask = resize_plane(in.mask, w, h, p.W, p.H);
+      for (auto& b : in.box) b = float(double(b) * scale);
     }
   }
+  p.semantic = std::move(s.semantic);
+  return p;
+}
+
+namespace {
+
+// mmdet v1's RandomCrop on a box: shift by the window, clip to [0, size-1]; kept when non-empty.
+bool crop_box(std::array<float, 4>& b, int64_t y0, int64_t x0, int64_t ch, int64_t cw) {
+  const float lim[4] = {float(cw - 1), float(ch - 1), float(cw - 1), float(ch - 1)};
+  const float off[4] = {float(x0), float(y0), float(x0), float(y0)};
+  for (int k = 0; k < 4; ++k) b[size_t(k)] = std::min(std::max(b[size_t(k)] - off[k], 0.f), lim[k]);
+  return b[2] > b[0] && b[3] > b[1];
+}
+
+std::vector<uint8_t> crop_plane(const std::vector<uint8_t>& v, int w, int64_t y0, int64_t x0, int64_t ch, int64_t cw) {
+  std::vector<uint8_t> out(size_t(ch * cw));
+  for (int64_t y = 0; y < ch; ++y)
+    std::copy_n(v.begin() + (y0 + y) * w + x0, cw, out.begin() + y * cw);
+  return out;
+}
+
+}  // namespace
+
+models::Frame PairSampler::finish(Prepared p, const CropWindow& c) const {
+  int H2 = p.H, W2 = p.W;
+  if (c.h > 0) {
+    const int64_t y0 = c.y, x0 = c.x, ch = std::min<int64_t>(c.h, p.H), cw = std::min<int64_t>(c.w, p.W);
+    p.image = slice(slice(p.image, 2, y0, y0 + ch), 3, x0, x0 + cw);
+    p.semantic = crop_plane(p.semantic, p.W, y0, x0, ch, cw);
+    std::vector<CvpsInstance> kept;
+    for (auto& in : p.inst)
+      if (crop_box(in.box, y0, x0, ch, cw)) {
+        in.mask = crop_plane(in.mask, p.W, y0, x0, ch, cw);
+        kept.push_back(std::move(in));
+      }
+    p.inst = std::move(kept);
+    H2 = int(ch), W2 = int(cw);
+  }
   models::Frame out;
-  out.image = pad_to_multiple(img, opt_.size_divisor).to(opt_.dtype).contiguous();
+  out.image = pad_to_multiple(p.image, opt_.size_divisor).to(opt_.dtype).contiguous();
   out.img_h = H2, out.img_w = W2;
-  out.image_id = f.name, out.video_id = f.video, out.frame_index = f.frame_index;
-  std::vector<int64_t> sem(s.semantic.begin(), s.semantic.end());
+  out.image_id = p.f->name, out.video_id = p.f->video, out.frame_index = p.f->frame_index;
+  std::vector<int64_t> sem(p.semantic.begin(), p.semantic.end());
   out.semantic = Tensor::from_vector<int64_t>(sem, {H2, W2});
-  const int64_t G = int64_t(inst.size());
+  const int64_t G = int64_t(p.inst.size());
   std::vector<float> boxes;
   std::vector<int64_t> labels, ids;
   std::vector<uint8_t> masks;
-  for (auto& in : inst) {
+  for (auto& in : p.inst) {
     boxes.insert(boxes.end(), in.box.begin(), in.box.end());
     labels.push_back(in.category_id - 10);
     ids.push_back(in.obj_id);
@@ -96,6 +149,10 @@ models::Frame PairSampler::frame(size_t index, bool flip) const {
   out.gt.masks = Tensor::from_vector<uint8_t>(masks, {G, H2, W2});
   out.gt.img_h = H2, out.gt.img_w = W2;
   return out;
+}
+
+models::Frame PairSampler::frame(size_t index, bool flip) const {
+  return finish(prepare(index, flip, opt_.scale), CropWindow{});
 }
 
 models::Batch PairSampler::sample(int64_t step) const {
@@ -115,11 +172,36 @@ models::Batch PairSampler::sample(int64_t step) const {
         int64_t r = int64_t(f.rank) + off;
         if (r >= 0 && r < int64_t(v.labelled.size())) cands.push_back(v.labelled[size_t(r)]);
       }
-  size_t ref = cands.empty() ? index : cands[draw(opt_.seed, uint64_t(step), 1) % cands.size()];
-  bool flip = opt_.flip && (draw(opt_.seed, uint64_t(step), 2) & 1);
+  const uint64_t s = uint64_t(step);
+  size_t ref = cands.empty() ? index : cands[draw(opt_.seed, s, 1) % cands.size()];
+  bool flip = opt_.flip && (draw(opt_.seed, s, 2) & 1);
+  double scale = opt_.scale;
+  if (opt_.scale_ratio_hi > 0) {  // uniform in [lo, hi] from 53 random bits
+    double u = double(draw(opt_.seed, s, 3) >> 11) * 0x1.0p-53;
+    scale *= opt_.scale_ratio_lo + u * (opt_.scale_ratio_hi - opt_.scale_ratio_lo);
+  }
+  Prepared target = prepare(index, flip, scale), reference = prepare(ref, flip, scale);
+  CropWindow win{0, 0, opt_.crop_h, opt_.crop_w};
+  if (win.h > 0) {
+    const int64_t mh = std::max<int64_t>(target.H - opt_.crop_h, 0), mw = std::max<int64_t>(target.W - opt_.crop_w, 0);
+    const int64_t ch = std::min<int64_t>(opt_.crop_h, target.H), cw = std::min<int64_t>(opt_.crop_w, target.W);
+    VPS_CHECK(reference.H == target.H && reference.W == target.W, "PairSampler: frames ", target.f->name, " (",
+              target.W, "x", target.H, ") and ", reference.f->name, " (", reference.W, "x", reference.H,
+              ") of one pair differ in size; the crop needs one window for both");
+    for (uint64_t attempt = 0; attempt < 10; ++attempt) {
+      win.y = int64_t(draw(opt_.seed, s, 4 + 2 * attempt) % uint64_t(mh + 1));
+      win.x = int64_t(draw(opt_.seed, s, 5 + 2 * attempt) % uint64_t(mw + 1));
+      bool keeps = target.inst.empty();
+      for (const CvpsInstance& in : target.inst) {
+        std::array<float, 4> b = in.box;
+        keeps = keeps || crop_box(b, win.y, win.x, ch, cw);
+      }
+      if (keeps) break;
+    }
+  }
   models::Batch b;
-  b.frame = frame(index, flip);
-  b.reference = frame(ref, flip);
+  b.frame = finish(std::move(target), win);
+  b.reference = finish(std::move(reference), win);
   return b;
 }
 

@@ -6,7 +6,9 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <fstream>
+#include <set>
 
 #include "data/cityscapes_vps.h"
 #include "data/fs_util.h"
@@ -147,6 +149,91 @@ TEST_F(VpsTrain, PairSamplerGivesPairsOfOneVideo) {
     EXPECT_EQ(fb[i], float(plain.img_w) - pb[i + 2] - 1);
     EXPECT_EQ(fb[i + 2], float(plain.img_w) - pb[i] - 1);
   }
+}
+
+// The random crop (mmdet v1's RandomCrop): both frames of a pair are cut by one window, found here by
+// search in the uncropped frames; boxes are shifted and clipped to the window, empty ones dropped with
+// their masks; the window differs between steps; a bad crop size is refused.
+TEST_F(VpsTrain, PairSamplerCropsBothFramesByOneWindow) {
+  vps::data::CityscapesVps ds(*dir_ / "data", "train");
+  vps::data::PairOptions o;
+  o.seed = 5, o.flip = false, o.crop_h = 32, o.crop_w = 64;  // frames are 96x64: margins 32 x 32
+  vps::data::PairSampler s(ds, o);
+  auto index_of = [&](const std::string& name) {
+    for (size_t i = 0; i < ds.frames().size(); ++i)
+      if (ds.frames()[i].name == name) return i;
+    ADD_FAILURE() << name;
+    return size_t(0);
+  };
+  std::set<std::pair<int64_t, int64_t>> windows;
+  for (int64_t step = 0; step < 8; ++step) {
+    vps::models::Batch b = s.sample(step);
+    ASSERT_EQ(b.frame.img_h, 32);
+    ASSERT_EQ(b.frame.img_w, 64);
+    ASSERT_EQ(b.frame.image.size(2), 32);
+    ASSERT_EQ(b.frame.image.size(3), 64);
+    vps::models::Frame full = s.frame(index_of(b.frame.image_id), false);
+    vps::models::Frame full_ref = s.frame(index_of(b.reference->image_id), false);
+    auto img = b.frame.image.to_vector<float>(), fimg = full.image.to_vector<float>();
+    auto rimg = b.reference->image.to_vector<float>(), frimg = full_ref.image.to_vector<float>();
+    auto at = [](const std::vector<float>& v, int64_t H, int64_t W, int64_t c, int64_t y, int64_t x) {
+      return v[size_t((c * H + y) * W + x)];
+    };
+    int64_t wy = -1, wx = -1;
+    for (int64_t y0 = 0; y0 <= 32 && wy < 0; ++y0)
+      for (int64_t x0 = 0; x0 <= 32 && wy < 0; ++x0) {
+        bool same = true;
+        for (int64_t c = 0; c < 3 && same; ++c)
+          for (int64_t y = 0; y < 32 && same; ++y)
+            for (int64_t x = 0; x < 64 && same; ++x)
+              same = at(img, 32, 64, c, y, x) == at(fimg, 64, 96, c, y0 + y, x0 + x) &&
+                     at(rimg, 32, 64, c, y, x) == at(frimg, 64, 96, c, y0 + y, x0 + x);
+        if (same) wy = y0, wx = x0;
+      }
+    ASSERT_GE(wy, 0) << "step " << step << ": no window of the full frames gives both cropped images";
+    windows.insert({wy, wx});
+    auto sem = b.frame.semantic.to_vector<int64_t>(), fsem = full.semantic.to_vector<int64_t>();
+    for (int64_t y = 0; y < 32; ++y)
+      for (int64_t x = 0; x < 64; ++x) ASSERT_EQ(sem[size_t(y * 64 + x)], fsem[size_t((wy + y) * 96 + wx + x)]);
+    // expected GT: every full-frame box shifted, clipped to [0, 63] x [0, 31], kept when non-empty
+    auto fb = full.gt.boxes.to_vector<float>(), cb = b.frame.gt.boxes.to_vector<float>();
+    auto fid = full.gt.track_ids.to_vector<int64_t>(), cid = b.frame.gt.track_ids.to_vector<int64_t>();
+    std::vector<float> want;
+    std::vector<int64_t> want_ids;
+    for (size_t i = 0; i < fid.size(); ++i) {
+      float x1 = std::clamp(fb[4 * i] - float(wx), 0.f, 63.f), y1 = std::clamp(fb[4 * i + 1] - float(wy), 0.f, 31.f);
+      float x2 = std::clamp(fb[4 * i + 2] - float(wx), 0.f, 63.f), y2 = std::clamp(fb[4 * i + 3] - float(wy), 0.f, 31.f);
+      if (x2 > x1 && y2 > y1) want.insert(want.end(), {x1, y1, x2, y2}), want_ids.push_back(fid[i]);
+    }
+    EXPECT_EQ(cb, want) << "step " << step;
+    EXPECT_EQ(cid, want_ids) << "step " << step;
+    EXPECT_EQ(b.frame.gt.masks.size(0), int64_t(want_ids.size()));
+    EXPECT_EQ(b.frame.gt.masks.size(1), 32);
+  }
+  EXPECT_GT(windows.size(), 2u) << "the crop window should vary with the step";
+  o.crop_w = 0;
+  EXPECT_THROW(vps::data::PairSampler(ds, o), std::exception);
+}
+
+// The scale ratio range (mmdet v1's Resize ratio_range): each step draws its own scale, both frames alike.
+TEST_F(VpsTrain, PairSamplerDrawsTheScalePerStep) {
+  vps::data::CityscapesVps ds(*dir_ / "data", "train");
+  vps::data::PairOptions o;
+  o.seed = 2, o.scale_ratio_lo = 0.5, o.scale_ratio_hi = 1.5;
+  vps::data::PairSampler s(ds, o);
+  std::set<int64_t> widths;
+  for (int64_t step = 0; step < 8; ++step) {
+    vps::models::Batch b = s.sample(step);
+    EXPECT_GE(b.frame.img_w, 48);
+    EXPECT_LE(b.frame.img_w, 144);
+    EXPECT_EQ(b.frame.img_w, b.reference->img_w);
+    EXPECT_EQ(b.frame.img_h, b.reference->img_h);
+    EXPECT_EQ(b.frame.img_w, s.sample(step).frame.img_w);
+    widths.insert(b.frame.img_w);
+  }
+  EXPECT_GT(widths.size(), 3u);
+  o.scale_ratio_lo = 2, o.scale_ratio_hi = 1;
+  EXPECT_THROW(vps::data::PairSampler(ds, o), std::exception);
 }
 
 // --eval-every: the model runs over the val split during training and its VPQ goes to RUN/eval.jsonl.

@@ -56,12 +56,20 @@ RunConfig run_config(json cfg, const std::string& config_dir, const std::vector<
   rc.resolved = cfg;
   const uint64_t seed = uint64_t(models::cfg::get_int(cfg, "seed", 0, "train config"));
   json d = section(cfg, "data");
-  models::cfg::check_keys(d, {"split", "ref_offsets", "scale", "flip"}, "data");
+  models::cfg::check_keys(d, {"split", "ref_offsets", "scale", "scale_ratio_range", "crop_size", "flip"}, "data");
   rc.split = models::cfg::get_string(d, "split", "train", "data");
   std::vector<int64_t> offs = models::cfg::get_ints(d, "ref_offsets", {-1, 1}, "data");
   rc.data.ref_offsets.assign(offs.begin(), offs.end());
   rc.data.scale = models::cfg::get_double(d, "scale", 1.0, "data");
   rc.data.flip = models::cfg::get_bool(d, "flip", true, "data");
+  std::vector<double> ratio = models::cfg::get_doubles(d, "scale_ratio_range", {}, "data");
+  VPS_CHECK(ratio.empty() || ratio.size() == 2, "train config: data.scale_ratio_range must be [lo, hi], got ",
+            ratio.size(), " numbers");
+  if (ratio.size() == 2) rc.data.scale_ratio_lo = ratio[0], rc.data.scale_ratio_hi = ratio[1];
+  std::vector<int64_t> crop = models::cfg::get_ints(d, "crop_size", {}, "data");
+  VPS_CHECK(crop.empty() || crop.size() == 2, "train config: data.crop_size must be [height, width], got ",
+            crop.size(), " numbers");
+  if (crop.size() == 2) rc.data.crop_h = crop[0], rc.data.crop_w = crop[1];
   rc.data.seed = seed;
   json o = section(cfg, "optimizer");
   models::cfg::check_keys(o, {"lr", "momentum", "weight_decay", "clip_grad_norm"}, "optimizer");
