@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "data/flow_io.h"
 #include "data/fs_util.h"
 #include "data/image_io.h"
 #include "data/panoptic.h"
@@ -22,6 +23,15 @@ std::string synth_frame_stem(int vid, int k, int labels_per_video, int frame_ind
   std::snprintf(buf, sizeof buf, "%04d_%04d_synth_%06d_%06d", vid, (vid - 1) * labels_per_video + k, vid,
                 frame_index);
   return buf;
+}
+
+std::string synth_image_file(int vid, int fi, const SynthOptions& opt) {
+  int labels = opt.frames / opt.label_every, k = fi / opt.label_every;
+  if (fi % opt.label_every == 0 && k >= 1 && k <= labels)
+    return synth_frame_stem(vid, k, labels, fi) + (k == 4 ? "_leftImg8bit.png" : "_newImg8bit.png");
+  char name[96];
+  std::snprintf(name, sizeof name, "synth_%06d_%06d_leftImg8bit.png", vid, fi);
+  return name;
 }
 
 namespace {
@@ -88,7 +98,7 @@ void write_frame(const std::string& root, const std::string& split, const SynthO
   lf->k = k;
   lf->fi = fi;
   lf->stem = synth_frame_stem(vid, k, labels, fi);
-  lf->image_file = lf->stem + (k == 4 ? "_leftImg8bit.png" : "_newImg8bit.png");
+  lf->image_file = synth_image_file(vid, fi, opt);
   lf->label_file = cityscapes_label_name(lf->image_file);
   if (!has_labels) return;
   if (want_rgb) write_png(join_path(root, split + "/img/" + lf->image_file), f.rgb, opt.png_level);
@@ -132,6 +142,28 @@ void write_frame(const std::string& root, const std::string& split, const SynthO
       r = rle_to_string(rle_encode(mask.data(), H, W));
     }
     lf->rle.push_back(r);
+  }
+}
+
+// The exact flow of labelled frame fi to each of opt.flow_offsets (float32: the values are exact).
+void write_frame_flows(const std::string& root, const std::string& split, const SynthOptions& opt,
+                       const SceneVideo& v, int vid, int fi) {
+  SceneFrame ft = v.render(fi - 1, false);
+  std::set<int> done = {fi};
+  for (int off : opt.flow_offsets) {
+    int r = std::clamp(fi + off, 1, opt.frames);
+    if (!done.insert(r).second) continue;  // the frame itself, or two offsets clamped to one frame
+    SceneFrame fr = v.render(r - 1, false);
+    std::vector<float> flow;
+    std::vector<uint8_t> valid;
+    v.forward_flow(fi - 1, ft, r - 1, fr, &flow, &valid);
+    PairFlow pf;
+    pf.flow = Tensor::from_vector(flow, {2, opt.height, opt.width});
+    pf.valid = Tensor::from_vector(valid, {1, opt.height, opt.width});
+    pf.source = "synthetic-exact";
+    pf.target = synth_image_file(vid, fi, opt);
+    pf.reference = synth_image_file(vid, r, opt);
+    write_pair_flow(pair_flow_file(join_path(root, split + "/flow"), pf.target, pf.reference), pf, false);
   }
 }
 
@@ -201,6 +233,7 @@ void write_synthetic_dataset(const std::string& root, const SynthOptions& opt) {
   VPS_CHECK(opt.images == "all" || opt.images == "labelled" || opt.images == "none",
             "vps synth: images must be all, labelled or none, got '", opt.images, "'");
   int labels = opt.frames / opt.label_every;
+  const SceneOptions scene{opt.camera_motion, opt.crossing};
   int next_vid = 1;
   for (const char* split : {"train", "val", "test"}) {
     if (std::find(opt.splits.begin(), opt.splits.end(), split) == opt.splits.end()) continue;
@@ -209,12 +242,14 @@ void write_synthetic_dataset(const std::string& root, const SynthOptions& opt) {
       bool need = s == "test" ? std::string(sub) == "img_all" : (s == "val" || std::string(sub) != "img_all");
       if (need) make_dirs(join_path(root, s + "/" + sub));
     }
+    bool flows = !opt.flow_offsets.empty() && s != "test";
+    if (flows) make_dirs(join_path(root, s + "/flow"));
     IdGenerator gen(opt.seed * 1000003ull + uint64_t(s.size()) * 7919ull + uint64_t(s[0]));
     std::vector<SceneVideo> videos;
     std::vector<std::vector<uint32_t>> obj_ids;
     std::vector<int> vids;
     for (int v = 0; v < opt.videos; ++v, ++next_vid) {
-      videos.emplace_back(opt.width, opt.height, opt.frames, opt.seed * 0x100000001B3ull + uint64_t(next_vid));
+      videos.emplace_back(opt.width, opt.height, opt.frames, opt.seed * 0x100000001B3ull + uint64_t(next_vid), scene);
       std::vector<uint32_t> ids(videos.back().objects().size(), 0);
       for (size_t o = 1; o < ids.size(); ++o) ids[o] = gen.get(videos.back().objects()[o].category);
       obj_ids.push_back(ids);
@@ -233,6 +268,7 @@ void write_synthetic_dataset(const std::string& root, const SynthOptions& opt) {
                               ? &frames[task.video * labels + size_t(fi / opt.label_every - 1)]
                               : &scratch;
       write_frame(root, s, opt, videos[task.video], obj_ids[task.video], vids[task.video], fi, labels, lf);
+      if (flows && lf != &scratch) write_frame_flows(root, s, opt, videos[task.video], vids[task.video], fi);
     });
     write_split_json(root, s, opt, frames, vids);
   }

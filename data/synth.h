@@ -16,6 +16,11 @@ struct SynthOptions {
   std::vector<std::string> splits = {"train", "val"};  // any of train, val, test
   std::string images = "all";   // all | labelled | none (none: labels and JSON only, for benchmarks)
   int png_level = 6;            // zlib level of written PNGs
+  bool camera_motion = false;   // SceneOptions (data/synth_scene.h); off: today's scenes, byte for byte
+  bool crossing = false;
+  // Exact forward flow (data/flow_io.h) of every labelled frame of train/val to the frame at each offset
+  // (in frames, clamped to the video, itself skipped): <split>/flow/<target>__<ref>.safetensors.
+  std::vector<int> flow_offsets;
 };
 
 // Writes the dataset under `root` (created if needed). Video ids are consecutive over the splits in
@@ -24,5 +29,8 @@ void write_synthetic_dataset(const std::string& root, const SynthOptions& opt);
 
 // Name stem of labelled frame k (1-based) of video `vid`: "0005_0025_synth_000005_000005".
 std::string synth_frame_stem(int vid, int k, int labels_per_video, int frame_index);
+// Image file name of frame `fi` (1-based) of video `vid`: the labelled name for a labelled frame, else
+// the img_all name "synth_000005_000003_leftImg8bit.png".
+std::string synth_image_file(int vid, int fi, const SynthOptions& opt);
 
 }  // namespace vps::data

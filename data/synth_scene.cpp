@@ -48,13 +48,15 @@ constexpr int kPerson = 11, kRider = 12, kCar = 13, kTruck = 14;
 
 }  // namespace
 
-SceneVideo::SceneVideo(int width, int height, int frames, uint64_t seed) : w_(width), h_(height), frames_(frames) {
+SceneVideo::SceneVideo(int width, int height, int frames, uint64_t seed, const SceneOptions& opt)
+    : w_(width), h_(height), frames_(frames), world_things_(opt.camera_motion) {
   VPS_CHECK(width >= 32 && height >= 32 && frames >= 1, "synthetic scene: size ", width, "x", height, " and ",
             frames, " frames are too small (need >= 32x32 and >= 1 frame)");
   Rng rng(seed);
   horizon_ = h_ * 40 / 100 + rng.uniform(-h_ / 20, h_ / 20);
   vanish_x_ = w_ / 2 + rng.uniform(-w_ / 10, w_ / 10);
   pan_ = rng.uniform(-w_ * 16 / 150, w_ * 16 / 150);  // camera pan, 1/16 px per frame
+  if (opt.camera_motion) pan_ = (pan_ < 0 ? -1 : 1) * (w_ * 16 / 80 + std::abs(pan_));  // no draw: same sequence
   road_w_ = w_ * rng.uniform(30, 42) / 100;
   walk_w_ = road_w_ + w_ * rng.uniform(12, 22) / 100;
   hood_h_ = h_ * rng.uniform(6, 10) / 100;
@@ -110,6 +112,8 @@ SceneVideo::SceneVideo(int width, int height, int frames, uint64_t seed) : w_(wi
     things_.push_back(th);
     info_.push_back(SceneObject{th.cat, false, i + 1});
   }
+  // Own generator, so that the draws above (and the crowd below) stay those of the default scene.
+  if (opt.crossing) add_crossing_pair(seed ^ 0xC2B2AE3D27D4EB4Full);
   if (rng.chance(60)) {  // a crowd of distant people on one side of the road
     Crowd c;
     bool left = rng.chance(50);
@@ -122,8 +126,36 @@ SceneVideo::SceneVideo(int width, int height, int frames, uint64_t seed) : w_(wi
   }
 }
 
+// Two objects at nearly the same depth that start on opposite sides and meet in the middle of the video
+// (drawn far to near, so the nearer one covers the other while they pass).
+void SceneVideo::add_crossing_pair(uint64_t seed) {
+  Rng rng(seed);
+  int span = h_ - horizon_, meet = frames_ / 2, xm = 16 * rng.uniform(w_ * 3 / 10, w_ * 7 / 10);
+  int yb = 16 * (horizon_ + rng.uniform(span / 2, span * 8 / 10));
+  int v = std::max(16, w_ * 16 / std::max(1, frames_));  // about one image width over the video
+  for (int k = 0; k < 2; ++k) {
+    Thing th;
+    th.cat = k == 0 ? (rng.chance(50) ? kCar : kTruck) : (rng.chance(50) ? kPerson : kRider);
+    th.vx = k == 0 ? v : -v * 3 / 4;
+    th.x0 = xm - th.vx * meet;
+    th.yb0 = yb + (k == 0 ? 0 : 16 * std::max(2, span / 10));  // the second one is a little nearer
+    th.vyb = 0;
+    th.t_in = 0;
+    th.t_out = frames_ - 1;
+    th.col = int(rng.next() & 0xFFFFFF);
+    th.kind2 = rng.uniform(0, 7);
+    things_.push_back(th);
+    info_.push_back(SceneObject{th.cat, false, int(things_.size())});
+  }
+}
+
+int SceneVideo::hood_rows(int x) const {
+  int64_t hdx = x - w_ / 2, half = w_ / 2;
+  return hood_h_ - int(int64_t(hood_h_) * hdx * hdx * 6 / (10 * half * half));
+}
+
 void SceneVideo::draw_stuff(int t, SceneFrame& f, bool with_rgb) const {
-  int cam = pan_ * t / 16, span = h_ - horizon_;
+  int cam = this->cam(t), span = h_ - horizon_;
   std::vector<int> top(w_), kind(w_), shade(w_), pole(w_, -1);
   for (int x = 0; x < w_; ++x) {
     int wx = x + cam;
@@ -143,8 +175,7 @@ void SceneVideo::draw_stuff(int t, SceneFrame& f, bool with_rgb) const {
       uint32_t hn = hash3(uint32_t(wx), uint32_t(y), tex_seed_);
       uint8_t* p = with_rgb ? f.rgb.px(x, y) : nullptr;
       uint8_t s;
-      int64_t hdx = x - w_ / 2, half = w_ / 2;
-      int hood = hood_h_ - int(int64_t(hood_h_) * hdx * hdx * 6 / (10 * half * half));
+      int hood = hood_rows(x);
       // Unlabelled boards: the back of a sign beside some poles (void).
       int board = -1;
       for (size_t q = 0; q < poles_.size() && board < 0; ++q) {
@@ -276,19 +307,25 @@ static void paint_shape(int cat, int cx, int yb, int bw, int bh, int phase, int 
     }
 }
 
+bool SceneVideo::thing_box_at(const Thing& th, int t, Box* b) const {
+  if (t < th.t_in || t > th.t_out) return false;
+  b->cx = (th.x0 + th.vx * t) / 16 - (world_things_ ? cam(t) : 0);
+  b->yb = (th.yb0 + th.vyb * t) / 16;
+  if (b->yb <= horizon_ + 2) return false;
+  thing_box(th.cat, (b->yb - horizon_) * 1024 / (h_ - horizon_), w_, h_, &b->w, &b->h);
+  if (b->w < 2 || b->h < 3) return false;
+  b->phase = ((t * 3 + th.kind2) % 8 - 4) * b->w / 40;
+  return true;
+}
+
 void SceneVideo::draw_thing(const Thing& th, int obj, int t, SceneFrame& f, bool with_rgb) const {
-  if (t < th.t_in || t > th.t_out) return;
-  int cx = (th.x0 + th.vx * t) / 16, yb = (th.yb0 + th.vyb * t) / 16;
-  if (yb <= horizon_ + 2) return;
-  int bw, bh;
-  thing_box(th.cat, (yb - horizon_) * 1024 / (h_ - horizon_), w_, h_, &bw, &bh);
-  if (bw < 2 || bh < 3) return;
-  int phase = ((t * 3 + th.kind2) % 8 - 4) * bw / 40;
-  paint_shape(th.cat, cx, yb, bw, bh, phase, th.col, tex_seed_ + uint32_t(obj), obj, f, with_rgb);
+  Box b;
+  if (thing_box_at(th, t, &b))
+    paint_shape(th.cat, b.cx, b.yb, b.w, b.h, b.phase, th.col, tex_seed_ + uint32_t(obj), obj, f, with_rgb);
 }
 
 void SceneVideo::draw_crowd(const Crowd& c, int obj, int t, SceneFrame& f, bool with_rgb) const {
-  int cam = pan_ * t / 16;
+  int cam = this->cam(t);
   for (int k = 0; k < c.n; ++k) {
     uint32_t hk = hash3(uint32_t(k), 99, tex_seed_);
     int cx = c.x - cam + int(hk % uint32_t(2 * c.spread + 1)) - c.spread;
@@ -320,11 +357,8 @@ SceneFrame SceneVideo::render(int t, bool with_rgb) const {
   });
   for (int i : order) draw_thing(things_[i], i + 1, t, f, with_rgb);
   // The ego-vehicle hood stays on top of everything.
-  int64_t half = w_ / 2;
   for (int x = 0; x < w_; ++x) {
-    int64_t hdx = x - w_ / 2;
-    int hood = hood_h_ - int(int64_t(hood_h_) * hdx * hdx * 6 / (10 * half * half));
-    for (int y = std::max(0, h_ - hood); y < h_; ++y) {
+    for (int y = std::max(0, h_ - hood_rows(x)); y < h_; ++y) {
       size_t i = size_t(y) * w_ + x;
       f.semantic[i] = 255;
       f.object[i] = 0;

@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "data/image_tensor.h"
+#include "data/train_flow.h"
 #include "layers/interpolate.h"
 #include "ops/ops.h"
 #include "tensor/check.h"
@@ -201,8 +202,31 @@ models::Batch PairSampler::sample(int64_t step) const {
     }
   }
   models::Batch b;
+  if (!opt_.flow_dir.empty()) b = with_flow(target, reference, flip, win);
   b.frame = finish(std::move(target), win);
   b.reference = finish(std::move(reference), win);
+  return b;
+}
+
+// The pair's flow on the target's padded grid: flipped and resized like the images, cropped by the same
+// window, zero-padded (valid 0 there). A frame paired with itself has the zero flow, all valid.
+models::Batch PairSampler::with_flow(const Prepared& target, const Prepared& ref, bool flip, const CropWindow& c) const {
+  TrainingFlow tf;
+  if (target.f == ref.f) {
+    tf.flow = Tensor::zeros({1, 2, target.H, target.W});
+    tf.valid = Tensor::ones({1, 1, target.H, target.W});
+  } else {
+    tf = load_training_flow(opt_.flow_dir, target.f->image_file, ref.f->image_file, target.f->height,
+                            target.f->width, flip, target.H, target.W);
+  }
+  if (c.h > 0) {
+    const int64_t ch = std::min<int64_t>(c.h, target.H), cw = std::min<int64_t>(c.w, target.W);
+    tf.flow = slice(slice(tf.flow, 2, c.y, c.y + ch), 3, c.x, c.x + cw);
+    tf.valid = slice(slice(tf.valid, 2, c.y, c.y + ch), 3, c.x, c.x + cw);
+  }
+  models::Batch b;
+  b.flow = pad_to_multiple(tf.flow, opt_.size_divisor).to(opt_.dtype).contiguous();
+  b.flow_valid = pad_to_multiple(tf.valid, opt_.size_divisor).to(opt_.dtype).contiguous();
   return b;
 }
 

@@ -11,6 +11,7 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "data/cityscapes_vps.h"
@@ -28,6 +29,9 @@ struct PairOptions {
   // and the window is drawn again (up to 10 times) while the target frame would keep none of its own.
   int64_t crop_h = 0, crop_w = 0;
   bool flip = true;                     // horizontal flip with probability 0.5, the same for the pair
+  // Non-empty: Batch::flow / flow_valid from this folder of pair flows (data/train_flow.h), transformed
+  // like the images; a missing file or one made for another pair or size is an error naming it.
+  std::string flow_dir;
   int64_t size_divisor = 32;
   uint64_t seed = 0;
   DType dtype = DType::f32;
@@ -51,6 +55,7 @@ class PairSampler {
     int64_t y = 0, x = 0, h = 0, w = 0;  // h = 0: no crop
   };
   models::Frame finish(Prepared p, const CropWindow& c) const;
+  models::Batch with_flow(const Prepared& target, const Prepared& ref, bool flip, const CropWindow& c) const;
   const CityscapesVps& ds_;
   PairOptions opt_;
 };

@@ -236,6 +236,23 @@ TEST_F(VpsTrain, PairSamplerDrawsTheScalePerStep) {
   EXPECT_THROW(vps::data::PairSampler(ds, o), std::exception);
 }
 
+// data.flow=true: the pairs carry the dataset's exact flow (vps synth --flow-offsets); without the folder
+// the run is refused naming it.
+TEST(VpsTrainFlow, DataFlowLoadsThePairFlowsOrNamesTheMissingFolder) {
+  vps::test::TempDir dir;
+  auto r = vps_cli({"synth", "--out", dir / "data", "--splits", "train", "--videos", "1", "--frames", "6",
+                    "--label-every", "2", "--width", "64", "--height", "32", "--flow-offsets", "-2,2"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  r = vps_cli({"train", "--config", "configs/train_vpsnet_tiny.json", "--data", dir / "data", "--out", dir / "run",
+               "data.flow=true", "max_iters=2", "log_every=100", "schedule.warmup_iters=1"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  vps::data::remove_tree(dir / "data/train/flow");
+  r = vps_cli({"train", "--config", "configs/train_vpsnet_tiny.json", "--data", dir / "data", "--out", dir / "run2",
+               "data.flow=true", "max_iters=1"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_TRUE(has(r.err, "data.flow") && has(r.err, "train/flow")) << r.err;
+}
+
 // --eval-every: the model runs over the val split during training and its VPQ goes to RUN/eval.jsonl.
 TEST(VpsTrainEval, EvalEveryLogsVpq) {
   vps::test::TempDir dir;

@@ -2,10 +2,12 @@
 #include <cstdio>
 
 #include "data/fs_util.h"
+#include "data/panoptic.h"
 
 #include "eval/pan_set.h"
 #include "eval/perturb.h"
 #include "eval/stq.h"
+#include "eval/tc.h"
 #include "eval/vpq.h"
 #include "tools/command.h"
 
@@ -63,6 +65,36 @@ int run_stq(const std::vector<std::string>& args) {
   return 0;
 }
 
+int run_tc(const std::vector<std::string>& args) {
+  Flags f("eval tc", "Temporal consistency: mIoU of each frame's semantic prediction and the next one's warped by the flow.");
+  f.opt("pred", "", "prediction folder holding pan_pred/ and pred.json", true)
+      .opt("gt-json", "", "GT json (the frame list, sizes and categories)", true)
+      .opt("flow", "", "folder of pair flows (vps synth --flow-offsets, or a vps flow cache)", true)
+      .opt("out", "", "output folder for tc.json", true)
+      .opt("mode", "clean", "clean (nearest warp, valid pixels, present classes) | etc (ETC's eval_tc.py)")
+      .opt("step", "1", "pairs (i, i + step) of labelled frames of one video, 1..1000")
+      .opt("video-len", "6", "labelled frames per video (videos = frames // video-len), 1..100000")
+      .opt("max-pixels", "134217728", "largest PNG accepted, in pixels (checked before decoding)")
+      .flag("force", "replace a non-empty --out folder as a whole");
+  if (!f.parse(args)) return 0;
+  vps::eval::TcOptions o;
+  std::string mode = f.get_choice("mode", {"clean", "etc"});
+  o.mode = mode == "etc" ? vps::eval::TcMode::etc : vps::eval::TcMode::clean;
+  o.step = f.get_int("step", 1, 1000);
+  o.video_len = video_len_flag(f);
+  o.max_pixels = max_pixels_flag(f);
+  vps::data::OutputDir out(f.get("out"), f.on("force"));
+  auto r = vps::eval::evaluate_tc(f.get("pred"), f.get("gt-json"), f.get("flow"), o);
+  nlohmann::json per_class = nlohmann::json::object();
+  for (size_t k = 0; k < r.class_names.size(); ++k)
+    per_class[r.class_names[k]] = {{"intersection", r.counts.inter[k]}, {"union", r.counts.uni[k]}};
+  vps::data::write_json(out.path() + "/tc.json",
+                        {{"mode", mode}, {"tc", r.tc}, {"pairs", r.counts.pairs}, {"step", o.step}, {"classes", per_class}}, 1);
+  out.commit();
+  std::printf("TC (%s, %lld pairs) %.4f\ntc:%.4f\n", mode.c_str(), (long long)r.counts.pairs, r.tc, r.tc);
+  return 0;
+}
+
 int run_perturb(const std::vector<std::string>& args) {
   Flags f("eval perturb", "Write a prediction made from the GT, optionally perturbed (for checks and benchmarks).");
   f.opt("gt", "", "GT panoptic_video folder", true)
@@ -91,14 +123,16 @@ int run_perturb(const std::vector<std::string>& args) {
 
 int run_eval(const std::vector<std::string>& args) {
   const char* usage =
-      "usage: vps eval <vpq|stq|perturb> [flags]   (vps eval <mode> --help for its flags)\n"
+      "usage: vps eval <vpq|stq|tc|perturb> [flags]   (vps eval <mode> --help for its flags)\n"
       "  vpq      Video Panoptic Quality (Cityscapes-VPS official protocol; --viper for VIPER)\n"
       "  stq      Segmentation and Tracking Quality, per-frame PQ and mIoU\n"
+      "  tc       temporal consistency of the semantic prediction along a pair flow\n"
       "  perturb  make a (perturbed) prediction from a GT set";
   if (args.empty()) throw UsageError(usage);
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (args[0] == "vpq") return run_vpq(rest);
   if (args[0] == "stq") return run_stq(rest);
+  if (args[0] == "tc") return run_tc(rest);
   if (args[0] == "perturb") return run_perturb(rest);
   if (args[0] == "--help" || args[0] == "-h") {
     std::printf("%s\n", usage);
@@ -109,4 +143,4 @@ int run_eval(const std::vector<std::string>& args) {
 
 }  // namespace
 
-VPS_COMMAND("eval", "evaluate panoptic video predictions (VPQ, STQ)", run_eval);
+VPS_COMMAND("eval", "evaluate panoptic video predictions (VPQ, STQ, TC)", run_eval);

@@ -1,6 +1,7 @@
 // `vps synth`: generate the synthetic Cityscapes-VPS dataset (flags only; the work is in data/synth.cpp).
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 
 #include "data/fs_util.h"
 
@@ -9,6 +10,15 @@
 #include "tools/command.h"
 
 namespace {
+
+int parse_offset(const std::string& v, int frames) {
+  char* end = nullptr;
+  long k = std::strtol(v.c_str(), &end, 10);
+  if (v.empty() || *end != 0 || k <= -frames || k >= frames || k == 0)
+    throw vps::cli::UsageError("vps synth: --flow-offsets item '" + v + "' must be a non-zero integer in (-" +
+                               std::to_string(frames) + ", " + std::to_string(frames) + ")");
+  return int(k);
+}
 
 int run_synth(const std::vector<std::string>& args) {
   vps::cli::Flags f("synth", "Write a procedural driving-like VPS dataset in the exact Cityscapes-VPS layout.");
@@ -22,6 +32,9 @@ int run_synth(const std::vector<std::string>& args) {
       .opt("splits", "train,val", "comma-separated subset of train,val,test")
       .opt("images", "all", "all | labelled | none (none: labels and JSON only)")
       .opt("png-level", "6", "zlib compression level of the PNGs (0-9)")
+      .opt("flow-offsets", "", "frame offsets, e.g. -10,10: exact forward flow of each labelled frame to <split>/flow/")
+      .flag("camera-motion", "a faster camera pan that moves the objects too (SiamTrack ablation data)")
+      .flag("crossing", "add two objects per video whose paths cross, one occluding the other")
       .flag("viper-layout", "write the VIPER VPS layout (viper_panoptic_<split>_video.json, 23 classes) instead")
       .flag("force", "replace a non-empty --out folder as a whole");
   if (!f.parse(args)) return 0;
@@ -35,7 +48,13 @@ int run_synth(const std::vector<std::string>& args) {
   o.images = f.get_list("images", {"all", "labelled", "none"}).at(0);
   o.png_level = f.get_int("png-level", 0, 9);
   o.splits = f.get_list("splits", {"train", "val", "test"});
+  o.camera_motion = f.on("camera-motion");
+  o.crossing = f.on("crossing");
+  if (!f.get("flow-offsets").empty())
+    for (const std::string& v : f.get_list("flow-offsets")) o.flow_offsets.push_back(parse_offset(v, o.frames));
   vps::data::OutputDir out(f.get("out"), f.on("force"));
+  if (f.on("viper-layout") && !o.flow_offsets.empty())
+    throw vps::cli::UsageError("vps synth: --flow-offsets is not written in the --viper-layout (Cityscapes-VPS only)");
   if (f.on("viper-layout")) {  // the Cityscapes-VPS tree first, then its VIPER form beside it
     const std::string cvps = vps::data::join_path(out.path(), ".cityscapes_vps");
     vps::data::write_synthetic_dataset(cvps, o);

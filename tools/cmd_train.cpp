@@ -74,6 +74,10 @@ int run_train(const std::vector<std::string>& args) {
               " (set model.panopticFPN.num_classes, model.panoptic.num_stuff / class_mapping, "
               "model.bbox_head.num_classes and model.mask_head.num_classes)");
   }
+  if (rc.flow == "<split>") rc.data.flow_dir = vps::data::join_path(f.get("data"), rc.split + "/flow");
+  else rc.data.flow_dir = rc.flow;
+  VPS_CHECK(rc.data.flow_dir.empty() || vps::data::path_exists(rc.data.flow_dir), "vps train: data.flow: no folder ",
+            rc.data.flow_dir, " (vps synth --flow-offsets writes <data>/<split>/flow)");
   vps::data::PairSampler sampler(ds, rc.data);
   vps::data::PrefetchingSampler prefetch(sampler);
   vps::train::TrainerOptions to = rc.trainer;

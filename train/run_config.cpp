@@ -56,7 +56,7 @@ RunConfig run_config(json cfg, const std::string& config_dir, const std::vector<
   rc.resolved = cfg;
   const uint64_t seed = uint64_t(models::cfg::get_int(cfg, "seed", 0, "train config"));
   json d = section(cfg, "data");
-  models::cfg::check_keys(d, {"format", "split", "ref_offsets", "scale", "scale_ratio_range", "crop_size", "flip"},
+  models::cfg::check_keys(d, {"format", "split", "ref_offsets", "scale", "scale_ratio_range", "crop_size", "flip", "flow"},
                           "data");
   rc.split = models::cfg::get_string(d, "split", "train", "data");
   rc.format = data::dataset_format_from_string(models::cfg::get_string(d, "format", "cityscapes_vps", "data"),
@@ -65,6 +65,9 @@ RunConfig run_config(json cfg, const std::string& config_dir, const std::vector<
   rc.data.ref_offsets.assign(offs.begin(), offs.end());
   rc.data.scale = models::cfg::get_double(d, "scale", 1.0, "data");
   rc.data.flip = models::cfg::get_bool(d, "flip", true, "data");
+  // data.flow: false (none), true (<data>/<split>/flow, e.g. vps synth --flow-offsets) or a folder
+  if (d.contains("flow") && d["flow"].is_string()) rc.flow = d["flow"].get<std::string>();
+  else if (models::cfg::get_bool(d, "flow", false, "data")) rc.flow = "<split>";
   std::vector<double> ratio = models::cfg::get_doubles(d, "scale_ratio_range", {}, "data");
   VPS_CHECK(ratio.empty() || ratio.size() == 2, "train config: data.scale_ratio_range must be [lo, hi], got ",
             ratio.size(), " numbers");

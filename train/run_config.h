@@ -18,6 +18,9 @@ struct RunConfig {
   std::string split = "train";
   data::DatasetFormat format = data::DatasetFormat::cityscapes_vps;  // data.format: cityscapes_vps | viper
   data::PairOptions data;
+  // The pair flows of SiamTrack's warping loss: "" none, "<split>" the dataset's <split>/flow folder,
+  // else a folder (a `vps flow` cache); the command sets data.flow_dir from it.
+  std::string flow;
   TrainerOptions trainer;        // sgd, schedule, clip, max_iters, checkpoint_every, seed (out_dir unset)
   int64_t log_every = 10;        // progress lines on the terminal (the JSON-lines log has every step)
   nlohmann::json resolved;       // the whole configuration after overrides, written to RUN/config.json
