@@ -51,9 +51,8 @@ HD inline Tap<T> resample_tap(const ResampleGeom& g, const T* flow_b, int64_t y,
 }
 
 // Pixels per item: SPAN, 64 on CPU and 1 on CUDA (a thread per pixel). An item computes the taps of
-// its pixels first and then sweeps the channels with pixels inner: with channels inner, every pixel
-// touched all C planes, whose equal offsets (a multiple of 4 KiB apart) thrash the same cache sets
-// (19 channels at 128x256: 2.2x slower than grid_sample).
+// its pixels once and then sweeps the channels with pixels inner, so one channel plane is read at a
+// time (the planes' equal offsets are a multiple of 4 KiB apart and share cache sets).
 constexpr int kCpuSpan = 64;
 
 // Forward: item (b, y, SPAN pixels of the row).
