@@ -17,11 +17,12 @@ struct ResampleGeom {
   int64_t B = 0, C = 0, H = 0, W = 0, Hf = 0, Wf = 0;  // image (B, C, H, W), flow (B, 2, Hf, Wf)
 };
 
-// Corner offsets (into one H x W plane) and the fractions a (along x) and b (along y) of one sample.
+// Corner offsets (into one H x W plane), the fractions a (along x) and b (along y) of one sample and
+// the corners' bilinear weights.
 template <class T>
 struct Tap {
-  int64_t tl, tr, bl, br;
-  T a, b;
+  int64_t tl = 0, tr = 0, bl = 0, br = 0;
+  T a = T(0), b = T(0), wtl = T(0), wtr = T(0), wbl = T(0), wbr = T(0);
 };
 
 HD inline int64_t clamp_index(int64_t v, int64_t n) { return v < 0 ? 0 : (v > n - 1 ? n - 1 : v); }
@@ -45,32 +46,36 @@ HD inline Tap<T> resample_tap(const ResampleGeom& g, const T* flow_b, int64_t y,
   axis_tap(T(x) + flow_b[k], g.W, &xl, &xr, &t.a);
   axis_tap(T(y) + flow_b[fp + k], g.H, &yt, &yb, &t.b);
   t.tl = yt * g.W + xl, t.tr = yt * g.W + xr, t.bl = yb * g.W + xl, t.br = yb * g.W + xr;
+  t.wtl = (T(1) - t.a) * (T(1) - t.b), t.wtr = t.a * (T(1) - t.b), t.wbl = (T(1) - t.a) * t.b, t.wbr = t.a * t.b;
   return t;
 }
 
-// Forward: item (b, y, span of x), every channel of each pixel (the tap is computed once per pixel).
-template <class T>
+// Pixels per item: SPAN, 64 on CPU and 1 on CUDA (a thread per pixel). An item computes the taps of
+// its pixels once and then sweeps the channels with pixels inner, so one channel plane is read at a
+// time (the planes' equal offsets are a multiple of 4 KiB apart and share cache sets).
+constexpr int kCpuSpan = 64;
+
+// Forward: item (b, y, SPAN pixels of the row).
+template <class T, int SPAN>
 struct ResampleForwardBody {
   ResampleGeom g;
   const T* img;
   const T* flow;
   T* out;
-  int64_t span;
   HD void operator()(int64_t i) const {
-    RowSpan rs = row_span(i, g.Wf, span);
-    int64_t y = rs.row % g.Hf, b = rs.row / g.Hf, plane = g.H * g.W, fplane = g.Hf * g.Wf;
+    RowSpan rs = row_span(i, g.Wf, SPAN);
+    int64_t y = rs.row % g.Hf, b = rs.row / g.Hf, plane = g.H * g.W, fplane = g.Hf * g.Wf, n = rs.k1 - rs.k0;
     const T* im = img + b * g.C * plane;
-    T* o = out + b * g.C * fplane + y * g.Wf;
-    for (int64_t x = rs.k0; x < rs.k1; ++x) {
-      Tap<T> t = resample_tap(g, flow + b * 2 * fplane, y, x);
-      T wtl = (T(1) - t.a) * (T(1) - t.b), wtr = t.a * (T(1) - t.b), wbl = (T(1) - t.a) * t.b, wbr = t.a * t.b;
-      for (int64_t c = 0; c < g.C; ++c) {
-        const T* p = im + c * plane;
-        o[c * fplane + x] = wtl * p[t.tl] + wtr * p[t.tr] + wbl * p[t.bl] + wbr * p[t.br];
-      }
+    T* o = out + b * g.C * fplane + y * g.Wf + rs.k0;
+    Tap<T> t[SPAN];
+    for (int64_t k = 0; k < n; ++k) t[k] = resample_tap(g, flow + b * 2 * fplane, y, rs.k0 + k);
+    for (int64_t c = 0; c < g.C; ++c) {
+      const T* p = im + c * plane;
+      for (int64_t k = 0; k < n; ++k)
+        o[c * fplane + k] = t[k].wtl * p[t[k].tl] + t[k].wtr * p[t[k].tr] + t[k].wbl * p[t[k].bl] + t[k].wbr * p[t[k].br];
     }
   }
-  int64_t count() const { return g.B * g.Hf * ((g.Wf + span - 1) / span); }
+  int64_t count() const { return g.B * g.Hf * ((g.Wf + SPAN - 1) / SPAN); }
 };
 
 // Image adjoint into a zeroed grad. per_plane (CPU): item (b, c) sweeps every pixel of that channel
@@ -94,50 +99,54 @@ struct ResampleImageGradBody {
     int64_t k0 = per_plane ? 0 : i % fplane, k1 = per_plane ? fplane : k0 + 1;
     for (int64_t k = k0; k < k1; ++k) {
       Tap<T> t = resample_tap(g, flow + b * 2 * fplane, k / g.Wf, k % g.Wf);
-      T wtl = (T(1) - t.a) * (T(1) - t.b), wtr = t.a * (T(1) - t.b), wbl = (T(1) - t.a) * t.b, wbr = t.a * t.b;
       for (int64_t c = c0; c < c1; ++c) {
         T gv = gout[(b * g.C + c) * fplane + k];
         T* p = gimg + (b * g.C + c) * plane;
-        add(p + t.tl, wtl * gv);
-        add(p + t.tr, wtr * gv);
-        add(p + t.bl, wbl * gv);
-        add(p + t.br, wbr * gv);
+        add(p + t.tl, t.wtl * gv);
+        add(p + t.tr, t.wtr * gv);
+        add(p + t.bl, t.wbl * gv);
+        add(p + t.br, t.wbr * gv);
       }
     }
   }
   int64_t count() const { return per_plane ? g.B * g.C : g.B * g.Hf * g.Wf; }
 };
 
-// Flow gradient: item (b, y, span of x), summed over the channels; a clamped axis (both corners on
-// one index) contributes 0, as in the original.
-template <class T>
+// Flow gradient: item (b, y, SPAN pixels of the row), summed over the channels; a clamped axis (both
+// corners on one index) contributes 0, as in the original.
+template <class T, int SPAN>
 struct ResampleFlowGradBody {
   ResampleGeom g;
   const T* gout;
   const T* img;
   const T* flow;
   T* gflow;
-  int64_t span;
   HD void operator()(int64_t i) const {
-    RowSpan rs = row_span(i, g.Wf, span);
-    int64_t y = rs.row % g.Hf, b = rs.row / g.Hf, plane = g.H * g.W, fplane = g.Hf * g.Wf;
+    RowSpan rs = row_span(i, g.Wf, SPAN);
+    int64_t y = rs.row % g.Hf, b = rs.row / g.Hf, plane = g.H * g.W, fplane = g.Hf * g.Wf, n = rs.k1 - rs.k0;
     const T* im = img + b * g.C * plane;
-    const T* go = gout + b * g.C * fplane + y * g.Wf;
-    T* gf = gflow + b * 2 * fplane + y * g.Wf;
-    for (int64_t x = rs.k0; x < rs.k1; ++x) {
-      Tap<T> t = resample_tap(g, flow + b * 2 * fplane, y, x);
-      T gu = T(0), gv = T(0);
-      for (int64_t c = 0; c < g.C; ++c) {
-        const T* p = im + c * plane;
-        T o = go[c * fplane + x];
-        gu += o * ((T(1) - t.b) * (p[t.tr] - p[t.tl]) + t.b * (p[t.br] - p[t.bl]));
-        gv += o * ((T(1) - t.a) * (p[t.bl] - p[t.tl]) + t.a * (p[t.br] - p[t.tr]));
+    const T* go = gout + b * g.C * fplane + y * g.Wf + rs.k0;
+    Tap<T> t[SPAN];
+    T gu[SPAN], gv[SPAN];
+    for (int64_t k = 0; k < n; ++k) {
+      t[k] = resample_tap(g, flow + b * 2 * fplane, y, rs.k0 + k);
+      gu[k] = gv[k] = T(0);
+    }
+    for (int64_t c = 0; c < g.C; ++c) {
+      const T* p = im + c * plane;
+      for (int64_t k = 0; k < n; ++k) {
+        T o = go[c * fplane + k], a = t[k].a, bb = t[k].b;
+        gu[k] += o * ((T(1) - bb) * (p[t[k].tr] - p[t[k].tl]) + bb * (p[t[k].br] - p[t[k].bl]));
+        gv[k] += o * ((T(1) - a) * (p[t[k].bl] - p[t[k].tl]) + a * (p[t[k].br] - p[t[k].tr]));
       }
-      gf[x] = gu;
-      gf[fplane + x] = gv;
+    }
+    T* gf = gflow + b * 2 * fplane + y * g.Wf + rs.k0;
+    for (int64_t k = 0; k < n; ++k) {
+      gf[k] = gu[k];
+      gf[fplane + k] = gv[k];
     }
   }
-  int64_t count() const { return g.B * g.Hf * ((g.Wf + span - 1) / span); }
+  int64_t count() const { return g.B * g.Hf * ((g.Wf + SPAN - 1) / SPAN); }
 };
 
 struct Resample2dBackward : autograd::Node {
@@ -157,9 +166,13 @@ struct Resample2dBackward : autograd::Node {
       }
       if (next[1].valid()) {
         out[1] = Tensor::empty(fl.shape(), fl.dtype(), d);
-        ResampleFlowGradBody<T> body{g, go.data<T>(), im.data<T>(), fl.data<T>(), out[1].data<T>(),
-                                     d.is_cuda() ? 1 : g.Wf};
-        parallel_for(d, body.count(), body, body.span * g.C);
+        if (d.is_cuda()) {
+          ResampleFlowGradBody<T, 1> body{g, go.data<T>(), im.data<T>(), fl.data<T>(), out[1].data<T>()};
+          parallel_for(d, body.count(), body);
+        } else {
+          ResampleFlowGradBody<T, kCpuSpan> body{g, go.data<T>(), im.data<T>(), fl.data<T>(), out[1].data<T>()};
+          parallel_for(d, body.count(), body, kCpuSpan * g.C);
+        }
       }
     });
     return out;
@@ -191,8 +204,13 @@ Tensor resample2d(const Tensor& img_in, const Tensor& flow_in) {
   Tensor out = Tensor::empty({g.B, g.C, g.Hf, g.Wf}, img.dtype(), img.device());
   VPS_DISPATCH_FLOAT(img.dtype(), "resample2d", [&] {
     using T = scalar_t;
-    ResampleForwardBody<T> body{g, img.data<T>(), flow.data<T>(), out.data<T>(), img.device().is_cuda() ? 1 : g.Wf};
-    parallel_for(img.device(), body.count(), body, body.span * g.C);
+    if (img.device().is_cuda()) {
+      ResampleForwardBody<T, 1> body{g, img.data<T>(), flow.data<T>(), out.data<T>()};
+      parallel_for(img.device(), body.count(), body);
+    } else {
+      ResampleForwardBody<T, kCpuSpan> body{g, img.data<T>(), flow.data<T>(), out.data<T>()};
+      parallel_for(img.device(), body.count(), body, kCpuSpan * g.C);
+    }
   });
   if (autograd::needs_grad({img_in, flow_in})) {
     auto node = std::make_shared<Resample2dBackward>();
