@@ -19,6 +19,10 @@
 #include <omp.h>
 
 #include "data/fs_util.h"
+#include "data/panoptic.h"
+#include "infer/pan_export.h"
+#include "models/registry.h"
+#include "models/weights_io.h"
 #include "tensor/blas.h"
 #include "tensor/safetensors.h"
 #include "tensor/tensor_io.h"
@@ -253,4 +257,81 @@ TEST_F(Distributed, HungOrDeadRankStopsTheOthersWithItsName) {
     EXPECT_EQ(r.rc, 0) << r.err;
     EXPECT_EQ(lines_of(*dir_ / (run + "/log.jsonl")).size(), size_t(k + 1));
   }
+}
+
+// Every file of a prediction folder, by relative path, with its bytes.
+static std::map<std::string, std::vector<uint8_t>> files_of(const std::string& dir) {
+  std::map<std::string, std::vector<uint8_t>> out;
+  out["pred.json"] = data::read_file_bytes(dir + "/pred.json");
+  for (const auto& f : data::list_files(dir + "/pan_pred", ".png")) out["pan_pred/" + f] = data::read_file_bytes(dir + "/pan_pred/" + f);
+  return out;
+}
+
+// `vps infer --shard i/n` then `--merge`, and under mpirun one shard per rank merged by rank 0: the
+// PNGs and pred.json are byte for byte the single-process run's (the thing ids of later videos are
+// renumbered as one process numbers them).
+TEST(ShardedInference, EqualsSingleProcessByteForByte) {
+  test::TempDir dir;
+  auto r = vps_cli({"synth", "--out", dir / "data", "--splits", "val", "--videos", "3", "--frames", "6", "--label-every",
+                    "3", "--width", "96", "--height", "64"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto model = models::build_model_from_file("configs/vpsnet_track_tiny.json");
+  models::save(*model, dir / "w.safetensors");
+  auto infer = [&](const std::string& out, std::vector<std::string> extra) {
+    std::vector<std::string> a = {"infer", "--config", "configs/vpsnet_track_tiny.json", "--weights", dir / "w.safetensors",
+                                  "--data", dir / "data", "--split", "val", "--out", dir / out, "--stuff-area-limit", "16"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  r = vps_cli(infer("single", {}));
+  ASSERT_EQ(r.rc, 0) << r.err;
+  for (const char* s : {"0/2", "1/2"}) {
+    r = vps_cli(infer(std::string("shard") + s[0], {"--shard", s}));
+    ASSERT_EQ(r.rc, 0) << r.err;
+  }
+  r = vps_cli({"infer", "--merge", "--data", dir / "data", "--split", "val", "--out", dir / "merged", dir / "shard1", dir / "shard0"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto single = files_of(dir / "single");
+  ASSERT_EQ(single.size(), 1u + 6u);  // pred.json + 3 videos x 2 labelled frames
+  EXPECT_TRUE(single == files_of(dir / "merged"));
+  int renumbered = 0;  // shard 1's frames whose thing ids the merge changed (0 when the model found no things)
+  for (auto& [name, bytes] : files_of(dir / "shard1"))
+    renumbered += name != "pred.json" && bytes != single.at(name);
+  std::printf("sharded inference: %d of shard 1's frames renumbered by the merge\n", renumbered);
+  EXPECT_EQ(data::read_json(dir / "shard1/shard.json")["videos"], nlohmann::json::array({1}));
+  // refusals: a shard missing, one given twice, a bad --shard
+  r = vps_cli({"infer", "--merge", "--data", dir / "data", "--out", dir / "m2", dir / "shard0"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_TRUE(has(r.err, "shard 0 of 2 but 1 folders")) << r.err;
+  r = vps_cli({"infer", "--merge", "--data", dir / "data", "--out", dir / "m3", dir / "shard0", dir / "shard0"});
+  EXPECT_TRUE(has(r.err, "shard 0 given twice")) << r.err;
+  r = vps_cli(infer("bad", {"--shard", "2/2"}));
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_TRUE(has(r.err, "--shard '2/2'")) << r.err;
+  EXPECT_FALSE(data::path_exists(dir / "m2"));
+  if (std::string why = skip_reason(); !why.empty()) GTEST_SKIP() << "the mpirun part: " << why;
+  pid_t pid = spawn_mpirun(dir.path(), infer("mpi", {}));
+  ASSERT_EQ(wait_for(pid, 300), 0) << slurp(dir / "mpirun.log");
+  EXPECT_TRUE(single == files_of(dir / "mpi"));
+  EXPECT_FALSE(data::path_exists(dir / "mpi.shard-1-of-2"));  // rank 0 removed the shard folders
+}
+
+// The merge's renumbering on hand-built frames with things (the tiny random model above may find
+// none): a shard holding only the second video numbers its things from scratch; renumbered after the
+// first video they get the single-process ids, stuff and void unchanged.
+TEST(ShardedInference, RenumberGivesTheSingleProcessIds) {
+  infer::Pan2ch a{4, 1, {11, 11, 12, 0}, {1, 1, 2, 0}, {1, 1, 2, 0}};
+  infer::Pan2ch b{4, 1, {13, 0, 11, 12}, {1, 0, 2, 3}, {5, 0, 6, 7}};
+  nlohmann::json info;
+  infer::SegmentIds single(data::cityscapes_categories()), shard(data::cityscapes_categories()),
+      merge(data::cityscapes_categories());
+  std::vector<uint32_t> single_a = single.encode(a, &info);
+  single.new_video();
+  std::vector<uint32_t> single_b = single.encode(b, &info);
+  std::vector<uint32_t> shard_b = shard.encode(b, &info);
+  ASSERT_NE(shard_b, single_b);  // the shard's ids differ: there is something to renumber
+  for (uint32_t& p : single_a) EXPECT_EQ(merge.renumber(p), p);  // shard 0 held the first video
+  merge.new_video();
+  for (uint32_t& p : shard_b) p = merge.renumber(p);
+  EXPECT_EQ(shard_b, single_b);
 }
