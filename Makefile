@@ -1,7 +1,8 @@
-# vps build. Configurations: CUDA=auto|0|1  CUDNN=auto|0|1  DEBUG=0|1  ARCH=90
+# vps build. Configurations: CUDA=auto|0|1  CUDNN=auto|0|1  MPI=auto|0|1  DEBUG=0|1  ARCH=90
 # One object tree per configuration under build/<config>/; header dependencies tracked via -MMD.
 CUDA  ?= auto
 CUDNN ?= auto
+MPI   ?= auto
 DEBUG ?= 0
 ARCH  ?= 90
 CUDA_HOME ?= /usr/local/cuda
@@ -52,6 +53,24 @@ ifeq ($(CUDA),1)
   LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas $(if $(filter 1,$(CUDNN)),-lcudnn,)
 endif
 
+# MPI (train/distributed*.cpp): auto = on when dpkg says Open MPI's development package is installed
+# (as scripts/deps.sh decides); flags from mpicc (the C API: no -lmpi_cxx). NCCL needs CUDA and MPI (MPI bootstraps it).
+ifeq ($(MPI),auto)
+  override MPI := $(if $(filter ii,$(shell dpkg-query -W -f='$${db:Status-Abbrev}' libopenmpi-dev 2>/dev/null | cut -c1-2)),1,0)
+endif
+NCCL := $(if $(filter 1,$(CUDA)),$(MPI),0)
+ifeq ($(MPI),1)
+  CXXFLAGS += -DVPS_MPI=1 -DVPS_NCCL=$(NCCL) -DOMPI_SKIP_MPICXX=1 $(shell mpicc --showme:compile)
+  LDLIBS   += $(shell mpicc --showme:link) $(if $(filter 1,$(NCCL)),-lnccl,)
+else
+  CXXFLAGS += -DVPS_MPI=0 -DVPS_NCCL=0
+endif
+# the objects that see VPS_MPI are rebuilt when MPI changes (the configuration name does not carry it)
+MPI_STAMP := $(BUILD)/mpi-$(MPI).stamp
+$(MPI_STAMP):
+	@mkdir -p $(dir $@) && rm -f $(BUILD)/mpi-*.stamp && touch $@
+$(patsubst %,$(BUILD)/%.o,$(wildcard train/distributed*.cpp)): $(MPI_STAMP)
+
 LIB_DIRS := tensor autograd ops layers models losses train infer data eval
 # The subcommands (tools/cmd_*.cpp) are in the library too, so that the tests run them as a user
 # does (vps::cli::run_main); the binary adds only tools/main.cpp.
@@ -70,7 +89,7 @@ all: $(BUILD)/vps $(BUILD)/vps_tests $(BUILD)/vps_bench info
 	@ln -sfn $(CONFIG) build/current
 
 info:
-	@echo "vps: config=$(CONFIG) CUDA=$(CUDA) CUDNN=$(CUDNN) DEBUG=$(DEBUG) ARCH=sm_$(ARCH) nvcc=$(or $(NVCC),none)"
+	@echo "vps: config=$(CONFIG) CUDA=$(CUDA) CUDNN=$(CUDNN) MPI=$(MPI) NCCL=$(NCCL) DEBUG=$(DEBUG) ARCH=sm_$(ARCH) nvcc=$(or $(NVCC),none)"
 
 $(DEPS_OK): scripts/deps.sh
 	@bash scripts/deps.sh build

@@ -234,10 +234,10 @@ PrefetchingSampler::~PrefetchingSampler() {
   if (pending_.valid()) pending_.wait();
 }
 
-models::Batch PrefetchingSampler::get(int64_t step) {
+models::Batch PrefetchingSampler::get(int64_t step, int64_t next) {
   models::Batch b = (pending_.valid() && next_ == step) ? pending_.get() : s_.sample(step);
   if (pending_.valid()) pending_.wait();  // a stale prefetch (the caller jumped): let it finish
-  next_ = step + 1;
+  next_ = next;
   const PairSampler* s = &s_;
   pending_ = std::async(std::launch::async, [s, n = next_] { return s->sample(n); });
   return b;

@@ -61,12 +61,14 @@ class PairSampler {
 };
 
 // Decodes and transforms the next step's sample on a background thread while the current step runs:
-// get(step) returns sample(step) (waiting for it when it was prefetched) and starts step + 1.
+// get(step) returns sample(step) (waiting for it when it was prefetched) and starts step + 1; get(step,
+// next) starts `next` instead (a data-parallel rank's next sample index).
 class PrefetchingSampler {
  public:
   explicit PrefetchingSampler(const PairSampler& s) : s_(s) {}
   ~PrefetchingSampler();
-  models::Batch get(int64_t step);
+  models::Batch get(int64_t step) { return get(step, step + 1); }
+  models::Batch get(int64_t step, int64_t next);
 
  private:
   const PairSampler& s_;

@@ -72,6 +72,21 @@ SegmentIds::SegmentIds(const std::vector<data::Category>& cats) {
   used_[data::kVoidId] = true;
 }
 
+uint32_t SegmentIds::fresh() {
+  while (used_.count(next_)) ++next_;
+  used_[next_] = true;
+  return next_;
+}
+
+uint32_t SegmentIds::renumber(uint32_t id) {
+  if (id == data::kVoidId) return id;
+  for (const auto& [cls, stuff] : stuff_id_)
+    if (stuff == id) return id;
+  auto it = renumbered_.find(id);
+  if (it == renumbered_.end()) it = renumbered_.emplace(id, fresh()).first;
+  return it->second;
+}
+
 std::vector<uint32_t> SegmentIds::encode(const Pan2ch& p, nlohmann::json* segments_info) {
   const size_t n = p.seg.size();
   std::vector<uint32_t> ids(n, data::kVoidId);
@@ -83,11 +98,7 @@ std::vector<uint32_t> SegmentIds::encode(const Pan2ch& p, nlohmann::json* segmen
     if (p.ins[k] > 0) {  // a thing segment: one id per (class, object) over the video
       auto key = std::make_pair(sem, int(p.obj[k]));
       auto it = things_.find(key);
-      if (it == things_.end()) {
-        while (used_.count(next_)) ++next_;
-        used_[next_] = true;
-        it = things_.emplace(key, next_).first;
-      }
+      if (it == things_.end()) it = things_.emplace(key, fresh()).first;
       id = it->second;
     } else {
       auto it = stuff_id_.find(sem);

@@ -36,13 +36,20 @@ Pan2ch unify_frame(const std::vector<int64_t>& seg, const std::vector<int64_t>& 
 class SegmentIds {
  public:
   explicit SegmentIds(const std::vector<data::Category>& cats);
-  void new_video() { things_.clear(); }
+  void new_video() { things_.clear(), renumbered_.clear(); }
   // The panoptic id image of a frame and its segments_info (id, category_id, iscrowd, bbox, area).
   std::vector<uint32_t> encode(const Pan2ch& p, nlohmann::json* segments_info);
+  // Merging shards (infer/shards.h): the id this set gives a thing segment that another set (a shard
+  // holding a subset of the videos) numbered `id` in the current video; stuff and void ids stay. Fed
+  // the shard's pixels in encode's order, it hands out the ids a single set would have.
+  uint32_t renumber(uint32_t id);
 
  private:
+  uint32_t fresh();
+
   std::map<int, uint32_t> stuff_id_;
   std::map<std::pair<int, int>, uint32_t> things_;
+  std::map<uint32_t, uint32_t> renumbered_;
   std::map<uint32_t, bool> used_;
   uint32_t next_ = 1;
 };

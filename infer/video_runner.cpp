@@ -116,36 +116,58 @@ const std::vector<std::string>& dump_names() {
   return n;
 }
 
+std::vector<int64_t> labelled_index_of_all_frames(const data::CityscapesVps& ds) {
+  std::map<std::string, int64_t> labelled;  // frame key -> index into ds.frames()
+  for (size_t i = 0; i < ds.frames().size(); ++i) labelled[frame_key(ds.frames()[i].image_file, true)] = int64_t(i);
+  std::vector<int64_t> out;
+  for (const data::CvpsAllFrame& af : ds.all_frames()) {
+    auto it = labelled.find(frame_key(af.file, false));
+    out.push_back(it == labelled.end() ? -1 : it->second);
+  }
+  return out;
+}
+
 InferStats infer_dataset(models::VPSNetTrack& model, const std::string& data_root, const std::string& out_dir,
                          const InferOptions& opt) {
   check_dump_names(opt);
+  VPS_CHECK(opt.shards >= 1 && opt.shard >= 0 && opt.shard < opt.shards, "vps infer: shard ", opt.shard, " of ",
+            opt.shards, " does not exist (0 <= shard < shards)");
   data::CityscapesVps ds(data_root, opt.split);
   VPS_CHECK(!ds.all_frames().empty(), "vps infer: ", data_root, " split ", opt.split,
             " lists no frames in im_all_info_", opt.split, "_city_vps.json (the img_all index)");
-  std::map<std::string, size_t> labelled;  // frame key -> index into ds.frames()
-  for (size_t i = 0; i < ds.frames().size(); ++i) labelled[frame_key(ds.frames()[i].image_file, true)] = i;
+  const std::vector<int64_t> labelled = labelled_index_of_all_frames(ds);
   data::OutputDir out(out_dir, opt.force);
   FrameRunner runner(model, ds.categories(), out.path(), opt);
   std::map<size_t, nlohmann::json> annotations;  // by labelled frame index (pred.json in frame order)
   InferStats st;
-  const int64_t total = int64_t(ds.all_frames().size());
-  for (const data::CvpsVideo& v : ds.videos()) {
+  std::vector<size_t> mine;  // this shard's videos
+  int64_t total = 0, labelled_total = 0;
+  for (size_t v = 0; v < ds.videos().size(); ++v)
+    if (int(v % size_t(opt.shards)) == opt.shard) {
+      mine.push_back(v);
+      total += int64_t(ds.videos()[v].all.size());
+      labelled_total += int64_t(ds.videos()[v].labelled.size());
+    }
+  for (size_t v : mine) {
     runner.new_video();
-    for (size_t j : v.all) {
+    for (size_t j : ds.videos()[v].all) {
       const data::CvpsAllFrame& af = ds.all_frames()[j];
-      auto it = labelled.find(frame_key(af.file, false));
-      nlohmann::json a = runner.run(ds.all_frame_path(j), af.frame_index, it == labelled.end() ? "" : ds.frames()[it->second].name);
-      if (it != labelled.end()) annotations[it->second] = a, ++st.written;
+      int64_t li = labelled[j];
+      nlohmann::json a = runner.run(ds.all_frame_path(j), af.frame_index, li < 0 ? "" : ds.frames()[size_t(li)].name);
+      if (li >= 0) annotations[size_t(li)] = a, ++st.written;
       ++st.frames;
-      if (opt.progress) opt.progress(st.videos, int64_t(ds.videos().size()), st.frames, total);
+      if (opt.progress) opt.progress(st.videos, int64_t(mine.size()), st.frames, total);
     }
     ++st.videos;
   }
-  VPS_CHECK(annotations.size() == ds.frames().size(), "vps infer: ", ds.frames().size(), " labelled frames but ",
+  VPS_CHECK(int64_t(annotations.size()) == labelled_total, "vps infer: ", labelled_total, " labelled frames but ",
             annotations.size(), " of them are in img_all (", data_root, ")");
   nlohmann::json pred = {{"annotations", nlohmann::json::array()}};
   for (auto& [i, a] : annotations) pred["annotations"].push_back(a);
   data::write_json(data::join_path(out.path(), "pred.json"), pred);
+  if (opt.shards > 1)
+    data::write_json(data::join_path(out.path(), "shard.json"),
+                     {{"shard", opt.shard}, {"shards", opt.shards}, {"split", opt.split}, {"videos", mine}});
   runner.finish();
   out.commit();
   return st;

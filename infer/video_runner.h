@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "data/cityscapes_vps.h"
 #include "eval/vpq.h"
 #include "models/vpsnet_track.h"
 
@@ -23,6 +24,9 @@ struct InferOptions {
   bool vis = false;                 // infer_frames: <out>/vis/<frame>.png overlays and <out>/vis/video.gif
   // Called after every frame: (videos done, video count, frames done, frame count).
   std::function<void(int64_t, int64_t, int64_t, int64_t)> progress;
+  // infer_dataset: shard `shard` of `shards` runs the videos v (in the dataset's order) with
+  // v % shards == shard and writes shard.json beside pred.json (infer/shards.h merges them).
+  int shard = 0, shards = 1;
 };
 
 struct InferStats {
@@ -43,6 +47,9 @@ InferStats infer_frames(models::VPSNetTrack& model, const std::string& frames_di
 // `vps train --eval-every`.
 eval::VpqResult infer_and_score(models::VPSNetTrack& model, const std::string& data_root, const std::string& pred_dir,
                                 const InferOptions& opt);
+
+// For each img_all frame of `ds`, the index of the labelled frame (ds.frames()) it is, or -1.
+std::vector<int64_t> labelled_index_of_all_frames(const data::CityscapesVps& ds);
 
 // The names --dump accepts.
 const std::vector<std::string>& dump_names();

@@ -1,16 +1,20 @@
 // `vps infer --config C --weights W (--data DIR [--split val] | --frames DIR) --out PRED`: flags ->
-// infer/video_runner.h.
+// infer/video_runner.h; `--shard i/n`, one shard per rank under mpirun/srun and `--merge` -> infer/shards.h.
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
+#include "data/fs_util.h"
+#include "infer/shards.h"
 #include "infer/video_runner.h"
 #include "models/registry.h"
 #include "models/weights_io.h"
 #include "tensor/check.h"
 #include "tools/command.h"
+#include "train/distributed.h"
 
 namespace {
 
@@ -19,9 +23,11 @@ int run_infer(const std::vector<std::string>& args) {
                     "Run VPSNet-Track over every video of a Cityscapes-VPS layout dataset (all frames in img_all, in time\n"
                     "order, the tracker reset per video) and write the labelled frames' predictions as pan_pred/*.png +\n"
                     "pred.json, the format `vps eval vpq` and the official evaluator read. Or --frames: a folder of frames\n"
-                    "of one video of your own (no GT), every frame written. Progress goes to stderr.");
-  f.opt("config", "", "model config JSON (e.g. configs/vpsnet_track_r50.json)", true)
-      .opt("weights", "", "weights: .safetensors or PyTorch .pth (converted VPSNet checkpoints load by name)", true)
+                    "of one video of your own (no GT), every frame written. Progress goes to stderr.\n"
+                    "--shard i/n runs every n-th video from the i-th; under mpirun/srun each rank runs its shard and rank 0\n"
+                    "merges them into --out; --merge --data DIR --out PRED SHARD... joins shard folders (docs/distributed.md).");
+  f.opt("config", "", "model config JSON (e.g. configs/vpsnet_track_r50.json) (required unless --merge)")
+      .opt("weights", "", "weights: .safetensors or PyTorch .pth (converted VPSNet checkpoints load by name) (required unless --merge)")
       .opt("data", "", "dataset root (Cityscapes-VPS layout, e.g. from `vps synth`)")
       .opt("frames", "", "a folder of .png/.jpg frames of one video, in name order (instead of --data)")
       .opt("dump", "", "per-frame tensors to <out>/dump/<frame>.safetensors: fpn,fcn_output,panoptic_logits,detections")
@@ -30,12 +36,39 @@ int run_infer(const std::vector<std::string>& args) {
       .opt("stuff-area-limit", "2048", "stuff classes with fewer pixels become void (VPSNet's export)")
       .flag("vis", "with --frames: colour overlays <out>/vis/<frame>.png and <out>/vis/video.gif")
       .flag("non-strict", "allow keys missing from the weights file (they keep their initial values)")
-      .flag("force", "replace a non-empty --out folder as a whole");
+      .opt("shard", "", "i/n: run the videos v of --data with v % n == i (shard folders: --merge)")
+      .opt("dist-timeout", "86400", "under mpirun: seconds rank 0 waits for the other shards before stopping with an error naming them")
+      .flag("merge", "join the shard folders given as arguments into --out (needs --data and --split, no model)")
+      .flag("vis", "with --frames: colour overlays <out>/vis/<frame>.png and <out>/vis/video.gif")
+      .flag("non-strict", "allow keys missing from the weights file (they keep their initial values)")
+      .flag("force", "replace a non-empty --out folder as a whole")
+      .positionals("[SHARD_DIR ...] (with --merge)", 0, 100000);
   if (!f.parse(args)) return 0;
   if (f.get("data").empty() == f.get("frames").empty())
     throw vps::cli::UsageError("vps infer: give exactly one of --data DIR or --frames DIR");
-  std::vector<std::string> dump = f.get("dump").empty() ? std::vector<std::string>{} : f.get_list("dump", vps::infer::dump_names());
   std::string split = f.get_choice("split", {"train", "val", "test"});
+  if (f.on("merge")) {
+    VPS_CHECK(!f.get("data").empty(), "vps infer --merge: needs --data (the shards' dataset)");
+    vps::infer::merge_shards(f.get("data"), split, f.positional(), f.get("out"), f.on("force"));
+    std::printf("vps infer: %zu shards merged into %s\n", f.positional().size(), f.get("out").c_str());
+    return 0;
+  }
+  if (!f.positional().empty()) throw vps::cli::UsageError("vps infer: shard folders are arguments of --merge only");
+  for (const char* required : {"config", "weights"})
+    if (f.get(required).empty()) throw vps::cli::UsageError(std::string("vps infer: missing required flag --") + required + "\n" + f.help());
+  // one shard per rank under mpirun / srun (unless --shard says which), rank 0 merging them at the end
+  const vps::train::LaunchInfo launch = vps::train::launch_info([](const char* n) { return std::getenv(n); });
+  std::unique_ptr<vps::train::Communicator> comm;
+  vps::infer::ShardSpec shard;
+  if (!f.get("shard").empty()) {
+    shard = vps::infer::parse_shard(f.get("shard"));
+  } else if (launch.world > 1) {
+    comm = vps::train::make_communicator("mpi", launch, f.get_double("dist-timeout", 1e-3, 1e9));
+    shard = {comm->rank(), comm->size()};
+  }
+  VPS_CHECK(shard.count == 1 || !f.get("data").empty(), "vps infer --shard: shards are of --data videos, not --frames");
+  const std::string out_dir = comm ? vps::infer::shard_dir(f.get("out"), shard) : f.get("out");
+  std::vector<std::string> dump = f.get("dump").empty() ? std::vector<std::string>{} : f.get_list("dump", vps::infer::dump_names());
   int64_t limit = f.get_int64("stuff-area-limit", 0, int64_t(1) << 40);
   auto model = std::dynamic_pointer_cast<vps::models::VPSNetTrack>(vps::models::build_model_from_file(f.get("config")));
   VPS_CHECK(model, "vps infer: ", f.get("config"), " does not build a VPSNetTrack model");
@@ -48,6 +81,8 @@ int run_infer(const std::vector<std::string>& args) {
   o.force = f.on("force");
   o.dump = dump;
   o.vis = f.on("vis");
+  o.shard = shard.index;
+  o.shards = shard.count;
   auto t0 = std::chrono::steady_clock::now();
   // On a terminal one line updated in place; otherwise (a log file) a line every 10% of the frames.
   const bool tty = isatty(fileno(stderr));
@@ -63,11 +98,22 @@ int run_infer(const std::vector<std::string>& args) {
                  fps > 0 ? double(total - done) / fps : 0.0, tty ? "   " : "\n");
   };
   vps::infer::InferStats st = f.get("frames").empty()
-                                  ? vps::infer::infer_dataset(*model, f.get("data"), f.get("out"), o)
-                                  : vps::infer::infer_frames(*model, f.get("frames"), f.get("out"), o);
+                                  ? vps::infer::infer_dataset(*model, f.get("data"), out_dir, o)
+                                  : vps::infer::infer_frames(*model, f.get("frames"), out_dir, o);
   if (tty) std::fprintf(stderr, "\n");
   std::printf("vps infer: %lld videos, %lld frames, %lld labelled frames written to %s\n", (long long)st.videos,
-              (long long)st.frames, (long long)st.written, f.get("out").c_str());
+              (long long)st.frames, (long long)st.written, out_dir.c_str());
+  if (comm) {
+    comm->barrier("the end of inference (every shard written)");
+    if (comm->rank() == 0) {
+      std::vector<std::string> dirs;
+      for (int i = 0; i < shard.count; ++i) dirs.push_back(vps::infer::shard_dir(f.get("out"), {i, shard.count}));
+      vps::infer::merge_shards(f.get("data"), split, dirs, f.get("out"), o.force);
+      for (const auto& d : dirs) vps::data::remove_tree(d);
+      std::printf("vps infer: %d shards merged into %s\n", shard.count, f.get("out").c_str());
+    }
+    comm->barrier("the merge of the shards");  // no rank exits (and ends the job) before rank 0 has merged
+  }
   return 0;
 }
 

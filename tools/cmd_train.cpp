@@ -1,7 +1,9 @@
 // `vps train --config C --data DIR --out RUN [--weights INIT] [--resume] [key=value ...]`: flags ->
-// train/run_config.h, data/train_pairs.h and train/trainer.h.
+// train/run_config.h, data/train_pairs.h and train/trainer.h; under mpirun / srun data-parallel
+// (train/distributed.h, docs/distributed.md).
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include "data/cityscapes_vps.h"
@@ -36,6 +38,8 @@ int run_train(const std::vector<std::string>& args) {
       .opt("weights", "", "initial weights by name (.safetensors or .pth): an ImageNet ResNet-50, a VPSNet checkpoint")
       .opt("eval-every", "0", "every N iterations run the model over --eval-split and log its VPQ to RUN/eval.jsonl (0: never)")
       .opt("eval-split", "val", "split of --data for --eval-every")
+      .opt("distributed", "auto", "data-parallel backend: auto (mpi when started by mpirun/srun with several ranks, else none), none, mpi, nccl")
+      .opt("dist-timeout", "600", "seconds a rank waits for the others at a collective before stopping with an error naming them")
       .flag("resume", "continue from RUN/checkpoint.safetensors with its optimizer and RNG state")
       .flag("force", "start afresh in a non-empty run folder (its files are replaced)")
       .positionals("[key=value ...]", 0, 1000);
@@ -43,24 +47,35 @@ int run_train(const std::vector<std::string>& args) {
   const std::string run = f.get("out");
   vps::train::RunConfig rc =
       vps::train::run_config(vps::models::load_config(f.get("config")), dir_of(f.get("config")), f.positional());
+  const vps::train::LaunchInfo launch = vps::train::launch_info([](const char* n) { return std::getenv(n); });
+  std::string backend = f.get_choice("distributed", {"auto", "none", "mpi", "nccl"});
+  if (backend == "auto") backend = launch.world > 1 ? "mpi" : "none";
+  VPS_CHECK(backend != "nccl", "vps train --distributed nccl: vps train runs on the CPU (MPI's CPU tensors); "
+            "NCCL is for GPU tensors (train::make_communicator, docs/distributed.md)");
+  const double timeout = f.get_double("dist-timeout", 1e-3, 1e7);
+  auto comm = vps::train::make_communicator(backend, launch, timeout);
+  const bool root = comm->rank() == 0;  // writes the run folder, the log, checkpoints and weights
   auto model = vps::models::build_model(rc.model);
   const std::string ckpt = vps::data::join_path(run, "checkpoint.safetensors");
   if (f.on("resume")) {
     VPS_CHECK(vps::data::path_exists(ckpt), "vps train --resume: no checkpoint ", ckpt);
-  } else if (vps::data::path_exists(run) && !vps::data::list_files(run, "").empty()) {
+  } else if (root && vps::data::path_exists(run) && !vps::data::list_files(run, "").empty()) {
     VPS_CHECK(f.on("force"), "vps train: ", run, " is not empty (use --resume to continue it, --force to start afresh)");
     vps::data::remove_tree(run);
   }
-  vps::data::make_dirs(run);
-  vps::data::write_json(vps::data::join_path(run, "config.json"), rc.resolved, 2);
+  if (root) {
+    vps::data::make_dirs(run);
+    vps::data::write_json(vps::data::join_path(run, "config.json"), rc.resolved, 2);
+  }
+  comm->barrier("the run folder " + run);  // rank 0 has cleared and created it
   if (!f.get("weights").empty()) {
     vps::models::LoadOptions lo;
     lo.strict = false;
     vps::KeyReport r = vps::models::load(*model, f.get("weights"), lo);
-    std::printf("vps train: initialised from %s; %zu model keys not in it%s\n", f.get("weights").c_str(), r.missing.size(),
+    if (root) std::printf("vps train: initialised from %s; %zu model keys not in it%s\n", f.get("weights").c_str(), r.missing.size(),
                 r.missing.empty() ? "" : " (they keep their initial values):");
-    for (size_t i = 0; i < r.missing.size() && i < 20; ++i) std::printf("  %s\n", r.missing[i].c_str());
-    if (r.missing.size() > 20) std::printf("  ... and %zu more\n", r.missing.size() - 20);
+    for (size_t i = 0; i < r.missing.size() && i < 20 && root; ++i) std::printf("  %s\n", r.missing[i].c_str());
+    if (r.missing.size() > 20 && root) std::printf("  ... and %zu more\n", r.missing.size() - 20);
   }
   vps::data::CityscapesVps ds(f.get("data"), rc.split, rc.format);
   if (auto v = std::dynamic_pointer_cast<vps::models::VPSNetTrack>(model)) {  // class counts must agree
@@ -83,10 +98,14 @@ int run_train(const std::vector<std::string>& args) {
   vps::train::TrainerOptions to = rc.trainer;
   to.out_dir = run;
   to.checkpoint_metadata = {{"config", f.get("config")}};
+  to.comm = comm.get();
   vps::train::Trainer trainer(model, to);
+  if (root && comm->size() > 1)
+    std::printf("vps train: data-parallel over %d ranks (%s, started by %s), %lld samples per step\n", comm->size(),
+                backend.c_str(), launch.launcher.c_str(), (long long)(comm->size() * to.accumulate));
   if (f.on("resume")) {
     trainer.resume(ckpt);
-    std::printf("vps train: resumed %s at iteration %lld\n", ckpt.c_str(), (long long)trainer.iteration());
+    if (root) std::printf("vps train: resumed %s at iteration %lld\n", ckpt.c_str(), (long long)trainer.iteration());
   }
   const int64_t eval_every = f.get_int64("eval-every", 0, int64_t(1) << 40);
   auto vpsnet = std::dynamic_pointer_cast<vps::models::VPSNetTrack>(model);
@@ -112,8 +131,9 @@ int run_train(const std::vector<std::string>& args) {
   model->train();
   auto t0 = std::chrono::steady_clock::now();
   const int64_t first = trainer.iteration();
-  trainer.run([&](int64_t step) { return prefetch.get(step); },
+  trainer.run([&](int64_t index) { return prefetch.get(index, trainer.next_sample_index(index)); },
               [&](const vps::train::StepRecord& r) {
+                if (!root) return;
                 if (eval_every > 0 && r.iteration % eval_every == 0) evaluate(r.iteration);
                 if (r.iteration % rc.log_every != 0 && r.iteration != to.max_iters && r.iteration != first + 1) return;
                 double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -126,6 +146,7 @@ int run_train(const std::vector<std::string>& args) {
               });
   // the weights alone, by name, for `vps infer --weights` and as an initialisation (no optimizer state)
   const std::string weights = vps::data::join_path(run, "model.safetensors");
+  if (!root) return 0;
   vps::models::save(*model, weights, {{"config", f.get("config")}, {"iteration", std::to_string(trainer.iteration())}});
   std::printf("vps train: %lld iterations done, checkpoint %s, weights %s\n", (long long)trainer.iteration(), ckpt.c_str(),
               weights.c_str());

@@ -50,7 +50,7 @@ RunConfig run_config(json cfg, const std::string& config_dir, const std::vector<
     set_path(cfg, kv.substr(0, eq), value.is_discarded() ? json(v) : value);
   }
   models::cfg::check_keys(cfg, {"model", "data", "optimizer", "schedule", "max_iters", "checkpoint_every", "log_every",
-                               "seed"}, "train config");
+                               "seed", "accumulate"}, "train config");
   RunConfig rc;
   rc.model = cfg["model"];
   rc.resolved = cfg;
@@ -95,9 +95,11 @@ RunConfig run_config(json cfg, const std::string& config_dir, const std::vector<
   t.checkpoint_every = models::cfg::get_int(cfg, "checkpoint_every", 500, "train config");
   rc.log_every = models::cfg::get_int(cfg, "log_every", 10, "train config");
   t.seed = seed;
-  VPS_CHECK(t.max_iters >= 1 && t.checkpoint_every >= 0 && rc.log_every >= 1 && t.sgd.lr > 0 && t.clip_grad_norm >= 0,
-            "train config: max_iters >= 1, checkpoint_every >= 0, log_every >= 1, optimizer.lr > 0 and "
-            "clip_grad_norm >= 0 required");
+  t.accumulate = models::cfg::get_int(cfg, "accumulate", 1, "train config");
+  VPS_CHECK(t.max_iters >= 1 && t.checkpoint_every >= 0 && rc.log_every >= 1 && t.sgd.lr > 0 && t.clip_grad_norm >= 0 &&
+                t.accumulate >= 1 && t.accumulate <= 4096,
+            "train config: max_iters >= 1, checkpoint_every >= 0, log_every >= 1, optimizer.lr > 0, "
+            "clip_grad_norm >= 0 and accumulate in 1..4096 required");
   return rc;
 }
 

@@ -1,0 +1,27 @@
+// Sharded inference (docs/distributed.md): `vps infer --shard i/n` runs the videos v of a split with
+// v % n == i (infer_dataset, InferOptions::shard) into a folder of its own; merge_shards joins the n
+// folders into one prediction set byte for byte the single-process one: the same PNGs and pred.json.
+// Only the thing segment ids need work: a single process numbers them over all videos in order, a
+// shard over its own, so they are renumbered in the single process's order (SegmentIds::renumber).
+#pragma once
+#include <string>
+#include <vector>
+
+namespace vps::infer {
+
+// "i/n" -> {i, n}; a usage error names the text when it is not 0 <= i < n.
+struct ShardSpec {
+  int index = 0, count = 1;
+};
+ShardSpec parse_shard(const std::string& text);
+
+// The folder of shard i of n written beside `out` by `vps infer` under mpirun: <out>.shard-<i>-of-<n>.
+std::string shard_dir(const std::string& out, const ShardSpec& s);
+
+// Reads the shard folders (each with pan_pred/, pred.json and shard.json; in any order, every shard of
+// one split once) and writes the merged set into out_dir as a whole (OutputDir). --dump tensors are
+// copied as they are. Errors name the folder that is missing, repeated or of another split.
+void merge_shards(const std::string& data_root, const std::string& split, const std::vector<std::string>& shard_dirs,
+                  const std::string& out_dir, bool force);
+
+}  // namespace vps::infer
