@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <set>
 
+#include "data/image_tensor.h"
 #include "losses/siamtrack_losses.h"
+#include "losses/warp_loss.h"
+#include "layers/interpolate.h"
 #include "ops/ops.h"
 #include "tensor/check.h"
 
@@ -78,10 +81,40 @@ void check_frame(const SiamTrackFrame& f, const char* which) {
             " track ids must be (h, w), (G, h, w) and G");
 }
 
+// L_warp of the pair: the occlusion map at full resolution from the images in [0, 1] (times the
+// flow's validity), flow and map at the logits' resolution, channels: every stuff class and the
+// instances whose track id is in both frames.
+Tensor warp_term(const SiamTrackOptions& o, int64_t num_stuff, const SiamTrackFrame& t, const SiamTrackFrame& r,
+                 const Tensor& flow, const Tensor& flow_valid) {
+  VPS_CHECK(t.image.defined() && r.image.defined() && flow.dim() == 4 && flow.size(0) == 1 && flow.size(1) == 2 &&
+                flow.size(2) == t.image.size(2) && flow.size(3) == t.image.size(3) &&
+                (!flow_valid.defined() || flow_valid.shape() == (Shape{1, 1, flow.size(2), flow.size(3)})),
+            "SiamTrack: the flow ", shape_str(flow.shape()), " and its validity ",
+            flow_valid.defined() ? shape_str(flow_valid.shape()) : std::string("(none)"),
+            " must be (1, 2, H, W) and (1, 1, H, W) on the target's padded image grid ",
+            t.image.defined() ? shape_str(t.image.shape()) : std::string("(no image)"));
+  const Device dev = t.pano_logits.device();
+  const DType dt = t.pano_logits.dtype();
+  Tensor f = flow.to(dt).to(dev);
+  Tensor occ = occlusion_map(data::unit_range_image(t.image.to(dt).to(dev)), data::unit_range_image(r.image.to(dt).to(dev)),
+                             f, o.occlusion_alpha);
+  if (flow_valid.defined()) occ = mul(occ, flow_valid.to(dt).to(dev));
+  const int64_t h = t.pano_logits.size(2), w = t.pano_logits.size(3);
+  std::vector<std::pair<int64_t, int64_t>> channels;
+  for (int64_t c = 0; c < num_stuff; ++c) channels.push_back({c, c});
+  for (size_t i = 0; i < t.track_ids.size(); ++i) {
+    auto it = std::find(r.track_ids.begin(), r.track_ids.end(), t.track_ids[i]);
+    if (it != r.track_ids.end()) channels.push_back({num_stuff + int64_t(i), num_stuff + int64_t(it - r.track_ids.begin())});
+  }
+  return warp_loss(t.pano_logits, r.pano_logits, channels, downsample_flow(f, h, w),
+                   interpolate(occ, {h, w}, InterpMode::nearest));
+}
+
 }  // namespace
 
 void add_siamtrack_losses(LossMap& out, const SiamTrackOptions& o, int64_t num_stuff, int64_t num_classes,
-                          const SiamTrackFrame& t, const SiamTrackFrame& r) {
+                          const SiamTrackFrame& t, const SiamTrackFrame& r, const Tensor& flow,
+                          const Tensor& flow_valid) {
   check_frame(t, "target");
   check_frame(r, "reference");
   std::vector<int64_t> sem_t = host_i64(t.semantic), sem_r = host_i64(r.semantic);
@@ -106,6 +139,14 @@ void add_siamtrack_losses(LossMap& out, const SiamTrackOptions& o, int64_t num_s
                              o.temperature, n);
       out["loss_contra_inst"] = mul(l, o.lambda_segment);
       log_count("siam_n_inst", n);
+    }
+  }
+  if (o.enabled && o.warp) {
+    if (!flow.defined()) {
+      out["siam_warp_skipped"] = Tensor::scalar(1.0, DType::f32);
+    } else {
+      out["loss_warp"] = mul(warp_term(o, num_stuff, t, r, flow, flow_valid), o.lambda_pixel);
+      out["siam_warp_skipped"] = Tensor::scalar(0.0, DType::f32);
     }
   }
   if (o.enabled && o.tube) {

@@ -102,9 +102,10 @@ VPSNetTrack::PanopticPass VPSNetTrack::add_base_losses(LossMap& out, const MaskR
   return p;
 }
 
-SiamTrackFrame VPSNetTrack::siamtrack_frame(const PanopticPass& p, const GtInstances& gt,
+SiamTrackFrame VPSNetTrack::siamtrack_frame(const Tensor& image, const PanopticPass& p, const GtInstances& gt,
                                             const std::vector<Tensor>& feats) const {
   SiamTrackFrame s;
+  s.image = image;
   s.semantic = every4(p.semantic).to(DType::i64);
   s.masks = every4(p.masks).to(DType::u8);
   s.track_ids = gt.track_ids.to(DType::i64).to_vector<int64_t>();
@@ -151,7 +152,8 @@ LossMap VPSNetTrack::forward_train(const Batch& batch, Generator& gen) {
     ref_pano = panoptic_pass(ref_pass.feats, ref, ref_gt);
   }
   add_siamtrack_losses(out, so, panoptic_head.options().num_stuff, topt_.semantic.num_classes,
-                       siamtrack_frame(pano, gt, pass.feats), siamtrack_frame(ref_pano, ref_gt, ref_pass.feats));
+                       siamtrack_frame(f.image, pano, gt, pass.feats),
+                       siamtrack_frame(ref.image, ref_pano, ref_gt, ref_pass.feats), batch.flow, batch.flow_valid);
   return out;
 }
 

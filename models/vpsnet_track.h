@@ -74,7 +74,8 @@ class VPSNetTrack : public MaskRCNN {
   // loss_match, loss_segm and loss_pano of a frame (its Mask R-CNN pass done) against the other frame.
   PanopticPass add_base_losses(LossMap& out, const MaskRCNNTrainPass& pass, const Frame& f, const GtInstances& gt,
                                const std::vector<Tensor>& other_feats, const GtInstances& other_gt);
-  SiamTrackFrame siamtrack_frame(const PanopticPass& p, const GtInstances& gt, const std::vector<Tensor>& feats) const;
+  SiamTrackFrame siamtrack_frame(const Tensor& image, const PanopticPass& p, const GtInstances& gt,
+                                 const std::vector<Tensor>& feats) const;
   VPSNetTrackOptions topt_;
 };
 

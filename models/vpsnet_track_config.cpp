@@ -12,8 +12,8 @@ namespace {
 SiamTrackOptions siamtrack_options_from_json(const nlohmann::json& j, int64_t fpn_out, uint64_t seed) {
   const char* w = "siamtrack";
   VPS_CHECK(j.is_object(), "config siamtrack: must be an object");
-  cfg::check_keys(j, {"projection", "lambda_segment", "lambda_pixel", "temperature", "contra_sem", "contra_inst",
-                      "tube", "base_losses_both_frames", "save_projection_head"}, w);
+  cfg::check_keys(j, {"projection", "lambda_segment", "lambda_pixel", "temperature", "occlusion_alpha", "contra_sem",
+                      "contra_inst", "warp", "tube", "base_losses_both_frames", "save_projection_head"}, w);
   SiamTrackOptions o;
   o.enabled = true;
   o.lambda_segment = cfg::get_double(j, "lambda_segment", o.lambda_segment, w);
@@ -22,6 +22,8 @@ SiamTrackOptions siamtrack_options_from_json(const nlohmann::json& j, int64_t fp
   VPS_CHECK(o.temperature > 0, "config siamtrack.temperature must be > 0, got ", o.temperature);
   o.contra_sem = cfg::get_bool(j, "contra_sem", o.contra_sem, w);
   o.contra_inst = cfg::get_bool(j, "contra_inst", o.contra_inst, w);
+  o.occlusion_alpha = cfg::get_double(j, "occlusion_alpha", o.occlusion_alpha, w);
+  o.warp = cfg::get_bool(j, "warp", o.warp, w);
   o.tube = cfg::get_bool(j, "tube", o.tube, w);
   o.base_losses_both_frames = cfg::get_bool(j, "base_losses_both_frames", o.base_losses_both_frames, w);
   o.save_projection_head = cfg::get_bool(j, "save_projection_head", o.save_projection_head, w);

@@ -1,12 +1,15 @@
-// SiamTrack's losses (losses/siamtrack_losses.h, models/siamtrack.h): values and gradients against a
-// direct PyTorch reading of the paper (tests/fixtures/siamtrack/make_siamtrack_fixtures.py: a class
-// and a track id in one frame only, an instance empty in one frame, ignore pixels, N = 1), float64
-// gradient checks of MaskPool, the contrastive loss and the tube loss, CPU-vs-CUDA parity, bad input.
+// SiamTrack's losses (losses/siamtrack_losses.h, losses/warp_loss.h, models/siamtrack.h): values and
+// gradients against a direct PyTorch reading of the paper (tests/fixtures/siamtrack/make_siamtrack_fixtures.py:
+// a class and a track id in one frame only, an instance empty in one frame, ignore pixels, N = 1, a
+// warp from full-resolution images), float64 gradient checks of MaskPool, the contrastive loss, the
+// tube loss and the warp loss with a fixed flow, CPU-vs-CUDA parity, bad input.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
+#include "data/image_tensor.h"
 #include "losses/siamtrack_losses.h"
+#include "losses/warp_loss.h"
 #include "models/siamtrack.h"
 #include "ops/ops.h"
 #include "tests/expect_error.h"
@@ -147,4 +150,78 @@ TEST(SiamTrackLosses, CpuCudaParity) {
   vps::testing::check_parity(
       [&](const std::vector<Tensor>& v) { return tube_matching_loss(v[0], v[1], tt, tr, {{0, 0}, {3, 4}}); },
       {rnd({1, 5, 4, 5}, 9), rnd({1, 5, 4, 5}, 10)});
+}
+
+// The warping loss from full-resolution normalised images, flow and validity through
+// add_siamtrack_losses (occlusion, x4 downsampling, the channels of the track ids in both frames).
+TEST(SiamTrackWarp, MatchesPyTorch) {
+  auto frame = [](const std::string& which) {
+    models::SiamTrackFrame f;
+    f.image = fx("warp", "image_" + which);
+    f.track_ids = ids(fx("warp", "ids_" + which));
+    f.pano_logits = fx("warp", "logits_" + which).set_requires_grad();
+    const int64_t G = int64_t(f.track_ids.size()), h = f.pano_logits.size(2), w = f.pano_logits.size(3);
+    f.semantic = Tensor::zeros({h, w}, DType::i64);
+    f.masks = Tensor::zeros({G, h, w}, DType::u8);
+    f.pano_target = Tensor::zeros({h, w}, DType::i64);
+    return f;
+  };
+  models::SiamTrackFrame t = frame("t"), r = frame("r");
+  models::SiamTrackOptions o;
+  o.enabled = true;
+  o.contra_sem = o.contra_inst = o.tube = false;
+  models::LossMap out;
+  models::add_siamtrack_losses(out, o, 3, 5, t, r, fx("warp", "flow"), fx("warp", "valid"));
+  EXPECT_NEAR(out.at("loss_warp").item<double>(), fx("warp", "loss_warp").item<double>(), 1e-10);
+  EXPECT_EQ(out.at("siam_warp_skipped").item<double>(), 0.0);
+  out.at("loss_warp").backward();
+  EXPECT_ALLCLOSE(t.pano_logits.grad(), fx("warp", "glogits_t"), 1e-10, 1e-8);
+  EXPECT_ALLCLOSE(r.pano_logits.grad(), fx("warp", "glogits_r"), 1e-10, 1e-8);
+  // the occlusion map alone; no flow: no loss_warp, the skip logged
+  Tensor occ = mul(occlusion_map(data::unit_range_image(t.image), data::unit_range_image(r.image), fx("warp", "flow")),
+                   fx("warp", "valid"));
+  EXPECT_ALLCLOSE(occ, fx("warp", "occlusion"), 1e-12, 1e-8);
+  EXPECT_GT(mean(fx("warp", "occlusion")).item<double>(), 0.1);  // the fixture's weights are not all ~0
+  models::LossMap none;
+  models::add_siamtrack_losses(none, o, 3, 5, t, r);
+  EXPECT_EQ(none.count("loss_warp"), 0u);
+  EXPECT_EQ(none.at("siam_warp_skipped").item<double>(), 1.0);
+}
+
+// With a fixed flow (a little outside the image at places) and occlusion the loss is smooth in both
+// logits except where a warped sample lands on an integer (not at these random flows).
+TEST(SiamTrackWarp, Gradcheck) {
+  Tensor flow = rnd({1, 2, 4, 5}, 11, -1.7, 1.7), occ = rnd({1, 1, 4, 5}, 12, 0, 1);
+  std::vector<std::pair<int64_t, int64_t>> ch{{0, 0}, {1, 2}, {3, 1}};
+  vps::testing::gradcheck([&](const std::vector<Tensor>& v) { return warp_loss(v[0], v[1], ch, flow, occ); },
+                          {rnd({1, 4, 4, 5}, 13), rnd({1, 3, 4, 5}, 14)});
+  // the flow is a constant: no gradient reaches it
+  Tensor f = flow.detach().set_requires_grad();
+  Tensor lt = rnd({1, 4, 4, 5}, 13).set_requires_grad();
+  warp_loss(lt, rnd({1, 3, 4, 5}, 14), ch, f, occ).backward();
+  EXPECT_FALSE(f.grad().defined());
+  // downsampling: every 4th pixel, values in the small grid's pixels
+  Tensor big = rnd({1, 2, 8, 12}, 15);
+  Tensor small = downsample_flow(big, 2, 3);
+  EXPECT_NEAR(small.select(1, 0).select(1, 1).select(1, 2).item<double>(),
+              big.select(1, 0).select(1, 4).select(1, 8).item<double>() * 0.25, 1e-12);
+  expect_error([] { warp_loss(rnd({1, 4, 4, 5}, 1), rnd({1, 3, 4, 5}, 2), {{0, 3}}, rnd({1, 2, 4, 5}, 3),
+                              rnd({1, 1, 4, 5}, 4)); },
+               {"warp_loss", "(0, 3)"});
+  expect_error([] { warp_loss(rnd({1, 4, 4, 5}, 1), rnd({1, 3, 4, 5}, 2), {{0, 0}}, rnd({1, 2, 4, 4}, 3),
+                              rnd({1, 1, 4, 5}, 4)); },
+               {"warp_loss", "[1, 2, 4, 4]"});
+}
+
+TEST(SiamTrackWarp, CpuCudaParity) {
+  VPS_REQUIRE_CUDA();
+  Tensor flow = rnd({1, 2, 4, 5}, 11, -1.7, 1.7), occ = rnd({1, 1, 4, 5}, 12, 0, 1);
+  vps::testing::check_parity(
+      [&](const std::vector<Tensor>& v) {
+        return warp_loss(v[0], v[1], {{0, 0}, {1, 2}}, flow.to(v[0].device()), occ.to(v[0].device()));
+      },
+      {rnd({1, 4, 4, 5}, 13), rnd({1, 3, 4, 5}, 14)});
+  vps::testing::check_parity(
+      [&](const std::vector<Tensor>& v) { return occlusion_map(v[0], v[1], flow.to(v[0].device())); },
+      {rnd({1, 3, 4, 5}, 15, 0, 1), rnd({1, 3, 4, 5}, 16, 0, 1)}, vps::testing::ParityOptions{1e-5, 1e-4, false});
 }

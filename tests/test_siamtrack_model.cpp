@@ -67,14 +67,28 @@ TEST_F(SiamTrack, ForwardTrainReturnsTheTermsAndReachesTheProjectionHead) {
   auto m = model();
   ASSERT_TRUE(m && m->projection_head);
   Generator gen(0);
-  models::LossMap out = m->forward_train(pair(), gen);
-  for (const char* k : {"loss_contra_sem", "loss_contra_inst", "loss_tube", "siam_n_sem", "siam_n_inst", "siam_n_tubes",
+  models::Batch b = pair();
+  EXPECT_FALSE(b.flow.defined());  // the sampler gives no flow yet: the warping loss is skipped and logged
+  models::LossMap out = m->forward_train(b, gen);
+  EXPECT_EQ(out.count("loss_warp"), 0u);
+  EXPECT_EQ(out.at("siam_warp_skipped").item<double>(), 1.0);
+  // with a flow (zero motion, all valid) the warping term joins
+  const int64_t H = b.frame.image.size(2), W = b.frame.image.size(3);
+  b.flow = Tensor::zeros({1, 2, H, W});
+  b.flow_valid = Tensor::ones({1, 1, H, W});
+  gen = Generator(0);
+  out = m->forward_train(b, gen);
+  for (const char* k : {"loss_contra_sem", "loss_contra_inst", "loss_tube", "loss_warp", "siam_n_sem", "siam_n_inst", "siam_n_tubes",
                         "loss_cls", "loss_cls_ref", "loss_match_ref", "loss_segm_ref", "loss_pano_ref"}) {
     ASSERT_TRUE(out.count(k)) << k;
     EXPECT_TRUE(std::isfinite(out[k].item<double>())) << k;
   }
   EXPECT_GE(out["siam_n_sem"].item<double>(), 2.0);  // the synthetic pair has traceable segments
   EXPECT_GT(out["loss_contra_sem"].item<double>(), 0.0);
+  EXPECT_GT(out["loss_warp"].item<double>(), 0.0);
+  EXPECT_EQ(out["siam_warp_skipped"].item<double>(), 0.0);
+  b.flow = Tensor::zeros({1, 2, H, W / 2});  // not on the target's grid
+  vps::testing::expect_error([&] { m->forward_train(b, gen); }, {"flow", "[1, 2, " + std::to_string(H)});
   models::Model::total_loss(out).backward();
   for (auto& [name, p] : m->projection_head->named_parameters()) {
     ASSERT_TRUE(p.grad().defined()) << name;
@@ -129,24 +143,29 @@ TEST_F(SiamTrack, ConfigRefusalsNameTheKey) {
   vps::testing::expect_error([&] { m->forward_train(b, gen); }, {"reference", "semantic"});
 }
 
-// A fixed pair, SGD on SiamTrack's terms alone: each of them falls (the instance term, with the two
-// same-class instances of the synthetic video, stays near chance, log 3, for tens of `vps train` steps).
+// A fixed pair, 20 SGD steps on SiamTrack's terms alone: each falls (means of the first and the last 4
+// steps; the instance term, with the two same-class instances of the synthetic video, stays near
+// chance, log 3, for tens of `vps train` steps, but falls here).
 TEST_F(SiamTrack, FittingAPairLowersEveryTerm) {
   auto m = model();
   models::Batch b = pair();
-  train::SGD sgd(m->named_parameters(), train::SGDOptions{0.05, 0.9});
+  train::SGD sgd(m->named_parameters(), train::SGDOptions{0.02, 0.9});
   const char* keys[] = {"loss_contra_sem", "loss_contra_inst", "loss_tube"};
   std::map<std::string, double> first, last;
-  for (int step = 0; step < 12; ++step) {
+  const int steps = 20, window = 4;
+  for (int step = 0; step < steps; ++step) {
     Generator gen(0);
     models::LossMap out = m->forward_train(b, gen);
     Tensor total = add(add(out[keys[0]], out[keys[1]]), out[keys[2]]);
-    for (const char* k : keys) (step == 0 ? first : last)[k] = out[k].item<double>();
+    for (const char* k : keys) {
+      if (step < window) first[k] += out[k].item<double>() / window;
+      if (step >= steps - window) last[k] += out[k].item<double>() / window;
+    }
     sgd.zero_grad();
     total.backward();
     sgd.step();
   }
-  for (const char* k : keys) EXPECT_LT(last[k], 0.9 * first[k]) << k << ": " << first[k] << " -> " << last[k];
+  for (const char* k : keys) EXPECT_LT(last[k], 0.95 * first[k]) << k << ": " << first[k] << " -> " << last[k];
 }
 
 // 20 iterations of `vps train` on the synthetic pairs: the semantic contrastive and the tube terms are
