@@ -1,8 +1,8 @@
-// SiamTrack's segment-level and tube losses (../shared/reference/siamtrack-paper.txt sections 3.2.1
-// and 3.2.2; docs/siamtrack.md): MaskPool, the segment contrastive loss (NT-Xent, Eq. 2-3) and the
-// tube-matching dice loss (Eq. 5-7). The warping loss (Eq. 4) is in losses/warp_loss.h. Composed of
-// differentiable core ops, so one code path serves CPU and CUDA and the gradients are autograd's.
-// Masks, targets and channel lists are constants (no gradient).
+// SiamTrack's losses (../shared/reference/siamtrack-paper.txt sections 3.2.1 and 3.2.2; docs/siamtrack.md):
+// MaskPool, the segment contrastive loss (NT-Xent, Eq. 2-3), the tube-matching dice loss (Eq. 5-7) and
+// the warping loss (Eq. 4) with its occlusion map. Composed of differentiable core ops and resample2d
+// (layers/flow_ops.h), so one code path serves CPU and CUDA and the gradients are autograd's. Masks,
+// targets, channel lists, flows and occlusion maps are constants (no gradient).
 #pragma once
 #include <cstdint>
 #include <utility>
@@ -31,5 +31,22 @@ Tensor segment_contrastive_loss(const Tensor& z_t, const Tensor& z_r, double tem
 // sum q^2) over both frames together; returns mean(1 - D), a zero scalar when there is no tube.
 Tensor tube_matching_loss(const Tensor& logits_t, const Tensor& logits_r, const Tensor& target_t, const Tensor& target_r,
                           const std::vector<std::pair<int64_t, int64_t>>& tubes, int64_t ignore = 255);
+
+// ---- the warping loss ----
+
+// O = exp(-alpha * ||I_t - resample2d(I_r, F)||_2), the norm over the colour channels: image_t, image_r
+// (1, 3, H, W) in [0, 1], flow (1, 2, H, W) the forward flow of the target in pixels. Returns (1, 1, H, W).
+Tensor occlusion_map(const Tensor& image_t, const Tensor& image_r, const Tensor& flow, double alpha = 50.0);
+
+// A flow (1, 2, H, W) at (h, w): nearest (every (H/h)-th pixel for integer ratios) with dx scaled by
+// w / W and dy by h / H, so it counts pixels of the (h, w) grid.
+Tensor downsample_flow(const Tensor& flow, int64_t h, int64_t w);
+
+// L_warp = mean over the (h, w) pixels of occlusion * ||s_t[a] - resample2d(s_r[b], flow)||_2, the norm
+// over the channel pairs (a, b) (the target's channel a is the reference's b: stuff by class,
+// instances by track id). logits_t (1, C_t, h, w), logits_r (1, C_r, h, w); flow (1, 2, h, w) and
+// occlusion (1, 1, h, w) at the logits' resolution. No channel pair: a zero scalar.
+Tensor warp_loss(const Tensor& logits_t, const Tensor& logits_r, const std::vector<std::pair<int64_t, int64_t>>& channels,
+                 const Tensor& flow, const Tensor& occlusion);
 
 }  // namespace vps

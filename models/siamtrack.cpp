@@ -5,7 +5,6 @@
 
 #include "data/image_tensor.h"
 #include "losses/siamtrack_losses.h"
-#include "losses/warp_loss.h"
 #include "layers/interpolate.h"
 #include "ops/ops.h"
 #include "tensor/check.h"

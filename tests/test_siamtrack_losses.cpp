@@ -1,4 +1,4 @@
-// SiamTrack's losses (losses/siamtrack_losses.h, losses/warp_loss.h, models/siamtrack.h): values and
+// SiamTrack's losses (losses/siamtrack_losses.h, models/siamtrack.h): values and
 // gradients against a direct PyTorch reading of the paper (tests/fixtures/siamtrack/make_siamtrack_fixtures.py:
 // a class and a track id in one frame only, an instance empty in one frame, ignore pixels, N = 1, a
 // warp from full-resolution images), float64 gradient checks of MaskPool, the contrastive loss, the
@@ -9,7 +9,6 @@
 
 #include "data/image_tensor.h"
 #include "losses/siamtrack_losses.h"
-#include "losses/warp_loss.h"
 #include "models/siamtrack.h"
 #include "ops/ops.h"
 #include "tests/expect_error.h"
