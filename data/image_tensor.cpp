@@ -10,7 +10,8 @@ namespace vps::data {
 Tensor normalized_image(const Image& img, const std::string& what) {
   VPS_CHECK(img.bit_depth == 8 && (img.channels == 3 || img.channels == 4 || img.channels == 1), what,
             ": expected an 8-bit gray, RGB or RGBA image, got ", img.channels, " channels of ", img.bit_depth, " bits");
-  const double mean[3] = {123.675, 116.28, 103.53}, stdv[3] = {58.395, 57.12, 57.375};
+  const double* mean = kImageMean;
+  const double* stdv = kImageStd;
   int64_t H = img.height, W = img.width;
   std::vector<double> v(size_t(3 * H * W));
   for (int64_t y = 0; y < H; ++y)
@@ -22,6 +23,15 @@ Tensor normalized_image(const Image& img, const std::string& what) {
       }
     }
   return Tensor::from_vector(v, {1, 3, H, W});
+}
+
+Tensor unit_range_image(const Tensor& x) {
+  VPS_CHECK(x.defined() && x.dim() == 4 && x.size(1) == 3, "unit_range_image: expected (N, 3, H, W), got ",
+            x.defined() ? shape_str(x.shape()) : std::string("an undefined tensor"));
+  auto per_channel = [&](const double* v, double f) {
+    return Tensor::from_vector<double>({v[0] * f, v[1] * f, v[2] * f}, {1, 3, 1, 1}).to(x.dtype()).to(x.device());
+  };
+  return add(mul(x, per_channel(kImageStd, 1.0 / 255)), per_channel(kImageMean, 1.0 / 255));
 }
 
 Tensor pad_to_multiple(const Tensor& x, int64_t divisor, double value) {

@@ -9,9 +9,14 @@
 
 namespace vps::data {
 
+// mmdetection's img_norm_cfg (RGB order).
+constexpr double kImageMean[3] = {123.675, 116.28, 103.53}, kImageStd[3] = {58.395, 57.12, 57.375};
+
 // (1, 3, H, W) float64; gray images are repeated over the channels, an alpha channel is ignored.
 // `what` names the image in errors.
 Tensor normalized_image(const Image& img, const std::string& what);
+// A normalised image (N, 3, H, W) back in [0, 1] (x * std + mean) / 255, its dtype and device.
+Tensor unit_range_image(const Tensor& normalized);
 // x (..., H, W) padded at the bottom/right with `value` to multiples of `divisor`.
 Tensor pad_to_multiple(const Tensor& x, int64_t divisor, double value = 0);
 

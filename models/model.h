@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "layers/module.h"
 #include "tensor/tensor.h"
@@ -52,6 +53,9 @@ class Model : public nn::Module {
   virtual LossMap forward_train(const Batch& batch, Generator& gen) = 0;
   // Inference on one frame, no grad: named outputs (e.g. boxes, scores, labels, masks).
   virtual OutputMap forward_test(const Frame& frame) = 0;
+  // Dotted-name prefixes of the parameters used in training only (a projection head), left out of the
+  // inference weights `vps train` writes and allowed to be missing when those are loaded.
+  virtual std::vector<std::string> training_only_prefixes() const { return {}; }
   // Sum of the entries whose key contains "loss".
   static Tensor total_loss(const LossMap& losses);
 };

@@ -37,33 +37,52 @@ VPSNetTrack::VPSNetTrack(const VPSNetTrackOptions& o) : MaskRCNN(o.det), panopti
   VPS_CHECK(o.semantic.in_channels == o.det.neck.out_channels && o.track.in_channels == o.det.neck.out_channels,
             "VPSNetTrack: panopticFPN.in_channels (", o.semantic.in_channels, ") and track_head.in_channels (",
             o.track.in_channels, ") must equal the FPN's out_channels (", o.det.neck.out_channels, ")");
+  if (o.siamtrack.segment_losses()) {
+    ProjectionHeadOptions po = o.siamtrack.projection;
+    po.dtype = o.det.neck.dtype;
+    VPS_CHECK(po.in_channels == o.det.neck.out_channels && po.num_levels <= o.det.neck.num_outs,
+              "VPSNetTrack: siamtrack.projection in_channels (", po.in_channels, ") must equal the FPN's out_channels (",
+              o.det.neck.out_channels, ") and num_levels (", po.num_levels, ") be at most its ", o.det.neck.num_outs,
+              " levels");
+    projection_head = register_module("projection_head", std::make_shared<ProjectionHead>(po));
+  }
 }
 
-LossMap VPSNetTrack::forward_train(const Batch& batch, Generator& gen) {
-  const char* op = "VPSNetTrack::forward_train";
-  const Frame& f = batch.frame;
-  VPS_CHECK(batch.reference.has_value(), op, ": needs a reference frame of the same video (a pair)");
-  const Frame& ref = *batch.reference;
-  GtInstances gt = f.gt;
-  if (gt.img_h < 0) gt.img_h = f.img_h, gt.img_w = f.img_w;
-  VPS_CHECK(gt.track_ids.defined() && gt.track_ids.numel() == gt.boxes.size(0), op, ": the frame's GT needs one track id per box");
-  VPS_CHECK(ref.gt.boxes.defined() && ref.gt.track_ids.defined() && ref.gt.track_ids.numel() == ref.gt.boxes.size(0), op,
-            ": the reference frame needs GT boxes and their track ids");
-  VPS_CHECK(f.semantic.defined() && f.semantic.dim() == 2, op, ": the frame needs its semantic GT (H, W)");
+std::vector<std::string> VPSNetTrack::training_only_prefixes() const {
+  if (projection_head && !topt_.siamtrack.save_projection_head) return {"projection_head."};
+  return {};
+}
+
+VPSNetTrack::PanopticPass VPSNetTrack::panoptic_pass(const std::vector<Tensor>& feats, const Frame& f,
+                                                     const GtInstances& gt) {
   const int64_t Hp = f.image.size(2), Wp = f.image.size(3);
+  PanopticPass p;
+  p.sem = panopticFPN->forward(feats);
+  p.semantic = pad_map(f.semantic, Hp, Wp, 255, "semantic GT");
+  // Panoptic head at 1/4 resolution with the GT boxes and the mask head's logits of them.
+  Tensor gt_boxes = gt.boxes.to(DType::f32);
+  Tensor mask_logits = own_class_mask_logits(feats, gt_boxes.to(feats[0].dtype()), gt.labels);
+  p.logits = panoptic_head.train_logits(p.sem.fcn_score, gt_boxes, gt.labels, mask_logits);
+  p.masks = pad_map(gt.masks, Hp, Wp, 0, "GT masks");
+  p.target = panoptic_head.mask_matching(every4(p.semantic).to(DType::i64), every4(p.masks).to(DType::u8));
+  VPS_CHECK(p.target.size(0) == p.logits.size(2) && p.target.size(1) == p.logits.size(3),
+            "VPSNetTrack::forward_train: the GT at 1/4 (", shape_str(p.target.shape()),
+            ") does not match the semantic scores ", shape_str(p.logits.shape()),
+            " (the padded image must be a multiple of 32)");
+  return p;
+}
 
-  MaskRCNNTrainPass pass = train_pass(f.image, gt, gen);
-  LossMap out = std::move(pass.losses);
+VPSNetTrack::PanopticPass VPSNetTrack::add_base_losses(LossMap& out, const MaskRCNNTrainPass& pass, const Frame& f,
+                                                       const GtInstances& gt, const std::vector<Tensor>& other_feats,
+                                                       const GtInstances& other_gt) {
+  // Track head: the sampled RoIs of this frame against the other frame's GT boxes on its own FPN.
   const RCNNTargets& t = pass.targets;
-
-  // Track head: the sampled RoIs of this frame against the reference frame's GT boxes on its own FPN.
-  std::vector<Tensor> ref_feats = extract_feats(ref.image);
   const int64_t s = topt_.track.roi_feat_size;
   Tensor x = extract_roi_features(pass.feats, t.rois, s);
-  Tensor ref_x = extract_roi_features(ref_feats, rois_from_boxes(ref.gt.boxes.to(t.rois.dtype())), s);
+  Tensor ref_x = extract_roi_features(other_feats, rois_from_boxes(other_gt.boxes.to(t.rois.dtype())), s);
   std::vector<int64_t> ids_now = gt.track_ids.to(DType::i64).to_vector<int64_t>();
-  std::vector<int64_t> ids_ref = ref.gt.track_ids.to(DType::i64).to_vector<int64_t>();
-  std::vector<int64_t> gt_pid(ids_now.size(), 0);  // index in the reference GT + 1, 0: not there
+  std::vector<int64_t> ids_ref = other_gt.track_ids.to(DType::i64).to_vector<int64_t>();
+  std::vector<int64_t> gt_pid(ids_now.size(), 0);  // index in the other frame's GT + 1, 0: not there
   for (size_t g = 0; g < ids_now.size(); ++g) {
     auto it = std::find(ids_ref.begin(), ids_ref.end(), ids_now[g]);
     if (it != ids_ref.end()) gt_pid[g] = int64_t(it - ids_ref.begin()) + 1;
@@ -76,21 +95,65 @@ LossMap VPSNetTrack::forward_train(const Batch& batch, Generator& gen) {
   out["loss_match"] = track_head->loss(match, Tensor::from_vector<int64_t>(pid, {K}),
                                        Tensor::from_vector<double>(w, {K}).to(match.dtype()));
 
-  // Semantic head at full (padded) resolution.
-  SemanticOutput sem = panopticFPN->forward(pass.feats);
-  Tensor semantic = pad_map(f.semantic, Hp, Wp, 255, "semantic GT");  // (Hp, Wp)
-  out["loss_segm"] = panopticFPN->loss(sem, reshape(semantic, {1, Hp, Wp}).to(DType::i64));
+  PanopticPass p = panoptic_pass(pass.feats, f, gt);
+  const int64_t Hp = f.image.size(2), Wp = f.image.size(3);
+  out["loss_segm"] = panopticFPN->loss(p.sem, reshape(p.semantic, {1, Hp, Wp}).to(DType::i64));  // full resolution
+  out["loss_pano"] = panoptic_head.loss(p.logits, p.target);
+  return p;
+}
 
-  // Panoptic head at 1/4 resolution with the GT boxes and the mask head's logits of them.
-  Tensor gt_boxes = gt.boxes.to(DType::f32);
-  Tensor mask_logits = own_class_mask_logits(pass.feats, gt_boxes.to(pass.feats[0].dtype()), gt.labels);
-  Tensor logits = panoptic_head.train_logits(sem.fcn_score, gt_boxes, gt.labels, mask_logits);
-  Tensor masks = pad_map(gt.masks, Hp, Wp, 0, "GT masks");  // (G, Hp, Wp)
-  Tensor target = panoptic_head.mask_matching(every4(semantic).to(DType::i64), every4(masks).to(DType::u8));
-  VPS_CHECK(target.size(0) == logits.size(2) && target.size(1) == logits.size(3), op, ": the GT at 1/4 (",
-            shape_str(target.shape()), ") does not match the semantic scores ", shape_str(logits.shape()),
-            " (the padded image must be a multiple of 32)");
-  out["loss_pano"] = panoptic_head.loss(logits, target);
+SiamTrackFrame VPSNetTrack::siamtrack_frame(const Tensor& image, const PanopticPass& p, const GtInstances& gt,
+                                            const std::vector<Tensor>& feats) const {
+  SiamTrackFrame s;
+  s.image = image;
+  s.semantic = every4(p.semantic).to(DType::i64);
+  s.masks = every4(p.masks).to(DType::u8);
+  s.track_ids = gt.track_ids.to(DType::i64).to_vector<int64_t>();
+  if (projection_head) s.embedding = projection_head->forward(feats);
+  s.pano_logits = p.logits;
+  s.pano_target = p.target;
+  return s;
+}
+
+LossMap VPSNetTrack::forward_train(const Batch& batch, Generator& gen) {
+  const char* op = "VPSNetTrack::forward_train";
+  const SiamTrackOptions& so = topt_.siamtrack;
+  const Frame& f = batch.frame;
+  VPS_CHECK(batch.reference.has_value(), op, ": needs a reference frame of the same video (a pair)");
+  const Frame& ref = *batch.reference;
+  auto sized_gt = [](const Frame& fr) {
+    GtInstances g = fr.gt;
+    if (g.img_h < 0) g.img_h = fr.img_h, g.img_w = fr.img_w;
+    return g;
+  };
+  GtInstances gt = sized_gt(f), ref_gt = sized_gt(ref);
+  VPS_CHECK(gt.track_ids.defined() && gt.track_ids.numel() == gt.boxes.size(0), op, ": the frame's GT needs one track id per box");
+  VPS_CHECK(ref_gt.boxes.defined() && ref_gt.track_ids.defined() && ref_gt.track_ids.numel() == ref_gt.boxes.size(0), op,
+            ": the reference frame needs GT boxes and their track ids");
+  VPS_CHECK(f.semantic.defined() && f.semantic.dim() == 2, op, ": the frame needs its semantic GT (H, W)");
+  VPS_CHECK(!so.enabled || (ref.semantic.defined() && ref.semantic.dim() == 2 && ref_gt.labels.defined() &&
+                            ref_gt.masks.defined()),
+            op, ": SiamTrack's losses need the reference frame's semantic GT (H, W), GT labels and masks");
+  const bool both = so.enabled && so.base_losses_both_frames;
+
+  MaskRCNNTrainPass pass = train_pass(f.image, gt, gen), ref_pass;
+  if (both) ref_pass = train_pass(ref.image, ref_gt, gen);
+  else ref_pass.feats = extract_feats(ref.image);
+  LossMap out = std::move(pass.losses);
+  PanopticPass pano = add_base_losses(out, pass, f, gt, ref_pass.feats, ref_gt);
+  if (!so.enabled) return out;
+
+  PanopticPass ref_pano;
+  if (both) {
+    LossMap ref_out = std::move(ref_pass.losses);
+    ref_pano = add_base_losses(ref_out, ref_pass, ref, ref_gt, pass.feats, gt);
+    for (auto& [k, v] : ref_out) out[k + "_ref"] = v;
+  } else {
+    ref_pano = panoptic_pass(ref_pass.feats, ref, ref_gt);
+  }
+  add_siamtrack_losses(out, so, panoptic_head.options().num_stuff, topt_.semantic.num_classes,
+                       siamtrack_frame(f.image, pano, gt, pass.feats),
+                       siamtrack_frame(ref.image, ref_pano, ref_gt, ref_pass.feats), batch.flow, batch.flow_valid);
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include "models/mask_rcnn.h"
 #include "models/panoptic_head.h"
 #include "models/semantic_head.h"
+#include "models/siamtrack.h"
 #include "models/track_head.h"
 
 namespace vps::models {
@@ -20,6 +21,7 @@ struct VPSNetTrackOptions {
   SemanticHeadOptions semantic;
   TrackHeadOptions track;
   PanopticHeadOptions panoptic;
+  SiamTrackOptions siamtrack;  // SiamTrack's losses (off unless the config has a "siamtrack" section)
 };
 
 // One frame's inference before the association: detections (a dummy one when there are none, as
@@ -41,7 +43,9 @@ class VPSNetTrack : public MaskRCNN {
   // (track head vs the reference frame's GT objects, weight 0.5), loss_segm (full resolution) and
   // loss_pano (1/4 resolution, GT boxes, weight 0.5); plus acc and the positive counts (no grad).
   // The frame needs GT boxes, labels, masks and track ids and the semantic GT; the reference its GT
-  // boxes and track ids.
+  // boxes and track ids. With SiamTrack: the same eight on the reference (keys suffixed "_ref", the
+  // reference matched against the target) unless base_losses_both_frames is off, and SiamTrack's terms
+  // (models/siamtrack.h); the reference then needs the whole GT too.
   LossMap forward_train(const Batch& batch, Generator& gen) override;
   // One frame as the first of a video (object ids 0..n-1): panoptic (H, W) int64 (0..10 stuff,
   // 11 + j the j-th kept instance), semantic (H, W) int64 train ids, and the kept detections' boxes,
@@ -54,9 +58,24 @@ class VPSNetTrack : public MaskRCNN {
 
   std::shared_ptr<SemanticHead> panopticFPN;
   std::shared_ptr<TrackHead> track_head;
+  std::shared_ptr<ProjectionHead> projection_head;  // only with SiamTrack's segment losses
   PanopticHead panoptic_head;
 
+  std::vector<std::string> training_only_prefixes() const override;
+
  private:
+  // A frame's semantic head and training panoptic logits (GT boxes) with their GT.
+  struct PanopticPass {
+    SemanticOutput sem;
+    Tensor semantic, masks;  // the GT padded to the image: (Hp, Wp) train ids, (G, Hp, Wp)
+    Tensor logits, target;   // (1, num_stuff + G, Hp/4, Wp/4) and mask_matching's (Hp/4, Wp/4)
+  };
+  PanopticPass panoptic_pass(const std::vector<Tensor>& feats, const Frame& f, const GtInstances& gt);
+  // loss_match, loss_segm and loss_pano of a frame (its Mask R-CNN pass done) against the other frame.
+  PanopticPass add_base_losses(LossMap& out, const MaskRCNNTrainPass& pass, const Frame& f, const GtInstances& gt,
+                               const std::vector<Tensor>& other_feats, const GtInstances& other_gt);
+  SiamTrackFrame siamtrack_frame(const Tensor& image, const PanopticPass& p, const GtInstances& gt,
+                                 const std::vector<Tensor>& feats) const;
   VPSNetTrackOptions topt_;
 };
 

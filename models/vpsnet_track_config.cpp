@@ -6,11 +6,47 @@
 
 namespace vps::models {
 
+namespace {
+
+// The "siamtrack" section (docs/siamtrack.md): its presence turns SiamTrack's losses on.
+SiamTrackOptions siamtrack_options_from_json(const nlohmann::json& j, int64_t fpn_out, uint64_t seed) {
+  const char* w = "siamtrack";
+  VPS_CHECK(j.is_object(), "config siamtrack: must be an object");
+  cfg::check_keys(j, {"projection", "lambda_segment", "lambda_pixel", "temperature", "occlusion_alpha", "contra_sem",
+                      "contra_inst", "warp", "tube", "base_losses_both_frames", "save_projection_head"}, w);
+  SiamTrackOptions o;
+  o.enabled = true;
+  o.lambda_segment = cfg::get_double(j, "lambda_segment", o.lambda_segment, w);
+  o.lambda_pixel = cfg::get_double(j, "lambda_pixel", o.lambda_pixel, w);
+  o.temperature = cfg::get_double(j, "temperature", o.temperature, w);
+  VPS_CHECK(o.temperature > 0, "config siamtrack.temperature must be > 0, got ", o.temperature);
+  o.contra_sem = cfg::get_bool(j, "contra_sem", o.contra_sem, w);
+  o.contra_inst = cfg::get_bool(j, "contra_inst", o.contra_inst, w);
+  o.occlusion_alpha = cfg::get_double(j, "occlusion_alpha", o.occlusion_alpha, w);
+  o.warp = cfg::get_bool(j, "warp", o.warp, w);
+  o.tube = cfg::get_bool(j, "tube", o.tube, w);
+  o.base_losses_both_frames = cfg::get_bool(j, "base_losses_both_frames", o.base_losses_both_frames, w);
+  o.save_projection_head = cfg::get_bool(j, "save_projection_head", o.save_projection_head, w);
+  nlohmann::json p = j.value("projection", nlohmann::json::object());
+  const char* pw = "siamtrack.projection";
+  cfg::check_keys(p, {"in_channels", "hidden_channels", "out_channels", "num_levels"}, pw);
+  o.projection.in_channels = cfg::get_int(p, "in_channels", fpn_out, pw);
+  o.projection.hidden_channels = cfg::get_int(p, "hidden_channels", fpn_out, pw);
+  o.projection.out_channels = cfg::get_int(p, "out_channels", o.projection.out_channels, pw);
+  o.projection.num_levels = cfg::get_int(p, "num_levels", o.projection.num_levels, pw);
+  VPS_CHECK(o.projection.num_levels == 4 || o.projection.num_levels == 5,
+            "config siamtrack.projection.num_levels must be 4 (P2..P5) or 5 (P2..P6), got ", o.projection.num_levels);
+  o.projection.seed = seed;
+  return o;
+}
+
+}  // namespace
+
 VPSNetTrackOptions vpsnet_track_options_from_json(const nlohmann::json& c) {
   cfg::check_keys(c, {"type", "dtype", "seed", "backbone", "neck", "rpn_head", "bbox_head", "mask_head", "train_cfg",
-                      "test_cfg", "panopticFPN", "track_head", "panoptic"}, "VPSNetTrack");
+                      "test_cfg", "panopticFPN", "track_head", "panoptic", "siamtrack"}, "VPSNetTrack");
   nlohmann::json det = c;
-  for (const char* k : {"panopticFPN", "track_head", "panoptic"}) det.erase(k);
+  for (const char* k : {"panopticFPN", "track_head", "panoptic", "siamtrack"}) det.erase(k);
   det["type"] = "MaskRCNN";
   VPSNetTrackOptions o;
   o.det = mask_rcnn_options_from_json(det);
@@ -48,6 +84,7 @@ VPSNetTrackOptions vpsnet_track_options_from_json(const nlohmann::json& c) {
   VPS_CHECK(int64_t(o.panoptic.class_mapping.size()) == o.det.bbox_head.num_classes - 1,
             "config panoptic.class_mapping: ", o.panoptic.class_mapping.size(), " entries for ",
             o.det.bbox_head.num_classes - 1, " thing classes");
+  if (c.contains("siamtrack")) o.siamtrack = siamtrack_options_from_json(c["siamtrack"], fpn_out, seed + 3);
   return o;
 }
 

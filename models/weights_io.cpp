@@ -1,5 +1,7 @@
 #include "models/weights_io.h"
 
+#include <algorithm>
+
 #include "autograd/grad_mode.h"
 #include "data/image_io.h"
 #include "data/image_tensor.h"
@@ -12,6 +14,14 @@
 
 namespace vps::models {
 
+namespace {
+bool has_prefix(const std::string& key, const std::vector<std::string>& prefixes) {
+  for (const std::string& p : prefixes)
+    if (key.compare(0, p.size(), p) == 0) return true;
+  return false;
+}
+}  // namespace
+
 std::map<std::string, std::vector<int64_t>> expected_shapes(const nn::Module& m) {
   std::map<std::string, std::vector<int64_t>> out;
   for (auto& kv : m.state_dict()) out[kv.first] = kv.second.shape();
@@ -21,6 +31,9 @@ std::map<std::string, std::vector<int64_t>> expected_shapes(const nn::Module& m)
 KeyReport load_arrays(nn::Module& m, const NamedArrays& arrays, const std::string& what, const LoadOptions& opt) {
   auto expected = expected_shapes(m);
   KeyReport r = compare_keys(arrays, expected);
+  r.missing.erase(std::remove_if(r.missing.begin(), r.missing.end(),
+                                 [&](const std::string& k) { return has_prefix(k, opt.optional_prefixes); }),
+                  r.missing.end());
   // Not strict allows a partial load (a backbone from an ImageNet checkpoint); a file that shares no
   // key with the model is a different model, a wrong --key or a missing prefix, never a partial load.
   VPS_CHECK(expected.empty() || r.missing.size() < expected.size(), "load: ", what, " matches none of the ",
@@ -47,9 +60,11 @@ KeyReport load(nn::Module& m, const std::string& path, const LoadOptions& opt) {
   return load_arrays(m, w.arrays, path, opt);
 }
 
-void save(const nn::Module& m, const std::string& path, const std::map<std::string, std::string>& metadata) {
+void save(const nn::Module& m, const std::string& path, const std::map<std::string, std::string>& metadata,
+          const std::vector<std::string>& skip_prefixes) {
   NamedArrays arrays;
-  for (auto& kv : m.state_dict()) arrays.emplace_back(kv.first, to_raw(kv.second));
+  for (auto& kv : m.state_dict())
+    if (!has_prefix(kv.first, skip_prefixes)) arrays.emplace_back(kv.first, to_raw(kv.second));
   write_safetensors(path, arrays, metadata);
 }
 

@@ -18,6 +18,8 @@ struct LoadOptions {
   bool strict = true;
   bool fold_bn = false;  // after loading, fold every ResNet's conv+BN pairs (inference only)
   PthOptions pth;        // for .pth files: wrapping-dict key, module. stripping
+  // Keys under these prefixes may be missing even when strict (a model's training-only parameters).
+  std::vector<std::string> optional_prefixes;
 };
 
 // name -> shape of every parameter and buffer of `m` (its state_dict).
@@ -29,8 +31,10 @@ KeyReport load(nn::Module& m, const std::string& path, const LoadOptions& opt = 
 // Same from arrays already in memory (`what` names the source in errors).
 KeyReport load_arrays(nn::Module& m, const NamedArrays& arrays, const std::string& what, const LoadOptions& opt = {});
 
-// Writes m.state_dict() to `path` as safetensors, atomically (temp file + fsync + rename).
-void save(const nn::Module& m, const std::string& path, const std::map<std::string, std::string>& metadata = {});
+// Writes m.state_dict() to `path` as safetensors, atomically (temp file + fsync + rename), without the
+// keys under `skip_prefixes`.
+void save(const nn::Module& m, const std::string& path, const std::map<std::string, std::string>& metadata = {},
+          const std::vector<std::string>& skip_prefixes = {});
 
 // The report `vps inspect FILE --model/--config` prints: the file's keys against the model's.
 KeyReport compare_with_model(const nn::Module& m, const std::string& path, const PthOptions& pth = {});

@@ -74,6 +74,7 @@ int run_infer(const std::vector<std::string>& args) {
   VPS_CHECK(model, "vps infer: ", f.get("config"), " does not build a VPSNetTrack model");
   vps::models::LoadOptions lo;
   lo.strict = !f.on("non-strict");
+  lo.optional_prefixes = model->training_only_prefixes();
   vps::models::load(*model, f.get("weights"), lo);
   vps::infer::InferOptions o;
   o.split = split;

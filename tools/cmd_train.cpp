@@ -147,7 +147,8 @@ int run_train(const std::vector<std::string>& args) {
   // the weights alone, by name, for `vps infer --weights` and as an initialisation (no optimizer state)
   const std::string weights = vps::data::join_path(run, "model.safetensors");
   if (!root) return 0;
-  vps::models::save(*model, weights, {{"config", f.get("config")}, {"iteration", std::to_string(trainer.iteration())}});
+  vps::models::save(*model, weights, {{"config", f.get("config")}, {"iteration", std::to_string(trainer.iteration())}},
+                    model->training_only_prefixes());
   std::printf("vps train: %lld iterations done, checkpoint %s, weights %s\n", (long long)trainer.iteration(), ckpt.c_str(),
               weights.c_str());
   return 0;

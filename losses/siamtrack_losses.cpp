@@ -1,0 +1,154 @@
+#include "losses/siamtrack_losses.h"
+
+#include "autograd/grad_mode.h"
+#include "layers/flow_ops.h"
+#include "layers/interpolate.h"
+#include "ops/ops.h"
+#include "tensor/check.h"
+
+namespace vps {
+
+namespace {
+
+void check_float(const char* op, const Tensor& t, const char* what) {
+  VPS_CHECK(t.defined() && (t.dtype() == DType::f32 || t.dtype() == DType::f64), op, ": ", what,
+            " must be float32 or float64, got ", t.defined() ? t.str() : std::string("an undefined tensor"));
+}
+
+std::string shape_of(const Tensor& t) { return t.defined() ? shape_str(t.shape()) : std::string("(undefined)"); }
+
+// (n) int64 on `device` from a host list.
+Tensor index_tensor(const std::vector<int64_t>& v, Device device) {
+  return Tensor::from_vector<int64_t>(v, {int64_t(v.size())}).to(device);
+}
+
+}  // namespace
+
+Tensor mask_pool(const Tensor& feats, const Tensor& masks) {
+  check_float("mask_pool", feats, "feats");
+  VPS_CHECK(feats.dim() == 4 && feats.size(0) == 1 && masks.defined() && masks.dim() == 3 &&
+                masks.size(1) == feats.size(2) && masks.size(2) == feats.size(3),
+            "mask_pool: feats ", shape_str(feats.shape()), " and masks ",
+            shape_of(masks), " must be (1, D, h, w) and (S, h, w)");
+  VPS_CHECK(masks.device() == feats.device(), "mask_pool: masks on ", masks.device().str(), ", feats on ",
+            feats.device().str());
+  const int64_t S = masks.size(0), D = feats.size(1), hw = feats.size(2) * feats.size(3);
+  Tensor m = reshape(masks.to(feats.dtype()), {S, hw});
+  Tensor sums = matmul(m, transpose(reshape(feats, {D, hw}), 0, 1));  // (S, D)
+  Tensor count = clamp_min(sum(m, {1}, true), 1.0);
+  return l2_normalize(div(sums, count), 1);
+}
+
+Tensor segment_contrastive_loss(const Tensor& z_t, const Tensor& z_r, double temperature) {
+  check_float("segment_contrastive_loss", z_t, "z_t");
+  check_float("segment_contrastive_loss", z_r, "z_r");
+  VPS_CHECK(z_t.dim() == 2 && z_t.shape() == z_r.shape() && z_t.dtype() == z_r.dtype() && z_t.device() == z_r.device(),
+            "segment_contrastive_loss: z_t ", z_t.str(), " and z_r ", z_r.str(),
+            " must be (N, D) of one dtype and device");
+  VPS_CHECK(temperature > 0, "segment_contrastive_loss: temperature must be > 0, got ", temperature);
+  const int64_t N = z_t.size(0);
+  if (N < 2) return mul(add(sum(z_t), sum(z_r)), 0.0);  // a zero in the graph, of the dtype and device
+  Tensor z = cat({z_t, z_r}, 0);  // (2N, D)
+  Tensor sim = div(matmul(z, transpose(z, 0, 1)), temperature);
+  std::vector<uint8_t> eye(size_t(4 * N * N), 0);
+  std::vector<int64_t> positive(size_t(2 * N));
+  for (int64_t i = 0; i < 2 * N; ++i) eye[size_t(i * 2 * N + i)] = 1, positive[size_t(i)] = (i + N) % (2 * N);
+  // the anchor leaves the denominator: a large negative logit (not -inf, whose max-subtraction is NaN)
+  Tensor self = Tensor::from_vector<uint8_t>(eye, {2 * N, 2 * N}).to(z.device());
+  Tensor logp = log_softmax(masked_fill(sim, self, -1e9), 1);
+  Tensor pos = reshape(index_tensor(positive, z.device()), {2 * N, 1});
+  return neg(mean(gather(logp, 1, pos)));
+}
+
+Tensor tube_matching_loss(const Tensor& logits_t, const Tensor& logits_r, const Tensor& target_t, const Tensor& target_r,
+                          const std::vector<std::pair<int64_t, int64_t>>& tubes, int64_t ignore) {
+  const char* op = "tube_matching_loss";
+  check_float(op, logits_t, "logits_t");
+  check_float(op, logits_r, "logits_r");
+  auto check_frame = [&](const Tensor& l, const Tensor& t, const char* which) {
+    VPS_CHECK(l.dim() == 4 && l.size(0) == 1 && t.defined() && t.dim() == 2 && t.size(0) == l.size(2) &&
+                  t.size(1) == l.size(3),
+              op, ": frame ", which, " logits ", shape_str(l.shape()), " and target ",
+              shape_of(t), " must be (1, C, h, w) and (h, w)");
+  };
+  check_frame(logits_t, target_t, "t");
+  check_frame(logits_r, target_r, "t+d");
+  VPS_CHECK(logits_t.dtype() == logits_r.dtype() && logits_t.device() == logits_r.device(), op, ": logits ",
+            logits_t.str(), " and ", logits_r.str(), " differ in dtype or device");
+  const int64_t T = int64_t(tubes.size());
+  if (T == 0) return mul(add(sum(logits_t), sum(logits_r)), 0.0);
+  std::vector<int64_t> ch_t, ch_r;
+  for (auto [a, b] : tubes) {
+    VPS_CHECK(a >= 0 && a < logits_t.size(1) && b >= 0 && b < logits_r.size(1), op, ": tube channels (", a, ", ", b,
+              ") outside the logits' ", logits_t.size(1), " and ", logits_r.size(1), " channels");
+    ch_t.push_back(a), ch_r.push_back(b);
+  }
+  const Device dev = logits_t.device();
+  const DType dt = logits_t.dtype();
+  Tensor num, den;
+  auto frame = [&](const Tensor& logits, const Tensor& target, const std::vector<int64_t>& ch) {
+    Tensor idx = index_tensor(ch, dev);
+    Tensor p = index_select(select(softmax(logits, 1), 0, 0), 0, idx);          // (T, h, w)
+    Tensor tg = unsqueeze(target.to(DType::i64).to(dev), 0);                     // (1, h, w)
+    Tensor q = eq(tg, reshape(idx, {T, 1, 1})).to(dt);                           // (T, h, w)
+    Tensor valid = ne(tg, double(ignore)).to(dt);                                // (1, h, w)
+    Tensor n = sum(mul(mul(p, q), valid), {1, 2}), d = sum(mul(add(mul(p, p), q), valid), {1, 2});  // q^2 = q
+    num = num.defined() ? add(num, n) : n;
+    den = den.defined() ? add(den, d) : d;
+  };
+  frame(logits_t, target_t, ch_t);
+  frame(logits_r, target_r, ch_r);
+  Tensor dice = div(mul(num, 2.0), clamp_min(den, 1e-12));
+  return mean(rsub(1.0, dice));
+}
+
+Tensor occlusion_map(const Tensor& image_t, const Tensor& image_r, const Tensor& flow, double alpha) {
+  VPS_CHECK(image_t.defined() && image_r.defined() && flow.defined() && image_t.dim() == 4 && image_t.size(0) == 1 &&
+                image_t.shape() == image_r.shape() && flow.dim() == 4 && flow.size(0) == 1 && flow.size(1) == 2 &&
+                flow.size(2) == image_t.size(2) && flow.size(3) == image_t.size(3),
+            "occlusion_map: images ", shape_of(image_t), ", ", shape_of(image_r), " and flow ", shape_of(flow),
+            " must be (1, C, H, W) twice and (1, 2, H, W)");
+  autograd::NoGradGuard ng;
+  Tensor warped = resample2d(image_r, flow.to(image_r.dtype()).to(image_r.device()));
+  return exp(mul(norm(sub(image_t, warped), {1}, true), -alpha));
+}
+
+Tensor downsample_flow(const Tensor& flow, int64_t h, int64_t w) {
+  VPS_CHECK(flow.defined() && flow.dim() == 4 && flow.size(0) == 1 && flow.size(1) == 2 && h >= 1 && w >= 1,
+            "downsample_flow: flow ", shape_of(flow), " must be (1, 2, H, W), the size ", h, "x", w, " positive");
+  autograd::NoGradGuard ng;
+  const double sx = double(w) / double(flow.size(3)), sy = double(h) / double(flow.size(2));
+  Tensor f = interpolate(flow, {h, w}, InterpMode::nearest);
+  Tensor scale = Tensor::from_vector<double>({sx, sy}, {1, 2, 1, 1}).to(flow.dtype()).to(flow.device());
+  return mul(f, scale);
+}
+
+Tensor warp_loss(const Tensor& logits_t, const Tensor& logits_r, const std::vector<std::pair<int64_t, int64_t>>& channels,
+                 const Tensor& flow, const Tensor& occlusion) {
+  const char* op = "warp_loss";
+  VPS_CHECK(logits_t.defined() && logits_r.defined() && logits_t.dim() == 4 && logits_t.size(0) == 1 &&
+                logits_r.dim() == 4 && logits_r.size(0) == 1 && logits_r.size(2) == logits_t.size(2) &&
+                logits_r.size(3) == logits_t.size(3),
+            op, ": logits ", shape_of(logits_t), " and ", shape_of(logits_r), " must be (1, C, h, w) of one size");
+  const int64_t h = logits_t.size(2), w = logits_t.size(3);
+  VPS_CHECK(flow.defined() && occlusion.defined() && flow.shape() == (Shape{1, 2, h, w}) &&
+                occlusion.shape() == (Shape{1, 1, h, w}),
+            op, ": flow ", shape_of(flow), " and occlusion ", shape_of(occlusion), " must be (1, 2, ", h, ", ", w,
+            ") and (1, 1, ", h, ", ", w, ")");
+  if (channels.empty()) return mul(add(sum(logits_t), sum(logits_r)), 0.0);
+  std::vector<int64_t> ct, cr;
+  for (auto [a, b] : channels) {
+    VPS_CHECK(a >= 0 && a < logits_t.size(1) && b >= 0 && b < logits_r.size(1), op, ": channel pair (", a, ", ", b,
+              ") outside the logits' ", logits_t.size(1), " and ", logits_r.size(1), " channels");
+    ct.push_back(a), cr.push_back(b);
+  }
+  const Device dev = logits_t.device();
+  auto pick = [&](const Tensor& l, const std::vector<int64_t>& c) {
+    return index_select(l, 1, Tensor::from_vector<int64_t>(c, {int64_t(c.size())}).to(dev));
+  };
+  Tensor f = flow.detach().to(logits_r.dtype()).to(dev), o = occlusion.detach().to(logits_t.dtype()).to(dev);
+  Tensor warped = resample2d(pick(logits_r, cr), f);
+  return mean(mul(o, norm(sub(pick(logits_t, ct), warped), {1}, true)));
+}
+
+}  // namespace vps
