@@ -84,7 +84,7 @@ BENCH_OBJ:= $(patsubst %,$(BUILD)/%.o,$(call find_src,bench))
 LIB      := $(BUILD)/libvps.a
 DEPS_OK  := build/.deps-ok
 
-.PHONY: all test bench clean demo info
+.PHONY: all test bench clean demo ablation info
 all: $(BUILD)/vps $(BUILD)/vps_tests $(BUILD)/vps_bench info
 	@ln -sfn $(CONFIG) build/current
 
@@ -133,6 +133,10 @@ bench: all $(BUILD)/vps_bench
 
 demo: all
 	@bash scripts/demo.sh $(BUILD)
+
+# SiamTrack's ablation on the synthetic default (scripts/ablation.sh; ABL_ITERS, ABL_SEEDS, ... there)
+ablation: all
+	@bash scripts/ablation.sh $(BUILD)
 
 clean:
 	rm -rf build
