@@ -6,12 +6,13 @@
 # +L_segment, +L_warp, +L_tube, +L_pixel (warp + tube) and the full model (configs/train_siamtrack_tiny.json);
 # run each over the val videos, score VPQ (k = 0, 5, 10, 15 and final) and TC; write a markdown table.
 # Knobs: ABL_ITERS (default 1200), ABL_SEEDS (default "0"; e.g. "0 1 2"), ABL_VIDEOS (per split, default 6),
-# ABL_VARIANTS (default all six), ABL_SIZE ("W H", default "256 128"). Outputs: out/ablation/ (table.md, and per seed and variant the run,
+# ABL_VARIANTS (default all six), ABL_SIZE ("W H", default "256 128"), ABL_OUT (default out/ablation).
+# Outputs: $ABL_OUT/ (table.md, and per seed and variant the run,
 # the prediction, vpq/ and tc/).
 set -euo pipefail
 B=${1:?usage: scripts/ablation.sh BUILD_DIR}
 VPS="$B/vps"
-OUT=out/ablation
+OUT=${ABL_OUT:-out/ablation}
 ITERS=${ABL_ITERS:-1200}
 SEEDS=${ABL_SEEDS:-0}
 VIDEOS=${ABL_VIDEOS:-6}
