@@ -104,12 +104,7 @@ struct InterpBackwardBody {
   const T* gy;
   T* gx;
   bool per_plane;
-  HD void add(T* p, T v) const {
-    if (per_plane)
-      *p += v;
-    else
-      atomic_add(p, v);
-  }
+  HD void add(T* p, T v) const { scatter_add(p, v, per_plane); }
   HD void operator()(int64_t i) const {
     int64_t plane = per_plane ? i : i / (g.Ho * g.Wo);
     int64_t o0 = per_plane ? 0 : i % (g.Ho * g.Wo), o1 = per_plane ? g.Ho * g.Wo : o0 + 1;

@@ -87,12 +87,7 @@ struct ResampleImageGradBody {
   const T* flow;
   T* gimg;
   bool per_plane;
-  HD void add(T* p, T v) const {
-    if (per_plane)
-      *p += v;
-    else
-      atomic_add(p, v);
-  }
+  HD void add(T* p, T v) const { scatter_add(p, v, per_plane); }
   HD void operator()(int64_t i) const {
     int64_t fplane = g.Hf * g.Wf, plane = g.H * g.W;
     int64_t b = per_plane ? i / g.C : i / fplane, c0 = per_plane ? i % g.C : 0, c1 = per_plane ? c0 + 1 : g.C;

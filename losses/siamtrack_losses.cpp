@@ -22,6 +22,18 @@ Tensor index_tensor(const std::vector<int64_t>& v, Device device) {
   return Tensor::from_vector<int64_t>(v, {int64_t(v.size())}).to(device);
 }
 
+// The two channel lists of (target channel, reference channel) pairs, each checked against its logits.
+std::pair<std::vector<int64_t>, std::vector<int64_t>> split_channel_pairs(
+    const std::vector<std::pair<int64_t, int64_t>>& pairs, int64_t ct, int64_t cr, const char* op, const char* what) {
+  std::vector<int64_t> a_of, b_of;
+  for (auto [a, b] : pairs) {
+    VPS_CHECK(a >= 0 && a < ct && b >= 0 && b < cr, op, ": ", what, " (", a, ", ", b, ") outside the logits' ", ct,
+              " and ", cr, " channels");
+    a_of.push_back(a), b_of.push_back(b);
+  }
+  return {a_of, b_of};
+}
+
 }  // namespace
 
 Tensor mask_pool(const Tensor& feats, const Tensor& masks) {
@@ -77,12 +89,7 @@ Tensor tube_matching_loss(const Tensor& logits_t, const Tensor& logits_r, const 
             logits_t.str(), " and ", logits_r.str(), " differ in dtype or device");
   const int64_t T = int64_t(tubes.size());
   if (T == 0) return mul(add(sum(logits_t), sum(logits_r)), 0.0);
-  std::vector<int64_t> ch_t, ch_r;
-  for (auto [a, b] : tubes) {
-    VPS_CHECK(a >= 0 && a < logits_t.size(1) && b >= 0 && b < logits_r.size(1), op, ": tube channels (", a, ", ", b,
-              ") outside the logits' ", logits_t.size(1), " and ", logits_r.size(1), " channels");
-    ch_t.push_back(a), ch_r.push_back(b);
-  }
+  auto [ch_t, ch_r] = split_channel_pairs(tubes, logits_t.size(1), logits_r.size(1), op, "tube channels");
   const Device dev = logits_t.device();
   const DType dt = logits_t.dtype();
   Tensor num, den;
@@ -136,16 +143,9 @@ Tensor warp_loss(const Tensor& logits_t, const Tensor& logits_r, const std::vect
             op, ": flow ", shape_of(flow), " and occlusion ", shape_of(occlusion), " must be (1, 2, ", h, ", ", w,
             ") and (1, 1, ", h, ", ", w, ")");
   if (channels.empty()) return mul(add(sum(logits_t), sum(logits_r)), 0.0);
-  std::vector<int64_t> ct, cr;
-  for (auto [a, b] : channels) {
-    VPS_CHECK(a >= 0 && a < logits_t.size(1) && b >= 0 && b < logits_r.size(1), op, ": channel pair (", a, ", ", b,
-              ") outside the logits' ", logits_t.size(1), " and ", logits_r.size(1), " channels");
-    ct.push_back(a), cr.push_back(b);
-  }
+  auto [ct, cr] = split_channel_pairs(channels, logits_t.size(1), logits_r.size(1), op, "channel pair");
   const Device dev = logits_t.device();
-  auto pick = [&](const Tensor& l, const std::vector<int64_t>& c) {
-    return index_select(l, 1, Tensor::from_vector<int64_t>(c, {int64_t(c.size())}).to(dev));
-  };
+  auto pick = [&](const Tensor& l, const std::vector<int64_t>& c) { return index_select(l, 1, index_tensor(c, dev)); };
   Tensor f = flow.detach().to(logits_r.dtype()).to(dev), o = occlusion.detach().to(logits_t.dtype()).to(dev);
   Tensor warped = resample2d(pick(logits_r, cr), f);
   return mean(mul(o, norm(sub(pick(logits_t, ct), warped), {1}, true)));

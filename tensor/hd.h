@@ -250,6 +250,16 @@ HD inline void atomic_add(T* addr, T v) {
 #endif
 }
 
+// A scatter body's add: plain when the caller gives each item its own output region (one writer:
+// the CPU sweeps whole planes), atomic otherwise (CUDA, one item per element).
+template <class T>
+HD inline void scatter_add(T* addr, T v, bool single_writer) {
+  if (single_writer)
+    *addr += v;
+  else
+    atomic_add(addr, v);
+}
+
 }  // namespace vps
 
 // Dtype dispatch: VPS_DISPATCH_FLOAT(t, "op", [&] { ... scalar_t ... });

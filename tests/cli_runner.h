@@ -2,6 +2,7 @@
 // main) and captures its exit code, stdout and stderr.
 #pragma once
 #include <cstdio>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,15 @@ inline CliResult vps_cli(std::vector<std::string> args) {
   r.out = slurp_and_close(out);
   r.err = slurp_and_close(err);
   return r;
+}
+
+// Output checks of the CLI tests: a substring, and the lines of a file (a JSON-lines log).
+inline bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+inline std::vector<std::string> lines_of(const std::string& path) {
+  std::ifstream f(path);
+  std::vector<std::string> out;
+  for (std::string l; std::getline(f, l);) out.push_back(l);
+  return out;
 }
 
 }  // namespace vps::test

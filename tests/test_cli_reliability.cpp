@@ -27,7 +27,7 @@ namespace {
 using Result = vps::test::CliResult;
 using vps::test::vps_cli;
 
-bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using vps::test::has;
 
 // One small synthetic val set shared by the tests (1 video, 6 labelled frames, 64x32).
 class CliReliability : public ::testing::Test {

@@ -38,14 +38,8 @@ using namespace vps;
 
 namespace {
 
-bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-std::vector<std::string> lines_of(const std::string& path) {
-  std::ifstream f(path);
-  std::vector<std::string> out;
-  for (std::string l; std::getline(f, l);) out.push_back(l);
-  return out;
-}
+using vps::test::has;
+using vps::test::lines_of;
 
 std::string slurp(const std::string& path) {
   std::string s;

@@ -25,12 +25,7 @@ using vps::test::vps_cli;
 
 namespace {
 
-std::vector<std::string> lines_of(const std::string& path) {
-  std::ifstream f(path);
-  std::vector<std::string> out;
-  for (std::string l; std::getline(f, l);) out.push_back(l);
-  return out;
-}
+using vps::test::lines_of;
 
 bool has_key_prefix(const std::string& file, const std::string& prefix) {
   for (auto& kv : vps::load_safetensors(file))

@@ -15,11 +15,8 @@
 #include "tests/cli_runner.h"
 #include "tests/temp_dir.h"
 
+using vps::test::has;
 using vps::test::vps_cli;
-
-namespace {
-bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-}  // namespace
 
 TEST(VpsFlow, CachesEveryPairResumesAndFeedsTheTrainer) {
   vps::test::TempDir d;

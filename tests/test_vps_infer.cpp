@@ -15,7 +15,7 @@
 using vps::test::vps_cli;
 
 namespace {
-bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using vps::test::has;
 }  // namespace
 
 TEST(VpsInfer, SynthDatasetEndToEndThroughEval) {

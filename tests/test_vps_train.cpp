@@ -23,14 +23,8 @@ using vps::test::vps_cli;
 
 namespace {
 
-bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-std::vector<std::string> lines_of(const std::string& path) {
-  std::ifstream f(path);
-  std::vector<std::string> out;
-  for (std::string l; std::getline(f, l);) out.push_back(l);
-  return out;
-}
+using vps::test::has;
+using vps::test::lines_of;
 
 class VpsTrain : public ::testing::Test {
  protected:
