@@ -34,7 +34,8 @@ std::vector<FlowPair> flow_pairs(const data::CityscapesVps& ds, const std::vecto
           ++miss;
           continue;
         }
-        out.push_back(FlowPair{i, off, f.image_file, it->second.first, ds.image_path(i), it->second.second});
+        out.push_back(FlowPair{i, off, f.image_file, it->second.first, ds.image_path(i), it->second.second, f.height,
+                               f.width});
       }
     }
   }
@@ -68,12 +69,13 @@ FlowCacheStats compute_flow_cache(const models::FlowNet2& net, const std::vector
   int64_t done = 0;
   for (const FlowPair& p : pairs) {
     const std::string file = data::pair_flow_file(out_dir, p.target_file, p.ref_file);
-    Tensor img = load_normalised(p.target_path);
-    const int64_t h = img.size(2) / 4, w = img.size(3) / 4;
+    const int64_t h = p.height / 4, w = p.width / 4;  // compute_flow's grid; resuming decodes no image
     if (usable(file, p, h, w)) {
       ++st.kept;
     } else {
-      Tensor ref = load_normalised(p.ref_path);
+      Tensor img = load_normalised(p.target_path), ref = load_normalised(p.ref_path);
+      VPS_CHECK(img.size(2) == p.height && img.size(3) == p.width, "vps flow: ", p.target_path, " is ", img.size(3),
+                "x", img.size(2), ", its index says ", p.width, "x", p.height);
       VPS_CHECK(ref.size(2) == img.size(2) && ref.size(3) == img.size(3), "vps flow: ", p.target_path, " (",
                 img.size(3), "x", img.size(2), ") and ", p.ref_path, " (", ref.size(3), "x", ref.size(2),
                 ") differ in size");

@@ -21,6 +21,7 @@ struct FlowPair {
   int offset = 0;
   std::string target_file, ref_file;  // image file names (the pair-flow file's stems)
   std::string target_path, ref_path;
+  int64_t height = 0, width = 0;  // the target's size in the index (the cache's grid is a quarter of it)
 };
 
 // Every pair of the split for the offsets (in frames), in frame order; `missing` counts the pairs
@@ -28,7 +29,7 @@ struct FlowPair {
 std::vector<FlowPair> flow_pairs(const data::CityscapesVps& ds, const std::vector<int>& offsets, int64_t* missing);
 
 struct FlowCacheOptions {
-  bool float16 = true;  // values at 1/4 resolution stay far below 2048 px: half precision loses < 1/16 px
+  bool float16 = true;  // float16's step is 1/16 px or finer below 128 px, far more than flows at 1/4 need
   // After every pair: (pairs done, pairs in all, pairs computed so far).
   std::function<void(int64_t, int64_t, int64_t)> progress;
 };
