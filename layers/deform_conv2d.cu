@@ -1,8 +1,10 @@
-// deform_conv2d: deformable im2col + GEMM over tiles of output rows, so the column buffer stays bounded.
-// Per image n, row tile [h0, h0 + rows) (L = rows * Wo columns) and group g:
-//   y[n, g, tile] (Og, L) = W_g (Og, Kg) @ col_g (Kg, L),   Kg = Cg * kh * kw
-// Backward per tile: gcol_g = W_g^T @ gy_g; the offset gradient and the input gradient (the adjoint
-// of the sampling) from gcol; gW_g += gy_g @ col_g^T with the columns recomputed.
+// deform_conv2d: channel-last deformable im2col + GEMM over tiles of output positions, so the column
+// buffer stays bounded (layers/kernels/deform_im2col.h has the layout). Per image n: xT = x[n]
+// transposed to (H*W, C); per tile of L positions and weight group g:
+//   y[n, g, tile] (Og, L) = Wp_g (Og, K*Cg) @ col_g^T,   col (L, C*K), Wp the weight as (O, K, Cg)
+// Backward per tile: gcol_g = gy_g^T @ Wp_g; the offset gradient (with the columns recomputed in the
+// same pass) and the input gradient (the adjoint of the sampling, into gxT) from gcol;
+// gWp_g += gy_g @ col_g.
 #include <omp.h>
 
 #include <algorithm>
@@ -43,6 +45,7 @@ DeformProblem make_problem(const Tensor& x, const Tensor& off, const Tensor& w, 
   DeformProblem pb;
   DeformGeom& g = pb.g;
   pb.N = x.size(0), pb.O = w.size(0), pb.groups = p.groups;
+  g.groups = p.groups;
   g.C = x.size(1), g.H = x.size(2), g.W = x.size(3), g.kh = w.size(2), g.kw = w.size(3);
   g.sh = p.stride[0], g.sw = p.stride[1], g.ph = p.padding[0], g.pw = p.padding[1];
   g.dh = p.dilation[0], g.dw = p.dilation[1], g.dg = p.deformable_groups;
@@ -65,17 +68,34 @@ DeformProblem make_problem(const Tensor& x, const Tensor& off, const Tensor& w, 
   return pb;
 }
 
-// CUDA columns of positions [t0, t0 + L): a thread per column (SPAN 1), coalesced.
+// Both directions of one image's (C, H*W) <-> (H*W, C) transpose (DeformTransposeBody).
 template <class T>
-void im2col_cuda(const DeformProblem& pb, const T* xn, const T* offn, T* col, int64_t t0, int64_t L, Device d) {
-  DeformIm2colBody<T, 1> body{pb.g, xn, offn, col, t0, L};
-  parallel_for(d, body.count(), body);
+void transpose_planes(const T* src, T* dst, int64_t rows, int64_t cols, Device d) {
+  if (d.is_cuda()) {
+    DeformTransposeBody<T, 0> b{src, dst, rows, cols};
+    parallel_for(d, b.count(), b);
+  } else {
+    DeformTransposeBody<T, 16> b{src, dst, rows, cols};
+    parallel_for(d, b.count(), b, 16 * cols);
+  }
 }
-// CPU columns of positions [t0, t0 + L), on all threads (the backward's row tiles).
+
+// The weight (O, Cg, kh, kw) in the columns' order (O, K, Cg), and back (docs/dcn.md).
+Tensor weight_to_columns(const Tensor& w) {
+  return w.detach().reshape({w.size(0), w.size(1), w.size(2) * w.size(3)}).permute({0, 2, 1}).contiguous();
+}
+Tensor weight_from_columns(const Tensor& wp, const Shape& shape) {
+  return wp.reshape({shape[0], shape[2] * shape[3], shape[1]}).permute({0, 2, 1}).contiguous().reshape(shape);
+}
+
+// A tile's sample table: dg * K * L taps, in a byte buffer so that one allocation serves every dtype.
 template <class T>
-void im2col_cpu(const DeformProblem& pb, const T* xn, const T* offn, T* col, int64_t t0, int64_t L) {
-  DeformIm2colBody<T, 64> body{pb.g, xn, offn, col, t0, L};
-  parallel_for(kCPU, body.count(), body, 64 * pb.g.K() * pb.g.channels_per_dg());
+Tensor tap_buffer(const DeformGeom& g, int64_t L, Device d) {
+  return Tensor::empty({g.dg * g.K() * L * int64_t(sizeof(DeformTap<T>))}, DType::u8, d);
+}
+template <class T>
+DeformTap<T>* taps_of(const Tensor& buf) {
+  return reinterpret_cast<DeformTap<T>*>(buf.data<uint8_t>());
 }
 
 // CPU forward: as conv2d's tiled path, each thread fills a column tile of its own (about 2 MiB, so
@@ -83,82 +103,101 @@ void im2col_cpu(const DeformProblem& pb, const T* xn, const T* offn, T* col, int
 template <class T>
 void forward_cpu_t(const DeformProblem& pb, const Tensor& x, const Tensor& off, const Tensor& w, const Tensor& y) {
   const DeformGeom& g = pb.g;
-  int64_t G = pb.groups, Og = pb.O / G, CK = g.C * g.K(), Kg = CK / G, plane = g.Ho * g.Wo;
-  int64_t per = std::max<int64_t>(64, pb.cpu_tile_bytes / (CK * int64_t(sizeof(T))) / 64 * 64);
+  int64_t G = pb.groups, Og = pb.O / G, CK = g.C * g.K(), KCg = CK / G, plane = g.Ho * g.Wo, HW = g.H * g.W;
+  int64_t per = std::max<int64_t>(16, pb.cpu_tile_bytes / (CK * int64_t(sizeof(T))) / 16 * 16);
   per = std::min(per, plane);
-  int64_t ntile = (plane + per - 1) / per, total = pb.N * ntile;
-  int threads = int(std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(), total)));
-  Tensor cols = Tensor::empty({threads, CK * per}, x.dtype(), kCPU);
-  blas::SingleThreadedCpuBlas one_thread_each;
-  parallel_for_each(total, threads, [&](int64_t it) {
-    int64_t n = it / ntile, t0 = (it % ntile) * per, L = std::min(per, plane - t0);
-    T* col = cols.data<T>() + int64_t(omp_get_thread_num()) * CK * per;
-    DeformIm2colBody<T, 64> body{g, x.data<T>() + n * g.C * g.H * g.W, off.data<T>() + n * 2 * g.dg * g.K() * plane,
-                                 col, t0, L};
-    for (int64_t i = 0; i < body.count(); ++i) body(i);
-    blas::gemm_batched<T>(kCPU, false, false, Og, L, Kg, T(1), w.data<T>(), Kg, Og * Kg, col, L, Kg * L, T(0),
-                          y.data<T>() + n * pb.O * plane + t0, plane, Og * plane, G);
-  });
+  int64_t ntile = (plane + per - 1) / per;
+  int threads = int(std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(), ntile)));
+  Tensor cols = Tensor::empty({threads, CK * per}, x.dtype(), kCPU), taps = tap_buffer<T>(g, threads * per, kCPU);
+  Tensor xT = Tensor::empty({HW * g.C}, x.dtype(), kCPU), zero = Tensor::zeros({g.C}, x.dtype(), kCPU);
+  Tensor wp = weight_to_columns(w);
+  for (int64_t n = 0; n < pb.N; ++n) {
+    transpose_planes(x.data<T>() + n * g.C * HW, xT.data<T>(), HW, g.C, kCPU);
+    const T* offn = off.data<T>() + n * 2 * g.dg * g.K() * plane;
+    blas::SingleThreadedCpuBlas one_thread_each;
+    parallel_for_each(ntile, threads, [&](int64_t it) {
+      int64_t t0 = it * per, L = std::min(per, plane - t0), tid = omp_get_thread_num();
+      T* col = cols.data<T>() + tid * CK * per;
+      DeformTap<T>* tp = taps_of<T>(taps) + tid * g.dg * g.K() * per;
+      DeformTapTableBody<T> tb{g, offn, tp, t0, L};
+      for (int64_t i = 0; i < tb.count(); ++i) tb(i);
+      DeformIm2colBody<T> ib{g, tp, xT.data<T>(), zero.data<T>(), col, L, g.run()};
+      for (int64_t i = 0; i < ib.count(); ++i) ib(i);
+      blas::gemm_batched<T>(kCPU, false, true, Og, L, KCg, T(1), wp.data<T>(), KCg, Og * KCg, col, CK, KCg, T(0),
+                            y.data<T>() + n * pb.O * plane + t0, plane, Og * plane, G);
+    });
+  }
 }
 
+// CUDA forward: tiles of whole output rows, each body a kernel over the tile.
 template <class T>
 void forward_t(const DeformProblem& pb, const Tensor& x, const Tensor& off, const Tensor& w, const Tensor& y) {
   if (x.device().is_cpu()) return forward_cpu_t<T>(pb, x, off, w, y);
   const DeformGeom& g = pb.g;
   Device d = x.device();
-  int64_t G = pb.groups, Og = pb.O / G, Kg = g.C / G * g.K(), plane = g.Ho * g.Wo;
-  Tensor col = Tensor::empty({g.C * g.K() * pb.rows * g.Wo}, x.dtype(), d);
+  int64_t G = pb.groups, Og = pb.O / G, CK = g.C * g.K(), KCg = CK / G, plane = g.Ho * g.Wo, HW = g.H * g.W;
+  Tensor col = Tensor::empty({CK * pb.rows * g.Wo}, x.dtype(), d), taps = tap_buffer<T>(g, pb.rows * g.Wo, d);
+  Tensor xT = Tensor::empty({HW * g.C}, x.dtype(), d), zero = Tensor::zeros({g.C}, x.dtype(), d);
+  Tensor wp = weight_to_columns(w);
   for (int64_t n = 0; n < pb.N; ++n) {
-    const T* xn = x.data<T>() + n * g.C * g.H * g.W;
+    transpose_planes(x.data<T>() + n * g.C * HW, xT.data<T>(), HW, g.C, d);
     const T* offn = off.data<T>() + n * 2 * g.dg * g.K() * plane;
     for (int64_t h0 = 0; h0 < g.Ho; h0 += pb.rows) {
       int64_t rows = std::min(pb.rows, g.Ho - h0), L = rows * g.Wo;
-      im2col_cuda(pb, xn, offn, col.data<T>(), h0 * g.Wo, L, d);
-      T* yt = y.data<T>() + n * pb.O * plane + h0 * g.Wo;
-      blas::gemm_batched<T>(d, false, false, Og, L, Kg, T(1), w.data<T>(), Kg, Og * Kg, col.data<T>(), L, Kg * L, T(0),
-                            yt, plane, Og * plane, G);
+      DeformTapTableBody<T> tb{g, offn, taps_of<T>(taps), h0 * g.Wo, L};
+      parallel_for(d, tb.count(), tb);
+      DeformIm2colBody<T> ib{g, taps_of<T>(taps), xT.data<T>(), zero.data<T>(), col.data<T>(), L, 1};
+      parallel_for(d, ib.count(), ib);
+      blas::gemm_batched<T>(d, false, true, Og, L, KCg, T(1), wp.data<T>(), KCg, Og * KCg, col.data<T>(), CK, KCg,
+                            T(0), y.data<T>() + n * pb.O * plane + h0 * g.Wo, plane, Og * plane, G);
     }
   }
 }
 
+// Backward per tile of output rows, on either device: gcol = gy^T W (GEMM), the sample table, the
+// offset gradient with the columns, the input gradient into gxT, gW += gy columns (GEMM).
 template <class T>
 void backward_t(const DeformProblem& pb, const Tensor& x, const Tensor& off, const Tensor& w, const Tensor& gy,
-                const Tensor& gx, const Tensor& goff, const Tensor& gw) {
+                const Tensor& gx, const Tensor& goff, Tensor& gw) {
   const DeformGeom& g = pb.g;
   Device d = x.device();
-  int64_t G = pb.groups, Og = pb.O / G, Kg = g.C / G * g.K(), plane = g.Ho * g.Wo;
-  int64_t cols = g.C * g.K() * pb.rows * g.Wo;
+  int64_t G = pb.groups, Og = pb.O / G, CK = g.C * g.K(), KCg = CK / G, plane = g.Ho * g.Wo, HW = g.H * g.W;
+  int64_t cols = CK * pb.rows * g.Wo;
   Tensor col = Tensor::empty({cols}, x.dtype(), d), gcol = Tensor::empty({cols}, x.dtype(), d);
+  Tensor taps = tap_buffer<T>(g, pb.rows * g.Wo, d), xT = Tensor::empty({HW * g.C}, x.dtype(), d);
+  Tensor zero = Tensor::zeros({g.C}, x.dtype(), d), wp = weight_to_columns(w);
+  Tensor gwp = Tensor::zeros(wp.shape(), x.dtype(), d);
+  // CPU input gradient: blocks of channels, about two per thread (each thread owns its channels)
+  int64_t block = std::max<int64_t>(1, (g.C + omp_get_max_threads() - 1) / omp_get_max_threads());
   for (int64_t n = 0; n < pb.N; ++n) {
-    const T* xn = x.data<T>() + n * g.C * g.H * g.W;
+    transpose_planes(x.data<T>() + n * g.C * HW, xT.data<T>(), HW, g.C, d);
+    Tensor gxT = Tensor::zeros({HW * g.C}, x.dtype(), d);
     const T* offn = off.data<T>() + n * 2 * g.dg * g.K() * plane;
+    T* goffn = goff.data<T>() + n * 2 * g.dg * g.K() * plane;
     for (int64_t h0 = 0; h0 < g.Ho; h0 += pb.rows) {
-      int64_t rows = std::min(pb.rows, g.Ho - h0), L = rows * g.Wo;
-      const T* gyt = gy.data<T>() + n * pb.O * plane + h0 * g.Wo;
-      blas::gemm_batched<T>(d, true, false, Kg, L, Og, T(1), w.data<T>(), Kg, Og * Kg, gyt, plane, Og * plane, T(0),
-                            gcol.data<T>(), L, Kg * L, G);
-      T* goffn = goff.data<T>() + n * 2 * g.dg * g.K() * plane;
+      int64_t rows = std::min(pb.rows, g.Ho - h0), L = rows * g.Wo, t0 = h0 * g.Wo;
+      const T* gyt = gy.data<T>() + n * pb.O * plane + t0;
+      blas::gemm_batched<T>(d, true, false, L, KCg, Og, T(1), gyt, plane, Og * plane, wp.data<T>(), KCg, Og * KCg,
+                            T(0), gcol.data<T>(), CK, KCg, G);
+      DeformTap<T>* tp = taps_of<T>(taps);
+      DeformTapTableBody<T> tb{g, offn, tp, t0, L};
+      parallel_for(d, tb.count(), tb, 16);
+      DeformOffsetGradBody<T> ob{g,    tp, offn, xT.data<T>(), zero.data<T>(), gcol.data<T>(), col.data<T>(), goffn,
+                                 t0,   L,  pb.mmdet_rule};
+      parallel_for(d, ob.count(), ob, 8 * g.channels_per_dg());
       if (d.is_cuda()) {
-        DeformOffsetGradBody<T, 1> ob{g, xn, offn, gcol.data<T>(), goffn, h0 * g.Wo, L, pb.mmdet_rule};
-        parallel_for(d, ob.count(), ob);
-      } else {
-        DeformOffsetGradBody<T, 64> ob{g, xn, offn, gcol.data<T>(), goffn, h0 * g.Wo, L, pb.mmdet_rule};
-        parallel_for(d, ob.count(), ob, 64 * g.K() * g.channels_per_dg());
-      }
-      T* gxn = gx.data<T>() + n * g.C * g.H * g.W;
-      if (d.is_cuda()) {
-        DeformCol2imCudaBody<T> cb{g, offn, gcol.data<T>(), gxn, h0 * g.Wo, L};
+        DeformCol2imBody<T, true> cb{g, tp, gcol.data<T>(), gxT.data<T>(), L, 1};
         parallel_for(d, cb.count(), cb);
       } else {
-        DeformCol2imCpuBody<T, 64, 8> cb{g, offn, gcol.data<T>(), gxn, h0 * g.Wo, L};
-        parallel_for(d, cb.count(), cb, 8 * g.K() * L);
+        DeformCol2imBody<T, false> cb{g, tp, gcol.data<T>(), gxT.data<T>(), L, block};
+        parallel_for(d, cb.count(), cb, 8 * g.K() * L * block);
       }
-      if (d.is_cuda()) im2col_cuda(pb, xn, offn, col.data<T>(), h0 * g.Wo, L, d);
-      else im2col_cpu(pb, xn, offn, col.data<T>(), h0 * g.Wo, L);
-      blas::gemm_batched<T>(d, false, true, Og, Kg, L, T(1), gyt, plane, Og * plane, col.data<T>(), L, Kg * L, T(1),
-                            gw.data<T>(), Kg, Og * Kg, G);
+      blas::gemm_batched<T>(d, false, false, Og, KCg, L, T(1), gyt, plane, Og * plane, col.data<T>(), CK, KCg, T(1),
+                            gwp.data<T>(), KCg, Og * KCg, G);
     }
+    transpose_planes(gxT.data<T>(), gx.data<T>() + n * g.C * HW, g.C, HW, d);
   }
+  gw = weight_from_columns(gwp, w.shape());
 }
 
 struct DeformConv2dBackward : autograd::Node {
@@ -167,9 +206,9 @@ struct DeformConv2dBackward : autograd::Node {
   const char* name() const override { return "DeformConv2dBackward"; }
   std::vector<Tensor> backward(const std::vector<Tensor>& grads) override {
     Tensor gy = grads[0].contiguous(), xs = x.get(name()), os = off.get(name()), ws = w.get(name());
-    Tensor gx = Tensor::zeros(xs.shape(), xs.dtype(), xs.device());
+    Tensor gx = Tensor::empty(xs.shape(), xs.dtype(), xs.device());
     Tensor goff = Tensor::zeros(os.shape(), os.dtype(), os.device());
-    Tensor gw = Tensor::zeros(ws.shape(), ws.dtype(), ws.device());
+    Tensor gw;
     VPS_DISPATCH_FLOAT(xs.dtype(), name(), [&] { backward_t<scalar_t>(pb, xs, os, ws, gy, gx, goff, gw); });
     std::vector<Tensor> out(next.size());
     if (next[0].valid()) out[0] = gx;

@@ -11,6 +11,7 @@
 
 #include "layers/conv2d.h"
 #include "layers/deform_conv2d.h"
+#include "layers/kernels/deform_im2col.h"
 #include "ops/ops.h"
 #include "tests/conv_reference.h"
 #include "tests/error_of.h"
@@ -170,6 +171,40 @@ TEST(DeformConv2d, NonContiguousInputs) {
   ASSERT_FALSE(xt.is_contiguous());
   Outputs o = run(xt, off, fx(c.name, "w"), fx(c.name, "gy"), params_of(c));
   EXPECT_ALLCLOSE(o.y, fx(c.name, "y"), 1e-11, 1e-11);
+}
+
+// The CUDA decompositions of the shared bodies (a thread per entry, atomic col2im, a transpose per
+// entry), run here one item at a time, give the CPU decompositions' results bit for bit: each entry
+// sums the same terms in the same (position, tap, corner) order. Weight groups of 6 channels and
+// deformable groups of 4 make runs of 2 channels; the col2im block of 5 cuts runs.
+TEST(DeformConv2d, CudaDecompositionsOfTheBodiesMatchTheCpuOnes) {
+  DeformGeom g;
+  g.C = 12, g.H = 5, g.W = 6, g.kh = 3, g.kw = 3, g.ph = 1, g.pw = 1, g.Ho = 5, g.Wo = 6, g.dg = 3, g.groups = 2;
+  ASSERT_EQ(g.run(), 2);
+  const int64_t K = g.K(), HW = g.H * g.W, L = g.Ho * g.Wo, CK = g.C * K;
+  Tensor x = rnd({g.C, HW}, 1), off = mul(rnd({2 * g.dg * K, L}, 2), 3.0).contiguous(), gcol = rnd({L, CK}, 3);
+  auto all = [](const auto& body) {
+    for (int64_t i = 0; i < body.count(); ++i) body(i);
+  };
+  std::vector<double> xT(HW * g.C), xT1(HW * g.C), back(HW * g.C);
+  all(DeformTransposeBody<double, 16>{x.data<double>(), xT.data(), HW, g.C});
+  all(DeformTransposeBody<double, 0>{x.data<double>(), xT1.data(), HW, g.C});
+  EXPECT_EQ(xT, xT1);
+  all(DeformTransposeBody<double, 0>{xT.data(), back.data(), g.C, HW});
+  EXPECT_EQ(back, x.to_vector<double>());
+  std::vector<DeformTap<double>> taps(size_t(L * g.dg * K));
+  all(DeformTapTableBody<double>{g, off.data<double>(), taps.data(), 0, L});
+  std::vector<double> zero(size_t(g.C), 0.0), cpu(size_t(L * CK)), cuda(size_t(L * CK));
+  all(DeformIm2colBody<double>{g, taps.data(), xT.data(), zero.data(), cpu.data(), L, g.run()});
+  all(DeformIm2colBody<double>{g, taps.data(), xT.data(), zero.data(), cuda.data(), L, 1});
+  EXPECT_EQ(cpu, cuda);
+  int64_t nonzero = 0;
+  for (double v : cpu) nonzero += v != 0.0;
+  EXPECT_GT(nonzero, L * CK / 2);  // the offsets (+-3) leave most samples inside the image
+  std::vector<double> gx_cpu(size_t(HW * g.C), 0.0), gx_cuda(size_t(HW * g.C), 0.0);
+  all(DeformCol2imBody<double, false>{g, taps.data(), gcol.data<double>(), gx_cpu.data(), L, 5});
+  all(DeformCol2imBody<double, true>{g, taps.data(), gcol.data<double>(), gx_cuda.data(), L, 1});
+  EXPECT_EQ(gx_cpu, gx_cuda);
 }
 
 TEST(DeformConv2d, BadInputNamesTheShapes) {

@@ -1,12 +1,20 @@
 // Deformable convolution v1 bodies (mmdetection v1's deform_conv_cuda_kernel.cu semantics, docs/dcn.md),
-// shared by the CPU and CUDA builds: deformable im2col, the offset gradient (col2im_coord) and the
-// input gradient (col2im as the exact adjoint of the bilinear sampling).
+// shared by the CPU and CUDA builds: a tile's sample table, the channel-last deformable im2col, the
+// offset gradient (col2im_coord, fused with the columns the weight gradient needs) and the input
+// gradient (col2im as the exact adjoint of the bilinear sampling).
 //
 // Offsets of one image: (dg * 2 * K, Ho, Wo); for deformable group gd and tap k = i * kw + j,
 // channel gd*2K + 2k is dy and gd*2K + 2k + 1 is dx. Sample point of output (ho, wo), tap (i, j):
 //   py = ho * sh - ph + i * dh + dy,   px = wo * sw - pw + j * dw + dx.
 // A sample is taken only when -1 < py < H and -1 < px < W (otherwise 0); bilinear with corners
 // outside the image read as 0.
+//
+// Channel-last layout, so that every sample reads four contiguous rows of C values and every loop
+// over channels is a contiguous (vectorisable) one:
+//   xT (H * W, C): the input image transposed;
+//   columns (L, C * K) for the output positions t0 + u, u in [0, L): row u, column g*K*Cg + k*Cg + cg
+//   for channel c = g*Cg + cg of weight group g (Cg = C / groups), so a group's columns are one block;
+//   the weight permuted to (O, K * Cg) in the same order, so y_g (Og, L) = Wp_g @ columns_g^T.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -20,8 +28,24 @@ struct DeformGeom {
   int64_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
   int64_t Ho = 0, Wo = 0;
   int64_t dg = 1;                  // deformable groups (C % dg == 0)
+  int64_t groups = 1;              // weight groups (C % groups == 0)
   HD int64_t K() const { return kh * kw; }
   HD int64_t channels_per_dg() const { return C / dg; }
+  HD int64_t channels_per_group() const { return C / groups; }
+  // Column of (channel c, tap k) within a row of the channel-last columns.
+  HD int64_t col(int64_t c, int64_t k) const {
+    int64_t cg = channels_per_group();
+    return c / cg * K() * cg + k * cg + c % cg;
+  }
+  // Channels in a run of constant weight group and deformable group: a divisor of both group sizes.
+  HD int64_t run() const {
+    int64_t a = channels_per_group(), b = channels_per_dg();
+    while (b != 0) {
+      int64_t t = a % b;
+      a = b, b = t;
+    }
+    return a;
+  }
 };
 
 template <class T>
@@ -29,19 +53,19 @@ HD inline bool deform_valid(T py, T px, int64_t H, int64_t W) {
   return py > T(-1) && px > T(-1) && py < T(H) && px < T(W);
 }
 
-// Sample coordinates of tap k at output (ho, wo) of deformable group gd (off: one image's offsets).
+// Sample coordinates of tap k at output position pos = ho * Wo + wo of deformable group gd (off: one
+// image's offsets).
 template <class T>
-HD inline void deform_point(const DeformGeom& g, const T* off, int64_t gd, int64_t k, int64_t ho, int64_t wo, T* py,
-                            T* px) {
-  int64_t plane = g.Ho * g.Wo, pos = ho * g.Wo + wo;
+HD inline void deform_point(const DeformGeom& g, const T* off, int64_t gd, int64_t k, int64_t pos, T* py, T* px) {
+  int64_t plane = g.Ho * g.Wo, ho = pos / g.Wo, wo = pos % g.Wo;
   int64_t ch = gd * 2 * g.K() + 2 * k;
   int64_t i = k / g.kw, j = k % g.kw;
   *py = T(ho * g.sh - g.ph + i * g.dh) + off[ch * plane + pos];
   *px = T(wo * g.sw - g.pw + j * g.dw) + off[(ch + 1) * plane + pos];
 }
 
-// A sample's four corners as plane indices (-1 outside the image), bilinear weights and fractions,
-// computed once and shared by every channel of the deformable group (offsets are per group).
+// A sample's four corners as pixel indices (-1 outside the image), bilinear weights and fractions,
+// computed once per tile and shared by every channel of the deformable group (offsets are per group).
 // require_valid: a point outside -1 < p < size gets no corners (mmdet's rule; forward and input
 // gradient always use it). Otherwise the corners are tested one by one (torchvision's offset gradient).
 template <class T>
@@ -49,8 +73,10 @@ struct DeformTap {
   int64_t idx[4];  // (y0, x0), (y0, x0+1), (y0+1, x0), (y0+1, x0+1)
   T w[4];
   T ly, lx;
+  bool valid;
   HD void set(T py, T px, int64_t H, int64_t W, bool require_valid = true) {
-    if (require_valid && !deform_valid(py, px, H, W)) {
+    valid = deform_valid(py, px, H, W);
+    if (require_valid && !valid) {
       for (int q = 0; q < 4; ++q) idx[q] = -1, w[q] = T(0);
       ly = lx = T(0);
       return;
@@ -66,164 +92,195 @@ struct DeformTap {
     idx[3] = bottom && right ? (y0 + 1) * W + x0 + 1 : -1;
     w[0] = (T(1) - ly) * (T(1) - lx), w[1] = (T(1) - ly) * lx, w[2] = ly * (T(1) - lx), w[3] = ly * lx;
   }
-  HD void corners(const T* xc, T v[4]) const {
-    for (int q = 0; q < 4; ++q) v[q] = idx[q] >= 0 ? xc[idx[q]] : T(0);
+  // The rows of the four corners in a channel-last image (C values per pixel); `zero`, a row of C
+  // zeros, stands for a corner outside the image, so the loops over channels have no branches.
+  HD void rows(const T* xT, int64_t C, const T* zero, const T* r[4]) const {
+    for (int q = 0; q < 4; ++q) r[q] = idx[q] >= 0 ? xT + idx[q] * C : zero;
   }
-  // The bilinear value, (1-ly)(1-lx) v00 + (1-ly) lx v01 + ly (1-lx) v10 + ly lx v11.
-  HD T value(const T* xc) const {
-    T v[4];
-    corners(xc, v);
-    return w[0] * v[0] + w[1] * v[1] + w[2] * v[2] + w[3] * v[3];
-  }
-  // d value / d py and d value / d px at the point (one-sided, from the right, at integer coordinates).
-  HD T d_py(const T v[4]) const { return -(T(1) - lx) * v[0] - lx * v[1] + (T(1) - lx) * v[2] + lx * v[3]; }
-  HD T d_px(const T v[4]) const { return -(T(1) - ly) * v[0] + (T(1) - ly) * v[1] - ly * v[2] + ly * v[3]; }
 };
 
-// Columns of output positions [t0, t0 + L) of one image: col (C*K, L), row c*K + k. One item per
-// (gd, span of SPAN columns): per tap k the span's samples are computed once, then each channel of
-// group gd gathers them (CPU: SPAN 64, contiguous writes; CUDA: SPAN 1, a thread per column, coalesced).
-template <class T, int SPAN>
+// The samples of output positions [t0, t0 + L): taps[(u * dg + gd) * K + k] (mmdet's validity rule).
+template <class T>
+struct DeformTapTableBody {
+  DeformGeom g;
+  const T* off;  // (dg*2K, Ho, Wo)
+  DeformTap<T>* taps;
+  int64_t t0, L;
+  HD int64_t count() const { return L * g.dg * g.K(); }
+  HD void operator()(int64_t item) const {
+    int64_t K = g.K(), u = item / (g.dg * K), gd = item / K % g.dg, k = item % K;
+    T py, px;
+    deform_point(g, off, gd, k, t0 + u, &py, &px);
+    taps[item].set(py, px, g.H, g.W);
+  }
+};
+
+// Channel-last columns of the tile: one item per (u, k, chunk of `chunk` channels), the chunk inside
+// one run (DeformGeom::run). CPU: chunk = run (a contiguous loop); CUDA: chunk 1, a thread per entry,
+// consecutive threads on consecutive channels (coalesced).
+template <class T>
 struct DeformIm2colBody {
   DeformGeom g;
-  const T* x;    // (C, H, W)
-  const T* off;  // (dg*2K, Ho, Wo)
-  T* col;
-  int64_t t0, L;  // output positions [t0, t0 + L) of the plane (ho * Wo + wo)
-  HD int64_t spans() const { return (L + SPAN - 1) / SPAN; }
-  HD int64_t count() const { return g.dg * spans(); }
+  const DeformTap<T>* taps;
+  const T* xT;    // (H*W, C)
+  const T* zero;  // C zeros
+  T* col;         // (L, C*K)
+  int64_t L, chunk;
+  HD int64_t chunks() const { return g.C / chunk; }
+  HD int64_t count() const { return L * g.K() * chunks(); }
   HD void operator()(int64_t item) const {
-    int64_t K = g.K(), ns = spans();
-    int64_t s = item % ns, gd = item / ns;
-    int64_t u0 = s * SPAN, n = L - u0 < SPAN ? L - u0 : SPAN, cpg = g.channels_per_dg();
-    DeformTap<T> tap[SPAN] = {};  // zeroed: the compiler cannot see that only the first n are read
-    for (int64_t k = 0; k < K; ++k) {  // all taps of a span together: x's lines stay in cache
-      for (int64_t u = 0; u < n; ++u) {
-        int64_t p = t0 + u0 + u;
-        T py, px;
-        deform_point(g, off, gd, k, p / g.Wo, p % g.Wo, &py, &px);
-        tap[u].set(py, px, g.H, g.W);
-      }
-      for (int64_t c = gd * cpg; c < (gd + 1) * cpg; ++c) {
-        const T* xc = x + c * g.H * g.W;
-        T* out = col + (c * K + k) * L + u0;
-        for (int64_t u = 0; u < n; ++u) out[u] = tap[u].value(xc);
-      }
-    }
+    int64_t K = g.K(), nq = chunks(), c0 = item % nq * chunk, k = item / nq % K, u = item / nq / K;
+    const DeformTap<T>& t = taps[(u * g.dg + c0 / g.channels_per_dg()) * K + k];
+    const T* r[4];
+    t.rows(xT, g.C, zero, r);
+    T* __restrict__ out = col + u * g.C * K + g.col(c0, k);
+    const T* __restrict__ r0 = r[0] + c0;
+    const T* __restrict__ r1 = r[1] + c0;
+    const T* __restrict__ r2 = r[2] + c0;
+    const T* __restrict__ r3 = r[3] + c0;
+    const T w0 = t.w[0], w1 = t.w[1], w2 = t.w[2], w3 = t.w[3];  // locals: the stores could alias them
+    for (int64_t j = 0; j < chunk; ++j) out[j] = w0 * r0[j] + w1 * r1[j] + w2 * r2[j] + w3 * r3[j];
   }
 };
 
-// Offset gradient of output positions [t0, t0 + L): one item per (gd, span of SPAN columns), summing
-// over the channels of deformable group gd per tap (CPU: SPAN 64, gcol read contiguously; CUDA: SPAN
-// 1). mmdet_rule: a sample outside -1 < p < size gets 0 for both coordinates (mmdetection v1);
+// Offset gradient of the tile, with the columns recomputed in the same pass over the corners (the
+// weight gradient multiplies them): one item per (u, gd, k), summing over the channels of deformable
+// group gd. mmdet_rule: a sample outside -1 < p < size gets 0 for both coordinates (mmdetection v1);
 // otherwise torchvision's rule, which keeps the per-corner tests only (it differs exactly at p == -1,
-// where its derivative is one-sided).
-template <class T, int SPAN>
+// where its derivative is one-sided). The sums use 8 partial accumulators (a fixed order, vectorisable).
+template <class T>
 struct DeformOffsetGradBody {
   DeformGeom g;
-  const T* x;     // (C, H, W)
+  const DeformTap<T>* taps;
   const T* off;   // (dg*2K, Ho, Wo)
-  const T* gcol;  // (C*K, L)
+  const T* xT;    // (H*W, C)
+  const T* zero;  // C zeros
+  const T* gcol;  // (L, C*K)
+  T* col;         // (L, C*K), written
   T* goff;        // (dg*2K, Ho, Wo)
-  int64_t t0, L;  // output positions [t0, t0 + L) of the plane (ho * Wo + wo)
+  int64_t t0, L;
   bool mmdet_rule;
-  HD int64_t spans() const { return (L + SPAN - 1) / SPAN; }
-  HD int64_t count() const { return g.dg * spans(); }
+  HD int64_t count() const { return L * g.dg * g.K(); }
+  // Adds sum_c gc * d/dp over the channels [c0, c0 + n) of one run to (sy, sx); writes the columns when
+  // `out` is set. The tap's numbers are copied to locals: the stores could alias them otherwise.
+  HD static void run_sums(const DeformTap<T>& t, const T* const r[4], const T* __restrict__ gc, T* __restrict__ out,
+                          int64_t c0, int64_t n, T* sy, T* sx) {
+    const T w0 = t.w[0], w1 = t.w[1], w2 = t.w[2], w3 = t.w[3], lx = t.lx, ly = t.ly, mx = T(1) - lx, my = T(1) - ly;
+    const T* __restrict__ r0 = r[0] + c0;
+    const T* __restrict__ r1 = r[1] + c0;
+    const T* __restrict__ r2 = r[2] + c0;
+    const T* __restrict__ r3 = r[3] + c0;
+    T ay[8] = {}, ax[8] = {};
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+      for (int e = 0; e < 8; ++e) {
+        T v0 = r0[j + e], v1 = r1[j + e], v2 = r2[j + e], v3 = r3[j + e];
+        if (out) out[j + e] = w0 * v0 + w1 * v1 + w2 * v2 + w3 * v3;
+        ay[e] += gc[j + e] * (-mx * v0 - lx * v1 + mx * v2 + lx * v3);
+        ax[e] += gc[j + e] * (-my * v0 + my * v1 - ly * v2 + ly * v3);
+      }
+    for (; j < n; ++j) {
+      T v0 = r0[j], v1 = r1[j], v2 = r2[j], v3 = r3[j];
+      if (out) out[j] = w0 * v0 + w1 * v1 + w2 * v2 + w3 * v3;
+      ay[0] += gc[j] * (-mx * v0 - lx * v1 + mx * v2 + lx * v3);
+      ax[0] += gc[j] * (-my * v0 + my * v1 - ly * v2 + ly * v3);
+    }
+    *sy += ((ay[0] + ay[1]) + (ay[2] + ay[3])) + ((ay[4] + ay[5]) + (ay[6] + ay[7]));
+    *sx += ((ax[0] + ax[1]) + (ax[2] + ax[3])) + ((ax[4] + ax[5]) + (ax[6] + ax[7]));
+  }
   HD void operator()(int64_t item) const {
-    int64_t K = g.K(), ns = spans(), s = item % ns, gd = item / ns, cpg = g.channels_per_dg();
-    int64_t u0 = s * SPAN, n = L - u0 < SPAN ? L - u0 : SPAN, plane = g.Ho * g.Wo;
-    DeformTap<T> tap[SPAN] = {};  // zeroed: the compiler cannot see that only the first n are read
-    bool live[SPAN] = {};
-    T sy[SPAN] = {}, sx[SPAN] = {};
-    for (int64_t k = 0; k < K; ++k) {
-      for (int64_t u = 0; u < n; ++u) {
-        int64_t p = t0 + u0 + u;
+    int64_t K = g.K(), u = item / (g.dg * K), gd = item / K % g.dg, k = item % K, run = g.run();
+    int64_t cpg = g.channels_per_dg(), row = u * g.C * K, plane = g.Ho * g.Wo;
+    const DeformTap<T>& t = taps[item];
+    const T* r[4];
+    t.rows(xT, g.C, zero, r);
+    T sy = T(0), sx = T(0);
+    for (int64_t c0 = gd * cpg; c0 < (gd + 1) * cpg; c0 += run) {
+      int64_t at = row + g.col(c0, k);
+      if (t.valid || mmdet_rule) {  // invalid under mmdet: zero columns (zero rows) and zero sums
+        run_sums(t, r, gcol + at, col + at, c0, run, &sy, &sx);
+      } else {  // torchvision's rule at an invalid point: the columns are 0, the derivative per corner
+        for (int64_t j = 0; j < run; ++j) col[at + j] = T(0);
         T py, px;
-        deform_point(g, off, gd, k, p / g.Wo, p % g.Wo, &py, &px);
-        live[u] = !mmdet_rule || deform_valid(py, px, g.H, g.W);
-        tap[u].set(py, px, g.H, g.W, mmdet_rule);
-        sy[u] = T(0), sx[u] = T(0);
-      }
-      for (int64_t c = gd * cpg; c < (gd + 1) * cpg; ++c) {
-        const T* xc = x + c * g.H * g.W;
-        const T* gc = gcol + (c * K + k) * L + u0;
-        for (int64_t u = 0; u < n; ++u) {
-          if (!live[u]) continue;
-          T v[4];
-          tap[u].corners(xc, v);
-          sy[u] += gc[u] * tap[u].d_py(v);
-          sx[u] += gc[u] * tap[u].d_px(v);
-        }
-      }
-      int64_t ch = gd * 2 * K + 2 * k;
-      for (int64_t u = 0; u < n; ++u) {
-        goff[ch * plane + t0 + u0 + u] = sy[u];
-        goff[(ch + 1) * plane + t0 + u0 + u] = sx[u];
+        deform_point(g, off, gd, k, t0 + u, &py, &px);
+        DeformTap<T> loose;
+        loose.set(py, px, g.H, g.W, false);
+        const T* lr[4];
+        loose.rows(xT, g.C, zero, lr);
+        run_sums(loose, lr, gcol + at, nullptr, c0, run, &sy, &sx);
       }
     }
+    if (mmdet_rule && !t.valid) sy = sx = T(0);
+    int64_t ch = gd * 2 * K + 2 * k;
+    goff[ch * plane + t0 + u] = sy;
+    goff[(ch + 1) * plane + t0 + u] = sx;
   }
 };
 
-// Input gradient of output positions [t0, t0 + L), the adjoint of DeformIm2colBody: each valid sample
-// adds gcol times its corner weights into gx's plane.
-// CPU: one item per block of CB channels, so a thread owns the planes it writes (no atomics, the same
-// sums on every run); the taps of a span of SPAN columns are computed once per block.
-template <class T, int SPAN, int CB>
-struct DeformCol2imCpuBody {
+// Input gradient of the tile, the adjoint of DeformIm2colBody: each valid sample adds gcol times its
+// corner weights into the corners' rows of gxT (H*W, C).
+// CPU: one item per block of `block` channels (a multiple of the run, or a divisor of it), over every
+// (u, k) of the tile, so a thread owns the columns of gxT it writes: no atomics, the same sums on every
+// run. CUDA (atomic): one item per column entry (u, k, c), consecutive threads on consecutive channels.
+template <class T, bool ATOMIC>
+struct DeformCol2imBody {
   DeformGeom g;
-  const T* off;   // (dg*2K, Ho, Wo)
-  const T* gcol;  // (C*K, L)
-  T* gx;          // (C, H, W), accumulated into
-  int64_t t0, L;  // output positions [t0, t0 + L) of the plane (ho * Wo + wo)
-  HD int64_t count() const { return (g.C + CB - 1) / CB; }
-  HD void operator()(int64_t item) const {
-    int64_t K = g.K(), c0 = item * CB, c1 = c0 + CB < g.C ? c0 + CB : g.C;
-    int64_t cpg = g.channels_per_dg();
-    DeformTap<T> tap[SPAN] = {};  // zeroed: the compiler cannot see that only the first n are read
-    for (int64_t k = 0; k < K; ++k)
-      for (int64_t u0 = 0; u0 < L; u0 += SPAN) {
-        int64_t n = L - u0 < SPAN ? L - u0 : SPAN, gd_tap = -1;
-        for (int64_t c = c0; c < c1; ++c) {
-          int64_t gd = c / cpg;
-          if (gd != gd_tap) {  // the block's channels share the taps of their deformable group
-            for (int64_t u = 0; u < n; ++u) {
-              int64_t p = t0 + u0 + u;
-              T py, px;
-              deform_point(g, off, gd, k, p / g.Wo, p % g.Wo, &py, &px);
-              tap[u].set(py, px, g.H, g.W);
-            }
-            gd_tap = gd;
-          }
-          const T* gc = gcol + (c * K + k) * L + u0;
-          T* gxc = gx + c * g.H * g.W;
-          for (int64_t u = 0; u < n; ++u)
-            for (int q = 0; q < 4; ++q)
-              if (tap[u].idx[q] >= 0) gxc[tap[u].idx[q]] += gc[u] * tap[u].w[q];
-        }
-      }
+  const DeformTap<T>* taps;
+  const T* gcol;  // (L, C*K)
+  T* gxT;         // (H*W, C), accumulated into
+  int64_t L, block;
+  HD int64_t blocks() const { return (g.C + block - 1) / block; }
+  HD int64_t count() const { return ATOMIC ? L * g.K() * g.C : blocks(); }
+  // Channels [c0, c0 + n) of one run at (u, k).
+  HD void scatter(int64_t u, int64_t k, int64_t c0, int64_t n) const {
+    int64_t K = g.K();
+    const DeformTap<T>& t = taps[(u * g.dg + c0 / g.channels_per_dg()) * K + k];
+    const T* __restrict__ gc = gcol + u * g.C * K + g.col(c0, k);
+    for (int q = 0; q < 4; ++q) {
+      if (t.idx[q] < 0) continue;
+      T* __restrict__ dst = gxT + t.idx[q] * g.C + c0;
+      const T wq = t.w[q];
+      if (ATOMIC)
+        for (int64_t j = 0; j < n; ++j) atomic_add(&dst[j], gc[j] * wq);
+      else
+        for (int64_t j = 0; j < n; ++j) dst[j] += gc[j] * wq;
+    }
   }
-};
-
-// CUDA: one item per column entry (c*K + k, t), atomic adds.
-template <class T>
-struct DeformCol2imCudaBody {
-  DeformGeom g;
-  const T* off;
-  const T* gcol;
-  T* gx;
-  int64_t t0, L;  // output positions [t0, t0 + L) of the plane (ho * Wo + wo)
-  HD int64_t count() const { return g.C * g.K() * L; }
   HD void operator()(int64_t item) const {
     int64_t K = g.K();
-    int64_t c = item / (K * L), k = (item / L) % K, t = item % L, p = t0 + t;
-    T py, px;
-    deform_point(g, off, c / g.channels_per_dg(), k, p / g.Wo, p % g.Wo, &py, &px);
-    DeformTap<T> tap;
-    tap.set(py, px, g.H, g.W);
-    T v = gcol[item];
-    T* gxc = gx + c * g.H * g.W;
-    for (int q = 0; q < 4; ++q)
-      if (tap.idx[q] >= 0) atomic_add(&gxc[tap.idx[q]], v * tap.w[q]);
+    if (ATOMIC) {
+      scatter(item / g.C / K, item / g.C % K, item % g.C, 1);
+      return;
+    }
+    int64_t c0 = item * block, c1 = c0 + block < g.C ? c0 + block : g.C, run = g.run();
+    for (int64_t u = 0; u < L; ++u)
+      for (int64_t k = 0; k < K; ++k)
+        for (int64_t c = c0; c < c1;) {  // pieces of the block that stay inside one run
+          int64_t end = (c / run + 1) * run;
+          end = end < c1 ? end : c1;
+          scatter(u, k, c, end - c);
+          c = end;
+        }
+  }
+};
+
+// One image's transpose src (cols, rows) -> dst (rows, cols): to channel-last, (C, H*W) -> (H*W, C),
+// and back. CPU (SPAN 16): one item per block of SPAN destination rows, reading SPAN contiguous source
+// values per column; CUDA (SPAN 0): one item per destination entry (coalesced writes).
+template <class T, int SPAN>
+struct DeformTransposeBody {
+  const T* src;
+  T* dst;
+  int64_t rows, cols;
+  HD int64_t count() const { return SPAN ? (rows + SPAN - 1) / SPAN : rows * cols; }
+  HD void operator()(int64_t item) const {
+    if (SPAN == 0) {
+      dst[item] = src[item % cols * rows + item / cols];
+      return;
+    }
+    int64_t r0 = item * SPAN, r1 = r0 + SPAN < rows ? r0 + SPAN : rows;
+    for (int64_t c = 0; c < cols; ++c)
+      for (int64_t r = r0; r < r1; ++r) dst[r * cols + c] = src[c * rows + r];
   }
 };
 
