@@ -167,7 +167,7 @@ void backward_t(const DeformProblem& pb, const Tensor& x, const Tensor& off, con
   Tensor taps = tap_buffer<T>(g, pb.rows * g.Wo, d), xT = Tensor::empty({HW * g.C}, x.dtype(), d);
   Tensor zero = Tensor::zeros({g.C}, x.dtype(), d), wp = weight_to_columns(w);
   Tensor gwp = Tensor::zeros(wp.shape(), x.dtype(), d);
-  // CPU input gradient: blocks of channels, about two per thread (each thread owns its channels)
+  // CPU input gradient: one block of channels per thread (each thread owns the channels it writes)
   int64_t block = std::max<int64_t>(1, (g.C + omp_get_max_threads() - 1) / omp_get_max_threads());
   for (int64_t n = 0; n < pb.N; ++n) {
     transpose_planes(x.data<T>() + n * g.C * HW, xT.data<T>(), HW, g.C, d);
@@ -207,7 +207,7 @@ struct DeformConv2dBackward : autograd::Node {
   std::vector<Tensor> backward(const std::vector<Tensor>& grads) override {
     Tensor gy = grads[0].contiguous(), xs = x.get(name()), os = off.get(name()), ws = w.get(name());
     Tensor gx = Tensor::empty(xs.shape(), xs.dtype(), xs.device());
-    Tensor goff = Tensor::zeros(os.shape(), os.dtype(), os.device());
+    Tensor goff = Tensor::empty(os.shape(), os.dtype(), os.device());  // every entry written once
     Tensor gw;
     VPS_DISPATCH_FLOAT(xs.dtype(), name(), [&] { backward_t<scalar_t>(pb, xs, os, ws, gy, gx, goff, gw); });
     std::vector<Tensor> out(next.size());

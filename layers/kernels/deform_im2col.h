@@ -117,7 +117,7 @@ struct DeformTapTableBody {
 
 // Channel-last columns of the tile: one item per (u, k, chunk of `chunk` channels), the chunk inside
 // one run (DeformGeom::run). CPU: chunk = run (a contiguous loop); CUDA: chunk 1, a thread per entry,
-// consecutive threads on consecutive channels (coalesced).
+// consecutive threads on consecutive channels (meant to coalesce; never run on a GPU).
 template <class T>
 struct DeformIm2colBody {
   DeformGeom g;
@@ -219,7 +219,7 @@ struct DeformOffsetGradBody {
 
 // Input gradient of the tile, the adjoint of DeformIm2colBody: each valid sample adds gcol times its
 // corner weights into the corners' rows of gxT (H*W, C).
-// CPU: one item per block of `block` channels (a multiple of the run, or a divisor of it), over every
+// CPU: one item per block of `block` channels (any size: cut at run boundaries), over every
 // (u, k) of the tile, so a thread owns the columns of gxT it writes: no atomics, the same sums on every
 // run. CUDA (atomic): one item per column entry (u, k, c), consecutive threads on consecutive channels.
 template <class T, bool ATOMIC>
