@@ -4,11 +4,12 @@
 # +-10-frame pair and of consecutive labelled frames); from one initialisation (the same seed), the same
 # data and iterations, train SiamTrack-Base (VPSNet-Track's losses on both frames of the pair) and
 # +L_segment, +L_warp, +L_tube, +L_pixel (warp + tube) and the full model (configs/train_siamtrack_tiny.json);
-# run each over the val videos, score VPQ (k = 0, 5, 10, 15 and final) and TC; write a markdown table.
+# run each over the val videos, score VPQ (all / things / stuff for k = 0, 5, 10, 15 and final) and TC;
+# write a markdown table (scripts/ablation_table.py: every run, and the mean and range over seeds).
 # Knobs: ABL_ITERS (default 1200), ABL_SEEDS (default "0"; e.g. "0 1 2"), ABL_VIDEOS (per split, default 6),
 # ABL_VARIANTS (default all six), ABL_SIZE ("W H", default "256 128"), ABL_OUT (default out/ablation).
-# Outputs: $ABL_OUT/ (table.md, and per seed and variant the run,
-# the prediction, vpq/ and tc/).
+# Outputs: $ABL_OUT/ (rows.tsv, table.md, and per seed and variant the run, the prediction, vpq/ and tc/);
+# an earlier ablation's $ABL_OUT is replaced, any other non-empty folder refused.
 set -euo pipefail
 B=${1:?usage: scripts/ablation.sh BUILD_DIR}
 VPS="$B/vps"
@@ -19,8 +20,15 @@ VIDEOS=${ABL_VIDEOS:-6}
 VARIANTS=${ABL_VARIANTS:-"base segment warp tube pixel full"}
 read -r W H <<<"${ABL_SIZE:-256 128}"
 command -v python3 >/dev/null || { echo "scripts/ablation.sh needs python3 (scripts/deps.sh bench)" >&2; exit 1; }
+# $OUT is replaced: refuse a non-empty folder that is not an earlier ablation's output (no rows.tsv).
+if [ -d "$OUT" ] && [ -n "$(ls -A "$OUT")" ] && [ ! -f "$OUT/rows.tsv" ]; then
+  echo "scripts/ablation.sh: ABL_OUT=$OUT is a non-empty folder without rows.tsv (not an ablation's output); not replacing it" >&2
+  exit 2
+fi
 rm -rf "$OUT"
 mkdir -p "$OUT"
+rows="$OUT/rows.tsv"
+: >"$rows"  # marks $OUT as an ablation output from the start
 echo "[ablation] dataset: $VIDEOS train + $VIDEOS val videos x 30 frames at ${W}x${H}, camera motion, crossing objects"
 "$VPS" synth --out "$OUT/data" --splits train,val --videos "$VIDEOS" --width "$W" --height "$H" --seed 11 \
   --camera-motion --crossing --flow-offsets -10,10,5 >/dev/null
@@ -34,8 +42,6 @@ terms() {  # the SiamTrack switches of a variant
   esac
   echo "model.siamtrack.contra_sem=$s model.siamtrack.contra_inst=$s model.siamtrack.warp=$w model.siamtrack.tube=$t"
 }
-rows="$OUT/rows.tsv"
-: >"$rows"
 for seed in $SEEDS; do
   for v in $VARIANTS; do
     R="$OUT/s$seed/$v"
@@ -51,22 +57,9 @@ for seed in $SEEDS; do
       --out "$R/pred" --stuff-area-limit 64 >/dev/null
     "$VPS" eval vpq --pred "$R/pred" --gt "$GT" --gt-json "$GTJ" --out "$R/vpq" >/dev/null
     "$VPS" eval tc --pred "$R/pred" --gt-json "$GTJ" --flow "$OUT/data/val/flow" --out "$R/tc" >/dev/null
-    python3 - "$R" "$seed" "$v" >>"$rows" <<'PY'
-import json, sys
-r, seed, v = sys.argv[1:4]
-j = json.load(open(r + "/vpq/vpq.json"))
-ks = [w["all"]["pq"] for w in j["windows"]]
-tc = json.load(open(r + "/tc/tc.json"))["tc"]
-f = j["final"]
-print("\t".join([seed, v] + ["%.1f" % k for k in ks] + ["%.1f" % f["vpq_all"], "%.1f" % f["vpq_thing"],
-                 "%.1f" % f["vpq_stuff"], "%.3f" % tc]))
-PY
+    python3 scripts/ablation_table.py row "$R" "$seed" "$v" >>"$rows"
     tail -n 1 "$rows"
   done
 done
-{
-  echo "| seed | variant | VPQ k=0 | k=5 | k=10 | k=15 | VPQ | VPQ-th | VPQ-st | TC |"
-  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
-  awk -F'\t' '{ printf "| %s |", $1; for (i = 2; i <= NF; i++) printf " %s |", $i; printf "\n" }' "$rows"
-} >"$OUT/table.md"
+python3 scripts/ablation_table.py table "$rows" >"$OUT/table.md.tmp" && mv "$OUT/table.md.tmp" "$OUT/table.md"
 cat "$OUT/table.md"

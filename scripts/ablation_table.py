@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""The rows and tables of scripts/ablation.sh.
+
+  ablation_table.py row RUN_DIR SEED VARIANT   one TSV row from RUN_DIR/vpq/vpq.json and RUN_DIR/tc/tc.json
+  ablation_table.py table ROWS.tsv...          markdown: every run, then (with more than one seed) the
+                                               mean over seeds per variant with the range
+
+A row: seed, variant, then VPQ all / things / stuff for every window k (0, 5, 10, 15), the final VPQ
+all / things / stuff, and TC.
+"""
+import json
+import sys
+
+VARIANTS = ["base", "segment", "warp", "tube", "pixel", "full"]
+NAMES = {
+    "base": "SiamTrack-Base (VPSNet-Track losses on both frames)",
+    "segment": "+L_segment",
+    "warp": "+L_warp",
+    "tube": "+L_tube",
+    "pixel": "+L_pixel (warp + tube)",
+    "full": "full (L_segment + L_pixel)",
+}
+
+
+def row(run, seed, variant):
+    j = json.load(open(run + "/vpq/vpq.json"))
+    cells = []
+    for w in j["windows"]:
+        cells += [w["all"]["pq"], w["things"]["pq"], w["stuff"]["pq"]]
+    f = j["final"]
+    cells += [f["vpq_all"], f["vpq_thing"], f["vpq_stuff"]]
+    tc = json.load(open(run + "/tc/tc.json"))["tc"]
+    return "\t".join([seed, variant] + ["%.1f" % c for c in cells] + ["%.3f" % tc])
+
+
+def read_rows(paths):
+    runs = []
+    for p in paths:
+        for line in open(p):
+            f = line.rstrip("\n").split("\t")
+            if len(f) < 6:
+                sys.exit("%s: a row with %d fields: %r" % (p, len(f), line))
+            runs.append((f[0], f[1], [float(x) for x in f[2:]]))
+    return runs
+
+
+def windows(n):  # the number of windows k in a row of n numbers (3 per window, 3 final, TC)
+    if n < 7 or (n - 4) % 3:
+        sys.exit("ablation_table: a row with %d numbers is not 3 per window + 3 final + TC" % n)
+    return (n - 4) // 3
+
+
+def triple(v, i):
+    return "%.1f / %.1f / %.1f" % (v[i], v[i + 1], v[i + 2])
+
+
+def table(paths):
+    runs = read_rows(paths)
+    if not runs:
+        sys.exit("ablation_table: no rows in " + " ".join(paths))
+    nk = windows(len(runs[0][2]))
+    ks = ", ".join("k=%d" % (5 * i) for i in range(nk))
+    head = " | ".join("VPQ k=%d (all / th / st)" % (5 * i) for i in range(nk))
+    out = ["Every run (VPQ per window %s as all / things / stuff):" % ks, "",
+           "| seed | variant | " + head + " | VPQ | VPQ-th | VPQ-st | TC |",
+           "| --- | --- |" + " --- |" * (nk + 4)]
+    for seed, v, x in runs:
+        cells = [triple(x, 3 * i) for i in range(nk)] + ["%.1f" % c for c in x[3 * nk:3 * nk + 3]]
+        out.append("| %s | %s | %s | %.3f |" % (seed, v, " | ".join(cells), x[-1]))
+    seeds = sorted({s for s, _, _ in runs})
+    if len(seeds) > 1:
+        out += ["", "Mean over seeds %s, with the range of the final numbers:" % ", ".join(seeds), "",
+                "| variant | seeds | " + head + " | VPQ (range) | VPQ-th (range) | VPQ-st (range) | TC (range) |",
+                "| --- | --- |" + " --- |" * (nk + 4)]
+        order = [v for v in VARIANTS if any(r[1] == v for r in runs)]
+        order += sorted({r[1] for r in runs} - set(order))
+        for v in order:
+            xs = [x for _, w, x in runs if w == v]
+            m = [sum(x[i] for x in xs) / len(xs) for i in range(len(xs[0]))]
+            rng = lambda i, f: ("%s (" + f + "-" + f + ")") % (f % m[i], min(x[i] for x in xs), max(x[i] for x in xs))
+            cells = [triple(m, 3 * i) for i in range(nk)]
+            cells += [rng(3 * nk + j, "%.1f") for j in range(3)] + [rng(len(m) - 1, "%.3f")]
+            out.append("| %s | %d | %s |" % (NAMES.get(v, v), len(xs), " | ".join(cells)))
+    return "\n".join(out)
+
+
+def main(argv):
+    if len(argv) == 5 and argv[1] == "row":
+        print(row(*argv[2:5]))
+    elif len(argv) >= 3 and argv[1] == "table":
+        print(table(argv[2:]))
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

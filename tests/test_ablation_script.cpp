@@ -1,0 +1,78 @@
+// scripts/ablation.sh (`make ablation`) end to end at a tiny size: two seeds of two variants, every
+// stage (synth, train, infer, eval vpq / tc, scripts/ablation_table.py) and both tables; and that it
+// refuses to replace a folder that is not an earlier ablation's output.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "cli_runner.h"
+#include "data/fs_util.h"
+#include "temp_dir.h"
+
+namespace {
+
+using vps::test::has;
+using vps::test::lines_of;
+
+// The build folder of this test binary (make builds `vps` next to `vps_tests`).
+std::string build_dir() {
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  std::string p(exe, n > 0 ? size_t(n) : 0);
+  return p.substr(0, p.rfind('/'));
+}
+
+std::string skip_reason() {
+  if (std::system("command -v python3 >/dev/null 2>&1") != 0) return "python3 not found (scripts/ablation.sh needs it)";
+  if (!vps::data::path_exists(build_dir() + "/vps")) return "no vps binary next to the test binary (" + build_dir() + ")";
+  return "";
+}
+
+std::string text_of(const std::string& path) {
+  if (!vps::data::path_exists(path)) return "(no " + path + ")";
+  auto b = vps::data::read_file_bytes(path);
+  return std::string(b.begin(), b.end());
+}
+
+int run_script(const std::string& out, const std::string& log) {
+  std::string cmd = "ABL_ITERS=8 ABL_VIDEOS=1 ABL_SEEDS='0 1' ABL_VARIANTS='base full' ABL_OUT=" + out +
+                    " bash scripts/ablation.sh " + build_dir() + " >" + log + " 2>&1";
+  int st = std::system(cmd.c_str());
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+TEST(AblationScript, RunsEveryStageAndWritesBothTables) {
+  std::string why = skip_reason();
+  if (!why.empty()) GTEST_SKIP() << why;
+  vps::test::TempDir dir;
+  std::string out = dir / "abl", log = dir / "log.txt";
+  ASSERT_EQ(run_script(out, log), 0) << text_of(log);
+  auto rows = lines_of(out + "/rows.tsv");
+  ASSERT_EQ(rows.size(), 4u) << text_of(log);
+  // seed, variant, 3 numbers per window k (4 windows), final all / things / stuff, TC
+  size_t tabs = 0;
+  for (char c : rows[0]) tabs += c == '\t';
+  EXPECT_EQ(tabs, 2u + 12u + 4u - 1u) << rows[0];
+  EXPECT_EQ(rows[0].substr(0, 7), "0\tbase\t");
+  EXPECT_EQ(rows[3].substr(0, 7), "1\tfull\t");
+  std::string table = text_of(out + "/table.md");
+  EXPECT_TRUE(has(table, "| 1 | full |")) << table;
+  EXPECT_TRUE(has(table, "Mean over seeds 0, 1")) << table;
+  EXPECT_TRUE(has(table, "| full (L_segment + L_pixel) | 2 |")) << table;
+  EXPECT_TRUE(vps::data::path_exists(out + "/s1/full/run/model.safetensors"));
+  EXPECT_TRUE(vps::data::path_exists(out + "/s0/base/tc/tc.json"));
+
+  // A second run replaces an earlier ablation's folder; any other non-empty folder is refused, untouched.
+  std::string other = dir / "other";
+  vps::data::make_dirs(other);
+  vps::data::write_file_atomic(other + "/keep.txt", "mine");
+  EXPECT_EQ(run_script(other, log), 2);
+  EXPECT_TRUE(has(text_of(log), "not an ablation's output"));
+  EXPECT_EQ(text_of(other + "/keep.txt"), "mine");
+}
+
+}  // namespace
