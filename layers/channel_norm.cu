@@ -1,6 +1,8 @@
 // FlowNet2's ChannelNorm (spec A.3.3, norm_deg 2): out[b,0,p] = sqrt(sum_c x[b,c,p]^2), accumulated
 // in the input's dtype; backward g * x / (out + 1e-9), the original's epsilon (so a zero vector gets a
 // zero gradient, not NaN). Items are spans of pixels (a row on CPU, one pixel on CUDA).
+#include <cmath>
+
 #include "autograd/node.h"
 #include "layers/flow_ops.h"
 #include "layers/kernels/row_span.h"

@@ -5,6 +5,8 @@
 // (a gather: the derivative of the forward formula with the clamped corners held fixed).
 // All clamps use the image size; the original clamps its forward with the flow's size, which differs
 // only when the flow and the image differ in size (never in FlowNet2).
+#include <cmath>
+
 #include "autograd/node.h"
 #include "layers/flow_ops.h"
 #include "layers/kernels/row_span.h"

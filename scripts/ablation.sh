@@ -21,8 +21,8 @@ VARIANTS=${ABL_VARIANTS:-"base segment warp tube pixel full"}
 read -r W H <<<"${ABL_SIZE:-256 128}"
 command -v python3 >/dev/null || { echo "scripts/ablation.sh needs python3 (scripts/deps.sh bench)" >&2; exit 1; }
 # $OUT is replaced: refuse a non-empty folder that is not an earlier ablation's output (no rows.tsv).
-if [ -d "$OUT" ] && [ -n "$(ls -A "$OUT")" ] && [ ! -f "$OUT/rows.tsv" ]; then
-  echo "scripts/ablation.sh: ABL_OUT=$OUT is a non-empty folder without rows.tsv (not an ablation's output); not replacing it" >&2
+if { [ -e "$OUT" ] && [ ! -d "$OUT" ]; } || { [ -d "$OUT" ] && [ -n "$(ls -A "$OUT")" ] && [ ! -f "$OUT/rows.tsv" ]; }; then
+  echo "scripts/ablation.sh: ABL_OUT=$OUT is a file or a non-empty folder without rows.tsv (not an ablation's output); not replacing it" >&2
   exit 2
 fi
 rm -rf "$OUT"

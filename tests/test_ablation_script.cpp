@@ -66,12 +66,14 @@ TEST(AblationScript, RunsEveryStageAndWritesBothTables) {
   EXPECT_TRUE(vps::data::path_exists(out + "/s1/full/run/model.safetensors"));
   EXPECT_TRUE(vps::data::path_exists(out + "/s0/base/tc/tc.json"));
 
-  // A second run replaces an earlier ablation's folder; any other non-empty folder is refused, untouched.
+  // A non-empty folder that is not an earlier ablation's output, or a file, is refused and left untouched.
   std::string other = dir / "other";
   vps::data::make_dirs(other);
   vps::data::write_file_atomic(other + "/keep.txt", "mine");
   EXPECT_EQ(run_script(other, log), 2);
   EXPECT_TRUE(has(text_of(log), "not an ablation's output"));
+  EXPECT_EQ(text_of(other + "/keep.txt"), "mine");
+  EXPECT_EQ(run_script(other + "/keep.txt", log), 2);  // a file is refused too
   EXPECT_EQ(text_of(other + "/keep.txt"), "mine");
 }
 
