@@ -38,16 +38,12 @@ def read_rows(paths):
     for p in paths:
         for line in open(p):
             f = line.rstrip("\n").split("\t")
-            if len(f) < 6:
-                sys.exit("%s: a row with %d fields: %r" % (p, len(f), line))
+            n = len(f) - 2  # numbers: 3 per window, 3 final, TC; the same count in every row
+            if n < 7 or (n - 4) % 3 or (runs and n != len(runs[0][2])):
+                sys.exit("%s: a row with %d numbers (not 3 per window + 3 final + TC, or unlike the first "
+                         "row): %r" % (p, n, line))
             runs.append((f[0], f[1], [float(x) for x in f[2:]]))
     return runs
-
-
-def windows(n):  # the number of windows k in a row of n numbers (3 per window, 3 final, TC)
-    if n < 7 or (n - 4) % 3:
-        sys.exit("ablation_table: a row with %d numbers is not 3 per window + 3 final + TC" % n)
-    return (n - 4) // 3
 
 
 def triple(v, i):
@@ -58,7 +54,7 @@ def table(paths):
     runs = read_rows(paths)
     if not runs:
         sys.exit("ablation_table: no rows in " + " ".join(paths))
-    nk = windows(len(runs[0][2]))
+    nk = (len(runs[0][2]) - 4) // 3  # windows k
     ks = ", ".join("k=%d" % (5 * i) for i in range(nk))
     head = " | ".join("VPQ k=%d (all / th / st)" % (5 * i) for i in range(nk))
     out = ["Every run (VPQ per window %s as all / things / stuff):" % ks, "",

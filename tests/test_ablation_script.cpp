@@ -1,9 +1,7 @@
 // scripts/ablation.sh (`make ablation`) end to end at a tiny size: two seeds of two variants, every
 // stage (synth, train, infer, eval vpq / tc, scripts/ablation_table.py) and both tables; and that it
-// refuses to replace a folder that is not an earlier ablation's output.
+// refuses to replace a file or a folder that is not an earlier ablation's output.
 #include <gtest/gtest.h>
-#include <unistd.h>
-
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -17,12 +15,12 @@ namespace {
 
 using vps::test::has;
 using vps::test::lines_of;
+using vps::test::self_exe;
+using vps::test::text_of;
 
 // The build folder of this test binary (make builds `vps` next to `vps_tests`).
 std::string build_dir() {
-  char exe[4096];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  std::string p(exe, n > 0 ? size_t(n) : 0);
+  std::string p = self_exe();
   return p.substr(0, p.rfind('/'));
 }
 
@@ -30,12 +28,6 @@ std::string skip_reason() {
   if (std::system("command -v python3 >/dev/null 2>&1") != 0) return "python3 not found (scripts/ablation.sh needs it)";
   if (!vps::data::path_exists(build_dir() + "/vps")) return "no vps binary next to the test binary (" + build_dir() + ")";
   return "";
-}
-
-std::string text_of(const std::string& path) {
-  if (!vps::data::path_exists(path)) return "(no " + path + ")";
-  auto b = vps::data::read_file_bytes(path);
-  return std::string(b.begin(), b.end());
 }
 
 int run_script(const std::string& out, const std::string& log) {

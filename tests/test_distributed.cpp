@@ -40,12 +40,9 @@ namespace {
 
 using vps::test::has;
 using vps::test::lines_of;
+using vps::test::self_exe;
+using vps::test::text_of;
 
-std::string slurp(const std::string& path) {
-  std::string s;
-  for (const auto& l : lines_of(path)) s += l + "\n";
-  return s;
-}
 
 struct OneThread {  // bit-comparable runs: no thread-count-dependent reduction order
   int prev = omp_get_max_threads();
@@ -65,10 +62,8 @@ pid_t spawn_mpirun(const std::string& dir, const std::vector<std::string>& train
   std::string args;
   for (const auto& a : train_args) args += a + "\n";
   data::write_file_atomic(dir + "/args.txt", args);
-  char exe[4096];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);  // mpirun's daemon starts it by path
-  EXPECT_GT(n, 0);
-  exe[n > 0 ? n : 0] = 0;
+  std::string exe = self_exe();  // mpirun's daemon starts it by path
+  EXPECT_FALSE(exe.empty());
   // as root mpirun needs --allow-run-as-root; on 2 cores two ranks need --oversubscribe
   std::string cmd = "exec mpirun --allow-run-as-root --oversubscribe --bind-to none -np 2 -x VPS_TEST_CHILD_DIR=" + dir +
                     " " + exe + " --gtest_filter=DistributedChild.DISABLED_Train --gtest_also_run_disabled_tests >" +
@@ -186,10 +181,10 @@ TEST_F(Distributed, TwoRanksMatchOneProcessAccumulatingTwoSamples) {
   if (std::string why = skip_reason(); !why.empty()) GTEST_SKIP() << why;
   OneThread one;
   pid_t pid = spawn_mpirun(dir_->path(), train_args("dp", {"max_iters=4", "checkpoint_every=2"}));
-  ASSERT_EQ(wait_for(pid, 300), 0) << slurp(*dir_ / "mpirun.log");
+  ASSERT_EQ(wait_for(pid, 300), 0) << text_of(*dir_ / "mpirun.log");
   auto r = vps_cli(train_args("ref", {"max_iters=4", "checkpoint_every=2", "accumulate=2"}));
   ASSERT_EQ(r.rc, 0) << r.err;
-  EXPECT_TRUE(has(slurp(*dir_ / "mpirun.log"), "data-parallel over 2 ranks (mpi, started by mpirun), 2 samples per step"));
+  EXPECT_TRUE(has(text_of(*dir_ / "mpirun.log"), "data-parallel over 2 ranks (mpi, started by mpirun), 2 samples per step"));
   auto a = load_safetensors(*dir_ / "dp/model.safetensors"), b = load_safetensors(*dir_ / "ref/model.safetensors");
   ASSERT_EQ(a.size(), b.size());
   double worst = 0;
@@ -228,14 +223,14 @@ TEST_F(Distributed, HungOrDeadRankStopsTheOthersWithItsName) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
     while (lines_of(*dir_ / (run + "/log.jsonl")).size() < 3 && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    ASSERT_GE(lines_of(*dir_ / (run + "/log.jsonl")).size(), 3u) << slurp(*dir_ / "mpirun.log");
+    ASSERT_GE(lines_of(*dir_ / (run + "/log.jsonl")).size(), 3u) << text_of(*dir_ / "mpirun.log");
     pid_t rank1 = pid_t(std::stol(lines_of(*dir_ / "rank1.pid").at(0)));
     ASSERT_EQ(kill(rank1, sig), 0);
     auto t0 = std::chrono::steady_clock::now();
     int rc = wait_for(pid, 60);
     double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     kill(rank1, SIGKILL);  // a stopped rank that mpirun left behind
-    std::string log = slurp(*dir_ / "mpirun.log");
+    std::string log = text_of(*dir_ / "mpirun.log");
     EXPECT_NE(rc, 0) << log;
     EXPECT_NE(rc, -1) << "mpirun still running after 60 s\n" << log;
     EXPECT_LT(took, 30) << log;
@@ -305,7 +300,7 @@ TEST(ShardedInference, EqualsSingleProcessByteForByte) {
   EXPECT_FALSE(data::path_exists(dir / "m2"));
   if (std::string why = skip_reason(); !why.empty()) GTEST_SKIP() << "the mpirun part: " << why;
   pid_t pid = spawn_mpirun(dir.path(), infer("mpi", {}));
-  ASSERT_EQ(wait_for(pid, 300), 0) << slurp(dir / "mpirun.log");
+  ASSERT_EQ(wait_for(pid, 300), 0) << text_of(dir / "mpirun.log");
   EXPECT_TRUE(single == files_of(dir / "mpi"));
   EXPECT_FALSE(data::path_exists(dir / "mpi.shard-1-of-2"));  // rank 0 removed the shard folders
 }
