@@ -10,7 +10,6 @@
 #include "autograd/grad_mode.h"
 #include "bench/bench_registry.h"
 #include "layers/conv2d.h"
-#include "tensor/blas.h"
 
 namespace vps::bench {
 namespace {
@@ -28,7 +27,6 @@ void run_case(const ConvCase& c, const std::vector<std::string>& args) {
   Device dev = Device::parse(args.size() > 0 ? args[0] : "cpu");
   int threads = args.size() > 1 ? std::stoi(args[1]) : omp_get_max_threads();
   omp_set_num_threads(threads);
-  blas::set_cpu_threads(threads);
   Generator gen(7);
   Tensor x = randn({1, c.C, c.H, c.H}, gen, DType::f32, dev);
   Tensor w = randn({c.O, c.C, c.k, c.k}, gen, DType::f32, dev);

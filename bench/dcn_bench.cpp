@@ -13,7 +13,6 @@
 #include "layers/conv2d.h"
 #include "layers/deform_conv2d.h"
 #include "ops/ops.h"
-#include "tensor/blas.h"
 
 namespace vps::bench {
 namespace {
@@ -28,7 +27,6 @@ void run_case(const DcnCase& c, const std::vector<std::string>& args) {
   int threads = args.size() > 1 ? std::stoi(args[1]) : omp_get_max_threads();
   int reps = args.size() > 2 ? std::stoi(args[2]) : 3;
   omp_set_num_threads(threads);
-  blas::set_cpu_threads(threads);
   Generator gen(11);
   Tensor x = randn({1, c.C, c.H, c.W}, gen, DType::f32, dev);
   Tensor w = mul(randn({c.O, c.C, 3, 3}, gen, DType::f32, dev), 0.02);

@@ -14,7 +14,6 @@
 #include "bench/bench_registry.h"
 #include "models/flownet2/flownet2.h"
 #include "ops/ops.h"
-#include "tensor/blas.h"
 
 namespace vps::bench {
 namespace {
@@ -35,7 +34,6 @@ void run(const std::vector<std::string>& args) {
   int threads = args.size() > 1 ? std::stoi(args[1]) : omp_get_max_threads();
   int reps = args.size() > 2 ? std::stoi(args[2]) : 3;
   omp_set_num_threads(threads);
-  blas::set_cpu_threads(threads);
   Generator gen(14);
   models::FlowNet2 net;
   init_at_scale(net, gen);

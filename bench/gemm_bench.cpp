@@ -1,10 +1,11 @@
 // GEMM benchmark: C = A B for square f32 matrices through vps::matmul (OpenBLAS on CPU, cuBLAS on
 // CUDA). `vps_bench gemm [threads=1] [n=2048] [cpu|cuda]`; prints "RESULT gemm MS n=N threads=T gflops=G".
+#include <omp.h>
+
 #include <string>
 
 #include "bench/bench_registry.h"
 #include "ops/ops.h"
-#include "tensor/blas.h"
 
 namespace {
 
@@ -12,7 +13,7 @@ void gemm_case(const std::vector<std::string>& args) {
   int threads = args.size() > 0 ? std::stoi(args[0]) : 1;
   int64_t n = args.size() > 1 ? std::stoll(args[1]) : 2048;
   vps::Device dev = args.size() > 2 && args[2] == "cuda" ? vps::cuda_device(0) : vps::kCPU;
-  vps::blas::set_cpu_threads(threads);
+  omp_set_num_threads(threads);
   vps::Generator g(0);
   vps::Tensor a = vps::randn({n, n}, g, vps::DType::f32, dev), b = vps::randn({n, n}, g, vps::DType::f32, dev), c;
   // Reading one element back waits for the device (a no-op cost on CPU).

@@ -11,7 +11,6 @@
 #include "layers/group_norm.h"
 #include "layers/interpolate.h"
 #include "layers/pooling.h"
-#include "tensor/blas.h"
 
 namespace {
 
@@ -21,7 +20,6 @@ void nn_case(const std::vector<std::string>& args) {
   if (args.size() > 4) N = std::stoll(args[1]), C = std::stoll(args[2]), H = std::stoll(args[3]), W = std::stoll(args[4]);
   vps::Device dev = args.size() > 5 && args[5] == "cuda" ? vps::cuda_device(0) : vps::kCPU;
   omp_set_num_threads(threads);
-  vps::blas::set_cpu_threads(threads);
   vps::Generator g(0);
   vps::Tensor x = vps::randn({N, C, H, W}, g, vps::DType::f32, dev).set_requires_grad();
   vps::Tensor w = vps::Tensor::ones({C}, vps::DType::f32, dev).set_requires_grad();

@@ -18,7 +18,6 @@
 #include "layers/group_norm.h"
 #include "layers/interpolate.h"
 #include "layers/pooling.h"
-#include "tensor/blas.h"
 
 namespace vps::bench {
 namespace {
@@ -59,7 +58,6 @@ void run(const char* name, const std::vector<Tensor>& params, const std::functio
 
 void cputime(const std::vector<std::string>&) {
   omp_set_num_threads(1);
-  blas::set_cpu_threads(1);
   Generator g(0);
   int64_t C = 64, H = 64;
   Tensor x = randn({8, C, H, H}, g, DType::f32, kCPU).set_requires_grad();

@@ -91,37 +91,40 @@ void forward_t(const ConvProblem& pb, const Tensor& x, const Tensor& w, Tensor& 
 }
 
 // CPU tiles: `rows` whole output rows of one image, a column tile of about `pb.cpu_tile_kb` (default
-// 2 MiB), at least `min_rows` rows, and at least one tile per thread where the problem allows. With
-// `split_o` (forward, groups == 1), a map too small to give every thread a tile of its own (ResNet's
+// 2 MiB), at least `min_rows` rows, and at least kTileSlots tiles where the problem allows. With
+// `split_o` (forward, groups == 1), a map too small to give every slot a tile of its own (ResNet's
 // 14x14 and 7x7 stages) splits the output channels into `oblocks` instead of the rows: thin row tiles
 // would make every thread pack the whole weight matrix for a GEMM of a few dozen columns.
+// The geometry never depends on the thread count: OpenBLAS rounds a GEMM of a few columns differently
+// from a wide one, so tiles cut by thread count gave other bits on 1 and 2 threads (docs/determinism.md).
+constexpr int kTileSlots = 8;  // the tile count is balanced for 1, 2, 4 and 8 threads
 struct CpuTiles {
-  int threads;
+  int threads;  // OpenMP threads that run the tiles (the machine's, at most one per tile)
   int64_t rows, per_image, oblocks, ntiles;
 };
 
 static CpuTiles cpu_tiles(const ConvProblem& pb, size_t elem, int64_t min_rows, bool split_o) {
   const ConvGeom& g = pb.g;
   int64_t kb = std::max<int64_t>(1, pb.cpu_tile_kb);
-  int threads = std::max(1, omp_get_max_threads());
+  const int slots = kTileSlots;
   int64_t row_bytes = std::max<int64_t>(1, g.col_rows() * g.Wo * int64_t(elem));
   int64_t rows = std::max<int64_t>(1, std::min<int64_t>(g.Ho, kb * 1024 / row_bytes)), oblocks = 1;
   int64_t row_tiles = pb.N * ((g.Ho + rows - 1) / rows);
-  if (row_tiles < threads && split_o && pb.groups == 1 && pb.O >= 32 * threads) {
-    oblocks = (threads + row_tiles - 1) / row_tiles;
-  } else if (row_tiles < threads) {
-    int64_t per_thread = (pb.N * g.Ho + threads - 1) / threads;  // rows if the images split evenly
-    rows = std::max<int64_t>(1, std::min(rows, per_thread));
+  if (row_tiles < slots && split_o && pb.groups == 1 && pb.O >= 32 * slots) {
+    oblocks = (slots + row_tiles - 1) / row_tiles;
+  } else if (row_tiles < slots) {
+    int64_t per_slot = (pb.N * g.Ho + slots - 1) / slots;  // rows if the images split evenly
+    rows = std::max<int64_t>(1, std::min(rows, per_slot));
   }
   rows = std::min(g.Ho, std::max(rows, min_rows));
-  // Balance: round the tile count up to a multiple of the thread count (28 rows -> 14 + 14, not 15 + 13).
+  // Balance: round the tile count up to a multiple of the slots (28 rows -> 14 + 14, not 15 + 13).
   int64_t per_image = (g.Ho + rows - 1) / rows;
-  if (oblocks == 1 && threads > 1) {
-    while (per_image < g.Ho && (pb.N * per_image) % threads != 0) ++per_image;
+  if (oblocks == 1) {
+    while (per_image < g.Ho && (pb.N * per_image) % slots != 0) ++per_image;
     int64_t balanced = (g.Ho + per_image - 1) / per_image;
     if (balanced >= min_rows) rows = balanced;
   }
-  CpuTiles t{threads, rows, (g.Ho + rows - 1) / rows, oblocks, 0};
+  CpuTiles t{std::max(1, omp_get_max_threads()), rows, (g.Ho + rows - 1) / rows, oblocks, 0};
   t.ntiles = pb.N * t.per_image * oblocks;
   if (t.ntiles < t.threads) t.threads = int(std::max<int64_t>(1, t.ntiles));
   return t;
@@ -150,7 +153,6 @@ void forward_cpu_t(const ConvProblem& pb, const Tensor& x, const Tensor& w, cons
   const T *xp = x.data<T>(), *wp = w.data<T>();
   T* yp = y.data<T>();
   T* colp = pointwise ? nullptr : cols.data<T>();
-  blas::SingleThreadedCpuBlas single_blas;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(tl.threads)
   for (int64_t t = 0; t < tl.ntiles; ++t) {
     int64_t rt = t / ob, o0 = (t % ob) * oblock, M = std::min(oblock, pb.O - o0);
@@ -172,9 +174,10 @@ void forward_cpu_t(const ConvProblem& pb, const Tensor& x, const Tensor& w, cons
   }
 }
 
-// CPU backward in the same tiles; gx and/or gw (the undefined one is skipped). Weight gradient: each
-// thread accumulates gy_tile @ col_tile^T into its own (O, Kg) partial, summed at the end. Input
-// gradient: gcol_tile = W^T @ gy_tile scattered into gx (zeroed first) by Col2imTileAdd; tiles of
+// CPU backward in the same tiles; gx and/or gw (the undefined one is skipped). Weight gradient: tile t
+// adds gy_tile @ col_tile^T into partial t % S (S = min(kTileSlots, tiles)), each partial in tile
+// order on one thread, and the partials are summed in slot order: the same bits on any thread count.
+// Input gradient: gcol_tile = W^T @ gy_tile scattered into gx (zeroed first) by Col2imTileAdd; tiles of
 // even and odd index within an image run in two phases, and a tile is at least (kh-1)*dh/sh rows tall,
 // so tiles running at once never share input rows (no atomics).
 template <class T>
@@ -185,62 +188,63 @@ void backward_cpu_t(const ConvProblem& pb, const Tensor& x, const Tensor& w, con
   bool want_x = gx.defined(), want_w = gw.defined(), pointwise = g.is_pointwise();
   CpuTiles tl = cpu_tiles(pb, sizeof(T), want_x ? std::max<int64_t>(1, (g.kh - 1) * g.dh / g.sh) : 1, false);
   int64_t rows = tl.rows, per_image = tl.per_image, tile = K * rows * g.Wo, wsize = pb.O * Kg;
+  const int64_t slots = std::max<int64_t>(1, std::min<int64_t>(kTileSlots, tl.ntiles));
+  const int threads = int(std::min<int64_t>(tl.threads, slots));
   Device d = gy.device();
   Tensor bufs, parts;
-  if (!pointwise) bufs = Tensor::empty({tl.threads, tile}, dtype_of<T>::value, d);
-  if (want_w && tl.threads > 1) parts = Tensor::empty({tl.threads, wsize}, dtype_of<T>::value, d);
+  if (!pointwise) bufs = Tensor::empty({threads, tile}, dtype_of<T>::value, d);
+  if (want_w && slots > 1) parts = Tensor::empty({slots, wsize}, dtype_of<T>::value, d);
   if (want_x && !pointwise) gx.zero_();
-  std::vector<char> used(size_t(tl.threads), 0);
+  std::vector<char> used(size_t(slots), 0);
   const T *xp = want_w ? x.data<T>() : nullptr, *wp = want_x ? w.data<T>() : nullptr, *gyp = gy.data<T>();
   T* gxp = want_x ? gx.data<T>() : nullptr;
   int phases = want_x && !pointwise && per_image > 1 ? 2 : 1;
-  blas::SingleThreadedCpuBlas single_blas;
-#pragma omp parallel num_threads(tl.threads)
+#pragma omp parallel num_threads(threads)
   {
-    int tid = omp_get_thread_num();
-    T* buf = pointwise ? nullptr : bufs.data<T>() + tid * tile;
-    T* part = !want_w ? nullptr : tl.threads > 1 ? parts.data<T>() + tid * wsize : gw.data<T>();
+    T* buf = pointwise ? nullptr : bufs.data<T>() + omp_get_thread_num() * tile;
     for (int phase = 0; phase < phases; ++phase) {
 #pragma omp for schedule(dynamic, 1)
-      for (int64_t t = 0; t < tl.ntiles; ++t) {
-        if (phases == 2 && (t % per_image) % 2 != phase) continue;
-        int64_t n = t / per_image, oh0 = (t % per_image) * rows, R = std::min(rows, g.Ho - oh0), cols_n = R * g.Wo;
-        const T* gyt = gyp + n * pb.O * L + oh0 * g.Wo;
-        if (want_w) {
-          const T* xn = xp + n * g.C * g.H * g.W;
-          const T* b = xn + oh0 * g.Wo;
-          int64_t ldb = L;
-          if (!pointwise) im2col_tile(g, xn, buf, oh0, R), b = buf, ldb = cols_n;
-          blas::gemm_batched<T>(d, false, true, Og, Kg, cols_n, T(1), gyt, L, Og * L, b, ldb, Kg * ldb,
-                                T(used[size_t(tid)] ? 1 : 0), part, Kg, Og * Kg, G);
-          used[size_t(tid)] = 1;
-        }
-        if (want_x) {
-          T* gxn = gxp + n * g.C * g.H * g.W;
-          T* c = pointwise ? gxn + oh0 * g.Wo : buf;
-          int64_t ldc = pointwise ? L : cols_n;
-          blas::gemm_batched<T>(d, true, false, Kg, cols_n, Og, T(1), wp, Kg, Og * Kg, gyt, L, Og * L, T(0), c, ldc,
-                                Kg * ldc, G);
-          if (pointwise) continue;
-          Col2imTileAdd<T>{g, buf, gxn, oh0, R, cols_n}.run();
+      for (int64_t s = 0; s < slots; ++s) {
+        T* part = !want_w ? nullptr : slots > 1 ? parts.data<T>() + s * wsize : gw.data<T>();
+        for (int64_t t = s; t < tl.ntiles; t += slots) {
+          if (phases == 2 && (t % per_image) % 2 != phase) continue;
+          int64_t n = t / per_image, oh0 = (t % per_image) * rows, R = std::min(rows, g.Ho - oh0), cols_n = R * g.Wo;
+          const T* gyt = gyp + n * pb.O * L + oh0 * g.Wo;
+          if (want_w) {
+            const T* xn = xp + n * g.C * g.H * g.W;
+            const T* b = xn + oh0 * g.Wo;
+            int64_t ldb = L;
+            if (!pointwise) im2col_tile(g, xn, buf, oh0, R), b = buf, ldb = cols_n;
+            blas::gemm_batched<T>(d, false, true, Og, Kg, cols_n, T(1), gyt, L, Og * L, b, ldb, Kg * ldb,
+                                  T(used[size_t(s)] ? 1 : 0), part, Kg, Og * Kg, G);
+            used[size_t(s)] = 1;
+          }
+          if (want_x) {
+            T* gxn = gxp + n * g.C * g.H * g.W;
+            T* c = pointwise ? gxn + oh0 * g.Wo : buf;
+            int64_t ldc = pointwise ? L : cols_n;
+            blas::gemm_batched<T>(d, true, false, Kg, cols_n, Og, T(1), wp, Kg, Og * Kg, gyt, L, Og * L, T(0), c, ldc,
+                                  Kg * ldc, G);
+            if (pointwise) continue;
+            Col2imTileAdd<T>{g, buf, gxn, oh0, R, cols_n}.run();
+          }
         }
       }
     }
   }
   if (!want_w) return;
-  if (tl.threads == 1) {
+  if (slots == 1) {
     if (!used[0]) gw.zero_();
     return;
   }
   T* gwp = gw.data<T>();
   const T* pp = parts.data<T>();
-  int nt = tl.threads;
   std::vector<int64_t> live;
-  for (int t = 0; t < nt; ++t)
-    if (used[size_t(t)]) live.push_back(t);
+  for (int64_t s = 0; s < slots; ++s)
+    if (used[size_t(s)]) live.push_back(s);
   int64_t nlive = int64_t(live.size());
   const int64_t* lp = live.data();
-#pragma omp parallel for schedule(static) num_threads(nt) if (wsize >= kParallelGrain)
+#pragma omp parallel for schedule(static) num_threads(threads) if (wsize >= kParallelGrain)
   for (int64_t i = 0; i < wsize; ++i) {
     T acc = T(0);
     for (int64_t k = 0; k < nlive; ++k) acc += pp[lp[k] * wsize + i];

@@ -114,7 +114,6 @@ void forward_cpu_t(const DeformProblem& pb, const Tensor& x, const Tensor& off, 
   for (int64_t n = 0; n < pb.N; ++n) {
     transpose_planes(x.data<T>() + n * g.C * HW, xT.data<T>(), HW, g.C, kCPU);
     const T* offn = off.data<T>() + n * 2 * g.dg * g.K() * plane;
-    blas::SingleThreadedCpuBlas one_thread_each;
     parallel_for_each(ntile, threads, [&](int64_t it) {
       int64_t t0 = it * per, L = std::min(per, plane - t0), tid = omp_get_thread_num();
       T* col = cols.data<T>() + tid * CK * per;

@@ -2,7 +2,7 @@
 // masked_fill, pad. Each kernel body is written once (HD lambda) and run by parallel_for on CPU or
 // CUDA. Index tensors are range-checked on the host before any launch. Backward:
 //   cat -> slices of the gradient;  split -> cat of the output gradients (zeros where none flowed);
-//   index_select -> scatter-add with atomic_add;  gather <-> scatter_add;  masked_fill -> gradient
+//   index_select -> scatter-add (CPU: one writer per line, in index order; CUDA: atomic_add);  gather <-> scatter_add;  masked_fill -> gradient
 //   zeroed where masked;  pad -> pad with the negated pads (a crop, or a zero pad where it cropped).
 #include <algorithm>
 #include <cmath>
@@ -123,10 +123,18 @@ void index_add_kernel(const Tensor& ga, int64_t d, const Tensor& idx, const Tens
   const int64_t* pi = idx.data<int64_t>();
   const T* pg = static_cast<const T*>(g.impl()->storage->data);
   T* o = ga.data<T>();
-  parallel_for(g.device(), g.numel(), VPS_KERNEL((int64_t i) {
-    int64_t r = i % inner, q = i / inner;
-    atomic_add(&o[((q / K) * D + pi[q % K]) * inner + r], pg[ig(i)]);
-  }));
+  if (g.device().is_cuda()) {  // one item per element, atomics: reproducible to round-off only
+    parallel_for(g.device(), g.numel(), VPS_KERNEL((int64_t i) {
+      int64_t r = i % inner, q = i / inner;
+      atomic_add(&o[((q / K) * D + pi[q % K]) * inner + r], pg[ig(i)]);
+    }));
+    return;
+  }
+  // CPU: one item per (outer, inner) line, adding its K entries in index order (one writer, fixed order)
+  parallel_for(g.device(), g.numel() / (K ? K : 1), VPS_KERNEL((int64_t l) {
+    int64_t r = l % inner, outer = l / inner;
+    for (int64_t k = 0; k < K; ++k) o[(outer * D + pi[k]) * inner + r] += pg[ig((outer * K + k) * inner + r)];
+  }), K);
 }
 
 // Backward of an op reading `a` at an i64 index along dim (index_select, gather).
@@ -415,7 +423,18 @@ Tensor scatter_add(const Tensor& a, int64_t dim, const Tensor& index, const Tens
     using T = scalar_t;
     const T* ps = static_cast<const T*>(src.impl()->storage->data);
     T* o = out.data<T>();
-    parallel_for(out.device(), idx.numel(), VPS_KERNEL((int64_t i) { atomic_add(&o[io(i) + pi[i] * sd], ps[is(i)]); }));
+    if (out.device().is_cuda()) {  // atomics: reproducible to round-off only
+      parallel_for(out.device(), idx.numel(), VPS_KERNEL((int64_t i) { atomic_add(&o[io(i) + pi[i] * sd], ps[is(i)]); }));
+      return;
+    }
+    // CPU: one item per line along dim (the entries that may meet in one output), added in order
+    int64_t Ld = idx.size(d), inner = prod(idx.shape(), size_t(d) + 1, idx.shape().size());
+    parallel_for(out.device(), Ld ? idx.numel() / Ld : 0, VPS_KERNEL((int64_t l) {
+      for (int64_t j = 0; j < Ld; ++j) {
+        int64_t i = ((l / inner) * Ld + j) * inner + l % inner;
+        o[io(i) + pi[i] * sd] += ps[is(i)];
+      }
+    }), Ld);
   });
   if (autograd::needs_grad({a, src})) {
     auto n = std::make_shared<ScatterAddBackward>();

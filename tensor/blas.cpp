@@ -2,6 +2,9 @@
 
 #include <cblas.h>
 
+#include <omp.h>
+
+#include <algorithm>
 #include <map>
 #include <mutex>
 
@@ -12,27 +15,6 @@
 #endif
 
 namespace vps::blas {
-
-void set_cpu_threads(int n) { openblas_set_num_threads(n); }
-int cpu_threads() { return openblas_get_num_threads(); }
-
-namespace {
-std::mutex single_mu;
-int single_depth = 0, single_saved = 1;
-}  // namespace
-
-SingleThreadedCpuBlas::SingleThreadedCpuBlas() {
-  std::lock_guard<std::mutex> lock(single_mu);
-  if (single_depth++ == 0) {
-    single_saved = cpu_threads();
-    if (single_saved != 1) set_cpu_threads(1);
-  }
-}
-
-SingleThreadedCpuBlas::~SingleThreadedCpuBlas() {
-  std::lock_guard<std::mutex> lock(single_mu);
-  if (--single_depth == 0 && single_saved != 1) set_cpu_threads(single_saved);
-}
 
 #if VPS_CUDA
 static cublasHandle_t cublas_handle(int device) {
@@ -79,6 +61,39 @@ static void cpu_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double a
               alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
 }
 
+// The CPU GEMM in blocks fixed by the shape alone. OpenBLAS rounds differently with another thread count
+// (its threaded driver cuts K and M otherwise than the single-threaded one), so OpenBLAS always runs on
+// one thread and the blocks run on OpenMP threads: the same bits on 1, 2 or N threads
+// (docs/determinism.md). A block is a strip of C's rows (split M) or columns (split N): whichever
+// packs less of the other operand again per extra block.
+namespace {
+constexpr int64_t kGemmMinWork = int64_t(1) << 21;  // multiply-adds below which C stays one block
+constexpr int64_t kGemmMinStrip = 64;                // rows / columns of a strip, at least
+constexpr int64_t kGemmMaxStrips = 8;
+
+struct GemmSplit {
+  bool along_m = true;
+  int64_t strips = 1, len = 0;  // strips of `len` rows (columns), the last one shorter
+};
+GemmSplit gemm_split(int64_t m, int64_t n, int64_t k) {
+  GemmSplit s;
+  s.len = m;
+  if (m * n * k < kGemmMinWork) return s;
+  int64_t sm = std::min(kGemmMaxStrips, m / kGemmMinStrip), sn = std::min(kGemmMaxStrips, n / kGemmMinStrip);
+  s.along_m = sm > sn || (sm == sn && n <= m);
+  int64_t dim = s.along_m ? m : n, want = std::max<int64_t>(1, s.along_m ? sm : sn);
+  s.len = (dim + want - 1) / want;
+  s.len = (s.len + 15) / 16 * 16;  // whole micro-kernel panels
+  s.strips = (dim + s.len - 1) / s.len;
+  return s;
+}
+
+void pin_openblas_to_one_thread() {
+  static std::once_flag once;
+  std::call_once(once, [] { openblas_set_num_threads(1); });
+}
+}  // namespace
+
 template <class T>
 void gemm_batched(Device device, bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
                   int64_t sa, const T* b, int64_t ldb, int64_t sb, T beta, T* c, int64_t ldc, int64_t sc,
@@ -92,7 +107,24 @@ void gemm_batched(Device device, bool ta, bool tb, int64_t m, int64_t n, int64_t
     VPS_FAIL("gemm on ", device.str(), " needs a CUDA build");
 #endif
   }
-  for (int64_t i = 0; i < batch; ++i) cpu_gemm(ta, tb, m, n, k, alpha, a + i * sa, lda, b + i * sb, ldb, beta, c + i * sc, ldc);
+  pin_openblas_to_one_thread();
+  const GemmSplit s = gemm_split(m, n, k);
+  const int64_t items = batch * s.strips;
+  // op(A)'s rows r.. start at a + r*lda (no transpose) or a + r (transposed); op(B)'s columns likewise.
+  auto run = [&](int64_t it) {
+    int64_t i = it / s.strips, p0 = (it % s.strips) * s.len;
+    int64_t len = std::min(s.len, (s.along_m ? m : n) - p0);
+    const T* ai = a + i * sa;
+    const T* bi = b + i * sb;
+    T* ci = c + i * sc;
+    if (s.along_m)
+      cpu_gemm(ta, tb, len, n, k, alpha, ai + (ta ? p0 : p0 * lda), lda, bi, ldb, beta, ci + p0 * ldc, ldc);
+    else
+      cpu_gemm(ta, tb, m, len, k, alpha, ai, lda, bi + (tb ? p0 * ldb : p0), ldb, beta, ci + p0, ldc);
+  };
+  if (items == 1) return run(0);
+#pragma omp parallel for schedule(dynamic, 1) if (!omp_in_parallel() && m * n * k * batch >= kGemmMinWork)
+  for (int64_t it = 0; it < items; ++it) run(it);
 }
 
 template <class T>

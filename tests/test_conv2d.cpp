@@ -129,7 +129,7 @@ TEST(Conv2d, ParityCudnnVsIm2col) {
 
 // The CPU tiled path (default) against the whole-image im2col path the CUDA build runs
 // (ConvAlgo::im2col) and the naive loop, with tiles of one output row (VPS_CONV_TILE_KB=1) and default
-// tiles (with 2 threads, the last two cases split the output channels); forward, and the gradients
+// tiles (the last two cases split the output channels: O >= 32 x 8 slots); forward, and the gradients
 // of x, w, b.
 TEST(Conv2d, CpuTilesMatchReferencePath) {
   struct Case { Shape x, w; Pair s, p, d; int64_t g; };
@@ -139,8 +139,8 @@ TEST(Conv2d, CpuTilesMatchReferencePath) {
                              {{3, 6, 5, 4}, {4, 6, 1, 1}, {1, 1}, {0, 0}, {1, 1}, 1},
                              {{2, 6, 5, 6}, {4, 3, 1, 1}, {2, 2}, {0, 0}, {1, 1}, 2},
                              {{2, 4, 9, 9}, {4, 1, 3, 3}, {2, 2}, {2, 2}, {2, 2}, 4},
-                             {{1, 3, 5, 5}, {70, 3, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 1},   // forward splits O
-                             {{1, 40, 3, 3}, {66, 40, 1, 1}, {1, 1}, {0, 0}, {1, 1}, 1}};  // (2 threads)
+                             {{1, 3, 5, 5}, {260, 3, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 1},   // forward splits O
+                             {{1, 40, 3, 3}, {258, 40, 1, 1}, {1, 1}, {0, 0}, {1, 1}, 1}};  // (O >= 256)
   int threads_before = omp_get_max_threads();
   omp_set_num_threads(2);
   for (int64_t kb : {int64_t(1), ConvParams{}.cpu_tile_kb}) {

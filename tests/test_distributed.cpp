@@ -23,7 +23,6 @@
 #include "infer/pan_export.h"
 #include "models/registry.h"
 #include "models/weights_io.h"
-#include "tensor/blas.h"
 #include "tensor/safetensors.h"
 #include "tensor/tensor_io.h"
 #include "tests/cli_runner.h"
@@ -46,8 +45,8 @@ using vps::test::text_of;
 
 struct OneThread {  // bit-comparable runs: no thread-count-dependent reduction order
   int prev = omp_get_max_threads();
-  OneThread() { omp_set_num_threads(1), blas::set_cpu_threads(1); }
-  ~OneThread() { omp_set_num_threads(prev), blas::set_cpu_threads(prev); }
+  OneThread() { omp_set_num_threads(1); }
+  ~OneThread() { omp_set_num_threads(prev); }
 };
 
 std::string skip_reason() {

@@ -15,7 +15,6 @@
 #include "models/registry.h"
 #include "train/trainer.h"
 #include "ops/ops.h"
-#include "tensor/blas.h"
 #include "tensor/device.h"
 #include "tests/expect_error.h"
 #include "tests/gradcheck.h"
@@ -81,11 +80,9 @@ struct SingleThread {
   int prev = omp_get_max_threads();
   SingleThread() {
     omp_set_num_threads(1);
-    blas::set_cpu_threads(1);
   }
   ~SingleThread() {
     omp_set_num_threads(prev);
-    blas::set_cpu_threads(prev);
   }
 };
 

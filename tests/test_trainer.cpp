@@ -21,7 +21,6 @@
 #include "models/mask_rcnn.h"
 #include "models/registry.h"
 #include "ops/ops.h"
-#include "tensor/blas.h"
 #include "tensor/tensor_io.h"
 #include "tests/temp_dir.h"
 #include "train/trainer.h"
@@ -69,8 +68,8 @@ std::shared_ptr<models::Model> tiny() { return models::build_model_from_file("co
 
 struct OneThread {  // bit-identical runs: no thread-count-dependent reduction order
   int prev = omp_get_max_threads();
-  OneThread() { omp_set_num_threads(1), blas::set_cpu_threads(1); }
-  ~OneThread() { omp_set_num_threads(prev), blas::set_cpu_threads(prev); }
+  OneThread() { omp_set_num_threads(1); }
+  ~OneThread() { omp_set_num_threads(prev); }
 };
 
 // Runs this test binary again with one (disabled) test selected and VPS_TEST_CHILD_DIR=dir; returns the pid.

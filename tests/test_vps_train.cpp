@@ -14,7 +14,6 @@
 #include "data/fs_util.h"
 #include "data/panoptic.h"
 #include "data/train_pairs.h"
-#include "tensor/blas.h"
 #include "tensor/tensor_io.h"
 #include "tests/cli_runner.h"
 #include "tests/temp_dir.h"
@@ -47,12 +46,12 @@ vps::test::TempDir* VpsTrain::dir_ = nullptr;
 
 }  // namespace
 
-// One thread: with several, the scatter-adds of some backward kernels (RoIAlign, interpolation) sum in
-// a different order on every run, so no two runs, resumed or not, are bit-identical.
+// The full run on one thread; the interrupted one on two, then resumed on three: every CPU kernel sums
+// in an order that does not depend on the thread count (docs/determinism.md), so the weights agree bit
+// for bit.
 TEST_F(VpsTrain, LogCheckpointsAndABitIdenticalResume) {
   int threads = omp_get_max_threads();
   omp_set_num_threads(1);
-  vps::blas::set_cpu_threads(1);
   auto r = train("full", {"max_iters=6", "checkpoint_every=3"});
   ASSERT_EQ(r.rc, 0) << r.err;
   auto log = lines_of(*dir_ / "full/log.jsonl");
@@ -64,8 +63,10 @@ TEST_F(VpsTrain, LogCheckpointsAndABitIdenticalResume) {
     EXPECT_TRUE(last.contains(k)) << k;
   EXPECT_EQ(vps::data::read_json(*dir_ / "full/config.json")["max_iters"], 6);
   // interrupted at 3 (as a crash after the checkpoint), resumed to 6: the same weights
+  omp_set_num_threads(2);
   r = train("part", {"max_iters=3", "checkpoint_every=3"});
   ASSERT_EQ(r.rc, 0) << r.err;
+  omp_set_num_threads(3);
   r = train("part", {"max_iters=6", "checkpoint_every=3", "--resume"});
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_EQ(lines_of(*dir_ / "part/log.jsonl").size(), 6u);
@@ -76,7 +77,6 @@ TEST_F(VpsTrain, LogCheckpointsAndABitIdenticalResume) {
     EXPECT_EQ(a[i].second.to_vector<float>(), b[i].second.to_vector<float>()) << a[i].first;
   }
   omp_set_num_threads(threads);
-  vps::blas::set_cpu_threads(threads);
 }
 
 TEST_F(VpsTrain, RefusalsNameWhatIsWrong) {
@@ -106,15 +106,10 @@ TEST_F(VpsTrain, RefusalsNameWhatIsWrong) {
 
 // 30 iterations of the tiny model on the synthetic pairs: every loss term is lower at the end (means
 // of the first and the last 5 steps).
-// One thread, so that the run is the same on every machine and load (with several, the order of the
-// backward scatter-adds varies, and once, under load in CI, loss_rpn_cls rose over these 30 steps).
+// The run is the same on every machine, load and thread count (docs/determinism.md); before the kernels
+// were deterministic, loss_rpn_cls once rose over these 30 steps under load in CI.
 TEST_F(VpsTrain, EveryLossTermFalls) {
-  int threads = omp_get_max_threads();
-  omp_set_num_threads(1);
-  vps::blas::set_cpu_threads(1);
   auto r = train("falls", {"max_iters=30", "checkpoint_every=0", "optimizer.lr=0.01"});
-  omp_set_num_threads(threads);
-  vps::blas::set_cpu_threads(threads);
   ASSERT_EQ(r.rc, 0) << r.err;
   auto log = lines_of(*dir_ / "falls/log.jsonl");
   ASSERT_EQ(log.size(), 30u);
@@ -123,6 +118,35 @@ TEST_F(VpsTrain, EveryLossTermFalls) {
     for (size_t i = 0; i < 5; ++i) first += nlohmann::json::parse(log[i])[k].get<double>() / 5;
     for (size_t i = 25; i < 30; ++i) last += nlohmann::json::parse(log[i])[k].get<double>() / 5;
     EXPECT_LT(last, first) << k;
+  }
+}
+
+// Same command, same result: a few steps of the tiny VPSNet-Track (and of SiamTrack's losses on top) on
+// 1, 2 and 3 threads give bit-identical weights and the same logged losses.
+TEST_F(VpsTrain, SameWeightsOnAnyThreadCount) {
+  int threads = omp_get_max_threads();
+  for (std::string cfg : {"configs/train_vpsnet_tiny.json", "configs/train_siamtrack_tiny.json"}) {
+    std::vector<std::vector<std::pair<std::string, vps::Tensor>>> weights;
+    std::vector<std::string> losses;
+    for (int t : {1, 2, 3}) {
+      omp_set_num_threads(t);
+      std::string run = "threads" + std::to_string(t) + (cfg.find("siam") != std::string::npos ? "s" : "v");
+      auto r = vps_cli({"train", "--config", cfg, "--data", *dir_ / "data", "--out", *dir_ / run, "max_iters=4",
+                        "checkpoint_every=0", "schedule.warmup_iters=2"});
+      ASSERT_EQ(r.rc, 0) << r.err;
+      weights.push_back(vps::load_safetensors(*dir_ / (run + "/model.safetensors")));
+      nlohmann::json last = nlohmann::json::parse(lines_of(*dir_ / (run + "/log.jsonl")).back());
+      for (const char* k : {"data_time", "step_time", "max_rss_mb"}) last.erase(k);
+      losses.push_back(last.dump());
+    }
+    omp_set_num_threads(threads);
+    for (size_t t = 1; t < weights.size(); ++t) {
+      SCOPED_TRACE(cfg + ": 1 thread vs " + std::to_string(t + 1));
+      EXPECT_EQ(losses[t], losses[0]);
+      ASSERT_EQ(weights[t].size(), weights[0].size());
+      for (size_t i = 0; i < weights[0].size(); ++i)
+        EXPECT_EQ(weights[t][i].second.to_vector<float>(), weights[0][i].second.to_vector<float>()) << weights[0][i].first;
+    }
   }
 }
 
