@@ -155,6 +155,7 @@ StqResult evaluate_stq(const PanSet& set, int threads) {
     if (c.isthing) things.push_back(c.id);
   }
   StqAccumulator acc(nc, things);
+  IdAccumulator ids;
   std::vector<FrameStats> fstats(set.frames.size());
   for (size_t v = 0; v < set.videos.size(); ++v) {
     const size_t b = set.videos[v].first, e = set.videos[v].second;  // named (lambdas cannot capture bindings in C++17)
@@ -171,9 +172,10 @@ StqResult evaluate_stq(const PanSet& set, int threads) {
                               "image " + f.image_id + " (" + f.pred_png + ")");
       frames[size_t(k)] = stq_frame(gt, pred, f.gt_segs, f.pred_segs, set.categories);
     });
-    for (const auto& f : frames) acc.add(seq, f);
+    for (const auto& f : frames) acc.add(seq, f), ids.add(seq, f);
   }
   StqResult r = acc.result();
+  r.ids = ids.result();
   CatStats pq;
   for (const auto& [b, e] : set.videos)
     for (const auto& [cat, s] : vpq_video(fstats.data() + b, e - b, 1)) {
@@ -195,9 +197,16 @@ void write_stq_report(const StqResult& r, const std::string& out_dir) {
     seqs.push_back({{"id", s.id}, {"stq", s.stq}, {"aq", s.aq}, {"iou", s.iou}, {"tubes", s.tubes}, {"frames", s.frames}});
   for (size_t c = 0; c < r.class_iou.size(); ++c)
     if (r.class_iou[c] >= 0) cls[std::to_string(c)] = r.class_iou[c];
+  auto id_json = [](const IdStats& s) {
+    return nlohmann::json{{"idf1", s.idf1()},   {"id_switches", s.switches}, {"matched", s.matched},
+                          {"gt_instances", s.gt}, {"pred_instances", s.pred}, {"idtp", s.idtp}};
+  };
+  nlohmann::json ids = id_json(r.ids.all), ids_cls = nlohmann::json::object();
+  for (const auto& [c, s] : r.ids.per_class) ids_cls[std::to_string(c)] = id_json(s);
+  ids["per_class"] = ids_cls;
   nlohmann::json j = {{"stq", r.stq},           {"aq", r.aq},       {"sq_miou", r.sq},
                       {"pq_per_frame", r.pq},   {"pq_thing", r.pq_thing}, {"pq_stuff", r.pq_stuff},
-                      {"class_iou", cls},       {"sequences", seqs}};
+                      {"class_iou", cls},       {"sequences", seqs}, {"identity", ids}};
   data::write_json(data::join_path(out_dir, "stq.json"), j, 2);
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "eval/id_metrics.h"
 #include "eval/pan_set.h"
 
 namespace vps::eval {
@@ -23,6 +24,7 @@ struct StqResult {
   double pq = 0, pq_thing = 0, pq_stuff = 0;  // per-frame PQ (window of 1), an extra
   std::vector<double> class_iou;   // per class id (index = category id), -1 when absent
   std::vector<SeqStq> sequences;
+  IdResult ids;  // IDF1 and ID switches of the thing tracks (eval/id_metrics.h)
 };
 
 // Frame-level labels in STQ terms: semantic class per pixel (ignore = 255) and a track key per pixel

@@ -14,6 +14,9 @@ TrackHead::TrackHead(const TrackHeadOptions& o) : opt_(o) {
             "TrackHead: bad options (in_channels ", o.in_channels, ", roi_feat_size ", o.roi_feat_size,
             ", fc_out_channels ", o.fc_out_channels, ", num_fcs ", o.num_fcs, ", ", o.match_coeff.size(),
             " match_coeff, expected 3)");
+  VPS_CHECK(o.match == "dot" || o.match == "cosine", "TrackHead: match must be \"dot\" or \"cosine\", got \"", o.match,
+            "\"");
+  VPS_CHECK(o.temperature > 0 && o.temperature <= 1e6, "TrackHead: temperature must be in (0, 1e6], got ", o.temperature);
   Generator gen(o.seed);
   fcs = register_module("fcs", std::make_shared<ModuleList>());
   int64_t fin = o.in_channels * o.roi_feat_size * o.roi_feat_size;
@@ -37,6 +40,7 @@ Tensor TrackHead::embed(const Tensor& roi_feats) {
 
 Tensor TrackHead::match_score(const Tensor& roi_feats, const Tensor& ref_roi_feats) {
   Tensor x = embed(roi_feats), ref = embed(ref_roi_feats);
+  if (opt_.match == "cosine") x = div(l2_normalize(x, 1), opt_.temperature), ref = l2_normalize(ref, 1);
   Tensor prod = matmul(x, transpose(ref, 0, 1));
   return cat({Tensor::zeros({x.size(0), 1}, prod.dtype(), prod.device()), prod}, 1);
 }

@@ -5,6 +5,7 @@
 // fcs.1.{weight,bias} (1024 x 1024). The online association at inference is infer/tracker.h.
 #pragma once
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "layers/norm_modules.h"
@@ -16,6 +17,11 @@ struct TrackHeadOptions {
   int64_t in_channels = 256, roi_feat_size = 7, fc_out_channels = 1024, num_fcs = 2;
   std::vector<double> match_coeff{1.0, 2.0, 10.0};  // inference: weights of log cls_prob, IoU, same label
   double loss_weight = 0.5;
+  // Match logits: "dot" (VPSNet: the unbounded dot product of the embeddings, for its checkpoints) or
+  // "cosine" (the cosine of the L2-normalised embeddings / temperature: bounded by 1/temperature, so one
+  // pair of large embeddings cannot spike the loss and its gradient; docs/track-head.md).
+  std::string match = "dot";
+  double temperature = 0.1;  // "cosine" only
   uint64_t seed = 0;  // init: normal(0, 0.01) weights, zero biases
 };
 
@@ -28,7 +34,7 @@ class TrackHead : public nn::Module {
   // roi_feats (n, C, S, S) -> embeddings (n, fc_out_channels).
   Tensor embed(const Tensor& roi_feats);
   // Match scores (n, m + 1) of n RoIs against m reference RoIs: column 0 is 0, column j+1 is the dot
-  // product of the embeddings of RoI i and reference j (no normalisation).
+  // product of the embeddings of RoI i and reference j ("dot"), or their cosine / temperature ("cosine").
   Tensor match_score(const Tensor& roi_feats, const Tensor& ref_roi_feats);
   // loss_match: sum_i CE(score_i, ids_i) * w_i / max(#(w > 0), 1) * loss_weight. ids (n) int64 in
   // [0, m] (0: not in the reference frame), weights (n) (1 for positive proposals, 0 otherwise).

@@ -65,7 +65,8 @@ VPSNetTrackOptions vpsnet_track_options_from_json(const nlohmann::json& c) {
   o.semantic.seed = seed + 1;
 
   nlohmann::json t = c.value("track_head", nlohmann::json::object());
-  cfg::check_keys(t, {"type", "in_channels", "roi_feat_size", "fc_out_channels", "num_fcs", "match_coeff", "loss_weight"},
+  cfg::check_keys(t, {"type", "in_channels", "roi_feat_size", "fc_out_channels", "num_fcs", "match_coeff", "loss_weight",
+                      "match", "temperature"},
                   "track_head");
   o.track.in_channels = cfg::get_int(t, "in_channels", fpn_out, "track_head");
   o.track.roi_feat_size = cfg::get_int(t, "roi_feat_size", o.track.roi_feat_size, "track_head");
@@ -73,6 +74,8 @@ VPSNetTrackOptions vpsnet_track_options_from_json(const nlohmann::json& c) {
   o.track.num_fcs = cfg::get_int(t, "num_fcs", o.track.num_fcs, "track_head");
   o.track.match_coeff = cfg::get_doubles(t, "match_coeff", o.track.match_coeff, "track_head");
   o.track.loss_weight = cfg::get_double(t, "loss_weight", o.track.loss_weight, "track_head");
+  o.track.match = cfg::get_string(t, "match", o.track.match, "track_head");
+  o.track.temperature = cfg::get_double(t, "temperature", o.track.temperature, "track_head");
   o.track.seed = seed + 2;
 
   nlohmann::json p = c.value("panoptic", nlohmann::json::object());

@@ -4,6 +4,7 @@
 // re-identification, two detections claiming one object, the memory overwrite and the reset.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <memory>
 #include <string>
 
@@ -96,6 +97,32 @@ TEST(TrackHead, Gradcheck) {
   Tensor ids = i64({0, 1, 3, 2}), w = Tensor::from_vector<double>({1, 1, 0, 1}, {4});
   vps::testing::gradcheck([&](const std::vector<Tensor>& v) { return h.loss(h.match_score(v[0], v[1]), ids, w); },
                           {x, ref});
+}
+
+// The bounded option: cosine / temperature. Gradcheck in float64; the logits stay within 1/temperature
+// however large the embeddings grow; an unknown match name is refused by name.
+TEST(TrackHead, CosineMatchIsBoundedAndGradchecks) {
+  models::TrackHeadOptions o;
+  o.in_channels = 2, o.roi_feat_size = 2, o.fc_out_channels = 5, o.seed = 3, o.match = "cosine", o.temperature = 0.2;
+  models::TrackHead h(o);
+  for (int i = 0; i < 2; ++i) {
+    auto& fc = h.fcs->at<nn::Linear>(size_t(i));
+    fc.weight = mul(fc.weight.to(DType::f64), 30.0).detach().set_requires_grad();
+    fc.bias = vps::testing::rnd({5}, 10 + i, -0.3, 0.3).set_requires_grad();
+  }
+  Tensor x = vps::testing::rnd({4, 2, 2, 2}, 1).set_requires_grad(), ref = vps::testing::rnd({3, 2, 2, 2}, 2).set_requires_grad();
+  Tensor ids = i64({0, 1, 3, 2}), w = Tensor::from_vector<double>({1, 1, 0, 1}, {4});
+  vps::testing::gradcheck([&](const std::vector<Tensor>& v) { return h.loss(h.match_score(v[0], v[1]), ids, w); },
+                          {x, ref});
+  Tensor big = mul(x.detach(), 1e4), big_ref = mul(ref.detach(), 1e4);
+  std::vector<double> s = h.match_score(big, big_ref).to_vector<double>();
+  for (double v : s) EXPECT_LE(std::abs(v), 1 / 0.2 + 1e-9);
+  // the same embeddings against themselves: the diagonal is exactly 1 / temperature
+  std::vector<double> self = h.match_score(big, big).to_vector<double>();
+  for (int64_t i = 0; i < 4; ++i) EXPECT_NEAR(self[size_t(i * 5 + i + 1)], 5.0, 1e-9);
+  o.match = "l2";
+  std::string m = vps::testing::error_of([&] { models::TrackHead bad(o); });
+  EXPECT_NE(m.find("\"l2\""), std::string::npos) << m;
 }
 
 // Frame 1 starts the memory; frame 2 sees the same two objects in the other order plus a new one.

@@ -235,3 +235,19 @@ TEST(Trainer, BadCheckpointsAreRefusedByName) {
   }
   EXPECT_EQ(train::checkpoint_model_weights(ck).size(), m->state_dict().size());
 }
+
+// The per-module gradient norms of the log: grouped by the first name component, and their squares add
+// up to the total's; a parameter without a gradient adds nothing.
+TEST(GradNorms, ByModuleAddUpToTheTotal) {
+  Tensor a = Tensor::zeros({2}), b = Tensor::zeros({1}), c = Tensor::zeros({3});
+  a.set_grad(Tensor::from_vector<float>({3, 4}, {2}));
+  b.set_grad(Tensor::from_vector<float>({12}, {1}));
+  auto n = train::grad_norms_by_module({{"backbone.conv1.weight", a}, {"backbone.bn1.bias", b}, {"track_head.fcs.0.bias", c}});
+  EXPECT_DOUBLE_EQ(n.at("backbone"), 13.0);
+  EXPECT_EQ(n.count("track_head"), 0u);
+  EXPECT_DOUBLE_EQ(n.at(""), 13.0);
+  c.set_grad(Tensor::from_vector<float>({0, 0, 84}, {3}));
+  n = train::grad_norms_by_module({{"backbone.conv1.weight", a}, {"backbone.bn1.bias", b}, {"track_head.fcs.0.bias", c}});
+  EXPECT_DOUBLE_EQ(n.at("track_head"), 84.0);
+  EXPECT_DOUBLE_EQ(n.at(""), 85.0);
+}

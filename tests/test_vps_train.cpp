@@ -59,7 +59,8 @@ TEST_F(VpsTrain, LogCheckpointsAndABitIdenticalResume) {
   nlohmann::json last = nlohmann::json::parse(log.back());
   EXPECT_EQ(last["iter"], 6);
   for (const char* k : {"loss_rpn_cls", "loss_rpn_bbox", "loss_cls", "loss_bbox", "loss_mask", "loss_match", "loss_segm",
-                        "loss_pano", "lr", "data_time", "step_time", "max_rss_mb", "grad_norm"})
+                        "loss_pano", "lr", "data_time", "step_time", "max_rss_mb", "grad_norm", "grad_norm.track_head",
+                        "grad_norm.backbone", "grad_norm.panopticFPN"})
     EXPECT_TRUE(last.contains(k)) << k;
   EXPECT_EQ(vps::data::read_json(*dir_ / "full/config.json")["max_iters"], 6);
   // interrupted at 3 (as a crash after the checkpoint), resumed to 6: the same weights

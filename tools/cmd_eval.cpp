@@ -62,6 +62,14 @@ int run_stq(const std::vector<std::string>& args) {
   vps::eval::write_stq_report(r, out.path());
   out.commit();
   std::printf("STQ %.4f  AQ %.4f  SQ(mIoU) %.4f  PQ %.4f\n", r.stq, r.aq, r.sq, r.pq);
+  std::printf("IDF1 %.4f  ID switches %lld  matched %lld of %lld GT thing instances\n", r.ids.all.idf1(),
+              (long long)r.ids.all.switches, (long long)r.ids.all.matched, (long long)r.ids.all.gt);
+  for (const auto& c : set.categories) {
+    auto it = r.ids.per_class.find(c.id);
+    if (c.isthing && it != r.ids.per_class.end())
+      std::printf("  %-12s IDF1 %.4f  ID switches %lld  matched %lld of %lld\n", c.name.c_str(), it->second.idf1(),
+                  (long long)it->second.switches, (long long)it->second.matched, (long long)it->second.gt);
+  }
   return 0;
 }
 

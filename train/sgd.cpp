@@ -72,23 +72,44 @@ void SGD::load_state_dict(const std::map<std::string, Tensor>& sd) {
   iteration_ = it;
 }
 
+static double grad_sq_norm(const Tensor& g) {
+  Tensor g64 = g.to(DType::f64);
+  return sum(mul(g64, g64)).item_double();
+}
+
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
   autograd::NoGradGuard ng;
   double total2 = 0;
-  for (auto& p : params) {
-    Tensor g = p.grad();
-    if (!g.defined()) continue;
-    Tensor g64 = g.to(DType::f64);
-    total2 += sum(mul(g64, g64)).item_double();
-  }
+  for (auto& p : params)
+    if (p.grad().defined()) total2 += grad_sq_norm(p.grad());
   double total = std::sqrt(total2);
+  clip_grads_to(params, max_norm, total);
+  return total;
+}
+
+void clip_grads_to(const std::vector<Tensor>& params, double max_norm, double total) {
+  autograd::NoGradGuard ng;
   double coef = max_norm / (total + 1e-6);
   if (coef < 1)
     for (auto& p : params) {
       Tensor g = p.grad();
       if (g.defined()) g.copy_(mul(g, coef));
     }
-  return total;
+}
+
+std::map<std::string, double> grad_norms_by_module(const std::vector<std::pair<std::string, Tensor>>& named) {
+  autograd::NoGradGuard ng;
+  std::map<std::string, double> sq;
+  double total2 = 0;
+  for (auto& [name, p] : named) {
+    if (!p.grad().defined()) continue;
+    double v = grad_sq_norm(p.grad());
+    sq[name.substr(0, name.find('.'))] += v;
+    total2 += v;
+  }
+  for (auto& [k, v] : sq) v = std::sqrt(v);
+  sq[""] = std::sqrt(total2);
+  return sq;
 }
 
 double LrSchedule::lr_at(int64_t it) const {

@@ -42,6 +42,13 @@ class SGD {
 // Scales every defined .grad by max_norm / (total + 1e-6) when that is below 1, where total is the L2
 // norm of all gradients together. Returns total (before clipping).
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm);
+// The same with the total norm given (computed once for the log by grad_norms_by_module).
+void clip_grads_to(const std::vector<Tensor>& params, double max_norm, double total);
+
+// L2 norms of the gradients of each top-level module (the first component of a parameter's name:
+// backbone, neck, rpn_head, ..., track_head), and under "" the norm of all of them together. Each loss
+// reaches the parameters through its own head first, so a spike shows where it came from.
+std::map<std::string, double> grad_norms_by_module(const std::vector<std::pair<std::string, Tensor>>& named);
 
 // mmcv's step policy with linear warmup: regular = base_lr * gamma^(number of steps <= it);
 // for it < warmup_iters: regular * (warmup_ratio + (1 - warmup_ratio) * it / warmup_iters).

@@ -68,7 +68,7 @@ StepRecord Trainer::step(const std::vector<models::Batch>& micro_batches) {
       double x = v.item_double();
       VPS_CHECK(std::isfinite(x), "training stopped at iteration ", iteration_ + 1, ": ", k, " is ", x,
                 world() > 1 ? " on rank " + std::to_string(rank()) : std::string(),
-                opt_.out_dir.empty() ? std::string() : " (the last good checkpoint is " + checkpoint_path() + ")");
+                opt_.out_dir.empty() ? std::string() : last_checkpoint_note());
       r.values[k] += x;
     }
     total.backward();
@@ -85,7 +85,13 @@ StepRecord Trainer::step(const std::vector<models::Batch>& micro_batches) {
   for (size_t i = 0; i < params.size() && micro_batches.size() > 1; ++i)
     if (sum[i].defined()) params[i].set_grad(sum[i]);
   average_gradients(r.values, r.total_loss);
-  r.grad_norm = opt_.clip_grad_norm > 0 ? clip_grad_norm(model_->parameters(), opt_.clip_grad_norm) : 0;
+  r.grad_norms = grad_norms_by_module(model_->named_parameters());
+  r.grad_norm = r.grad_norms[""];
+  r.grad_norms.erase("");
+  // A non-finite gradient (a finite loss can still overflow in backward) is never applied.
+  VPS_CHECK(std::isfinite(r.grad_norm), "training stopped at iteration ", iteration_ + 1, ": the gradient norm is ",
+            r.grad_norm, opt_.out_dir.empty() ? std::string() : last_checkpoint_note());
+  if (opt_.clip_grad_norm > 0) clip_grads_to(model_->parameters(), opt_.clip_grad_norm, r.grad_norm);
   r.lr = opt_.schedule.lr_at(iteration_);
   sgd_.set_lr(r.lr);
   sgd_.step();
@@ -124,6 +130,12 @@ void Trainer::average_gradients(std::map<std::string, double>& values, double& t
   k = params.size();
   for (auto& [name, v] : values) v = st[k++];
   total = st[k];
+}
+
+// Names the checkpoint a rerun would resume from, or says that none was written yet.
+std::string Trainer::last_checkpoint_note() const {
+  if (data::path_exists(checkpoint_path())) return " (the last good checkpoint is " + checkpoint_path() + ")";
+  return " (no checkpoint was written yet)";
 }
 
 std::string Trainer::checkpoint_path() const { return data::join_path(opt_.out_dir, "checkpoint.safetensors"); }
@@ -231,6 +243,7 @@ void JsonlLog::write(const StepRecord& r) {
   j["loss"] = r.total_loss;
   for (auto& [k, v] : r.values) j[k] = v;
   j["grad_norm"] = r.grad_norm;
+  for (auto& [k, v] : r.grad_norms) j["grad_norm." + k] = v;
   j["data_time"] = r.data_seconds;
   j["step_time"] = r.step_seconds;
   struct rusage ru;

@@ -41,6 +41,7 @@ struct StepRecord {
   int64_t iteration = 0;  // 1-based: the step just completed
   double lr = 0, total_loss = 0, grad_norm = 0, data_seconds = 0, step_seconds = 0;
   std::map<std::string, double> values;  // every entry forward_train returned
+  std::map<std::string, double> grad_norms;  // per top-level module (grad_norms_by_module), before clipping
 };
 
 // Source of training samples: the sample of a 0-based global sample index (Trainer::sample_index). A
@@ -64,6 +65,7 @@ class Trainer {
   void save(const std::string& path) const;
   void resume(const std::string& path);  // every rank reads the same file
   std::string checkpoint_path() const;  // <out_dir>/checkpoint.safetensors
+  std::string last_checkpoint_note() const;  // " (the last good checkpoint is ...)" or " (no checkpoint ...)"
 
   int64_t iteration() const { return iteration_; }
   models::Model& model() { return *model_; }
