@@ -9,7 +9,7 @@ namespace vps::infer {
 
 Pan2ch unify_frame(const std::vector<int64_t>& seg, const std::vector<int64_t>& pan, int width, int height,
                    const std::vector<int64_t>& cls_ind, std::vector<int64_t> obj_id, int64_t num_stuff,
-                   int64_t stuff_area_limit) {
+                   int64_t stuff_area_limit, const UnifyRules& rules) {
   const size_t n = size_t(width) * size_t(height);
   VPS_CHECK(seg.size() == n && pan.size() == n, "unify_frame: maps of ", seg.size(), " and ", pan.size(),
             " pixels for a ", width, "x", height, " frame");
@@ -41,14 +41,15 @@ Pan2ch unify_frame(const std::vector<int64_t>& seg, const std::vector<int64_t>& 
     for (auto& [c, m] : count)
       if (m > best) major = c, best = m;
     int64_t thing = cls_ind[j] + num_stuff - 1;
-    bool stuff_wins = major != thing && double(best) / double(total) >= 0.5 && major <= num_stuff - 1;
+    bool stuff_wins = major != thing && double(best) / double(total) >= rules.stuff_majority && major <= num_stuff - 1;
+    int64_t obj = obj_id[size_t(std::min<int64_t>(rules.ids_by_instance ? int64_t(j) : idx, int64_t(obj_id.size()) - 1))];
     for (size_t k = 0; k < n; ++k) {
       if (pan[k] != id) continue;
       if (stuff_wins) {
         p.seg[k] = uint8_t(major), p.ins[k] = 0, p.obj[k] = 0;
       } else {
         p.seg[k] = uint8_t(thing), p.ins[k] = uint8_t(idx + 1);
-        p.obj[k] = uint8_t(obj_id[size_t(std::min<int64_t>(idx, int64_t(obj_id.size()) - 1))] + 1);  // VPSNet: obj_id[idx]
+        p.obj[k] = uint8_t(obj + 1);  // VPSNet: obj_id[idx]
       }
     }
     ++idx;

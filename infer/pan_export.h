@@ -26,9 +26,19 @@ struct Pan2ch {
 // class when the semantic majority agrees or is not a confident stuff class, else the majority stuff
 // class; its object id is obj_id[rank among the instance channels present] + 1 (VPSNet's indexing, kept
 // for the same numbers); stuff classes with less than stuff_area_limit pixels become void.
+// The two VPSNet rules that lose things, as options (docs/vps-infer.md has their measurement):
+struct UnifyRules {
+  // An instance region goes to a stuff class holding at least this fraction of it (VPSNet: 0.5; above
+  // 1: never).
+  double stuff_majority = 0.5;
+  // false (VPSNet): the object id of the idx-th instance channel present in the argmax is obj_id[idx],
+  // which is another instance's id as soon as an earlier instance is absent from the argmax; true: the
+  // instance's own obj_id[j].
+  bool ids_by_instance = false;
+};
 Pan2ch unify_frame(const std::vector<int64_t>& seg, const std::vector<int64_t>& pan, int width, int height,
                    const std::vector<int64_t>& cls_ind, std::vector<int64_t> obj_id, int64_t num_stuff = 11,
-                   int64_t stuff_area_limit = 2048);
+                   int64_t stuff_area_limit = 2048, const UnifyRules& rules = {});
 
 // Segment ids of one prediction set: a stuff class's pixels are one segment with the category colour's
 // id; each (class, object) pair of a video keeps one id over the video (fresh ids never collide with

@@ -61,7 +61,7 @@ class FrameRunner {
     models::OutputMap o = model_.compose(fo, obj, f.img_h, f.img_w);
     Pan2ch p = unify_frame(o.at("semantic").to_vector<int64_t>(), o.at("panoptic").to_vector<int64_t>(), int(f.img_w),
                            int(f.img_h), o.at("labels").to_vector<int64_t>(), o.at("track_ids").to_vector<int64_t>(),
-                           model_.panoptic_head.options().num_stuff, opt_.stuff_area_limit);
+                           model_.panoptic_head.options().num_stuff, opt_.stuff_area_limit, opt_.unify);
     nlohmann::json info;
     std::vector<uint32_t> pix = ids_.encode(p, &info);
     const std::string& safe = data::checked_path_component(name, "frame name");

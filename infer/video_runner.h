@@ -10,6 +10,7 @@
 
 #include "data/cityscapes_vps.h"
 #include "eval/vpq.h"
+#include "infer/pan_export.h"
 #include "models/vpsnet_track.h"
 
 namespace vps::infer {
@@ -17,6 +18,7 @@ namespace vps::infer {
 struct InferOptions {
   std::string split = "val";
   int64_t stuff_area_limit = 2048;  // stuff classes smaller than this become void (VPSNet's export)
+  UnifyRules unify;                 // VPSNet's export rules by default (infer/pan_export.h)
   bool force = false;               // replace a non-empty output folder
   // Per-frame tensors written to <out>/dump/<frame>.safetensors: any of "fpn" (P2..P6), "fcn_output",
   // "panoptic_logits", "detections" (boxes, scores, labels, track_ids of the kept detections).

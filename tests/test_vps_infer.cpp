@@ -127,4 +127,17 @@ TEST(VpsInfer, UnifyFrameRules) {
   p = vps::infer::unify_frame(seg, pan, 4, 4, {2, 3, 1}, {7, 7, 9}, 11, 4);
   EXPECT_EQ(p.obj[0], 8);
   EXPECT_EQ(p.obj[8], 101);
+  // the options: each instance's own id (obj_id[2] + 1 for instance 13), and a stuff majority of 0.8
+  // that 3 of 4 road pixels do not reach (the instance stays a thing)
+  seg = {12, 12, 0, 0, 12, 12, 0, 0, 0, 0, 5, 5, 0, 11, 5, 5};
+  vps::infer::UnifyRules rules;
+  rules.ids_by_instance = true;
+  rules.stuff_majority = 0.8;
+  p = vps::infer::unify_frame(seg, pan, 4, 4, {2, 3, 1}, {7, 8, 9}, 11, 4, rules);
+  EXPECT_EQ(p.seg[8], 11);
+  EXPECT_EQ(p.obj[8], 10);
+  EXPECT_EQ(p.obj[0], 8);
+  rules.stuff_majority = 0.75;  // reached exactly: road
+  p = vps::infer::unify_frame(seg, pan, 4, 4, {2, 3, 1}, {7, 8, 9}, 11, 4, rules);
+  EXPECT_EQ(p.seg[8], 0);
 }

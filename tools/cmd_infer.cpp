@@ -34,6 +34,8 @@ int run_infer(const std::vector<std::string>& args) {
       .opt("split", "val", "split to run (val or test need img_all)")
       .opt("out", "", "output prediction folder", true)
       .opt("stuff-area-limit", "2048", "stuff classes with fewer pixels become void (VPSNet's export)")
+      .opt("stuff-majority", "0.5", "an instance region goes to a stuff class holding at least this fraction of it (VPSNet: 0.5; 1.01: never)")
+      .opt("object-ids", "vpsnet", "vpsnet (the id of the idx-th instance present, as VPSNet) or instance (each instance's own id)")
       .flag("vis", "with --frames: colour overlays <out>/vis/<frame>.png and <out>/vis/video.gif")
       .flag("non-strict", "allow keys missing from the weights file (they keep their initial values)")
       .opt("shard", "", "i/n: run the videos v of --data with v % n == i (shard folders: --merge)")
@@ -79,6 +81,10 @@ int run_infer(const std::vector<std::string>& args) {
   vps::infer::InferOptions o;
   o.split = split;
   o.stuff_area_limit = limit;
+  o.unify.stuff_majority = f.get_double("stuff-majority", 0, 2);
+  VPS_CHECK(f.get("object-ids") == "vpsnet" || f.get("object-ids") == "instance",
+            "vps infer: --object-ids must be vpsnet or instance, got '", f.get("object-ids"), "'");
+  o.unify.ids_by_instance = f.get("object-ids") == "instance";
   o.force = f.on("force");
   o.dump = dump;
   o.vis = f.on("vis");
