@@ -38,6 +38,20 @@ static void copy_typed(const Tensor& dst, const Tensor& src) {
     parallel_for(dst.device(), dst.numel(), VPS_KERNEL((int64_t i) { o[i] = D(s[i]); }));
     return;
   }
+  if (!dst.device().is_cuda() && dst.dim() >= 2) {
+    // CPU: a row of the last dimension per item, its two offsets computed once (the per-element indexer
+    // divides by every dimension), the row itself a plain or strided loop.
+    const int64_t L = dst.shape().back(), ds = od.stride[od.ndim - 1], ss = is.stride[is.ndim - 1];
+    parallel_for(dst.device(), dst.numel() / L, VPS_KERNEL((int64_t r) {
+      D* o = out + od(r * L);
+      const S* x = in + is(r * L);
+      if (ds == 1 && ss == 1)
+        for (int64_t j = 0; j < L; ++j) o[j] = D(x[j]);
+      else
+        for (int64_t j = 0; j < L; ++j) o[j * ds] = D(x[j * ss]);
+    }), L);
+    return;
+  }
   parallel_for(dst.device(), dst.numel(), VPS_KERNEL((int64_t i) { out[od(i)] = D(in[is(i)]); }));
 }
 
@@ -104,6 +118,22 @@ void add_into(const Tensor& dst, const Tensor& src) {
     scalar_t* out = static_cast<scalar_t*>(dst.impl()->storage->data);
     const scalar_t* in = static_cast<const scalar_t*>(src.impl()->storage->data);
     StridedIndexer od = make_indexer(dst), is = make_indexer(src, dst.shape());
+    if (dst.numel() == 0) return;
+    if (dst.is_contiguous() && src.is_contiguous() && src.shape() == dst.shape()) {  // gradient accumulation
+      scalar_t* o = out + dst.offset();
+      const scalar_t* x = in + src.offset();
+      parallel_for(dst.device(), dst.numel(), VPS_KERNEL((int64_t i) { o[i] += x[i]; }));
+      return;
+    }
+    if (!dst.device().is_cuda() && dst.dim() >= 2) {  // CPU: rows of the last dimension, as copy_typed
+      const int64_t L = dst.shape().back(), ds = od.stride[od.ndim - 1], ss = is.stride[is.ndim - 1];
+      parallel_for(dst.device(), dst.numel() / L, VPS_KERNEL((int64_t r) {
+        scalar_t* o = out + od(r * L);
+        const scalar_t* x = in + is(r * L);
+        for (int64_t j = 0; j < L; ++j) o[j * ds] += x[j * ss];
+      }), L);
+      return;
+    }
     parallel_for(dst.device(), dst.numel(), VPS_KERNEL((int64_t i) { out[od(i)] += in[is(i)]; }));
   });
 }

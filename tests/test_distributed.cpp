@@ -159,6 +159,28 @@ TEST(DistributedLaunch, RanksFromTheLauncherVariables) {
   if (!train::built_with_mpi()) vps::testing::expect_error([&] { train::make_communicator("mpi", train::LaunchInfo{}, 10); }, {"libopenmpi-dev"});
 }
 
+// The default thread count divides the machine's cores among the launcher's ranks on this machine.
+TEST(DistributedLaunch, DefaultThreadsDivideTheCoresAmongLocalRanks) {
+  auto from = [](std::map<std::string, std::string> env) {
+    return train::launch_info([env](const char* n) -> const char* {
+      auto it = env.find(n);
+      return it == env.end() ? nullptr : it->second.c_str();
+    });
+  };
+  EXPECT_EQ(train::default_threads(from({}), 16), 16);
+  train::LaunchInfo li = from({{"OMPI_COMM_WORLD_RANK", "1"}, {"OMPI_COMM_WORLD_SIZE", "4"},
+                               {"OMPI_COMM_WORLD_LOCAL_RANK", "1"}, {"OMPI_COMM_WORLD_LOCAL_SIZE", "2"}});
+  EXPECT_EQ(li.local_world, 2);
+  EXPECT_EQ(train::default_threads(li, 16), 8);
+  EXPECT_EQ(train::default_threads(li, 3), 1);
+  li = from({{"PMI_RANK", "0"}, {"PMI_SIZE", "3"}, {"MPI_LOCALNRANKS", "3"}});
+  EXPECT_EQ(train::default_threads(li, 2), 1);  // never 0
+  li = from({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"LOCAL_WORLD_SIZE", "9"}});
+  EXPECT_EQ(li.local_world, 2);  // at most the world
+  li = from({{"SLURM_PROCID", "0"}, {"SLURM_STEP_NUM_TASKS", "4"}, {"SLURM_NTASKS_PER_NODE", "4"}});
+  EXPECT_EQ(train::default_threads(li, 8), 2);
+}
+
 // One process: the collectives scale in place and keep every value; undefined tensors are named.
 TEST(DistributedLaunch, SingleProcessCollectives) {
   auto c = train::make_communicator("none", train::LaunchInfo{}, 10);

@@ -1,5 +1,6 @@
 #include "train/distributed.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "autograd/grad_mode.h"
@@ -73,23 +74,30 @@ void unpack(const Tensor& flat, const std::vector<Tensor>& ts, size_t b, size_t 
 
 LaunchInfo launch_info(const std::function<const char*(const char*)>& getenv) {
   LaunchInfo li;
-  auto from = [&](const char* launcher, const char* rank, const char* size, const char* local) {
+  auto from = [&](const char* launcher, const char* rank, const char* size, const char* local, const char* local_size) {
     if (!getenv(rank) || !getenv(size)) return false;
     li.launcher = launcher;
     li.rank = env_int(getenv, rank, 0);
     li.world = env_int(getenv, size, 1);
     li.local_rank = env_int(getenv, local, 0);
+    li.local_world = std::max(1, std::min(li.world, env_int(getenv, local_size, 1)));
     VPS_CHECK(li.world >= 1 && li.rank < li.world, launcher, ": rank ", li.rank, " is not below the world size ", li.world,
               " (", rank, ", ", size, ")");
     return true;
   };
   // Open MPI's mpirun, then MPICH/Hydra, then a Slurm job step (SLURM_STEP_NUM_TASKS: inside an
   // sbatch script without srun SLURM_NTASKS is set too, but there is one process), then torchrun.
-  if (from("mpirun", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK")) return li;
-  if (from("mpirun", "PMI_RANK", "PMI_SIZE", "MPI_LOCALRANKID")) return li;
-  if (from("srun", "SLURM_PROCID", "SLURM_STEP_NUM_TASKS", "SLURM_LOCALID")) return li;
-  if (from("torchrun", "RANK", "WORLD_SIZE", "LOCAL_RANK")) return li;
+  if (from("mpirun", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK",
+           "OMPI_COMM_WORLD_LOCAL_SIZE"))
+    return li;
+  if (from("mpirun", "PMI_RANK", "PMI_SIZE", "MPI_LOCALRANKID", "MPI_LOCALNRANKS")) return li;
+  if (from("srun", "SLURM_PROCID", "SLURM_STEP_NUM_TASKS", "SLURM_LOCALID", "SLURM_NTASKS_PER_NODE")) return li;
+  if (from("torchrun", "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE")) return li;
   return LaunchInfo{};
+}
+
+int default_threads(const LaunchInfo& launch, int cores) {
+  return std::max(1, cores / std::max(1, launch.local_world));
 }
 
 bool built_with_mpi() { return VPS_MPI != 0; }

@@ -21,9 +21,15 @@ namespace vps::train {
 // (tools/), which passes its getenv here; nothing below the command reads it.
 struct LaunchInfo {
   int rank = 0, world = 1, local_rank = 0;
+  int local_world = 1;   // ranks on this machine (1 when the launcher does not say)
   std::string launcher;  // "mpirun", "srun", "torchrun" or "" (a single process)
 };
 LaunchInfo launch_info(const std::function<const char*(const char*)>& getenv);
+
+// The default CPU thread count of one process: the machine's cores divided among the ranks the launcher
+// put on this machine (at least 1). Two processes that each spin a thread per core on the same cores
+// ran 10-70x slower than one after the other (OpenMP's waiting threads spin).
+int default_threads(const LaunchInfo& launch, int cores);
 
 constexpr size_t kDefaultBucketBytes = size_t(25) << 20;  // as PyTorch DDP's bucket_cap_mb
 
