@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <set>
 
-#include "data/image_tensor.h"
-#include "losses/siamtrack_losses.h"
 #include "layers/interpolate.h"
+#include "losses/siamtrack_losses.h"
 #include "ops/ops.h"
+#include "sample/sample.h"
 #include "tensor/check.h"
 
 namespace vps::models {
@@ -95,7 +95,7 @@ Tensor warp_term(const SiamTrackOptions& o, int64_t num_stuff, const SiamTrackFr
   const Device dev = t.pano_logits.device();
   const DType dt = t.pano_logits.dtype();
   Tensor f = flow.to(dt).to(dev);
-  Tensor occ = occlusion_map(data::unit_range_image(t.image.to(dt).to(dev)), data::unit_range_image(r.image.to(dt).to(dev)),
+  Tensor occ = occlusion_map(unit_range_image(t.image.to(dt).to(dev)), unit_range_image(r.image.to(dt).to(dev)),
                              f, o.occlusion_alpha);
   if (flow_valid.defined()) occ = mul(occ, flow_valid.to(dt).to(dev));
   const int64_t h = t.pano_logits.size(2), w = t.pano_logits.size(3);

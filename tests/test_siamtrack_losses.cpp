@@ -7,10 +7,10 @@
 
 #include <cmath>
 
-#include "data/image_tensor.h"
 #include "losses/siamtrack_losses.h"
 #include "models/siamtrack.h"
 #include "ops/ops.h"
+#include "sample/sample.h"
 #include "tests/expect_error.h"
 #include "tests/gradcheck.h"
 #include "tests/npy_fixture.h"
@@ -177,7 +177,7 @@ TEST(SiamTrackWarp, MatchesPyTorch) {
   EXPECT_ALLCLOSE(t.pano_logits.grad(), fx("warp", "glogits_t"), 1e-10, 1e-8);
   EXPECT_ALLCLOSE(r.pano_logits.grad(), fx("warp", "glogits_r"), 1e-10, 1e-8);
   // the occlusion map alone; no flow: no loss_warp, the skip logged
-  Tensor occ = mul(occlusion_map(data::unit_range_image(t.image), data::unit_range_image(r.image), fx("warp", "flow")),
+  Tensor occ = mul(occlusion_map(vps::unit_range_image(t.image), vps::unit_range_image(r.image), fx("warp", "flow")),
                    fx("warp", "valid"));
   EXPECT_ALLCLOSE(occ, fx("warp", "occlusion"), 1e-12, 1e-8);
   EXPECT_GT(mean(fx("warp", "occlusion")).item<double>(), 0.1);  // the fixture's weights are not all ~0
