@@ -39,8 +39,6 @@ int run_infer(const std::vector<std::string>& args) {
       .opt("shard", "", "i/n: run the videos v of --data with v % n == i (shard folders: --merge)")
       .opt("dist-timeout", "86400", "under mpirun: seconds rank 0 waits for the other shards before stopping with an error naming them")
       .flag("merge", "join the shard folders given as arguments into --out (needs --data and --split, no model)")
-      .flag("vis", "with --frames: colour overlays <out>/vis/<frame>.png and <out>/vis/video.gif")
-      .flag("non-strict", "allow keys missing from the weights file (they keep their initial values)")
       .flag("force", "replace a non-empty --out folder as a whole")
       .positionals("[SHARD_DIR ...] (with --merge)", 0, 100000);
   if (!f.parse(args)) return 0;
