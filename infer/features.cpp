@@ -3,7 +3,7 @@
 #include "autograd/grad_mode.h"
 #include "data/image_tensor.h"
 #include "models/registry.h"
-#include "models/resnet_fpn.h"
+#include "models/backbone/resnet_fpn.h"
 #include "models/weights_io.h"
 #include "tensor/check.h"
 #include "tensor/tensor_io.h"

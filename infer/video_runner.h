@@ -10,7 +10,7 @@
 
 #include "data/cityscapes_vps.h"
 #include "eval/vpq.h"
-#include "models/vpsnet_track.h"
+#include "models/vps/vpsnet_track.h"
 
 namespace vps::infer {
 

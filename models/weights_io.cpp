@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "models/registry.h"
-#include "models/resnet_fpn.h"
+#include "models/backbone/resnet_fpn.h"
 #include "ops/ops.h"
 #include "tensor/check.h"
 #include "tensor/safetensors.h"

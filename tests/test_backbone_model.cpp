@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/registry.h"
-#include "models/resnet_fpn.h"
+#include "models/backbone/resnet_fpn.h"
 #include "models/weights_io.h"
 #include "tensor/convert.h"
 #include "tensor/safetensors.h"

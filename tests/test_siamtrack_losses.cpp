@@ -1,4 +1,4 @@
-// SiamTrack's losses (losses/siamtrack_losses.h, models/siamtrack.h): values and
+// SiamTrack's losses (losses/siamtrack_losses.h, models/vps/siamtrack.h): values and
 // gradients against a direct PyTorch reading of the paper (tests/fixtures/siamtrack/make_siamtrack_fixtures.py:
 // a class and a track id in one frame only, an instance empty in one frame, ignore pixels, N = 1, a
 // warp from full-resolution images), float64 gradient checks of MaskPool, the contrastive loss, the
@@ -8,7 +8,7 @@
 #include <cmath>
 
 #include "losses/siamtrack_losses.h"
-#include "models/siamtrack.h"
+#include "models/vps/siamtrack.h"
 #include "ops/ops.h"
 #include "sample/sample.h"
 #include "tests/expect_error.h"

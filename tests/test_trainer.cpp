@@ -18,7 +18,7 @@
 
 #include "data/fs_util.h"
 #include "layers/norm_modules.h"
-#include "models/mask_rcnn.h"
+#include "models/detection/mask_rcnn.h"
 #include "models/registry.h"
 #include "ops/ops.h"
 #include "tensor/blas.h"
