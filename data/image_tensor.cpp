@@ -4,7 +4,7 @@
 
 #include "autograd/grad_mode.h"
 #include "tensor/check.h"
-#include "tensor/tensor_io.h"
+#include "tensor/io/tensor_io.h"
 
 namespace vps::data {
 

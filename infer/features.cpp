@@ -6,7 +6,7 @@
 #include "models/backbone/resnet_fpn.h"
 #include "models/weights_io.h"
 #include "tensor/check.h"
-#include "tensor/tensor_io.h"
+#include "tensor/io/tensor_io.h"
 
 namespace vps::infer {
 

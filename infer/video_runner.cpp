@@ -15,7 +15,7 @@
 #include "infer/tracker.h"
 #include "models/weights_io.h"
 #include "tensor/check.h"
-#include "tensor/tensor_io.h"
+#include "tensor/io/tensor_io.h"
 
 namespace vps::infer {
 

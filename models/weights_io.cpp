@@ -6,8 +6,8 @@
 #include "models/backbone/resnet_fpn.h"
 #include "ops/ops.h"
 #include "tensor/check.h"
-#include "tensor/safetensors.h"
-#include "tensor/tensor_io.h"
+#include "tensor/io/safetensors.h"
+#include "tensor/io/tensor_io.h"
 
 namespace vps::models {
 

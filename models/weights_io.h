@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "layers/module.h"
-#include "tensor/pth_reader.h"
-#include "tensor/weights_file.h"
+#include "tensor/io/pth_reader.h"
+#include "tensor/io/weights_file.h"
 
 namespace vps::models {
 

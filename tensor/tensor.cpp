@@ -20,7 +20,7 @@ namespace autograd {
 bool grad_enabled();
 }
 
-// shape_str is defined in raw_array.cpp (the serialization layer uses it without Tensor).
+// shape_str is defined in io/raw_array.cpp (the serialization layer uses it without Tensor).
 
 int64_t shape_numel(const Shape& s) {
   int64_t n = 1;

@@ -14,7 +14,7 @@
 #include "models/registry.h"
 #include "models/vps/vpsnet_track.h"
 #include "ops/ops.h"
-#include "tensor/tensor_io.h"
+#include "tensor/io/tensor_io.h"
 #include "tests/cli_runner.h"
 #include "tests/expect_error.h"
 #include "tests/temp_dir.h"

@@ -22,7 +22,7 @@
 #include "models/registry.h"
 #include "ops/ops.h"
 #include "tensor/blas.h"
-#include "tensor/tensor_io.h"
+#include "tensor/io/tensor_io.h"
 #include "tests/temp_dir.h"
 #include "train/trainer.h"
 

@@ -15,7 +15,7 @@
 #include "data/panoptic.h"
 #include "data/train_pairs.h"
 #include "tensor/blas.h"
-#include "tensor/tensor_io.h"
+#include "tensor/io/tensor_io.h"
 #include "tests/cli_runner.h"
 #include "tests/temp_dir.h"
 

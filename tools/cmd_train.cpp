@@ -14,16 +14,12 @@
 #include "models/registry.h"
 #include "models/weights_io.h"
 #include "tensor/check.h"
+#include "tensor/io/raw_array.h"
 #include "tools/command.h"
 #include "train/run_config.h"
 #include "train/trainer.h"
 
 namespace {
-
-std::string dir_of(const std::string& path) {
-  size_t s = path.rfind('/');
-  return s == std::string::npos ? "" : path.substr(0, s);
-}
 
 int run_train(const std::vector<std::string>& args) {
   vps::cli::Flags f("train",
@@ -46,7 +42,7 @@ int run_train(const std::vector<std::string>& args) {
   if (!f.parse(args)) return 0;
   const std::string run = f.get("out");
   vps::train::RunConfig rc =
-      vps::train::run_config(vps::models::load_config(f.get("config")), dir_of(f.get("config")), f.positional());
+      vps::train::run_config(vps::models::load_config(f.get("config")), vps::dir_of(f.get("config")), f.positional());
   const vps::train::LaunchInfo launch = vps::train::launch_info([](const char* n) { return std::getenv(n); });
   std::string backend = f.get_choice("distributed", {"auto", "none", "mpi", "nccl"});
   if (backend == "auto") backend = launch.world > 1 ? "mpi" : "none";

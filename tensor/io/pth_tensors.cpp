@@ -1,4 +1,4 @@
-#include "tensor/pth_tensors.h"
+#include "tensor/io/pth_tensors.h"
 
 #include <cstring>
 

@@ -1,4 +1,4 @@
-#include "tensor/npy.h"
+#include "tensor/io/npy.h"
 
 #include <cstring>
 

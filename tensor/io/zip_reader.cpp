@@ -1,4 +1,4 @@
-#include "tensor/zip_reader.h"
+#include "tensor/io/zip_reader.h"
 
 #include <zlib.h>
 

@@ -13,7 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "tensor/raw_array.h"
+#include "tensor/io/raw_array.h"
 
 namespace vps {
 

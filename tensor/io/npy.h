@@ -4,7 +4,7 @@
 #pragma once
 #include <string>
 
-#include "tensor/raw_array.h"
+#include "tensor/io/raw_array.h"
 
 namespace vps {
 

@@ -1,6 +1,6 @@
 // Storages and tensors of a PyTorch checkpoint while it is unpickled: the persistent-id and
 // torch._utils._rebuild_* hooks of the Unpickler, and materialization of (possibly strided, offset,
-// shared-storage) tensors into contiguous RawArrays. Used by tensor/pth_reader.cpp.
+// shared-storage) tensors into contiguous RawArrays. Used by tensor/io/pth_reader.cpp.
 #pragma once
 #include <functional>
 #include <map>
@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "tensor/raw_array.h"
-#include "tensor/unpickler.h"
+#include "tensor/io/raw_array.h"
+#include "tensor/io/unpickler.h"
 
 namespace vps {
 

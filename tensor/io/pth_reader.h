@@ -2,12 +2,12 @@
 //  - zip format (PyTorch >= 1.6): <prefix>/data.pkl + <prefix>/data/<key>, stored or deflated, ZIP64;
 //  - legacy format (PyTorch <= 1.5): pickled magic, protocol version, sys info, the object (storages as
 //    persistent ids), the list of storage keys, then per storage an 8-byte LE element count and the bytes.
-// The pickle goes through the restricted Unpickler (tensor/unpickler.h): a malicious file cannot run code.
+// The pickle goes through the restricted Unpickler (tensor/io/unpickler.h): a malicious file cannot run code.
 #pragma once
 #include <string>
 #include <vector>
 
-#include "tensor/raw_array.h"
+#include "tensor/io/raw_array.h"
 
 namespace vps {
 

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "tensor/pth_reader.h"
-#include "tensor/raw_array.h"
+#include "tensor/io/pth_reader.h"
+#include "tensor/io/raw_array.h"
 
 namespace vps {
 

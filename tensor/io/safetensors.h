@@ -5,7 +5,7 @@
 #include <map>
 #include <string>
 
-#include "tensor/raw_array.h"
+#include "tensor/io/raw_array.h"
 
 namespace vps {
 

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "tensor/raw_array.h"
+#include "tensor/io/raw_array.h"
 
 namespace vps {
 

@@ -1,4 +1,4 @@
-#include "tensor/raw_array.h"
+#include "tensor/io/raw_array.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -62,12 +62,10 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
   return buf;
 }
 
-namespace {
 std::string dir_of(const std::string& path) {
   size_t s = path.rfind('/');
   return s == std::string::npos ? "." : (s == 0 ? "/" : path.substr(0, s));
 }
-}  // namespace
 
 void write_file_atomic(const std::string& path, const std::vector<ByteSpan>& parts) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());

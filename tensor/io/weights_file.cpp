@@ -1,13 +1,13 @@
-#include "tensor/weights_file.h"
+#include "tensor/io/weights_file.h"
 
 #include <cstdio>
 #include <cstring>
 #include <set>
 #include <sstream>
 
-#include "tensor/npy.h"
-#include "tensor/safetensors.h"
-#include "tensor/zip_reader.h"
+#include "tensor/io/npy.h"
+#include "tensor/io/safetensors.h"
+#include "tensor/io/zip_reader.h"
 
 namespace vps {
 

@@ -30,6 +30,10 @@ std::string shape_str(const std::vector<int64_t>& shape);
 // Converts a floating array (f16, bf16, f64, f32) to f32; other dtypes are returned unchanged.
 RawArray to_f32(const RawArray& a);
 
+// The folder of a file path: "a/b/c.json" -> "a/b", "c.json" -> ".", "/c.json" -> "/". The one
+// dir_of of the project (atomic writes fsync it; `vps train` reads a config's files relative to it).
+std::string dir_of(const std::string& path);
+
 // Whole file into memory; vps::Error naming the path when it cannot be opened or read.
 std::vector<uint8_t> read_file_bytes(const std::string& path);
 

@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "tensor/raw_array.h"
+#include "tensor/io/raw_array.h"
 
 namespace vps {
 

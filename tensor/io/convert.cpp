@@ -1,4 +1,4 @@
-#include "tensor/convert.h"
+#include "tensor/io/convert.h"
 
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -9,8 +9,8 @@
 #pragma GCC diagnostic pop
 #include <unordered_map>
 
-#include "tensor/safetensors.h"
-#include "tensor/weights_file.h"
+#include "tensor/io/safetensors.h"
+#include "tensor/io/weights_file.h"
 
 namespace vps {
 

@@ -1,13 +1,13 @@
-#include "tensor/pth_reader.h"
+#include "tensor/io/pth_reader.h"
 
 #include <cstring>
 #include <map>
 #include <memory>
 #include <unordered_map>
 
-#include "tensor/pth_tensors.h"
-#include "tensor/unpickler.h"
-#include "tensor/zip_reader.h"
+#include "tensor/io/pth_tensors.h"
+#include "tensor/io/unpickler.h"
+#include "tensor/io/zip_reader.h"
 
 namespace vps {
 

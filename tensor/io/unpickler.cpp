@@ -1,4 +1,4 @@
-#include "tensor/unpickler.h"
+#include "tensor/io/unpickler.h"
 
 #include <cstdio>
 #include <cstring>

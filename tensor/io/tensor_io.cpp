@@ -1,9 +1,9 @@
-#include "tensor/tensor_io.h"
+#include "tensor/io/tensor_io.h"
 
 #include <cstring>
 
-#include "tensor/npy.h"
-#include "tensor/safetensors.h"
+#include "tensor/io/npy.h"
+#include "tensor/io/safetensors.h"
 
 namespace vps {
 
