@@ -1,4 +1,4 @@
-// Temporal consistency (TC, Liu et al. ECCV'20; ../shared/reference/metrics-and-formats.md 2.3): the mIoU
+// Temporal consistency (TC, Liu et al. ECCV'20; docs/data-and-eval.md): the mIoU
 // between the semantic prediction of a frame and the prediction of a later frame warped onto it by the
 // forward flow (data/flow_io.h: target = the earlier frame, reference = the later), accumulated over all
 // pairs. Two modes, and every report says which:

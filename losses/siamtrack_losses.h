@@ -1,4 +1,4 @@
-// SiamTrack's losses (../shared/reference/siamtrack-paper.txt sections 3.2.1 and 3.2.2; docs/siamtrack.md):
+// SiamTrack's losses (the SiamTrack paper, sections 3.2.1 and 3.2.2; docs/siamtrack.md):
 // MaskPool, the segment contrastive loss (NT-Xent, Eq. 2-3), the tube-matching dice loss (Eq. 5-7) and
 // the warping loss (Eq. 4) with its occlusion map. Composed of differentiable core ops and resample2d
 // (layers/flow_ops.h), so one code path serves CPU and CUDA and the gradients are autograd's. Masks,

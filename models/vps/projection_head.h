@@ -1,4 +1,4 @@
-// SiamTrack's projection head (../shared/reference/siamtrack-paper.txt section 3.1; docs/siamtrack.md):
+// SiamTrack's projection head (the SiamTrack paper, section 3.1; docs/siamtrack.md):
 // the FPN levels P2..P(1 + num_levels) resized to P2's size (nearest, as Libra R-CNN's gather) and
 // summed, then conv 3x3 in->hidden, ReLU, conv 3x3 hidden->out_channels and an L2 normalisation over
 // channels. Training only: its keys (`projection_head.` in the model) stay out of inference weights

@@ -1,5 +1,5 @@
 // SiamTrack's temporal-correspondence losses on a (target, reference) pair of VPSNet-Track passes
-// (../shared/reference/siamtrack-paper.txt section 3.2; docs/siamtrack.md): which segments are
+// (the SiamTrack paper, section 3.2; docs/siamtrack.md): which segments are
 // traceable, the channels they occupy in each frame's training panoptic logits, and
 // L_tc = lambda_segment * L_segment + lambda_pixel * (L_warp + L_tube), each term switchable.
 #pragma once
