@@ -53,4 +53,8 @@ struct TcReport {
 TcReport evaluate_tc(const std::string& pred_dir, const std::string& gt_json, const std::string& flow_dir,
                      const TcOptions& o);
 
+// `vps eval tc`'s report: out_dir/tc.json with the mode, TC, pair count, step and each class's
+// intersection and union.
+void write_tc_report(const TcReport& r, const TcOptions& o, const std::string& out_dir);
+
 }  // namespace vps::eval
