@@ -1,4 +1,4 @@
-#include "models/vps/projection_head.h"
+#include "models/vps/siamtrack.h"
 
 #include "layers/interpolate.h"
 #include "ops/ops.h"
