@@ -173,3 +173,17 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& s
 }
 
 }  // namespace vps::autograd
+
+namespace vps {
+
+// Tensor's methods that reach the graph (tensor/ knows autograd::Node by name only).
+void Tensor::retain_grad() {
+  impl_->retains_grad = true;
+  if (impl_->grad_fn) impl_->grad_fn->retained[impl_->output_nr] = impl_;
+}
+
+void Tensor::backward(const Tensor& seed, bool retain_graph) const {
+  autograd::run_backward({*this}, {seed}, retain_graph);
+}
+
+}  // namespace vps

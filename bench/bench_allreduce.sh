@@ -11,6 +11,7 @@ source bench/common.sh
 build=${1:?usage: bench/bench_allreduce.sh BUILD_DIR [REPS] [STEPS]}
 reps=${2:-5}
 steps=${3:-12}
+if smoke; then reps=1 steps=3; fi
 if ! bash scripts/deps.sh --check mpi >/dev/null 2>&1 || ! command -v mpirun >/dev/null; then
   echo "(skipped $(basename "$0"): Open MPI is not installed: scripts/deps.sh mpi)"
   exit 0

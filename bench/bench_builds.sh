@@ -12,7 +12,15 @@ command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ] || { echo "(skippe
 # both configurations up to date with the tree (incremental: quick when nothing changed)
 make -s CUDA=1 -j"$(nproc)" all >/dev/null
 make -s CUDA=0 -j"$(nproc)" all >/dev/null
-cuda=$(ls -d build/cuda-cudnn build/cuda | head -n 1)
+# the CUDA build folder that exists (cuDNN's first); `ls -d` of both failed under pipefail when one was missing
+cuda=
+for d in build/cuda-cudnn build/cuda; do
+  if [ -d "$d" ]; then
+    cuda=$d
+    break
+  fi
+done
+[ -n "$cuda" ] || { echo "(skipped: make CUDA=1 left no build/cuda or build/cuda-cudnn folder)"; exit 1; }
 run() {  # run BUILD CASE ARGS...: the ms of the case's RESULT lines, "name ms" per line
   local b=$1
   shift

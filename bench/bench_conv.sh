@@ -10,7 +10,7 @@ require_torch
 build=${1:?usage: bench/bench_conv.sh BUILD_DIR [THREADS]}
 threads=${2:-$(nproc)}
 ours=$(OMP_NUM_THREADS=$threads "$build/vps_bench" conv_ cpu "$threads")
-theirs=$(OMP_NUM_THREADS=$threads /usr/bin/python3 "$(dirname "$0")/conv_torch.py" "$threads" 2>/dev/null || true)
+theirs=$(OMP_NUM_THREADS=$threads torch_py "$(dirname "$0")/conv_torch.py" "$threads" 2>/dev/null || true)
 echo "conv2d, batch 1, float32, cpu, $threads threads (GFLOP/s: forward 2*O*Ho*Wo*C*kh*kw, fwd+bwd 3x)"
 printf "%-28s %10s %10s %8s %8s\n" op ours_ms torch_ms ratio GFLOP/s
 while read -r tag name ms extra; do

@@ -8,8 +8,9 @@ require_torch
 build=${1:?usage: bench/bench_dcn.sh BUILD_DIR [THREADS] [REPS]}
 threads=${2:-$(nproc)}
 reps=${3:-3}
+if smoke; then reps=1; fi
 ours=$(OMP_NUM_THREADS=$threads "$build/vps_bench" dcn_ cpu "$threads" "$reps")
-theirs=$(OMP_NUM_THREADS=$threads /usr/bin/python3 "$(dirname "$0")/dcn_torch.py" "$threads" "$reps" 2>/dev/null || true)
+theirs=$(OMP_NUM_THREADS=$threads torch_py "$(dirname "$0")/dcn_torch.py" "$threads" "$reps" 2>/dev/null || true)
 echo "deform_conv2d 3x3 pad 1, batch 1, float32, cpu, $threads threads, median of $reps"
 printf "%-22s %10s %12s %9s %10s %9s\n" op ours_ms torchvision_ms ratio conv_ms dcn/conv
 while read -r tag name ms _; do

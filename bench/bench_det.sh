@@ -7,16 +7,17 @@ require_torch
 build=${1:?usage: bench/bench_det.sh BUILD_DIR}
 threads=${THREADS:-$(nproc)}
 export OMP_NUM_THREADS=$threads
-py=/usr/bin/python3
+sizes="2000 4000 6000"
+if smoke; then sizes=200; fi
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
-for n in 2000 4000 6000; do
+for n in $sizes; do
   "$build/vps_bench" det_nms "$n" | sed 's/^RESULT/OURS/' >>"$tmp"
-  $py bench/det_torch.py "$threads" nms "$n" | sed 's/^RESULT/TORCH/' >>"$tmp"
+  torch_py bench/det_torch.py "$threads" nms "$n" | sed 's/^RESULT/TORCH/' >>"$tmp"
 done
 "$build/vps_bench" det_roi_align 1000 | sed 's/^RESULT/OURS/' >>"$tmp"
-$py bench/det_torch.py "$threads" roi_align 1000 | sed 's/^RESULT/TORCH/' >>"$tmp"
-echo "detection ops on CPU, $threads threads (ours vs torch $($py -c 'import torch;print(torch.__version__)'))"
+torch_py bench/det_torch.py "$threads" roi_align 1000 | sed 's/^RESULT/TORCH/' >>"$tmp"
+echo "detection ops on CPU, $threads threads (ours vs torch $(torch_version torch))"
 # The mmdet-mode forward has no torchvision twin; it is compared with torchvision's aligned=False forward.
 awk '
   $1 == "OURS"  { key = $2 " " $4; ours[key] = $3; order[++n] = key

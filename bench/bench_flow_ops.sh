@@ -9,8 +9,9 @@ require_torch
 build=${1:?usage: bench/bench_flow_ops.sh BUILD_DIR [THREADS] [REPS]}
 threads=${2:-$(nproc)}
 reps=${3:-3}
+if smoke; then reps=1; fi
 ours=$(OMP_NUM_THREADS=$threads "$build/vps_bench" flow_ops_ cpu "$threads" "$reps")
-theirs=$(OMP_NUM_THREADS=$threads /usr/bin/python3 "$(dirname "$0")/flow_ops_torch.py" "$threads" "$reps" 2>/dev/null || true)
+theirs=$(OMP_NUM_THREADS=$threads torch_py "$(dirname "$0")/flow_ops_torch.py" "$threads" "$reps" 2>/dev/null || true)
 echo "flow ops (correlation 1x256x64x128 -> 441 ch; resample2d), batch 1, float32, cpu, $threads threads, median of $reps"
 printf "%-42s %10s %10s %9s\n" op ours_ms torch_ms ratio
 while read -r tag name ms _; do

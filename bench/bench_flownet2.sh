@@ -8,8 +8,9 @@ require_torch
 build=${1:?usage: bench/bench_flownet2.sh BUILD_DIR [THREADS] [REPS]}
 threads=${2:-$(nproc)}
 reps=${3:-3}
+if smoke; then reps=1; fi
 ours=$(OMP_NUM_THREADS=$threads "$build/vps_bench" flownet2 cpu "$threads" "$reps")
-theirs=$(OMP_NUM_THREADS=$threads /usr/bin/python3 "$(dirname "$0")/flownet2_torch.py" "$threads" "$reps" 2>/dev/null || true)
+theirs=$(OMP_NUM_THREADS=$threads torch_py "$(dirname "$0")/flownet2_torch.py" "$threads" "$reps" 2>/dev/null || true)
 echo "FlowNet2 512x1024 pair, batch 1, float32, cpu, $threads threads, median of $reps"
 printf "%-20s %10s %10s %9s %9s\n" part ours_ms torch_ms ratio gflops
 while read -r tag name ms extra; do

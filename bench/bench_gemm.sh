@@ -7,14 +7,16 @@ require_torch
 build=${1:?usage: bench/bench_gemm.sh BUILD_DIR}
 threads=${GEMM_THREADS:-$(nproc)}
 n=${GEMM_N:-2048}
+if smoke; then n=256; fi
 export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
 [ -x "$build/vps_bench" ] || { echo "missing $build/vps_bench (run make bench)"; exit 1; }
 ours=$("$build/vps_bench" gemm "$threads" "$n" | awk '/^RESULT gemm /{print $3, $NF}')
-torch=$(/usr/bin/python3 bench/gemm_torch.py "$threads" "$n" | awk '/^RESULT gemm_torch /{print $3, $NF}')
+torch=$(torch_py bench/gemm_torch.py "$threads" "$n" | awk '/^RESULT gemm_torch /{print $3, $NF}')
 read -r ours_ms ours_gf <<<"$ours"
 read -r torch_ms torch_gf <<<"$torch"
 ours_gf=${ours_gf#gflops=}
 torch_gf=${torch_gf#gflops=}
 printf "%-10s %-16s %8s %10s %10s %8s %12s %12s\n" op shape threads "ours ms" "torch ms" ratio "ours GF/s" "torch GF/s"
 awk -v n="$n" -v t="$threads" -v o="$ours_ms" -v p="$torch_ms" -v og="$ours_gf" -v pg="$torch_gf" 'BEGIN {
-  printf "%-10s %-16s %8d %10.2f %10.2f %8.3f %12.1f %12.1f\n", "matmul", n "x" n "x" n, t, o, p, o / p, og, pg }'
+  r = (p > 0) ? sprintf("%.3f", o / p) : "-"; ps = (p > 0) ? sprintf("%.2f", p) : "-"; pgs = (pg > 0) ? sprintf("%.1f", pg) : "-"
+  printf "%-10s %-16s %8d %10.2f %10s %8s %12.1f %12s\n", "matmul", n "x" n "x" n, t, o, ps, r, og, pgs }'

@@ -8,12 +8,11 @@ require_torch
 build=${1:?usage: bench/bench_heads.sh BUILD_DIR}
 threads=${THREADS:-$(nproc)}
 export OMP_NUM_THREADS=$threads
-py=/usr/bin/python3
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 "$build/vps_bench" heads_pipeline | sed 's/^RESULT/OURS/' >>"$tmp"
-$py bench/heads_torch.py "$threads" | sed 's/^RESULT/TORCH/' >>"$tmp"
-echo "detection heads at 1024x2048 on CPU, $threads threads (ours vs torch $($py -c 'import torch;print(torch.__version__)'))"
+torch_py bench/heads_torch.py "$threads" | sed 's/^RESULT/TORCH/' >>"$tmp"
+echo "detection heads at 1024x2048 on CPU, $threads threads (ours vs torch $(torch_version torch))"
 awk '
   $1 == "OURS"  { ours[$2] = $3; shape[$2] = $4; order[++n] = $2 }
   $1 == "TORCH" { torch[$2] = $3 }

@@ -7,13 +7,13 @@ require_torch
 build=${1:?usage: bench/bench_mask_rcnn.sh BUILD_DIR}
 threads=${THREADS:-$(nproc)}
 size=${SIZE:-"256 512"}
+if smoke; then size="64 128"; fi
 export OMP_NUM_THREADS=$threads
-py=/usr/bin/python3
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 "$build/vps_bench" mask_rcnn_train $size | sed 's/^RESULT/OURS/' >>"$tmp"
-$py bench/mask_rcnn_torch.py "$threads" $size | sed 's/^RESULT/TORCH/' >>"$tmp"
-echo "Mask R-CNN training step (forward_train + backward) on CPU, batch 1, $threads threads (ours vs torchvision $($py -c 'import torchvision;print(torchvision.__version__)'))"
+torch_py bench/mask_rcnn_torch.py "$threads" $size | sed 's/^RESULT/TORCH/' >>"$tmp"
+echo "Mask R-CNN training step (forward_train + backward) on CPU, batch 1, $threads threads (ours vs torchvision $(torch_version torchvision))"
 awk '
   $1 == "OURS"  { key = $2 " " $4; ours[key] = $3; order[++n] = key }
   $1 == "TORCH" { torch[$2 " " $4] = $3 }

@@ -7,15 +7,16 @@ require_torch
 build=${1:?usage: bench/bench_resnet.sh BUILD_DIR}
 threads=${THREADS:-$(nproc)}
 export OMP_NUM_THREADS=$threads
-py=/usr/bin/python3
+sizes=("224 224" "512 1024")
+if smoke; then sizes=("64 64"); fi
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
-for hw in "224 224" "512 1024"; do
+for hw in "${sizes[@]}"; do
   "$build/vps_bench" resnet50_plain $hw | sed 's/^RESULT/OURS/' >>"$tmp"
   "$build/vps_bench" resnet50_folded $hw | sed 's/^RESULT/OURS/' >>"$tmp"
-  $py bench/resnet_torch.py "$threads" $hw | sed 's/^RESULT/TORCH/' >>"$tmp"
+  torch_py bench/resnet_torch.py "$threads" $hw | sed 's/^RESULT/TORCH/' >>"$tmp"
 done
-echo "ResNet-50 trunk forward on CPU, batch 1, $threads threads (ours vs torchvision $($py -c 'import torchvision;print(torchvision.__version__)'))"
+echo "ResNet-50 trunk forward on CPU, batch 1, $threads threads (ours vs torchvision $(torch_version torchvision))"
 # resnet50_plain and resnet50_folded are compared with torchvision's plain (unfolded) forward.
 awk '
   $1 == "OURS"  { key = $2 " " $4; ours[key] = $3; order[++n] = key }

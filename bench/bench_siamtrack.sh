@@ -4,11 +4,13 @@
 # Usage: bench/bench_siamtrack.sh BUILD_DIR   (THREADS defaults to nproc; SIZE "H W", default "256 512";
 # CONFIG, default configs/siamtrack_r50.json; REPS 3)
 set -euo pipefail
+source bench/common.sh
 build=${1:?usage: bench/bench_siamtrack.sh BUILD_DIR}
 threads=${THREADS:-$(nproc)}
 size=${SIZE:-"256 512"}
 config=${CONFIG:-configs/siamtrack_r50.json}
 reps=${REPS:-3}
+if smoke; then size="64 128" config=configs/siamtrack_tiny.json reps=1; fi
 export OMP_NUM_THREADS=$threads
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

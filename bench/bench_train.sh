@@ -11,14 +11,14 @@ build=${1:?usage: bench/bench_train.sh BUILD_DIR}
 threads=${THREADS:-$(nproc)}
 read -r H W <<<"${SIZE:-512 1024}"
 reps=${REPS:-2}
+if smoke; then H=64 W=128 reps=1; fi
 export OMP_NUM_THREADS=$threads
-py=/usr/bin/python3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$build/vps" synth --out "$tmp/data" --splits train --videos 1 --frames 8 --label-every 2 --width "$W" --height "$H" >/dev/null
 "$build/vps_bench" train_step "$tmp/data" "$reps" | sed 's/^RESULT/OURS/' >"$tmp/ours"
 gt=$(awk '$2 == "train_gt_instances" {print int($3)}' "$tmp/ours")
-(cd bench && $py train_torch.py "$threads" "$H" "$W" "${gt:-4}" "$reps") | sed 's/^RESULT/TORCH/' >"$tmp/torch"
+(cd bench && torch_py train_torch.py "$threads" "$H" "$W" "${gt:-4}" "$reps") | sed 's/^RESULT/TORCH/' >"$tmp/torch"
 echo "VPSNet-Track training step, pair of ${H}x${W} frames, CPU, $threads threads, median of $reps (GT instances: ${gt:-?})"
 awk '
   $1 == "OURS"  { ours[$2] = $3; order[++n] = $2 }

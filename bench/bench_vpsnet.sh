@@ -9,15 +9,15 @@ build=${1:?usage: bench/bench_vpsnet.sh BUILD_DIR}
 threads=${THREADS:-$(nproc)}
 size=${SIZE:-"1024 2048"}
 reps=${REPS:-2}
+if smoke; then size="64 128" reps=1; fi
 export OMP_NUM_THREADS=$threads
-py=/usr/bin/python3
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 # shellcheck disable=SC2086
 "$build/vps_bench" vpsnet_frame $size "$reps" | sed 's/^RESULT/OURS/' >>"$tmp"
 # shellcheck disable=SC2086
-(cd bench && $py vpsnet_torch.py "$threads" $size "$reps") | sed 's/^RESULT/TORCH/' >>"$tmp"
-echo "VPSNet-Track inference, one frame, CPU, $threads threads, best of $reps (ours vs torchvision $($py -c 'import torchvision;print(torchvision.__version__)'))"
+(cd bench && torch_py vpsnet_torch.py "$threads" $size "$reps") | sed 's/^RESULT/TORCH/' >>"$tmp"
+echo "VPSNet-Track inference, one frame, CPU, $threads threads, best of $reps (ours vs torchvision $(torch_version torchvision))"
 awk '
   $1 == "OURS"  { ours[$2] = $3; order[++n] = $2; shape = $4 }
   $1 == "TORCH" { torch[$2] = $3 }

@@ -9,11 +9,11 @@
 
 #include "autograd/grad_mode.h"
 #include "bench/bench_registry.h"
-#include "models/bbox_head.h"
-#include "models/mask_head.h"
-#include "models/mask_roi.h"
-#include "models/roi_extractor.h"
-#include "models/rpn_head.h"
+#include "models/detection/bbox_head.h"
+#include "models/detection/mask_head.h"
+#include "models/detection/mask_roi.h"
+#include "models/detection/roi_extractor.h"
+#include "models/detection/rpn_head.h"
 #include "ops/ops.h"
 
 namespace {

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "bench/bench_registry.h"
-#include "models/mask_rcnn.h"
+#include "models/detection/mask_rcnn.h"
 #include "models/registry.h"
 #include "ops/ops.h"
 

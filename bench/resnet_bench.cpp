@@ -7,7 +7,7 @@
 
 #include "autograd/grad_mode.h"
 #include "bench/bench_registry.h"
-#include "models/resnet.h"
+#include "models/backbone/resnet.h"
 #include "tensor/tensor.h"
 
 namespace {

@@ -15,7 +15,7 @@
 #include "data/cityscapes_vps.h"
 #include "data/train_pairs.h"
 #include "models/registry.h"
-#include "models/vpsnet_track.h"
+#include "models/vps/vpsnet_track.h"
 #include "ops/ops.h"
 
 namespace {

@@ -14,8 +14,8 @@
 #include "bench/bench_registry.h"
 #include "infer/tracker.h"
 #include "models/registry.h"
-#include "models/roi_extractor.h"
-#include "models/vpsnet_track.h"
+#include "models/detection/roi_extractor.h"
+#include "models/vps/vpsnet_track.h"
 #include "ops/ops.h"
 #include "tensor/allocator.h"
 

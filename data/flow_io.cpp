@@ -6,8 +6,8 @@
 #include <sstream>
 
 #include "data/fs_util.h"
-#include "tensor/safetensors.h"
-#include "tensor/tensor_io.h"
+#include "tensor/io/safetensors.h"
+#include "tensor/io/tensor_io.h"
 
 namespace vps::data {
 

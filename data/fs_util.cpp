@@ -10,13 +10,13 @@
 #include <filesystem>
 
 #include "tensor/check.h"
-#include "tensor/raw_array.h"
+#include "tensor/io/raw_array.h"
 
 namespace vps::data {
 
 namespace fs = std::filesystem;
 
-// Both delegate to the serialization layer's implementations (tensor/raw_array.h), which also fsync.
+// Both delegate to the serialization layer's implementations (tensor/io/raw_array.h), which also fsync.
 std::vector<uint8_t> read_file_bytes(const std::string& path) { return vps::read_file_bytes(path); }
 
 void write_file_atomic(const std::string& path, const void* bytes, size_t size) {

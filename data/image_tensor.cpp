@@ -2,8 +2,9 @@
 
 #include <vector>
 
-#include "ops/ops.h"
+#include "autograd/grad_mode.h"
 #include "tensor/check.h"
+#include "tensor/io/tensor_io.h"
 
 namespace vps::data {
 
@@ -25,20 +26,20 @@ Tensor normalized_image(const Image& img, const std::string& what) {
   return Tensor::from_vector(v, {1, 3, H, W});
 }
 
-Tensor unit_range_image(const Tensor& x) {
-  VPS_CHECK(x.defined() && x.dim() == 4 && x.size(1) == 3, "unit_range_image: expected (N, 3, H, W), got ",
-            x.defined() ? shape_str(x.shape()) : std::string("an undefined tensor"));
-  auto per_channel = [&](const double* v, double f) {
-    return Tensor::from_vector<double>({v[0] * f, v[1] * f, v[2] * f}, {1, 3, 1, 1}).to(x.dtype()).to(x.device());
-  };
-  return add(mul(x, per_channel(kImageStd, 1.0 / 255)), per_channel(kImageMean, 1.0 / 255));
-}
-
-Tensor pad_to_multiple(const Tensor& x, int64_t divisor, double value) {
-  VPS_CHECK(divisor >= 1 && x.dim() >= 2, "pad_to_multiple: divisor ", divisor, ", tensor ", shape_str(x.shape()));
-  int64_t H = x.size(x.dim() - 2), W = x.size(x.dim() - 1);
-  int64_t ph = (divisor - H % divisor) % divisor, pw = (divisor - W % divisor) % divisor;
-  return ph || pw ? pad(x, {0, pw, 0, ph}, value) : x;
+Tensor load_model_input(const std::string& path, DType dtype, int64_t size_divisor) {
+  VPS_CHECK(size_divisor >= 1, "load_model_input: size_divisor must be >= 1");
+  autograd::NoGradGuard ng;
+  Tensor x;
+  std::string ext = path.size() >= 4 ? path.substr(path.size() - 4) : "";
+  if (ext == ".npy") {
+    x = load_npy(path).to(DType::f64);
+    if (x.dim() == 3) x = x.reshape({1, x.size(0), x.size(1), x.size(2)});
+    VPS_CHECK(x.dim() == 4, "load_model_input: ", path, ": expected (C, H, W) or (N, C, H, W), got ",
+              shape_str(x.shape()));
+  } else {
+    x = normalized_image(read_image(path), "load_model_input: " + path);
+  }
+  return pad_to_multiple(x, size_divisor).to(dtype).contiguous();
 }
 
 }  // namespace vps::data

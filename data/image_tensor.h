@@ -1,23 +1,24 @@
-// An 8-bit image as the normalised network input VPSNet uses (RGB, mean (123.675, 116.28, 103.53),
-// std (58.395, 57.12, 57.375); mmdetection's img_norm_cfg with to_rgb), and zero padding to a multiple.
+// Images as the normalised network input VPSNet uses (RGB, mean (123.675, 116.28, 103.53), std (58.395,
+// 57.12, 57.375); mmdetection's img_norm_cfg with to_rgb, sample/sample.h), and the input of a backbone
+// read from a file (`vps infer-features`). Padding and the inverse normalisation: sample/sample.h.
 #pragma once
 #include <cstdint>
 #include <string>
 
 #include "data/image_io.h"
+#include "sample/sample.h"
 #include "tensor/tensor.h"
 
 namespace vps::data {
 
-// mmdetection's img_norm_cfg (RGB order).
-constexpr double kImageMean[3] = {123.675, 116.28, 103.53}, kImageStd[3] = {58.395, 57.12, 57.375};
-
 // (1, 3, H, W) float64; gray images are repeated over the channels, an alpha channel is ignored.
 // `what` names the image in errors.
 Tensor normalized_image(const Image& img, const std::string& what);
-// A normalised image (N, 3, H, W) back in [0, 1] (x * std + mean) / 255, its dtype and device.
-Tensor unit_range_image(const Tensor& normalized);
-// x (..., H, W) padded at the bottom/right with `value` to multiples of `divisor`.
-Tensor pad_to_multiple(const Tensor& x, int64_t divisor, double value = 0);
+
+// Input for a backbone: an image file (PNG/JPEG, RGB, normalised as above) or a .npy array taken as is
+// ((C, H, W) or (N, C, H, W), any float dtype). The result is (N, C, H, W) of `dtype`, zero-padded at
+// the bottom/right to a multiple of `size_divisor` (mmdetection pads the normalised image the same
+// way; 1 = no padding).
+Tensor load_model_input(const std::string& path, DType dtype = DType::f32, int64_t size_divisor = 32);
 
 }  // namespace vps::data

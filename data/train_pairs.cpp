@@ -114,7 +114,7 @@ std::vector<uint8_t> crop_plane(const std::vector<uint8_t>& v, int w, int64_t y0
 
 }  // namespace
 
-models::Frame PairSampler::finish(Prepared p, const CropWindow& c) const {
+Frame PairSampler::finish(Prepared p, const CropWindow& c) const {
   int H2 = p.H, W2 = p.W;
   if (c.h > 0) {
     const int64_t y0 = c.y, x0 = c.x, ch = std::min<int64_t>(c.h, p.H), cw = std::min<int64_t>(c.w, p.W);
@@ -129,7 +129,7 @@ models::Frame PairSampler::finish(Prepared p, const CropWindow& c) const {
     p.inst = std::move(kept);
     H2 = int(ch), W2 = int(cw);
   }
-  models::Frame out;
+  Frame out;
   out.image = pad_to_multiple(p.image, opt_.size_divisor).to(opt_.dtype).contiguous();
   out.img_h = H2, out.img_w = W2;
   out.image_id = p.f->name, out.video_id = p.f->video, out.frame_index = p.f->frame_index;
@@ -153,11 +153,11 @@ models::Frame PairSampler::finish(Prepared p, const CropWindow& c) const {
   return out;
 }
 
-models::Frame PairSampler::frame(size_t index, bool flip) const {
+Frame PairSampler::frame(size_t index, bool flip) const {
   return finish(prepare(index, flip, opt_.scale), CropWindow{});
 }
 
-models::Batch PairSampler::sample(int64_t step) const {
+Batch PairSampler::sample(int64_t step) const {
   VPS_CHECK(step >= 0, "PairSampler: negative step ", step);
   const size_t n = size();
   const uint64_t epoch = uint64_t(step) / n, pos = uint64_t(step) % n;
@@ -201,7 +201,7 @@ models::Batch PairSampler::sample(int64_t step) const {
       if (keeps) break;
     }
   }
-  models::Batch b;
+  Batch b;
   if (!opt_.flow_dir.empty()) b = with_flow(target, reference, flip, win);
   b.frame = finish(std::move(target), win);
   b.reference = finish(std::move(reference), win);
@@ -210,7 +210,7 @@ models::Batch PairSampler::sample(int64_t step) const {
 
 // The pair's flow on the target's padded grid: flipped and resized like the images, cropped by the same
 // window, zero-padded (valid 0 there). A frame paired with itself has the zero flow, all valid.
-models::Batch PairSampler::with_flow(const Prepared& target, const Prepared& ref, bool flip, const CropWindow& c) const {
+Batch PairSampler::with_flow(const Prepared& target, const Prepared& ref, bool flip, const CropWindow& c) const {
   TrainingFlow tf;
   if (target.f == ref.f) {
     tf.flow = Tensor::zeros({1, 2, target.H, target.W});
@@ -224,7 +224,7 @@ models::Batch PairSampler::with_flow(const Prepared& target, const Prepared& ref
     tf.flow = slice(slice(tf.flow, 2, c.y, c.y + ch), 3, c.x, c.x + cw);
     tf.valid = slice(slice(tf.valid, 2, c.y, c.y + ch), 3, c.x, c.x + cw);
   }
-  models::Batch b;
+  Batch b;
   b.flow = pad_to_multiple(tf.flow, opt_.size_divisor).to(opt_.dtype).contiguous();
   b.flow_valid = pad_to_multiple(tf.valid, opt_.size_divisor).to(opt_.dtype).contiguous();
   return b;
@@ -234,8 +234,8 @@ PrefetchingSampler::~PrefetchingSampler() {
   if (pending_.valid()) pending_.wait();
 }
 
-models::Batch PrefetchingSampler::get(int64_t step, int64_t next) {
-  models::Batch b = (pending_.valid() && next_ == step) ? pending_.get() : s_.sample(step);
+Batch PrefetchingSampler::get(int64_t step, int64_t next) {
+  Batch b = (pending_.valid() && next_ == step) ? pending_.get() : s_.sample(step);
   if (pending_.valid()) pending_.wait();  // a stale prefetch (the caller jumped): let it finish
   next_ = next;
   const PairSampler* s = &s_;

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "data/cityscapes_vps.h"
-#include "models/model.h"
+#include "sample/sample.h"
 
 namespace vps::data {
 
@@ -41,10 +41,10 @@ class PairSampler {
  public:
   PairSampler(const CityscapesVps& ds, const PairOptions& opt);
   // The sample of training step `step` (0-based): frames in a fixed shuffled order per epoch.
-  models::Batch sample(int64_t step) const;
+  Batch sample(int64_t step) const;
   size_t size() const { return ds_.frames().size(); }
   // One frame with its GT, transformed (flip as given, the configured scale, no crop).
-  models::Frame frame(size_t index, bool flip) const;
+  Frame frame(size_t index, bool flip) const;
 
   // A frame after load, flip, normalisation and resize, before the crop and the padding.
   struct Prepared;
@@ -54,8 +54,8 @@ class PairSampler {
   struct CropWindow {
     int64_t y = 0, x = 0, h = 0, w = 0;  // h = 0: no crop
   };
-  models::Frame finish(Prepared p, const CropWindow& c) const;
-  models::Batch with_flow(const Prepared& target, const Prepared& ref, bool flip, const CropWindow& c) const;
+  Frame finish(Prepared p, const CropWindow& c) const;
+  Batch with_flow(const Prepared& target, const Prepared& ref, bool flip, const CropWindow& c) const;
   const CityscapesVps& ds_;
   PairOptions opt_;
 };
@@ -67,13 +67,13 @@ class PrefetchingSampler {
  public:
   explicit PrefetchingSampler(const PairSampler& s) : s_(s) {}
   ~PrefetchingSampler();
-  models::Batch get(int64_t step) { return get(step, step + 1); }
-  models::Batch get(int64_t step, int64_t next);
+  Batch get(int64_t step) { return get(step, step + 1); }
+  Batch get(int64_t step, int64_t next);
 
  private:
   const PairSampler& s_;
   int64_t next_ = -1;
-  std::future<models::Batch> pending_;
+  std::future<Batch> pending_;
 };
 
 }  // namespace vps::data

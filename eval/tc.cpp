@@ -138,4 +138,13 @@ TcReport evaluate_tc(const std::string& pred_dir, const std::string& gt_json, co
   return r;
 }
 
+void write_tc_report(const TcReport& r, const TcOptions& o, const std::string& out_dir) {
+  nlohmann::json per_class = nlohmann::json::object();
+  for (size_t k = 0; k < r.class_names.size(); ++k)
+    per_class[r.class_names[k]] = {{"intersection", r.counts.inter[k]}, {"union", r.counts.uni[k]}};
+  const char* mode = o.mode == TcMode::etc ? "etc" : "clean";
+  data::write_json(out_dir + "/tc.json",
+                   {{"mode", mode}, {"tc", r.tc}, {"pairs", r.counts.pairs}, {"step", o.step}, {"classes", per_class}}, 1);
+}
+
 }  // namespace vps::eval

@@ -1,4 +1,4 @@
-// Temporal consistency (TC, Liu et al. ECCV'20; ../shared/reference/metrics-and-formats.md 2.3): the mIoU
+// Temporal consistency (TC, Liu et al. ECCV'20; docs/data-and-eval.md): the mIoU
 // between the semantic prediction of a frame and the prediction of a later frame warped onto it by the
 // forward flow (data/flow_io.h: target = the earlier frame, reference = the later), accumulated over all
 // pairs. Two modes, and every report says which:
@@ -52,5 +52,9 @@ struct TcReport {
 // the flow grid (nearest) when the flow has a scale other than 1.
 TcReport evaluate_tc(const std::string& pred_dir, const std::string& gt_json, const std::string& flow_dir,
                      const TcOptions& o);
+
+// `vps eval tc`'s report: out_dir/tc.json with the mode, TC, pair count, step and each class's
+// intersection and union.
+void write_tc_report(const TcReport& r, const TcOptions& o, const std::string& out_dir);
 
 }  // namespace vps::eval

@@ -15,7 +15,7 @@ FUZZ_CXXFLAGS:= -std=c++17 -O1 -g -fno-omit-frame-pointer -fopenmp $(FUZZ_SAN) -
                 -DVPS_CUDA=0 -DVPS_CUDNN=0 $(INCS) -MMD -MP -Wno-unknown-pragmas -Wno-pass-failed -Wno-unknown-warning-option
 FUZZ_LDLIBS  := -fopenmp -lopenblas -lpng -ljpeg -lz -lpthread
 # What the readers need of the library (no layers, models or commands).
-FUZZ_LIB_SRC := $(call find_src,tensor autograd ops data eval)
+FUZZ_LIB_SRC := $(call find_src,tensor autograd ops sample data eval)
 FUZZ_LIB_OBJ := $(patsubst %,$(FUZZ_BUILD)/%.o,$(FUZZ_LIB_SRC))
 FUZZ_BINS    := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_DEPS_OK := build/.deps-fuzz-ok

@@ -15,11 +15,11 @@
 #include "data/image_io.h"
 #include "data/rle.h"
 #include "eval/pan_set.h"
-#include "tensor/npy.h"
-#include "tensor/pth_reader.h"
-#include "tensor/raw_array.h"
-#include "tensor/safetensors.h"
-#include "tensor/unpickler.h"
+#include "tensor/io/npy.h"
+#include "tensor/io/pth_reader.h"
+#include "tensor/io/raw_array.h"
+#include "tensor/io/safetensors.h"
+#include "tensor/io/unpickler.h"
 
 namespace vps::fuzz {
 

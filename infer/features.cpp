@@ -1,11 +1,12 @@
 #include "infer/features.h"
 
 #include "autograd/grad_mode.h"
+#include "data/image_tensor.h"
 #include "models/registry.h"
-#include "models/resnet_fpn.h"
+#include "models/backbone/resnet_fpn.h"
 #include "models/weights_io.h"
 #include "tensor/check.h"
-#include "tensor/tensor_io.h"
+#include "tensor/io/tensor_io.h"
 
 namespace vps::infer {
 
@@ -24,7 +25,7 @@ nn::NamedTensors infer_features(const std::string& config, const std::string& we
   lo.fold_bn = opt.fold_bn;
   load(*m, weights, lo);
   m->eval();
-  Tensor x = load_model_input(input, backbone->conv_dtype(), opt.size_divisor);
+  Tensor x = data::load_model_input(input, backbone->conv_dtype(), opt.size_divisor);
   autograd::NoGradGuard ng;
   std::vector<Tensor> c = backbone->forward(x);
   nn::NamedTensors maps = name_features(backbone->options().out_indices, c, neck->forward(c));

@@ -8,6 +8,7 @@
 #include "data/fs_util.h"
 #include "data/image_io.h"
 #include "data/image_tensor.h"
+#include "data/panoptic.h"
 #include "data/train_flow.h"
 #include "ops/ops.h"
 #include "tensor/check.h"
@@ -108,6 +109,24 @@ double flow_epe(const data::PairFlow& est, const data::PairFlow& exact) {
       ++n;
     }
   return n ? sum / double(n) : -1;
+}
+
+CacheEpe evaluate_flow_cache(const std::vector<FlowPair>& pairs, const std::string& cache_dir,
+                             const std::string& exact_dir) {
+  double sum = 0;
+  int64_t n = 0;
+  for (const auto& p : pairs) {
+    std::string exact = data::pair_flow_file(exact_dir, p.target_file, p.ref_file);
+    if (!data::path_exists(exact)) continue;
+    double e = flow_epe(data::read_pair_flow(data::pair_flow_file(cache_dir, p.target_file, p.ref_file)),
+                        data::read_pair_flow(exact));
+    if (e >= 0) sum += e, ++n;
+  }
+  VPS_CHECK(n > 0, "vps flow --eval: no exact flow of these pairs in ", exact_dir, " (vps synth --flow-offsets)");
+  CacheEpe r{sum / double(n), n};
+  data::write_json(data::join_path(cache_dir, "epe.json"),
+                   {{"epe_quarter_px", r.epe}, {"epe_full_px", 4 * r.epe}, {"pairs", r.pairs}}, 1);
+  return r;
 }
 
 }  // namespace vps::infer

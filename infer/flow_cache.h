@@ -48,4 +48,14 @@ FlowCacheStats compute_flow_cache(const models::FlowNet2& net, const std::vector
 // est's grid (-1 when no pixel is valid).
 double flow_epe(const data::PairFlow& est, const data::PairFlow& exact);
 
+// `vps flow --eval`: the mean flow_epe of the cached flows of `pairs` in cache_dir against the exact
+// ones in exact_dir (pairs without an exact flow are skipped), in pixels at 1/4 resolution, written
+// to cache_dir/epe.json ({epe_quarter_px, epe_full_px, pairs}). vps::Error when no pair has one.
+struct CacheEpe {
+  double epe = 0;  // at 1/4 resolution (x4: full-resolution pixels)
+  int64_t pairs = 0;
+};
+CacheEpe evaluate_flow_cache(const std::vector<FlowPair>& pairs, const std::string& cache_dir,
+                             const std::string& exact_dir);
+
 }  // namespace vps::infer

@@ -107,4 +107,32 @@ void merge_shards(const std::string& data_root, const std::string& split, const 
   out.commit();
 }
 
+ShardPlan plan_shards(const std::string& shard_flag, const std::string& out, const train::LaunchInfo& launch,
+                      const std::function<double()>& timeout) {
+  ShardPlan p;
+  if (!shard_flag.empty()) {
+    p.shard = parse_shard(shard_flag);
+  } else if (launch.world > 1) {
+    p.comm = train::make_communicator("mpi", launch, timeout());
+    p.shard = {p.comm->rank(), p.comm->size()};
+  }
+  p.out_dir = p.comm ? shard_dir(out, p.shard) : out;
+  return p;
+}
+
+bool merge_ranked_shards(const ShardPlan& plan, const std::string& data_root, const std::string& split,
+                         const std::string& out, bool force) {
+  if (!plan.comm) return false;
+  plan.comm->barrier("the end of inference (every shard written)");
+  const bool root = plan.comm->rank() == 0;
+  if (root) {
+    std::vector<std::string> dirs;
+    for (int i = 0; i < plan.shard.count; ++i) dirs.push_back(shard_dir(out, {i, plan.shard.count}));
+    merge_shards(data_root, split, dirs, out, force);
+    for (const auto& d : dirs) data::remove_tree(d);
+  }
+  plan.comm->barrier("the merge of the shards");  // no rank exits (and ends the job) before rank 0 has merged
+  return root;
+}
+
 }  // namespace vps::infer

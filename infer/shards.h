@@ -4,8 +4,12 @@
 // Only the thing segment ids need work: a single process numbers them over all videos in order, a
 // shard over its own, so they are renumbered in the single process's order (SegmentIds::renumber).
 #pragma once
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "train/distributed.h"
 
 namespace vps::infer {
 
@@ -23,5 +27,23 @@ std::string shard_dir(const std::string& out, const ShardSpec& s);
 // copied as they are. Errors name the folder that is missing, repeated or of another split.
 void merge_shards(const std::string& data_root, const std::string& split, const std::vector<std::string>& shard_dirs,
                   const std::string& out_dir, bool force);
+
+// The shard one `vps infer` process runs: `shard_flag` ("i/n") when given; else, when started by
+// mpirun / srun with several ranks, one shard per rank (comm set, with timeout() seconds for the
+// ranks to meet; out_dir the rank's shard folder beside `out`, merged by merge_ranked_shards);
+// else the whole set into `out`.
+struct ShardPlan {
+  ShardSpec shard;
+  std::unique_ptr<train::Communicator> comm;
+  std::string out_dir;
+};
+ShardPlan plan_shards(const std::string& shard_flag, const std::string& out, const train::LaunchInfo& launch,
+                      const std::function<double()>& timeout);
+
+// Under mpirun (plan.comm set): waits for every rank's shard, rank 0 merges the shard folders into
+// `out` and removes them, and no rank returns before the merge is done. Returns whether this process
+// merged (false without plan.comm).
+bool merge_ranked_shards(const ShardPlan& plan, const std::string& data_root, const std::string& split,
+                         const std::string& out, bool force);
 
 }  // namespace vps::infer

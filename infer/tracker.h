@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "models/track_head.h"
+#include "models/vps/track_head.h"
 
 namespace vps::infer {
 

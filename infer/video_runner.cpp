@@ -15,7 +15,7 @@
 #include "infer/tracker.h"
 #include "models/weights_io.h"
 #include "tensor/check.h"
-#include "tensor/tensor_io.h"
+#include "tensor/io/tensor_io.h"
 
 namespace vps::infer {
 
@@ -49,7 +49,7 @@ class FrameRunner {
   nlohmann::json run(const std::string& path, int frame_index, const std::string& name) {
     data::Image rgb = data::read_image(path);  // decoded once: the input and, with --vis, the overlay
     models::Frame f;
-    f.image = data::pad_to_multiple(data::normalized_image(rgb, path), 32).to(model_.backbone->conv_dtype()).contiguous();
+    f.image = vps::pad_to_multiple(data::normalized_image(rgb, path), 32).to(model_.backbone->conv_dtype()).contiguous();
     f.img_h = rgb.height, f.img_w = rgb.width;
     f.frame_index = frame_index;
     models::VPSNetFrameOutputs fo = model_.infer_frame(f);

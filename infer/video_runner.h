@@ -11,7 +11,7 @@
 #include "data/cityscapes_vps.h"
 #include "eval/vpq.h"
 #include "infer/pan_export.h"
-#include "models/vpsnet_track.h"
+#include "models/vps/vpsnet_track.h"
 
 namespace vps::infer {
 

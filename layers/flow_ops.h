@@ -1,5 +1,5 @@
 // FlowNet2's three custom ops (NVIDIA flownet2-pytorch, as vendored in mcahny/vps;
-// ../shared/reference/flownet2-and-dcn-spec.md A.3; docs/flow-ops.md). One kernel body for CPU and
+// networks/{correlation,resample2d,channelnorm}_package; docs/flow-ops.md). One kernel body for CPU and
 // CUDA each, float32/float64, forward and backward for every input.
 #pragma once
 #include <cstdint>

@@ -1,10 +1,15 @@
-// SiamTrack's losses (../shared/reference/siamtrack-paper.txt sections 3.2.1 and 3.2.2; docs/siamtrack.md):
-// MaskPool, the segment contrastive loss (NT-Xent, Eq. 2-3), the tube-matching dice loss (Eq. 5-7) and
-// the warping loss (Eq. 4) with its occlusion map. Composed of differentiable core ops and resample2d
+// SiamTrack's losses (the SiamTrack paper, sections 3.2.1 and 3.2.2; docs/siamtrack.md), behind one
+// entry point, add_siamtrack_losses: on a (target, reference) pair of VPSNet-Track passes, which
+// segments are traceable, the channels they occupy in each frame's training panoptic logits, and
+// L_tc = lambda_segment * L_segment + lambda_pixel * (L_warp + L_tube), each term switchable. Its
+// parts: MaskPool, the segment contrastive loss (NT-Xent, Eq. 2-3), the tube-matching dice loss
+// (Eq. 5-7) and the warping loss (Eq. 4) with its occlusion map. Composed of differentiable core ops and resample2d
 // (layers/flow_ops.h), so one code path serves CPU and CUDA and the gradients are autograd's. Masks,
 // targets, channel lists, flows and occlusion maps are constants (no gradient).
 #pragma once
 #include <cstdint>
+#include <map>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -48,5 +53,40 @@ Tensor downsample_flow(const Tensor& flow, int64_t h, int64_t w);
 // occlusion (1, 1, h, w) at the logits' resolution. No channel pair: a zero scalar.
 Tensor warp_loss(const Tensor& logits_t, const Tensor& logits_r, const std::vector<std::pair<int64_t, int64_t>>& channels,
                  const Tensor& flow, const Tensor& occlusion);
+
+// ---- the entry point ----
+
+// The loss terms and their weights (the model's SiamTrackOptions, models/vps/siamtrack.h, adds the
+// projection head's options to these).
+struct SiamTrackLossOptions {
+  bool enabled = false;  // the model config has a "siamtrack" section
+  double lambda_segment = 1.0, lambda_pixel = 1.0;
+  double temperature = 0.5;
+  double occlusion_alpha = 50.0;
+  bool contra_sem = true, contra_inst = true, warp = true, tube = true;
+  bool segment_losses() const { return enabled && (contra_sem || contra_inst); }
+};
+
+// What the losses read of one frame of the pair, everything at the logits' 1/4 resolution (the
+// padded image's every 4th pixel, as VPSNet's GT for the panoptic head).
+struct SiamTrackFrame {
+  Tensor image;                    // (1, 3, H, W) the normalised, padded input (full resolution)
+  Tensor semantic;                 // (h, w) train ids, 255 ignored
+  Tensor masks;                    // (G, h, w) GT instance masks 0/1
+  std::vector<int64_t> track_ids;  // (G)
+  Tensor embedding;                // (1, D, h, w) the projection head's (undefined without segment losses)
+  Tensor pano_logits;              // (1, num_stuff + G, h, w) the training panoptic logits (GT boxes)
+  Tensor pano_target;              // (h, w) int64 their channel per pixel (mask_matching), 255 ignored
+};
+
+// Adds the enabled terms to `out` (a model's named losses), already weighted: loss_contra_sem,
+// loss_contra_inst (lambda_segment), loss_warp, loss_tube (lambda_pixel); and the logged counts
+// siam_n_sem, siam_n_inst (traceable segments: fewer than 2 give a zero contrastive loss),
+// siam_n_tubes, and siam_warp_skipped (1 when the pair has no flow: no loss_warp). flow, flow_valid:
+// the Batch's (sample/sample.h), on the target's (H, W) grid; the occlusion map is multiplied by
+// flow_valid.
+void add_siamtrack_losses(std::map<std::string, Tensor>& out, const SiamTrackLossOptions& o, int64_t num_stuff,
+                          int64_t num_classes, const SiamTrackFrame& t, const SiamTrackFrame& r,
+                          const Tensor& flow = Tensor(), const Tensor& flow_valid = Tensor());
 
 }  // namespace vps

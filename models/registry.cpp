@@ -4,7 +4,7 @@
 #include <map>
 
 #include "tensor/check.h"
-#include "tensor/raw_array.h"
+#include "tensor/io/raw_array.h"
 
 namespace vps::models {
 

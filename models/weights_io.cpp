@@ -2,15 +2,12 @@
 
 #include <algorithm>
 
-#include "autograd/grad_mode.h"
-#include "data/image_io.h"
-#include "data/image_tensor.h"
 #include "models/registry.h"
-#include "models/resnet_fpn.h"
+#include "models/backbone/resnet_fpn.h"
 #include "ops/ops.h"
 #include "tensor/check.h"
-#include "tensor/safetensors.h"
-#include "tensor/tensor_io.h"
+#include "tensor/io/safetensors.h"
+#include "tensor/io/tensor_io.h"
 
 namespace vps::models {
 
@@ -70,22 +67,6 @@ void save(const nn::Module& m, const std::string& path, const std::map<std::stri
 
 KeyReport compare_with_model(const nn::Module& m, const std::string& path, const PthOptions& pth) {
   return compare_keys(load_weights(path, pth).arrays, expected_shapes(m));
-}
-
-Tensor load_model_input(const std::string& path, DType dtype, int64_t size_divisor) {
-  VPS_CHECK(size_divisor >= 1, "load_model_input: size_divisor must be >= 1");
-  autograd::NoGradGuard ng;
-  Tensor x;
-  std::string ext = path.size() >= 4 ? path.substr(path.size() - 4) : "";
-  if (ext == ".npy") {
-    x = load_npy(path).to(DType::f64);
-    if (x.dim() == 3) x = x.reshape({1, x.size(0), x.size(1), x.size(2)});
-    VPS_CHECK(x.dim() == 4, "load_model_input: ", path, ": expected (C, H, W) or (N, C, H, W), got ",
-              shape_str(x.shape()));
-  } else {
-    x = data::normalized_image(data::read_image(path), "load_model_input: " + path);
-  }
-  return data::pad_to_multiple(x, size_divisor).to(dtype).contiguous();
 }
 
 std::string inspect_against_model(const std::string& file, const std::string& config, const std::string& model_type,

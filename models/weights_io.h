@@ -1,14 +1,14 @@
 // Loading a model's weights from any weights file (.safetensors or PyTorch .pth, zip or legacy) with
 // one error listing every missing / unexpected / mis-shaped key, atomic saving as safetensors, the key
-// comparison `vps inspect --model/--config` prints, and feature dumps for `vps infer-features`.
+// comparison `vps inspect --model/--config` prints.
 #pragma once
 #include <map>
 #include <string>
 #include <vector>
 
 #include "layers/module.h"
-#include "tensor/pth_reader.h"
-#include "tensor/weights_file.h"
+#include "tensor/io/pth_reader.h"
+#include "tensor/io/weights_file.h"
 
 namespace vps::models {
 
@@ -38,12 +38,6 @@ void save(const nn::Module& m, const std::string& path, const std::map<std::stri
 
 // The report `vps inspect FILE --model/--config` prints: the file's keys against the model's.
 KeyReport compare_with_model(const nn::Module& m, const std::string& path, const PthOptions& pth = {});
-
-// Input for a backbone: an image file (PNG/JPEG, RGB, normalised with mean (123.675, 116.28, 103.53) and
-// std (58.395, 57.12, 57.375)) or a .npy array taken as is ((C, H, W) or (N, C, H, W), any float dtype).
-// The result is (N, C, H, W) of `dtype`, zero-padded at the bottom/right to a multiple of `size_divisor`
-// (mmdetection pads the normalised image the same way; 1 = no padding).
-Tensor load_model_input(const std::string& path, DType dtype = DType::f32, int64_t size_divisor = 32);
 
 // A report for `vps inspect FILE --config F | --model TYPE`: the file's keys against the model's
 // (missing, unused, mis-shaped, one per line; "all N keys match" when they agree).

@@ -5,9 +5,6 @@
 #include <numeric>
 #include <sstream>
 
-#include "autograd/engine.h"
-#include "autograd/grad_mode.h"
-#include "autograd/node.h"
 #include "tensor/allocator.h"
 #include "tensor/copy.h"
 #if VPS_CUDA
@@ -16,7 +13,14 @@
 
 namespace vps {
 
-// shape_str is defined in raw_array.cpp (the serialization layer uses it without Tensor).
+// The grad-mode flag of autograd/grad_mode.h, declared here only (as tensor.h names autograd::Node
+// only), so that tensor/ includes nothing from autograd/. Tensor::retain_grad and Tensor::backward,
+// which need the graph, are defined in autograd/engine.cpp.
+namespace autograd {
+bool grad_enabled();
+}
+
+// shape_str is defined in io/raw_array.cpp (the serialization layer uses it without Tensor).
 
 int64_t shape_numel(const Shape& s) {
   int64_t n = 1;
@@ -440,16 +444,8 @@ Tensor& Tensor::set_requires_grad(bool r) {
 
 Tensor Tensor::grad() const { return impl_->grad ? Tensor(impl_->grad) : Tensor(); }
 void Tensor::set_grad(const Tensor& g) { impl_->grad = g.defined() ? g.impl() : nullptr; }
-void Tensor::retain_grad() {
-  impl_->retains_grad = true;
-  if (impl_->grad_fn) impl_->grad_fn->retained[impl_->output_nr] = impl_;
-}
 
 Tensor Tensor::detach() const { return as_strided(shape(), strides(), offset()); }
-
-void Tensor::backward(const Tensor& seed, bool retain_graph) const {
-  autograd::run_backward({*this}, {seed}, retain_graph);
-}
 
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   size_t n = std::max(a.size(), b.size());

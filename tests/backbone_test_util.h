@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "models/resnet_fpn.h"
+#include "models/backbone/resnet_fpn.h"
 #include "ops/ops.h"
 
 namespace vps::test {

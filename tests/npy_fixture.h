@@ -1,8 +1,8 @@
-// Golden fixtures (committed .npy files under tests/fixtures/<area>/), read with tensor/npy.h.
+// Golden fixtures (committed .npy files under tests/fixtures/<area>/), read with tensor/io/npy.h.
 #pragma once
 #include <string>
 
-#include "tensor/tensor_io.h"
+#include "tensor/io/tensor_io.h"
 
 namespace vps::testing {
 

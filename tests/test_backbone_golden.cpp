@@ -8,8 +8,8 @@
 #include <cmath>
 
 #include "models/weights_io.h"
-#include "tensor/convert.h"
-#include "tensor/tensor_io.h"
+#include "tensor/io/convert.h"
+#include "tensor/io/tensor_io.h"
 #include "tests/backbone_test_util.h"
 #include "tests/gradcheck.h"
 #include "tests/npy_fixture.h"

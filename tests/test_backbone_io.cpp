@@ -3,13 +3,14 @@
 #include <gtest/gtest.h>
 
 #include "data/image_io.h"
+#include "data/image_tensor.h"
 #include "data/panoptic.h"
 #include "infer/features.h"
 #include "models/registry.h"
 #include "models/weights_io.h"
-#include "tensor/convert.h"
-#include "tensor/safetensors.h"
-#include "tensor/tensor_io.h"
+#include "tensor/io/convert.h"
+#include "tensor/io/safetensors.h"
+#include "tensor/io/tensor_io.h"
 #include "tests/backbone_test_util.h"
 #include "tests/gradcheck.h"
 #include "tests/weights_test_util.h"
@@ -158,7 +159,7 @@ TEST(BackboneIO, InferFeaturesWritesNamedMaps) {
   data::Image img = data::Image::make(50, 40, 3);
   for (size_t i = 0; i < img.data8.size(); ++i) img.data8[i] = uint8_t((i * 37) % 256);
   data::write_png(png, img);
-  Tensor in = models::load_model_input(png);
+  Tensor in = data::load_model_input(png);
   EXPECT_EQ(in.shape(), (Shape{1, 3, 64, 64}));
   EXPECT_NEAR(in.select(1, 1).select(1, 0).select(1, 1).item_double(), ((4 * 37) % 256 - 116.28) / 57.12, 1e-5);
   EXPECT_EQ(in.select(1, 0).select(1, 63).select(1, 63).item_double(), 0.0);

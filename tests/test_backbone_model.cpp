@@ -8,10 +8,10 @@
 #include <nlohmann/json.hpp>
 
 #include "models/registry.h"
-#include "models/resnet_fpn.h"
+#include "models/backbone/resnet_fpn.h"
 #include "models/weights_io.h"
-#include "tensor/convert.h"
-#include "tensor/safetensors.h"
+#include "tensor/io/convert.h"
+#include "tensor/io/safetensors.h"
 #include "tests/backbone_test_util.h"
 #include "tests/gradcheck.h"
 #include "tests/weights_test_util.h"

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "tests/cli_runner.h"
 #include "tools/command.h"
 
 TEST(CliFlags, ParsesDefaultsValuesAndRejectsUnknown) {
@@ -20,4 +21,27 @@ TEST(CliFlags, ParsesDefaultsValuesAndRejectsUnknown) {
   k.opt("n", "abc", "count");
   ASSERT_TRUE(k.parse({}));
   EXPECT_THROW(k.get_int("n", 0, 10), vps::cli::UsageError);
+}
+
+TEST(CliFlags, ARepeatedFlagIsAUsageErrorNamingIt) {
+  vps::cli::Flags f("x", "test");
+  f.opt("out", "o.txt", "output").flag("fast", "go fast");
+  try {
+    f.parse({"--out", "a", "--out=b"});
+    FAIL() << "a repeated --out was accepted";
+  } catch (const vps::cli::UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("--out"), std::string::npos) << e.what();
+  }
+  vps::cli::Flags g("x", "test");
+  g.flag("fast", "go fast");
+  EXPECT_THROW(g.parse({"--fast", "--fast"}), vps::cli::UsageError);
+  // Defined twice (one definition would be silently unused): refused at definition.
+  vps::cli::Flags h("x", "test");
+  h.opt("n", "3", "count");
+  EXPECT_THROW(h.opt("n", "4", "count again"), vps::cli::UsageError);
+  EXPECT_THROW(h.flag("n", "a switch"), vps::cli::UsageError);
+  // As a user meets it: exit code 2, the flag named, nothing run.
+  vps::test::CliResult r = vps::test::vps_cli({"synth", "--out", "a", "--out", "b"});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("--out given more than once"), std::string::npos) << r.err;
 }

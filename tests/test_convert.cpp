@@ -2,9 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tensor/convert.h"
-#include "tensor/safetensors.h"
-#include "tensor/weights_file.h"
+#include "tensor/io/convert.h"
+#include "tensor/io/safetensors.h"
+#include "tensor/io/weights_file.h"
 #include "tests/weights_test_util.h"
 
 using namespace vps;

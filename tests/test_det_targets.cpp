@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <set>
 
-#include "models/assigner.h"
-#include "models/det_targets.h"
-#include "models/sampler.h"
+#include "models/detection/assigner.h"
+#include "models/detection/det_targets.h"
+#include "models/detection/sampler.h"
 #include "tests/expect_error.h"
 #include "tests/gradcheck.h"
 #include "tests/npy_fixture.h"

@@ -3,8 +3,8 @@
 #include <cmath>
 
 #include "data/flow_io.h"
-#include "tensor/safetensors.h"
-#include "tensor/tensor_io.h"
+#include "tensor/io/safetensors.h"
+#include "tensor/io/tensor_io.h"
 #include "tests/expect_error.h"
 #include "tests/temp_dir.h"
 

@@ -12,8 +12,8 @@
 
 #include "models/flownet2/flownet2.h"
 #include "models/weights_io.h"
-#include "tensor/convert.h"
-#include "tensor/tensor_io.h"
+#include "tensor/io/convert.h"
+#include "tensor/io/tensor_io.h"
 #include "tests/gradcheck.h"
 #include "tests/npy_fixture.h"
 #include "tests/weights_test_util.h"

@@ -11,7 +11,7 @@
 #include <omp.h>
 
 #include "layers/box_coder.h"
-#include "models/mask_rcnn.h"
+#include "models/detection/mask_rcnn.h"
 #include "models/registry.h"
 #include "train/trainer.h"
 #include "ops/ops.h"

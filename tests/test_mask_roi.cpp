@@ -5,7 +5,7 @@
 
 #include <cmath>
 
-#include "models/mask_roi.h"
+#include "models/detection/mask_roi.h"
 #include "tensor/device.h"
 #include "tests/det_fixture.h"
 #include "tests/gradcheck.h"

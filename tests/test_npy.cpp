@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "tensor/npy.h"
+#include "tensor/io/npy.h"
 #include "tests/weights_test_util.h"
 
 using namespace vps;

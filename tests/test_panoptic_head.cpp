@@ -1,4 +1,4 @@
-// The panoptic head (models/panoptic_head.h) against a re-implementation of VPSNet's code
+// The panoptic head (models/vps/panoptic_head.h) against a re-implementation of VPSNet's code
 // (tests/fixtures/panoptic/make_panoptic_head.py: the training logits, target, loss_pano and gradients;
 // MaskRemoval with cv2.resize, the panoptic logits and their argmax), hand-built cases for the quirks
 // (round-half-even box ends, Python slices, per-class coverage, the dummy keep), a float64 gradcheck.
@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "models/panoptic_head.h"
+#include "models/vps/panoptic_head.h"
 #include "ops/ops.h"
 #include "tests/error_of.h"
 #include "tests/gradcheck.h"

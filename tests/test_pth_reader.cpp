@@ -3,9 +3,9 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "tensor/pth_reader.h"
-#include "tensor/safetensors.h"
-#include "tensor/unpickler.h"
+#include "tensor/io/pth_reader.h"
+#include "tensor/io/safetensors.h"
+#include "tensor/io/unpickler.h"
 #include "tests/weights_test_util.h"
 
 using namespace vps;

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "tensor/safetensors.h"
+#include "tensor/io/safetensors.h"
 #include "tests/weights_test_util.h"
 
 using namespace vps;
@@ -123,4 +123,12 @@ TEST(PthSafetensors, WriteErrorsLeaveNothingBehind) {
   write_safetensors(p, NamedArrays{{"y", array_of<float>(DType::f32, {1}, {2.f})}});
   EXPECT_EQ(read_safetensors(p).arrays.size(), 1u);
   EXPECT_EQ(dir.list().size(), 1u);
+}
+
+TEST(FileHelpers, DirOfIsTheFolderOfAPath) {
+  EXPECT_EQ(dir_of("a/b/c.json"), "a/b");
+  EXPECT_EQ(dir_of("c.json"), ".");
+  EXPECT_EQ(dir_of("/c.json"), "/");
+  EXPECT_EQ(dir_of("/a/c.json"), "/a");
+  EXPECT_EQ(dir_of("./c.json"), ".");
 }

@@ -1,4 +1,4 @@
-// The UPSNet-style semantic head (models/semantic_head.h): VPSNet's keys and shapes at full width, a
+// The UPSNet-style semantic head (models/vps/semantic_head.h): VPSNet's keys and shapes at full width, a
 // PyTorch re-implementation with torchvision's deform_conv2d at reduced width (fcn_score, fcn_output,
 // loss_segm and gradients; tests/fixtures/semantic/make_semantic_head.py), bad inputs.
 #include <gtest/gtest.h>
@@ -6,7 +6,7 @@
 #include <map>
 #include <string>
 
-#include "models/semantic_head.h"
+#include "models/vps/semantic_head.h"
 #include "tests/error_of.h"
 #include "tests/gradcheck.h"
 #include "tests/npy_fixture.h"

@@ -1,4 +1,4 @@
-// SiamTrack's losses (losses/siamtrack_losses.h, models/siamtrack.h): values and
+// SiamTrack's losses (losses/siamtrack_losses.h, models/vps/siamtrack.h): values and
 // gradients against a direct PyTorch reading of the paper (tests/fixtures/siamtrack/make_siamtrack_fixtures.py:
 // a class and a track id in one frame only, an instance empty in one frame, ignore pixels, N = 1, a
 // warp from full-resolution images), float64 gradient checks of MaskPool, the contrastive loss, the
@@ -6,11 +6,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
+#include <string>
 
-#include "data/image_tensor.h"
 #include "losses/siamtrack_losses.h"
-#include "models/siamtrack.h"
 #include "ops/ops.h"
+#include "sample/sample.h"
 #include "tests/expect_error.h"
 #include "tests/gradcheck.h"
 #include "tests/npy_fixture.h"
@@ -24,8 +25,8 @@ namespace {
 Tensor fx(const std::string& c, const std::string& n) { return vps::testing::fixture("siamtrack", c + "_" + n); }
 std::vector<int64_t> ids(const Tensor& t) { return t.to(DType::i64).to_vector<int64_t>(); }
 
-models::SiamTrackFrame fixture_frame(const std::string& c, const std::string& which) {
-  models::SiamTrackFrame f;
+SiamTrackFrame fixture_frame(const std::string& c, const std::string& which) {
+  SiamTrackFrame f;
   f.semantic = fx(c, "sem_" + which).to(DType::i64);
   f.masks = fx(c, "masks_" + which).to(DType::u8);
   f.track_ids = ids(fx(c, "ids_" + which));
@@ -55,11 +56,11 @@ Tensor target_map(int64_t h, int64_t w, int64_t channels, uint64_t seed) {
 TEST(SiamTrackLosses, MatchPyTorch) {
   for (std::string c : {"main", "n1"}) {
     SCOPED_TRACE(c);
-    models::SiamTrackFrame t = fixture_frame(c, "t"), r = fixture_frame(c, "r");
-    models::SiamTrackOptions o;
+    SiamTrackFrame t = fixture_frame(c, "t"), r = fixture_frame(c, "r");
+    SiamTrackLossOptions o;
     o.enabled = true;
-    models::LossMap out;
-    models::add_siamtrack_losses(out, o, /*num_stuff=*/3, /*num_classes=*/5, t, r);
+    std::map<std::string, Tensor> out;
+    add_siamtrack_losses(out, o, /*num_stuff=*/3, /*num_classes=*/5, t, r);
     for (const char* k : {"loss_contra_sem", "loss_contra_inst", "loss_tube"})
       EXPECT_NEAR(out.at(k).item<double>(), fx(c, k).item<double>(), 1e-10) << k;
     std::vector<int64_t> n = ids(fx(c, "counts"));
@@ -78,14 +79,14 @@ TEST(SiamTrackLosses, MatchPyTorch) {
 }
 
 TEST(SiamTrackLosses, SwitchedOffTermsAreAbsentAndLambdasScale) {
-  models::SiamTrackFrame t = fixture_frame("main", "t"), r = fixture_frame("main", "r");
-  models::SiamTrackOptions o;
+  SiamTrackFrame t = fixture_frame("main", "t"), r = fixture_frame("main", "r");
+  SiamTrackLossOptions o;
   o.enabled = true;
   o.contra_sem = false;
   o.lambda_segment = 2.0;
   o.lambda_pixel = 0.5;
-  models::LossMap out;
-  models::add_siamtrack_losses(out, o, 3, 5, t, r);
+  std::map<std::string, Tensor> out;
+  add_siamtrack_losses(out, o, 3, 5, t, r);
   EXPECT_EQ(out.count("loss_contra_sem"), 0u);
   EXPECT_NEAR(out.at("loss_contra_inst").item<double>(), 2.0 * fx("main", "loss_contra_inst").item<double>(), 1e-10);
   EXPECT_NEAR(out.at("loss_tube").item<double>(), 0.5 * fx("main", "loss_tube").item<double>(), 1e-10);
@@ -130,12 +131,12 @@ TEST(SiamTrackLosses, BadInputNamesShapes) {
                {"tube_matching_loss", "(0, 7)"});
   expect_error([&] { tube_matching_loss(rnd({1, 5, 4, 6}, 1), rnd({1, 5, 4, 5}, 2), tt, tt, {{0, 0}}); },
                {"tube_matching_loss", "[1, 5, 4, 6]", "[4, 5]"});
-  models::SiamTrackFrame t = fixture_frame("main", "t"), r = fixture_frame("main", "r");
+  SiamTrackFrame t = fixture_frame("main", "t"), r = fixture_frame("main", "r");
   r.track_ids.pop_back();
-  models::SiamTrackOptions o;
+  SiamTrackLossOptions o;
   o.enabled = true;
-  models::LossMap out;
-  expect_error([&] { models::add_siamtrack_losses(out, o, 3, 5, t, r); }, {"reference", "track ids"});
+  std::map<std::string, Tensor> out;
+  expect_error([&] { add_siamtrack_losses(out, o, 3, 5, t, r); }, {"reference", "track ids"});
 }
 
 TEST(SiamTrackLosses, CpuCudaParity) {
@@ -155,7 +156,7 @@ TEST(SiamTrackLosses, CpuCudaParity) {
 // add_siamtrack_losses (occlusion, x4 downsampling, the channels of the track ids in both frames).
 TEST(SiamTrackWarp, MatchesPyTorch) {
   auto frame = [](const std::string& which) {
-    models::SiamTrackFrame f;
+    SiamTrackFrame f;
     f.image = fx("warp", "image_" + which);
     f.track_ids = ids(fx("warp", "ids_" + which));
     f.pano_logits = fx("warp", "logits_" + which).set_requires_grad();
@@ -165,24 +166,24 @@ TEST(SiamTrackWarp, MatchesPyTorch) {
     f.pano_target = Tensor::zeros({h, w}, DType::i64);
     return f;
   };
-  models::SiamTrackFrame t = frame("t"), r = frame("r");
-  models::SiamTrackOptions o;
+  SiamTrackFrame t = frame("t"), r = frame("r");
+  SiamTrackLossOptions o;
   o.enabled = true;
   o.contra_sem = o.contra_inst = o.tube = false;
-  models::LossMap out;
-  models::add_siamtrack_losses(out, o, 3, 5, t, r, fx("warp", "flow"), fx("warp", "valid"));
+  std::map<std::string, Tensor> out;
+  add_siamtrack_losses(out, o, 3, 5, t, r, fx("warp", "flow"), fx("warp", "valid"));
   EXPECT_NEAR(out.at("loss_warp").item<double>(), fx("warp", "loss_warp").item<double>(), 1e-10);
   EXPECT_EQ(out.at("siam_warp_skipped").item<double>(), 0.0);
   out.at("loss_warp").backward();
   EXPECT_ALLCLOSE(t.pano_logits.grad(), fx("warp", "glogits_t"), 1e-10, 1e-8);
   EXPECT_ALLCLOSE(r.pano_logits.grad(), fx("warp", "glogits_r"), 1e-10, 1e-8);
   // the occlusion map alone; no flow: no loss_warp, the skip logged
-  Tensor occ = mul(occlusion_map(data::unit_range_image(t.image), data::unit_range_image(r.image), fx("warp", "flow")),
+  Tensor occ = mul(occlusion_map(vps::unit_range_image(t.image), vps::unit_range_image(r.image), fx("warp", "flow")),
                    fx("warp", "valid"));
   EXPECT_ALLCLOSE(occ, fx("warp", "occlusion"), 1e-12, 1e-8);
   EXPECT_GT(mean(fx("warp", "occlusion")).item<double>(), 0.1);  // the fixture's weights are not all ~0
-  models::LossMap none;
-  models::add_siamtrack_losses(none, o, 3, 5, t, r);
+  std::map<std::string, Tensor> none;
+  add_siamtrack_losses(none, o, 3, 5, t, r);
   EXPECT_EQ(none.count("loss_warp"), 0u);
   EXPECT_EQ(none.at("siam_warp_skipped").item<double>(), 1.0);
 }

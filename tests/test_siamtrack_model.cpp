@@ -1,4 +1,4 @@
-// SiamTrack through VPSNet-Track (models/vpsnet_track.h, models/siamtrack.h, configs/siamtrack_tiny.json):
+// SiamTrack through VPSNet-Track (models/vps/vpsnet_track.h, models/vps/siamtrack.h, configs/siamtrack_tiny.json):
 // forward_train of a synthetic pair returns the new terms (and the base losses of the reference)
 // with gradients reaching the projection head; the config's switches and refusals; small gradient
 // steps on a pair lower each term; `vps train` lowers them and writes weights without the projection
@@ -12,9 +12,9 @@
 #include "data/cityscapes_vps.h"
 #include "data/train_pairs.h"
 #include "models/registry.h"
-#include "models/vpsnet_track.h"
+#include "models/vps/vpsnet_track.h"
 #include "ops/ops.h"
-#include "tensor/tensor_io.h"
+#include "tensor/io/tensor_io.h"
 #include "tests/cli_runner.h"
 #include "tests/expect_error.h"
 #include "tests/temp_dir.h"

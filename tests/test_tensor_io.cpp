@@ -2,7 +2,7 @@
 
 #include <cstdio>
 
-#include "tensor/tensor_io.h"
+#include "tensor/io/tensor_io.h"
 #include "tests/gradcheck.h"
 #include "tests/temp_dir.h"
 

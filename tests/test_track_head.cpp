@@ -1,4 +1,4 @@
-// The track head (models/track_head.h): VPSNet's keys and shapes, a PyTorch re-implementation
+// The track head (models/vps/track_head.h): VPSNet's keys and shapes, a PyTorch re-implementation
 // (tests/fixtures/track/make_track_head.py: match scores, loss_match, gradients), a float64
 // gradcheck; and the online association (infer/tracker.h) on hand-built cases: a new object,
 // re-identification, two detections claiming one object, the memory overwrite and the reset.
@@ -9,7 +9,7 @@
 #include <string>
 
 #include "infer/tracker.h"
-#include "models/track_head.h"
+#include "models/vps/track_head.h"
 #include "ops/ops.h"
 #include "tests/error_of.h"
 #include "tests/gradcheck.h"

@@ -92,7 +92,7 @@ TEST_F(TrainFlowSampler, FlowWarpsTheReferenceLabelsOntoTheTarget) {
     PairSampler s(ds, po);
     int64_t valid = 0, agree = 0, pairs = 0;
     for (int64_t step = 0; step < 8; ++step) {
-      models::Batch b = s.sample(step);
+      vps::Batch b = s.sample(step);
       ASSERT_TRUE(b.flow.defined());
       const Tensor& img = b.frame.image;
       ASSERT_EQ(b.flow.shape(), (Shape{1, 2, img.size(2), img.size(3)}));

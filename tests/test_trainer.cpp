@@ -18,10 +18,10 @@
 
 #include "data/fs_util.h"
 #include "layers/norm_modules.h"
-#include "models/mask_rcnn.h"
+#include "models/detection/mask_rcnn.h"
 #include "models/registry.h"
 #include "ops/ops.h"
-#include "tensor/tensor_io.h"
+#include "tensor/io/tensor_io.h"
 #include "tests/temp_dir.h"
 #include "train/trainer.h"
 

@@ -79,7 +79,7 @@ TEST(Viper, PairsCarryTheSameDetectorLabels) {
   o.seed = 7;
   PairSampler sc(c, o), sv(v, o);
   for (int64_t step = 0; step < 4; ++step) {
-    vps::models::Batch a = sc.sample(step), b = sv.sample(step);
+    vps::Batch a = sc.sample(step), b = sv.sample(step);
     EXPECT_EQ(a.frame.image_id, b.frame.image_id);
     EXPECT_EQ(a.frame.gt.labels.to_vector<int64_t>(), b.frame.gt.labels.to_vector<int64_t>());
     EXPECT_EQ(a.frame.gt.boxes.to_vector<float>(), b.frame.gt.boxes.to_vector<float>());

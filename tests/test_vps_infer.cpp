@@ -8,7 +8,7 @@
 #include "infer/pan_export.h"
 #include "models/registry.h"
 #include "models/weights_io.h"
-#include "tensor/tensor_io.h"
+#include "tensor/io/tensor_io.h"
 #include "tests/cli_runner.h"
 #include "tests/temp_dir.h"
 

@@ -14,7 +14,7 @@
 #include "data/fs_util.h"
 #include "data/panoptic.h"
 #include "data/train_pairs.h"
-#include "tensor/tensor_io.h"
+#include "tensor/io/tensor_io.h"
 #include "tests/cli_runner.h"
 #include "tests/temp_dir.h"
 
@@ -159,7 +159,7 @@ TEST_F(VpsTrain, PairSamplerGivesPairsOfOneVideo) {
   o.seed = 3;
   vps::data::PairSampler s(ds, o);
   for (int64_t step = 0; step < 6; ++step) {
-    vps::models::Batch a = s.sample(step), b = s.sample(step);
+    vps::Batch a = s.sample(step), b = s.sample(step);
     EXPECT_EQ(a.frame.image_id, b.frame.image_id);
     EXPECT_EQ(a.frame.image.to_vector<float>(), b.frame.image.to_vector<float>());
     ASSERT_TRUE(a.reference.has_value());
@@ -168,7 +168,7 @@ TEST_F(VpsTrain, PairSamplerGivesPairsOfOneVideo) {
     EXPECT_EQ(a.frame.image.size(2) % 32, 0);
     EXPECT_EQ(a.frame.gt.boxes.size(0), a.frame.gt.track_ids.size(0));
   }
-  vps::models::Frame plain = s.frame(0, false), flipped = s.frame(0, true);
+  vps::Frame plain = s.frame(0, false), flipped = s.frame(0, true);
   auto pb = plain.gt.boxes.to_vector<float>(), fb = flipped.gt.boxes.to_vector<float>();
   ASSERT_EQ(pb.size(), fb.size());
   for (size_t i = 0; i + 3 < pb.size(); i += 4) {
@@ -193,13 +193,13 @@ TEST_F(VpsTrain, PairSamplerCropsBothFramesByOneWindow) {
   };
   std::set<std::pair<int64_t, int64_t>> windows;
   for (int64_t step = 0; step < 8; ++step) {
-    vps::models::Batch b = s.sample(step);
+    vps::Batch b = s.sample(step);
     ASSERT_EQ(b.frame.img_h, 32);
     ASSERT_EQ(b.frame.img_w, 64);
     ASSERT_EQ(b.frame.image.size(2), 32);
     ASSERT_EQ(b.frame.image.size(3), 64);
-    vps::models::Frame full = s.frame(index_of(b.frame.image_id), false);
-    vps::models::Frame full_ref = s.frame(index_of(b.reference->image_id), false);
+    vps::Frame full = s.frame(index_of(b.frame.image_id), false);
+    vps::Frame full_ref = s.frame(index_of(b.reference->image_id), false);
     auto img = b.frame.image.to_vector<float>(), fimg = full.image.to_vector<float>();
     auto rimg = b.reference->image.to_vector<float>(), frimg = full_ref.image.to_vector<float>();
     auto at = [](const std::vector<float>& v, int64_t H, int64_t W, int64_t c, int64_t y, int64_t x) {
@@ -249,7 +249,7 @@ TEST_F(VpsTrain, PairSamplerDrawsTheScalePerStep) {
   vps::data::PairSampler s(ds, o);
   std::set<int64_t> widths;
   for (int64_t step = 0; step < 8; ++step) {
-    vps::models::Batch b = s.sample(step);
+    vps::Batch b = s.sample(step);
     EXPECT_GE(b.frame.img_w, 48);
     EXPECT_LE(b.frame.img_w, 144);
     EXPECT_EQ(b.frame.img_w, b.reference->img_w);

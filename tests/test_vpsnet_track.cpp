@@ -1,4 +1,4 @@
-// VPSNet-Track (models/vpsnet_track.h): VPSNet's keys beyond Mask R-CNN's, the eight losses of a
+// VPSNet-Track (models/vps/vpsnet_track.h): VPSNet's keys beyond Mask R-CNN's, the eight losses of a
 // training pair with gradients reaching every head, a test pass (the dummy path of an untrained
 // model), a video through infer::OnlineTracker, and bad pairs.
 #include <gtest/gtest.h>
@@ -9,7 +9,7 @@
 
 #include "infer/tracker.h"
 #include "models/registry.h"
-#include "models/vpsnet_track.h"
+#include "models/vps/vpsnet_track.h"
 #include "models/weights_io.h"
 #include "ops/ops.h"
 #include "tests/error_of.h"

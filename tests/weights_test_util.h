@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "tensor/check.h"
-#include "tensor/raw_array.h"
+#include "tensor/io/raw_array.h"
 
 namespace vps::test {
 

@@ -1,7 +1,7 @@
-// `vps convert IN OUT.safetensors`: flags -> tensor/convert.h. No logic here.
+// `vps convert IN OUT.safetensors`: flags -> tensor/io/convert.h. No logic here.
 #include <cstdio>
 
-#include "tensor/convert.h"
+#include "tensor/io/convert.h"
 #include "data/fs_util.h"
 #include "tools/command.h"
 

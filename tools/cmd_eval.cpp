@@ -1,4 +1,4 @@
-// `vps eval vpq|stq|perturb`: flags only; the metrics live in eval/.
+// `vps eval vpq|stq|tc|perturb`: flags only; the metrics and their reports live in eval/.
 #include <cstdio>
 
 #include "data/fs_util.h"
@@ -93,11 +93,7 @@ int run_tc(const std::vector<std::string>& args) {
   o.max_pixels = max_pixels_flag(f);
   vps::data::OutputDir out(f.get("out"), f.on("force"));
   auto r = vps::eval::evaluate_tc(f.get("pred"), f.get("gt-json"), f.get("flow"), o);
-  nlohmann::json per_class = nlohmann::json::object();
-  for (size_t k = 0; k < r.class_names.size(); ++k)
-    per_class[r.class_names[k]] = {{"intersection", r.counts.inter[k]}, {"union", r.counts.uni[k]}};
-  vps::data::write_json(out.path() + "/tc.json",
-                        {{"mode", mode}, {"tc", r.tc}, {"pairs", r.counts.pairs}, {"step", o.step}, {"classes", per_class}}, 1);
+  vps::eval::write_tc_report(r, o, out.path());
   out.commit();
   std::printf("TC (%s, %lld pairs) %.4f\ntc:%.4f\n", mode.c_str(), (long long)r.counts.pairs, r.tc, r.tc);
   return 0;

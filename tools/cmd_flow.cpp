@@ -1,11 +1,10 @@
 // `vps flow --weights FLOWNET2 --data DIR [--split train] --pairs offsets=-10,10 --out CACHE [--eval]`:
-// flags -> infer/flow_cache.h.
+// flags -> infer/flow_cache.h (the cache and its end-point error).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 
 #include "data/fs_util.h"
-#include "data/panoptic.h"
 #include "infer/flow_cache.h"
 #include "models/weights_io.h"
 #include "tensor/check.h"
@@ -72,22 +71,10 @@ int run_flow(const std::vector<std::string>& args) {
               (long long)st.computed, (long long)st.kept,
               missing ? (", " + std::to_string(missing) + " without a reference frame skipped").c_str() : "");
   if (!f.on("eval")) return 0;
-  const std::string exact_dir = vps::data::join_path(f.get("data"), ds.split() + "/flow");
-  double sum = 0;
-  int64_t n = 0;
-  for (const auto& p : pairs) {
-    std::string exact = vps::data::pair_flow_file(exact_dir, p.target_file, p.ref_file);
-    if (!vps::data::path_exists(exact)) continue;
-    double e = vps::infer::flow_epe(vps::data::read_pair_flow(vps::data::pair_flow_file(f.get("out"), p.target_file, p.ref_file)),
-                                    vps::data::read_pair_flow(exact));
-    if (e >= 0) sum += e, ++n;
-  }
-  VPS_CHECK(n > 0, "vps flow --eval: no exact flow of these pairs in ", exact_dir, " (vps synth --flow-offsets)");
-  const double epe = sum / double(n);
-  vps::data::write_json(vps::data::join_path(f.get("out"), "epe.json"),
-                        {{"epe_quarter_px", epe}, {"epe_full_px", 4 * epe}, {"pairs", n}}, 1);
-  std::printf("vps flow --eval: EPE %.4f px at 1/4 resolution (%.4f full-resolution px) over %lld pairs\n", epe,
-              4 * epe, (long long)n);
+  const vps::infer::CacheEpe r = vps::infer::evaluate_flow_cache(
+      pairs, f.get("out"), vps::data::join_path(f.get("data"), ds.split() + "/flow"));
+  std::printf("vps flow --eval: EPE %.4f px at 1/4 resolution (%.4f full-resolution px) over %lld pairs\n", r.epe,
+              4 * r.epe, (long long)r.pairs);
   return 0;
 }
 

@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <memory>
 
-#include "data/fs_util.h"
 #include "infer/shards.h"
 #include "infer/video_runner.h"
 #include "models/registry.h"
@@ -41,8 +40,6 @@ int run_infer(const std::vector<std::string>& args) {
       .opt("shard", "", "i/n: run the videos v of --data with v % n == i (shard folders: --merge)")
       .opt("dist-timeout", "86400", "under mpirun: seconds rank 0 waits for the other shards before stopping with an error naming them")
       .flag("merge", "join the shard folders given as arguments into --out (needs --data and --split, no model)")
-      .flag("vis", "with --frames: colour overlays <out>/vis/<frame>.png and <out>/vis/video.gif")
-      .flag("non-strict", "allow keys missing from the weights file (they keep their initial values)")
       .flag("force", "replace a non-empty --out folder as a whole")
       .positionals("[SHARD_DIR ...] (with --merge)", 0, 100000);
   if (!f.parse(args)) return 0;
@@ -60,16 +57,12 @@ int run_infer(const std::vector<std::string>& args) {
     if (f.get(required).empty()) throw vps::cli::UsageError(std::string("vps infer: missing required flag --") + required + "\n" + f.help());
   // one shard per rank under mpirun / srun (unless --shard says which), rank 0 merging them at the end
   const vps::train::LaunchInfo launch = vps::train::launch_info([](const char* n) { return std::getenv(n); });
-  std::unique_ptr<vps::train::Communicator> comm;
-  vps::infer::ShardSpec shard;
-  if (!f.get("shard").empty()) {
-    shard = vps::infer::parse_shard(f.get("shard"));
-  } else if (launch.world > 1) {
-    comm = vps::train::make_communicator("mpi", launch, f.get_double("dist-timeout", 1e-3, 1e9));
-    shard = {comm->rank(), comm->size()};
-  }
+  const vps::infer::ShardPlan plan = vps::infer::plan_shards(f.get("shard"), f.get("out"), launch, [&] {
+    return f.get_double("dist-timeout", 1e-3, 1e9);
+  });
+  const vps::infer::ShardSpec shard = plan.shard;
   VPS_CHECK(shard.count == 1 || !f.get("data").empty(), "vps infer --shard: shards are of --data videos, not --frames");
-  const std::string out_dir = comm ? vps::infer::shard_dir(f.get("out"), shard) : f.get("out");
+  const std::string& out_dir = plan.out_dir;
   std::vector<std::string> dump = f.get("dump").empty() ? std::vector<std::string>{} : f.get_list("dump", vps::infer::dump_names());
   int64_t limit = f.get_int64("stuff-area-limit", 0, int64_t(1) << 40);
   auto model = std::dynamic_pointer_cast<vps::models::VPSNetTrack>(vps::models::build_model_from_file(f.get("config")));
@@ -110,17 +103,8 @@ int run_infer(const std::vector<std::string>& args) {
   if (tty) std::fprintf(stderr, "\n");
   std::printf("vps infer: %lld videos, %lld frames, %lld labelled frames written to %s\n", (long long)st.videos,
               (long long)st.frames, (long long)st.written, out_dir.c_str());
-  if (comm) {
-    comm->barrier("the end of inference (every shard written)");
-    if (comm->rank() == 0) {
-      std::vector<std::string> dirs;
-      for (int i = 0; i < shard.count; ++i) dirs.push_back(vps::infer::shard_dir(f.get("out"), {i, shard.count}));
-      vps::infer::merge_shards(f.get("data"), split, dirs, f.get("out"), o.force);
-      for (const auto& d : dirs) vps::data::remove_tree(d);
-      std::printf("vps infer: %d shards merged into %s\n", shard.count, f.get("out").c_str());
-    }
-    comm->barrier("the merge of the shards");  // no rank exits (and ends the job) before rank 0 has merged
-  }
+  if (vps::infer::merge_ranked_shards(plan, f.get("data"), split, f.get("out"), o.force))
+    std::printf("vps infer: %d shards merged into %s\n", shard.count, f.get("out").c_str());
   return 0;
 }
 

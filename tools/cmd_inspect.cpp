@@ -3,7 +3,7 @@
 #include <cstdio>
 
 #include "models/weights_io.h"
-#include "tensor/weights_file.h"
+#include "tensor/io/weights_file.h"
 #include "tools/command.h"
 
 namespace {

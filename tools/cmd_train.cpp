@@ -8,22 +8,18 @@
 
 #include "data/cityscapes_vps.h"
 #include "data/fs_util.h"
-#include "data/panoptic.h"
 #include "data/train_pairs.h"
 #include "infer/video_runner.h"
 #include "models/registry.h"
 #include "models/weights_io.h"
 #include "tensor/check.h"
+#include "tensor/io/raw_array.h"
 #include "tools/command.h"
 #include "train/run_config.h"
+#include "train/run_setup.h"
 #include "train/trainer.h"
 
 namespace {
-
-std::string dir_of(const std::string& path) {
-  size_t s = path.rfind('/');
-  return s == std::string::npos ? "" : path.substr(0, s);
-}
 
 int run_train(const std::vector<std::string>& args) {
   vps::cli::Flags f("train",
@@ -46,7 +42,7 @@ int run_train(const std::vector<std::string>& args) {
   if (!f.parse(args)) return 0;
   const std::string run = f.get("out");
   vps::train::RunConfig rc =
-      vps::train::run_config(vps::models::load_config(f.get("config")), dir_of(f.get("config")), f.positional());
+      vps::train::run_config(vps::models::load_config(f.get("config")), vps::dir_of(f.get("config")), f.positional());
   const vps::train::LaunchInfo launch = vps::train::launch_info([](const char* n) { return std::getenv(n); });
   std::string backend = f.get_choice("distributed", {"auto", "none", "mpi", "nccl"});
   if (backend == "auto") backend = launch.world > 1 ? "mpi" : "none";
@@ -56,43 +52,12 @@ int run_train(const std::vector<std::string>& args) {
   auto comm = vps::train::make_communicator(backend, launch, timeout);
   const bool root = comm->rank() == 0;  // writes the run folder, the log, checkpoints and weights
   auto model = vps::models::build_model(rc.model);
-  const std::string ckpt = vps::data::join_path(run, "checkpoint.safetensors");
-  if (f.on("resume")) {
-    VPS_CHECK(vps::data::path_exists(ckpt), "vps train --resume: no checkpoint ", ckpt);
-  } else if (root && vps::data::path_exists(run) && !vps::data::list_files(run, "").empty()) {
-    VPS_CHECK(f.on("force"), "vps train: ", run, " is not empty (use --resume to continue it, --force to start afresh)");
-    vps::data::remove_tree(run);
-  }
-  if (root) {
-    vps::data::make_dirs(run);
-    vps::data::write_json(vps::data::join_path(run, "config.json"), rc.resolved, 2);
-  }
+  const std::string ckpt = vps::train::prepare_run_folder(run, rc.resolved, f.on("resume"), f.on("force"), root);
   comm->barrier("the run folder " + run);  // rank 0 has cleared and created it
-  if (!f.get("weights").empty()) {
-    vps::models::LoadOptions lo;
-    lo.strict = false;
-    vps::KeyReport r = vps::models::load(*model, f.get("weights"), lo);
-    if (root) std::printf("vps train: initialised from %s; %zu model keys not in it%s\n", f.get("weights").c_str(), r.missing.size(),
-                r.missing.empty() ? "" : " (they keep their initial values):");
-    for (size_t i = 0; i < r.missing.size() && i < 20 && root; ++i) std::printf("  %s\n", r.missing[i].c_str());
-    if (r.missing.size() > 20 && root) std::printf("  ... and %zu more\n", r.missing.size() - 20);
-  }
+  if (!f.get("weights").empty()) vps::train::load_initial_weights(*model, f.get("weights"), root);
   vps::data::CityscapesVps ds(f.get("data"), rc.split, rc.format);
-  if (auto v = std::dynamic_pointer_cast<vps::models::VPSNetTrack>(model)) {  // class counts must agree
-    const auto& t = v->track_options();
-    const int64_t things = ds.last_thing() - ds.first_thing() + 1;
-    VPS_CHECK(t.semantic.num_classes == ds.num_classes() && t.panoptic.num_stuff == ds.first_thing() &&
-                  t.det.bbox_head.num_classes == things + 1,
-              "vps train: the model has ", t.semantic.num_classes, " semantic classes, ", t.panoptic.num_stuff,
-              " stuff and ", t.det.bbox_head.num_classes - 1, " thing classes; the dataset ", f.get("data"), " has ",
-              ds.num_classes(), ", ", ds.first_thing(), " and ", things,
-              " (set model.panopticFPN.num_classes, model.panoptic.num_stuff / class_mapping, "
-              "model.bbox_head.num_classes and model.mask_head.num_classes)");
-  }
-  if (rc.flow == "<split>") rc.data.flow_dir = vps::data::join_path(f.get("data"), rc.split + "/flow");
-  else rc.data.flow_dir = rc.flow;
-  VPS_CHECK(rc.data.flow_dir.empty() || vps::data::path_exists(rc.data.flow_dir), "vps train: data.flow: no folder ",
-            rc.data.flow_dir, " (vps synth --flow-offsets writes <data>/<split>/flow)");
+  vps::train::check_class_counts(*model, ds, f.get("data"));
+  rc.data.flow_dir = vps::train::resolve_flow_dir(rc.flow, f.get("data"), rc.split);
   vps::data::PairSampler sampler(ds, rc.data);
   vps::data::PrefetchingSampler prefetch(sampler);
   vps::train::TrainerOptions to = rc.trainer;
@@ -119,12 +84,7 @@ int run_train(const std::vector<std::string>& args) {
     io.split = eval_split;
     auto r = vps::infer::infer_and_score(*vpsnet, f.get("data"), vps::data::join_path(run, "eval_pred"), io);
     model->train();
-    nlohmann::json line = {{"iter", iteration}, {"vpq", r.final_all}, {"vpq_thing", r.final_thing},
-                           {"vpq_stuff", r.final_stuff}};
-    std::FILE* log = std::fopen(vps::data::join_path(run, "eval.jsonl").c_str(), "ab");
-    VPS_CHECK(log, "vps train: cannot append to ", vps::data::join_path(run, "eval.jsonl"));
-    std::fprintf(log, "%s\n", line.dump().c_str());
-    std::fclose(log);
+    vps::train::log_eval(run, iteration, r.final_all, r.final_thing, r.final_stuff);
     std::printf("eval at iter %lld on %s: VPQ %.2f (thing %.2f, stuff %.2f)\n", (long long)iteration,
                 eval_split.c_str(), r.final_all, r.final_thing, r.final_stuff);
   };

@@ -22,14 +22,20 @@ Registrar::Registrar(const std::string& name, const std::string& summary, Comman
 Flags::Flags(std::string command, std::string summary)
     : command_(std::move(command)), summary_(std::move(summary)) {}
 
+// A name defined twice would leave one of the two definitions silently unused.
+void Flags::define(const std::string& name, Def d) {
+  if (defs_.count(name)) throw UsageError("vps " + command_ + ": flag --" + name + " is defined more than once");
+  defs_[name] = std::move(d);
+}
+
 Flags& Flags::opt(const std::string& name, const std::string& def, const std::string& help, bool required) {
-  defs_[name] = Def{def, help, required, false};
+  define(name, Def{def, help, required, false});
   order_.push_back(name);
   return *this;
 }
 
 Flags& Flags::flag(const std::string& name, const std::string& help) {
-  defs_[name] = Def{"", help, false, true};
+  define(name, Def{"", help, false, true});
   order_.push_back(name);
   return *this;
 }
@@ -74,6 +80,7 @@ bool Flags::parse(const std::vector<std::string>& args) {
       }
       auto it = defs_.find(name);
       if (it == defs_.end()) throw UsageError("vps " + command_ + ": unknown flag --" + name + "\n" + help());
+      if (values_.count(name)) throw UsageError("vps " + command_ + ": flag --" + name + " given more than once");
       if (it->second.boolean) {
         values_[name] = has_value ? value : "1";
       } else {

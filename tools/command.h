@@ -20,10 +20,12 @@ struct UsageError : std::runtime_error {
 class Flags {
  public:
   Flags(std::string command, std::string summary);
-  // A flag with a default (empty default and required=true means the flag must be given).
+  // A flag with a default (empty default and required=true means the flag must be given). A name
+  // defined twice is refused (UsageError naming it).
   Flags& opt(const std::string& name, const std::string& def, const std::string& help, bool required = false);
   Flags& flag(const std::string& name, const std::string& help);  // boolean switch, default false
-  // Parses argv (after the subcommand). Returns false when --help was printed.
+  // Parses argv (after the subcommand). Returns false when --help was printed. A flag given twice
+  // (`--out a --out b`) is a usage error naming it, not a silent last-one-wins.
   bool parse(const std::vector<std::string>& args);
   std::string get(const std::string& name) const;
   // Numbers are range-checked here, before they reach allocations or system calls: a value outside
@@ -49,6 +51,7 @@ class Flags {
   };
   std::string command_, summary_, pos_usage_;
   size_t pos_min_ = 0, pos_max_ = 0;
+  void define(const std::string& name, Def d);
   std::map<std::string, Def> defs_;
   std::vector<std::string> order_;
   std::map<std::string, std::string> values_;

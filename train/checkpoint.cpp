@@ -2,8 +2,8 @@
 
 #include "data/fs_util.h"
 #include "tensor/check.h"
-#include "tensor/safetensors.h"
-#include "tensor/tensor_io.h"
+#include "tensor/io/safetensors.h"
+#include "tensor/io/tensor_io.h"
 
 namespace vps::train {
 

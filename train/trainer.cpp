@@ -248,6 +248,10 @@ void JsonlLog::write(const StepRecord& r) {
   j["step_time"] = r.step_seconds;
   struct rusage ru;
   if (getrusage(RUSAGE_SELF, &ru) == 0) j["max_rss_mb"] = double(ru.ru_maxrss) / 1024.0;  // peak host memory so far
+  write(j);
+}
+
+void JsonlLog::write(const nlohmann::ordered_json& j) {
   std::string line = j.dump() + "\n";
   VPS_CHECK(std::fwrite(line.data(), 1, line.size(), f_) == line.size() && std::fflush(f_) == 0,
             "cannot write the training log '", path_, "'");

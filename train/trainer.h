@@ -16,6 +16,8 @@
 #include <memory>
 #include <string>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "models/model.h"
 #include "train/checkpoint.h"
 #include "train/distributed.h"
@@ -99,6 +101,7 @@ class JsonlLog {
   JsonlLog(const JsonlLog&) = delete;
   JsonlLog& operator=(const JsonlLog&) = delete;
   void write(const StepRecord& r);
+  void write(const nlohmann::ordered_json& line);
 
  private:
   std::string path_;

@@ -1,5 +1,5 @@
 // FlowNet2's sub-networks (NVIDIA flownet2-pytorch networks/*.py, as vendored in mcahny/vps;
-// ../shared/reference/flownet2-and-dcn-spec.md A.1-A.2; docs/flownet2.md): FlowNetC, FlowNetS,
+// docs/flownet2.md): FlowNetC, FlowNetS,
 // FlowNetSD and FlowNetFusion with the checkpoint's key names and registration order. No BatchNorm
 // (FlowNet2 builds them with batchNorm=False), LeakyReLU(0.1) after every conv()/deconv() block.
 // Each returns its finest flow only (flow2 at 1/4, or FlowNetFusion's flow0 at 1/1): FlowNet2 uses
