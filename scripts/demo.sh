@@ -1,30 +1,45 @@
 #!/usr/bin/env bash
-# make demo: the main job on the embedded default, a synthetic Cityscapes-VPS dataset: generate it,
-# train a tiny VPSNet-Track on pairs of frames (configs/train_vpsnet_tiny.json), run it over the val
-# videos, score the prediction with VPQ and STQ, and draw GT | prediction with a GIF per video.
-# Outputs go to out/demo/. DEMO_ITERS overrides the training length (default 1500, under 3 minutes here).
+# make demo: the main job on the embedded default, synthetic videos in the Cityscapes-VPS layout:
+# generate a training set (24 videos labelled on every frame), a val set and a held-out set from other
+# seeds (6 videos each, labelled every 5th frame as Cityscapes-VPS, so VPQ's k=15 window spans 15 frames),
+# train the tiny VPSNet-Track on pairs of frames (configs/train_demo.json, docs/recipe.md), run it over
+# both sets (tracker per video), score VPQ, STQ and the identity figures (IDF1, ID switches), and draw
+# GT | prediction with a GIF per val video. Outputs go to out/demo/.
+# DEMO_ITERS overrides the training length, DEMO_THREADS the threads (default: all cores).
 set -euo pipefail
 B=${1:?usage: scripts/demo.sh BUILD_DIR}
 VPS="$B/vps"
 OUT=out/demo
-ITERS=${DEMO_ITERS:-1500}
+ITERS=${DEMO_ITERS:-6000}
+export OMP_NUM_THREADS=${DEMO_THREADS:-${OMP_NUM_THREADS:-$(nproc)}}
 rm -rf "$OUT"
 mkdir -p "$OUT"
-echo "[demo] 1/6 synthetic dataset (3 train + 3 val videos x 30 frames, 128x256) -> $OUT/data"
-"$VPS" synth --out "$OUT/data" --splits train,val --videos 3 --width 256 --height 128 --seed 7
-GT="$OUT/data/val/panoptic_video"
-GTJ="$OUT/data/panoptic_gt_val_city_vps.json"
-echo "[demo] 2/6 train a tiny VPSNet-Track for $ITERS iterations on frame pairs -> $OUT/run"
-"$VPS" train --config configs/train_vpsnet_tiny.json --data "$OUT/data" --out "$OUT/run" \
-  max_iters="$ITERS" checkpoint_every="$ITERS" log_every=100 "schedule.steps=[$((ITERS * 3 / 4))]"
-echo "[demo] 3/6 run it over the val videos (every frame, tracker per video) -> $OUT/pred"
-"$VPS" infer --config configs/vpsnet_track_tiny.json --weights "$OUT/run/model.safetensors" --data "$OUT/data" \
-  --split val --out "$OUT/pred" --stuff-area-limit 64
-echo "[demo] 4/6 VPQ (official Cityscapes-VPS protocol) -> $OUT/vpq"
-"$VPS" eval vpq --pred "$OUT/pred" --gt "$GT" --gt-json "$GTJ" --out "$OUT/vpq" >/dev/null
-cat "$OUT/vpq/vpq-final.txt"
-echo "[demo] 5/6 STQ -> $OUT/stq"
-"$VPS" eval stq --pred "$OUT/pred" --gt "$GT" --gt-json "$GTJ" --out "$OUT/stq" | tail -n 5
-echo "[demo] 6/6 GT | prediction pictures and GIFs -> $OUT/vis"
-"$VPS" vis --gt-json "$GTJ" --gt "$GT" --pred "$OUT/pred" --out "$OUT/vis" --side-by-side --gif >/dev/null
-echo "[demo] done: $(ls "$OUT/vis" | wc -l) files in $OUT/vis"
+t0=$(date +%s)
+echo "[demo] 1/5 synthetic videos (128x256): 24 for training, 6 val, 6 held-out -> $OUT/{train,val,heldout}"
+"$VPS" synth --out "$OUT/train" --splits train --videos 24 --label-every 1 --width 256 --height 128 --seed 7 >/dev/null
+"$VPS" synth --out "$OUT/val" --splits val --videos 6 --width 256 --height 128 --seed 8 >/dev/null
+"$VPS" synth --out "$OUT/heldout" --splits val --videos 6 --width 256 --height 128 --seed 11 >/dev/null
+echo "[demo] 2/5 train the tiny VPSNet-Track for $ITERS iterations on frame pairs ($OMP_NUM_THREADS threads) -> $OUT/run"
+"$VPS" train --config configs/train_demo.json --data "$OUT/train" --out "$OUT/run" \
+  max_iters="$ITERS" checkpoint_every="$ITERS" log_every=500 "schedule.steps=[$((ITERS * 3 / 4))]"
+for set in val heldout; do
+  D="$OUT/$set"
+  echo "[demo] 3/5 $set: run it over every frame of the 6 videos, score VPQ, STQ and identities -> $OUT/$set-{pred,vpq,stq}"
+  "$VPS" infer --config configs/vpsnet_track_demo.json --weights "$OUT/run/model.safetensors" --data "$D" --split val \
+    --out "$OUT/$set-pred" --stuff-area-limit 64 >/dev/null 2>&1
+  "$VPS" eval vpq --pred "$OUT/$set-pred" --gt "$D/val/panoptic_video" --gt-json "$D/panoptic_gt_val_city_vps.json" \
+    --out "$OUT/$set-vpq" >/dev/null
+  "$VPS" eval stq --pred "$OUT/$set-pred" --gt "$D/val/panoptic_video" --gt-json "$D/panoptic_gt_val_city_vps.json" \
+    --out "$OUT/$set-stq" >"$OUT/$set-stq.txt"
+done
+echo "[demo] 4/5 GT | prediction pictures and GIFs of the val videos -> $OUT/vis"
+"$VPS" vis --gt-json "$OUT/val/panoptic_gt_val_city_vps.json" --gt "$OUT/val/val/panoptic_video" --pred "$OUT/val-pred" \
+  --out "$OUT/vis" --side-by-side --gif >/dev/null
+echo "[demo] 5/5 scores (VPQ per window k: all / things / stuff; STQ; identities)"
+for set in val heldout; do
+  echo "== $set videos (never seen in training)"
+  python3 scripts/vpq_rows.py "$OUT/$set-vpq/vpq.json"
+  cat "$OUT/$set-stq.txt"
+done
+cp "$OUT/val-vpq/vpq-final.txt" "$OUT/vpq-final.txt"
+echo "[demo] done in $(($(date +%s) - t0)) s: $OUT/vpq-final.txt, $(ls "$OUT/vis" | wc -l) files in $OUT/vis"
