@@ -89,23 +89,53 @@ void remove_stale_temporaries(const std::string& path) {
   }
 }
 
-OutputDir::OutputDir(const std::string& dir, bool replace) : dir_(dir) {
-  VPS_CHECK(!dir.empty(), "output folder: empty path");
+void write_output_marker(const std::string& dir) {
+  write_file_atomic(join_path(dir, kOutputMarker), std::string("an output folder of vps: --force may replace it\n"));
+}
+
+void check_replaceable(const std::string& dir, const std::string& what) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec) || !fs::is_directory(dir, ec) || fs::is_empty(dir, ec)) return;
+  VPS_CHECK(fs::exists(fs::path(dir) / kOutputMarker, ec), what, " '", dir, "' is not empty and was not written by vps (no ",
+            kOutputMarker, " in it): --force replaces only folders vps made; choose another folder or empty it yourself");
+}
+
+void check_not_over_input(const std::string& out, const std::string& input, const std::string& what) {
+  if (input.empty()) return;
+  std::error_code ec;
+  fs::path o = fs::weakly_canonical(fs::absolute(out), ec), in = fs::weakly_canonical(fs::absolute(input), ec);
+  VPS_CHECK(!ec, what, " '", out, "': ", ec.message());
+  for (fs::path p = in; !p.empty(); p = p.parent_path()) {
+    VPS_CHECK(p != o, what, " '", out, "' is or holds the input '", input, "': writing there would destroy it");
+    if (p == p.parent_path()) break;
+  }
+}
+
+void check_output_location(const std::string& dir, const std::vector<std::string>& inputs, const std::string& what) {
+  VPS_CHECK(!dir.empty(), what, ": empty path");
   std::error_code ec;
   fs::path target = fs::weakly_canonical(fs::absolute(dir), ec);
-  VPS_CHECK(!ec, "output folder '", dir, "': ", ec.message());
+  VPS_CHECK(!ec, what, " '", dir, "': ", ec.message());
   fs::path cwd = fs::current_path(ec);
   bool protected_dir = target == target.root_path();
   for (fs::path c = cwd; !protected_dir && !c.empty(); c = c.parent_path()) {
     if (c == target) protected_dir = true;
     if (c == c.parent_path()) break;
   }
-  VPS_CHECK(!protected_dir, "output folder '", dir, "' is the root, the working directory or one of its parents");
+  VPS_CHECK(!protected_dir, what, " '", dir, "' is the root, the working directory or one of its parents");
+  for (const std::string& in : inputs) check_not_over_input(dir, in, what);
+}
+
+OutputDir::OutputDir(const std::string& dir, bool replace, const std::vector<std::string>& inputs) : dir_(dir) {
+  check_output_location(dir, inputs, "output folder");
+  std::error_code ec;
+  fs::path target = fs::weakly_canonical(fs::absolute(dir), ec);
   if (fs::exists(target, ec)) {
     VPS_CHECK(fs::is_directory(target, ec), "output folder '", dir, "' exists and is not a folder");
     bool empty = fs::is_empty(target, ec);
     VPS_CHECK(empty || replace, "output folder '", dir,
               "' exists and is not empty: choose another, or pass --force to replace it as a whole");
+    if (!empty) check_replaceable(target.string(), "output folder");
   }
   dir_ = target.string();
   remove_stale_temporaries(dir_);
@@ -122,6 +152,7 @@ OutputDir::~OutputDir() {
 
 void OutputDir::commit() {
   VPS_CHECK(!committed_, "output folder '", dir_, "' committed twice");
+  write_output_marker(tmp_);
   std::error_code ec;
   std::string old;
   if (fs::exists(dir_, ec)) {  // empty, or replace was asked for

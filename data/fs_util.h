@@ -29,14 +29,28 @@ void remove_tree(const std::string& dir);
 // process that no longer runs: what a killed write leaves behind. Our own live temporaries stay.
 void remove_stale_temporaries(const std::string& path);
 
+// The file every output folder of vps holds (written by OutputDir and by vps train's run folder):
+// --force replaces a non-empty folder only when it holds this marker, so it never deletes a folder
+// that vps did not make (a dataset, a home directory, `.`).
+constexpr const char* kOutputMarker = ".vps-output";
+void write_output_marker(const std::string& dir);
+// Refuses (naming `what`) a non-empty `dir` without the marker; an empty or missing one passes.
+void check_replaceable(const std::string& dir, const std::string& what);
+// Refuses an output folder that is an input or holds one (replacing it would delete the input).
+void check_not_over_input(const std::string& out, const std::string& input, const std::string& what);
+// Both checks an output folder needs before anything is written: not the root, the working directory or
+// one of its parents, and not over any of `inputs`.
+void check_output_location(const std::string& dir, const std::vector<std::string>& inputs, const std::string& what);
+
 // A folder of outputs written as one set: everything goes into a temporary sibling folder
 // (<dir>.tmp.<pid>) and commit() renames it into place, so a failure leaves the previous folder or
 // nothing, never old and new files mixed. An existing non-empty <dir> is refused unless `replace`
-// (the commands' --force), which swaps the whole folder at commit(); the root, the working directory
-// and its parents are never replaced.
+// (the commands' --force), which swaps the whole folder at commit() and is refused for a folder
+// without the marker (one vps did not make) or one that is or holds one of `inputs`; the root, the
+// working directory and its parents are never replaced. commit() writes the marker.
 class OutputDir {
  public:
-  OutputDir(const std::string& dir, bool replace);
+  OutputDir(const std::string& dir, bool replace, const std::vector<std::string>& inputs = {});
   ~OutputDir();  // removes the temporary folder unless committed
   OutputDir(const OutputDir&) = delete;
   OutputDir& operator=(const OutputDir&) = delete;

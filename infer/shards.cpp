@@ -58,7 +58,9 @@ void merge_shards(const std::string& data_root, const std::string& split, const 
     for (const auto& a : pred.at("annotations")) annotation[a.at("image_id").get<std::string>()] = a;
   }
 
-  data::OutputDir out(out_dir, force);
+  std::vector<std::string> inputs = shard_dirs;
+  inputs.push_back(data_root);
+  data::OutputDir out(out_dir, force, inputs);
   data::make_dirs(data::join_path(out.path(), "pan_pred"));
   SegmentIds ids(ds.categories());
   const std::vector<int64_t> labelled = labelled_index_of_all_frames(ds);

@@ -136,7 +136,7 @@ InferStats infer_dataset(models::VPSNetTrack& model, const std::string& data_roo
   VPS_CHECK(!ds.all_frames().empty(), "vps infer: ", data_root, " split ", opt.split,
             " lists no frames in im_all_info_", opt.split, "_city_vps.json (the img_all index)");
   const std::vector<int64_t> labelled = labelled_index_of_all_frames(ds);
-  data::OutputDir out(out_dir, opt.force);
+  data::OutputDir out(out_dir, opt.force, {data_root});
   FrameRunner runner(model, ds.categories(), out.path(), opt);
   std::map<size_t, nlohmann::json> annotations;  // by labelled frame index (pred.json in frame order)
   InferStats st;
@@ -181,7 +181,7 @@ InferStats infer_frames(models::VPSNetTrack& model, const std::string& frames_di
     for (const auto& f : data::list_files(frames_dir, ext)) files.push_back(f);
   std::sort(files.begin(), files.end());
   VPS_CHECK(!files.empty(), "vps infer: ", frames_dir, " holds no .png / .jpg frames");
-  data::OutputDir out(out_dir, opt.force);
+  data::OutputDir out(out_dir, opt.force, {frames_dir});
   FrameRunner runner(model, data::cityscapes_categories(), out.path(), opt);
   runner.new_video();
   nlohmann::json pred = {{"annotations", nlohmann::json::array()}};

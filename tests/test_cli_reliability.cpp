@@ -211,6 +211,19 @@ TEST_F(CliReliability, OutputSetsAreWhole) {
   r = vps_cli({"eval", "perturb", "--gt", gt(), "--gt-json", gt_json(), "--out", ".", "--force"});
   EXPECT_EQ(r.rc, 1);
   EXPECT_TRUE(has(r.err, "working directory")) << r.err;
+  // --force replaces only what vps wrote (the marker): a folder of the user's stays as it was ...
+  std::string mine = d / "mine";
+  vps::data::make_dirs(mine);
+  vps::data::write_file_atomic(mine + "/notes.txt", "keep");
+  r = vps_cli({"eval", "perturb", "--gt", gt(), "--gt-json", gt_json(), "--out", mine, "--force"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_TRUE(has(r.err, ".vps-output")) << r.err;
+  EXPECT_TRUE(path_exists(mine + "/notes.txt"));
+  // ... and an output folder is never an input or a parent of one
+  r = vps_cli({"eval", "vpq", "--pred", pred, "--gt", gt(), "--gt-json", gt_json(), "--out", pred, "--force"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_TRUE(has(r.err, "is or holds the input")) << r.err;
+  EXPECT_TRUE(path_exists(pred + "/pred.json"));
 }
 
 TEST_F(CliReliability, StaleTemporariesOfDeadProcessesAreRemoved) {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <thread>
@@ -22,6 +23,7 @@
 #include "models/registry.h"
 #include "ops/ops.h"
 #include "tensor/io/tensor_io.h"
+#include "tests/expect_error.h"
 #include "tests/temp_dir.h"
 #include "train/trainer.h"
 
@@ -234,6 +236,16 @@ TEST(Trainer, BadCheckpointsAreRefusedByName) {
     EXPECT_NE(std::string(e.what()).find(ck), std::string::npos) << e.what();
   }
   EXPECT_EQ(train::checkpoint_model_weights(ck).size(), m->state_dict().size());
+  // a NaN weight or an absurd iteration: refused by name before anything is loaded
+  std::vector<float> before = m->weight.to_vector<float>();
+  auto nan_model = std::make_shared<nn::Linear>(4, 3, g);
+  nan_model->weight.data<float>()[5] = std::nanf("");
+  train::SGD sgd_nan(nan_model->named_parameters(), {});
+  train::save_checkpoint(ck, *nan_model, sgd_nan, {1, 0, 0, {}});
+  vps::testing::expect_error([&] { train::load_checkpoint(ck, *m, sgd); }, {"model.weight", "non-finite", "element 5"});
+  EXPECT_EQ(m->weight.to_vector<float>(), before);
+  train::save_checkpoint(ck, *m, sgd, {uint64_t(1) << 60, 0, 0, {}});
+  vps::testing::expect_error([&] { train::load_checkpoint(ck, *m, sgd); }, {"iteration", "2^53"});
 }
 
 // The per-module gradient norms of the log: grouped by the first name component, and their squares add

@@ -92,6 +92,17 @@ TEST_F(VpsTrain, RefusalsNameWhatIsWrong) {
   r = train("other2", {"max_iters=1", "noequals"});
   EXPECT_EQ(r.rc, 1);
   EXPECT_TRUE(has(r.err, "key=value")) << r.err;
+  // --force never deletes what vps did not write, nor the dataset
+  vps::data::make_dirs(*dir_ / "mine");
+  vps::data::write_file_atomic(*dir_ / "mine/notes.txt", "keep");
+  r = train("mine", {"max_iters=1", "--force"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_TRUE(has(r.err, ".vps-output")) << r.err;
+  EXPECT_TRUE(vps::data::path_exists(*dir_ / "mine/notes.txt"));
+  r = train("data", {"max_iters=1", "--force"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_TRUE(has(r.err, "is or holds the input")) << r.err;
+  EXPECT_TRUE(vps::data::path_exists(*dir_ / "data/panoptic_gt_train_city_vps.json"));
   r = train("other3", {"--resume"});
   EXPECT_EQ(r.rc, 1);
   EXPECT_TRUE(has(r.err, "no checkpoint")) << r.err;

@@ -28,6 +28,13 @@ vps::cli::Flags& io_flags(Flags& f) {
 }
 
 int video_len_flag(const Flags& f) { return f.get_int("video-len", 1, 100000); }
+// The input paths a command of this file reads (its --out must not be or hold any of them).
+std::vector<std::string> inputs_of(const Flags& f) {
+  std::vector<std::string> in;
+  for (const char* k : {"pred", "gt", "gt-json", "flow"})
+    if (f.defines(k)) in.push_back(f.get(k));
+  return in;
+}
 int threads_flag(const Flags& f) { return f.get_int("threads", 0, vps::cli::kThreadsFlagMax); }
 int64_t max_pixels_flag(const Flags& f) { return f.get_int64("max-pixels", 1, int64_t(1) << 32); }
 
@@ -39,7 +46,7 @@ int run_vpq(const std::vector<std::string>& args) {
   o.video_len = video_len_flag(f);
   o.threads = threads_flag(f);
   o.viper = f.on("viper");
-  vps::data::OutputDir out(f.get("out"), f.on("force"));
+  vps::data::OutputDir out(f.get("out"), f.on("force"), inputs_of(f));
   auto set = vps::eval::load_pan_set(f.get("pred"), f.get("gt"), f.get("gt-json"), o.video_len, max_pixels_flag(f));
   auto r = vps::eval::evaluate_vpq(set, o);
   vps::eval::write_vpq_reports(r, out.path());
@@ -56,7 +63,7 @@ int run_stq(const std::vector<std::string>& args) {
   io_flags(f);
   if (!f.parse(args)) return 0;
   int video_len = video_len_flag(f), threads = threads_flag(f);
-  vps::data::OutputDir out(f.get("out"), f.on("force"));
+  vps::data::OutputDir out(f.get("out"), f.on("force"), inputs_of(f));
   auto set = vps::eval::load_pan_set(f.get("pred"), f.get("gt"), f.get("gt-json"), video_len, max_pixels_flag(f));
   auto r = vps::eval::evaluate_stq(set, threads);
   vps::eval::write_stq_report(r, out.path());
@@ -91,7 +98,7 @@ int run_tc(const std::vector<std::string>& args) {
   o.step = f.get_int("step", 1, 1000);
   o.video_len = video_len_flag(f);
   o.max_pixels = max_pixels_flag(f);
-  vps::data::OutputDir out(f.get("out"), f.on("force"));
+  vps::data::OutputDir out(f.get("out"), f.on("force"), inputs_of(f));
   auto r = vps::eval::evaluate_tc(f.get("pred"), f.get("gt-json"), f.get("flow"), o);
   vps::eval::write_tc_report(r, o, out.path());
   out.commit();
@@ -119,7 +126,7 @@ int run_perturb(const std::vector<std::string>& args) {
   o.radius = f.get_int("radius", 0, 64);
   o.video_len = video_len_flag(f);
   o.max_pixels = max_pixels_flag(f);
-  vps::data::OutputDir out(f.get("out"), f.on("force"));
+  vps::data::OutputDir out(f.get("out"), f.on("force"), inputs_of(f));
   vps::eval::write_perturbed_prediction(f.get("gt"), f.get("gt-json"), out.path(), o);
   out.commit();
   return 0;

@@ -25,7 +25,7 @@ int run_vis(const std::vector<std::string>& args) {
   o.gt_dir = f.get("gt");
   o.pred_dir = f.get("pred");
   o.images_dir = f.get("images");
-  vps::data::OutputDir out(f.get("out"), f.on("force"));
+  vps::data::OutputDir out(f.get("out"), f.on("force"), {o.gt_json, o.gt_dir, o.pred_dir, o.images_dir});
   o.out_dir = out.path();
   o.side_by_side = f.on("side-by-side");
   o.gif = f.on("gif");

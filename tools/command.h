@@ -39,6 +39,7 @@ class Flags {
   // One value of `allowed` (usage error otherwise, naming the flag and the allowed values).
   std::string get_choice(const std::string& name, const std::vector<std::string>& allowed) const;
   bool on(const std::string& name) const;
+  bool defines(const std::string& name) const { return defs_.count(name) > 0; }
   const std::vector<std::string>& positional() const { return positional_; }
   std::string help() const;
   // Allow positional arguments, described in help as `usage`.

@@ -1,5 +1,7 @@
 #include "train/checkpoint.h"
 
+#include <cmath>
+
 #include "data/fs_util.h"
 #include "tensor/check.h"
 #include "tensor/io/safetensors.h"
@@ -38,6 +40,19 @@ void save_checkpoint(const std::string& path, const nn::Module& model, const SGD
   save_safetensors(path, all, meta);
 }
 
+// Index of the first NaN or infinity of a CPU tensor (-1: none; integer tensors have none).
+static int64_t first_non_finite(const Tensor& t) {
+  Tensor c = t.contiguous();
+  auto scan = [&](auto* p) -> int64_t {
+    for (int64_t i = 0; i < c.numel(); ++i)
+      if (!std::isfinite(double(p[i]))) return i;
+    return -1;
+  };
+  if (c.dtype() == DType::f32) return scan(c.data<float>());
+  if (c.dtype() == DType::f64) return scan(c.data<double>());
+  return -1;
+}
+
 CheckpointState load_checkpoint(const std::string& path, nn::Module& model, SGD& optimizer) {
   SafetensorsFile f = read_safetensors(path);
   auto fmt = f.metadata.find("format");
@@ -50,6 +65,13 @@ CheckpointState load_checkpoint(const std::string& path, nn::Module& model, SGD&
     else if (name.rfind(kOptim, 0) == 0) optim[name.substr(kOptim.size())] = from_raw(a);
     else VPS_FAIL("checkpoint '", path, "': tensor '", name, "' is neither model.* nor optimizer.*");
   }
+  // Checked before anything is loaded: a non-finite weight or momentum would be trained on silently.
+  for (auto* group : {&weights, &optim})
+    for (auto& [name, t] : *group) {
+      int64_t bad = first_non_finite(t);
+      VPS_CHECK(bad < 0, "checkpoint '", path, "': tensor '", group == &weights ? kModel : kOptim, name,
+                "' holds a non-finite value (element ", bad, "): not resuming from it");
+    }
   try {
     model.load_state_dict(weights, true);
     optimizer.load_state_dict(optim);
@@ -57,7 +79,9 @@ CheckpointState load_checkpoint(const std::string& path, nn::Module& model, SGD&
     VPS_FAIL("checkpoint '", path, "': ", e.what());
   }
   CheckpointState s;
-  s.iteration = int64_t(meta_u64(f.metadata, "iteration", path));
+  const uint64_t it = meta_u64(f.metadata, "iteration", path);
+  VPS_CHECK(it <= (uint64_t(1) << 53), "checkpoint '", path, "': metadata iteration ", it, " is beyond 2^53");
+  s.iteration = int64_t(it);
   s.rng_seed = meta_u64(f.metadata, "rng_seed", path);
   s.rng_counter = meta_u64(f.metadata, "rng_counter", path);
   for (auto& [k, v] : f.metadata)

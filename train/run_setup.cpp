@@ -12,16 +12,19 @@
 namespace vps::train {
 
 std::string prepare_run_folder(const std::string& run, const nlohmann::json& resolved, bool resume, bool force,
-                               bool root) {
+                               bool root, const std::vector<std::string>& inputs) {
   const std::string ckpt = data::join_path(run, "checkpoint.safetensors");
+  data::check_output_location(run, inputs, "the run folder");
   if (resume) {
     VPS_CHECK(data::path_exists(ckpt), "vps train --resume: no checkpoint ", ckpt);
   } else if (root && data::path_exists(run) && !data::list_files(run, "").empty()) {
     VPS_CHECK(force, "vps train: ", run, " is not empty (use --resume to continue it, --force to start afresh)");
+    data::check_replaceable(run, "--force: the run folder");
     data::remove_tree(run);
   }
   if (root) {
     data::make_dirs(run);
+    data::write_output_marker(run);
     data::write_json(data::join_path(run, "config.json"), resolved, 2);
   }
   return ckpt;

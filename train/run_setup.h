@@ -13,10 +13,11 @@
 namespace vps::train {
 
 // The run folder `run`: with `resume` its checkpoint must exist; otherwise a non-empty folder is
-// refused unless `force`, which removes it (rank 0 only, `root`). On rank 0 the folder is created
+// refused unless `force`, which removes it (rank 0 only, `root`) if vps made it (data::kOutputMarker).
+// The folder may not be the root, the working directory, one of its parents, or hold any of `inputs`. On rank 0 the folder is created
 // and run/config.json written from `resolved`. Returns the checkpoint's path.
 std::string prepare_run_folder(const std::string& run, const nlohmann::json& resolved, bool resume, bool force,
-                               bool root);
+                               bool root, const std::vector<std::string>& inputs = {});
 
 // Loads the weights file `path` into `model` by name, not strictly (keys the file lacks keep their
 // initial values); rank 0 prints how many model keys were not in it and the first 20 of them.
