@@ -84,27 +84,9 @@ TEST(TrackHead, MatchesPyTorchReimplementation) {
   EXPECT_NE(m.find("[6, 4]"), std::string::npos) << m;
 }
 
-TEST(TrackHead, Gradcheck) {
-  models::TrackHeadOptions o;
-  o.in_channels = 2, o.roi_feat_size = 2, o.fc_out_channels = 5, o.seed = 3;
-  models::TrackHead h(o);
-  for (int i = 0; i < 2; ++i) {  // float64 copies of the parameters, larger than the 0.01 init
-    auto& fc = h.fcs->at<nn::Linear>(size_t(i));
-    fc.weight = mul(fc.weight.to(DType::f64), 30.0).detach().set_requires_grad();
-    fc.bias = vps::testing::rnd({5}, 10 + i, -0.3, 0.3).set_requires_grad();
-  }
-  Tensor x = vps::testing::rnd({4, 2, 2, 2}, 1).set_requires_grad(), ref = vps::testing::rnd({3, 2, 2, 2}, 2).set_requires_grad();
-  Tensor ids = i64({0, 1, 3, 2}), w = Tensor::from_vector<double>({1, 1, 0, 1}, {4});
-  vps::testing::gradcheck([&](const std::vector<Tensor>& v) { return h.loss(h.match_score(v[0], v[1]), ids, w); },
-                          {x, ref});
-}
-
-// The bounded option: cosine / temperature. Gradcheck in float64; the logits stay within 1/temperature
-// however large the embeddings grow; an unknown match name is refused by name.
-TEST(TrackHead, CosineMatchIsBoundedAndGradchecks) {
-  models::TrackHeadOptions o;
-  o.in_channels = 2, o.roi_feat_size = 2, o.fc_out_channels = 5, o.seed = 3, o.match = "cosine", o.temperature = 0.2;
-  models::TrackHead h(o);
+// A float64 gradcheck of loss_match through match_score, the parameters larger than the 0.01 init; returns
+// the inputs it checked.
+static std::vector<Tensor> gradcheck_match(models::TrackHead& h) {
   for (int i = 0; i < 2; ++i) {
     auto& fc = h.fcs->at<nn::Linear>(size_t(i));
     fc.weight = mul(fc.weight.to(DType::f64), 30.0).detach().set_requires_grad();
@@ -114,7 +96,27 @@ TEST(TrackHead, CosineMatchIsBoundedAndGradchecks) {
   Tensor ids = i64({0, 1, 3, 2}), w = Tensor::from_vector<double>({1, 1, 0, 1}, {4});
   vps::testing::gradcheck([&](const std::vector<Tensor>& v) { return h.loss(h.match_score(v[0], v[1]), ids, w); },
                           {x, ref});
-  Tensor big = mul(x.detach(), 1e4), big_ref = mul(ref.detach(), 1e4);
+  return {x, ref};
+}
+
+static models::TrackHeadOptions small_head(const std::string& match) {
+  models::TrackHeadOptions o;
+  o.in_channels = 2, o.roi_feat_size = 2, o.fc_out_channels = 5, o.seed = 3, o.match = match, o.temperature = 0.2;
+  return o;
+}
+
+TEST(TrackHead, Gradcheck) {
+  models::TrackHead h(small_head("dot"));
+  gradcheck_match(h);
+}
+
+// The bounded option: cosine / temperature. Gradcheck in float64; the logits stay within 1/temperature
+// however large the embeddings grow; an unknown match name is refused by name.
+TEST(TrackHead, CosineMatchIsBoundedAndGradchecks) {
+  models::TrackHeadOptions o = small_head("cosine");
+  models::TrackHead h(o);
+  std::vector<Tensor> in = gradcheck_match(h);
+  Tensor big = mul(in[0].detach(), 1e4), big_ref = mul(in[1].detach(), 1e4);
   std::vector<double> s = h.match_score(big, big_ref).to_vector<double>();
   for (double v : s) EXPECT_LE(std::abs(v), 1 / 0.2 + 1e-9);
   // the same embeddings against themselves: the diagonal is exactly 1 / temperature
