@@ -5,11 +5,12 @@
 # train the tiny VPSNet-Track on pairs of frames (configs/train_demo.json, docs/recipe.md), run it over
 # both sets (tracker per video), score VPQ, STQ and the identity figures (IDF1, ID switches), and draw
 # GT | prediction with a GIF per val video. Outputs go to out/demo/.
-# DEMO_ITERS overrides the training length, DEMO_THREADS the threads (default: all cores).
+# DEMO_ITERS overrides the training length, DEMO_THREADS the threads (default: all cores), DEMO_OUT the
+# output folder (default out/demo; replaced as a whole).
 set -euo pipefail
 B=${1:?usage: scripts/demo.sh BUILD_DIR}
 VPS="$B/vps"
-OUT=out/demo
+OUT=${DEMO_OUT:-out/demo}
 ITERS=${DEMO_ITERS:-6000}
 export OMP_NUM_THREADS=${DEMO_THREADS:-${OMP_NUM_THREADS:-$(nproc)}}
 rm -rf "$OUT"
