@@ -1,7 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdio>
 
+#include "tensor/io/raw_array.h"
 #include "tensor/io/tensor_io.h"
 #include "tests/gradcheck.h"
 #include "tests/temp_dir.h"
@@ -38,4 +42,30 @@ TEST(TensorIo, NpyRoundTripAndMissingFileNamesThePath) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("missing.npy"), std::string::npos) << e.what();
   }
+}
+
+// Every whole-file read is bounded: a link to /dev/zero, a FIFO and a folder are refused before any byte
+// is read, and a file above the limit is refused naming its size and the limit; a file below is read.
+TEST(TensorIo, WholeFileReadsAreBounded) {
+  vps::test::TempDir d;
+  std::string zero = d / "zero.json", fifo = d / "fifo.json", ten = d / "ten.bin";
+  ASSERT_EQ(::symlink("/dev/zero", zero.c_str()), 0);
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  vps::write_file_atomic(ten, {vps::ByteSpan{"0123456789", 10}});
+  for (const std::string& p : {zero, fifo, std::string(d / "")}) {
+    try {
+      vps::read_file_bytes(p);
+      ADD_FAILURE() << "read " << p;
+    } catch (const vps::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos) << e.what();
+    }
+  }
+  try {
+    vps::read_file_bytes(ten, 9);
+    ADD_FAILURE() << "read past the limit";
+  } catch (const vps::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("is 10 bytes, more than the 9 bytes"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(vps::read_file_bytes(ten, 10).size(), 10u);
+  EXPECT_EQ(vps::read_file_bytes(ten).size(), 10u);
 }

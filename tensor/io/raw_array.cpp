@@ -1,6 +1,7 @@
 #include "tensor/io/raw_array.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -49,16 +50,38 @@ RawArray to_f32(const RawArray& a) {
   return out;
 }
 
-std::vector<uint8_t> read_file_bytes(const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "rb");
-  VPS_CHECK(f, "cannot open '", path, "': ", std::strerror(errno));
-  std::vector<uint8_t> buf;
-  uint8_t chunk[1 << 16];
-  size_t k;
-  while ((k = std::fread(chunk, 1, sizeof chunk, f)) > 0) buf.insert(buf.end(), chunk, chunk + k);
-  bool err = std::ferror(f);
-  std::fclose(f);
-  VPS_CHECK(!err, "error reading '", path, "'");
+static uint64_t half_of_memory() {
+  long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) / 2 : uint64_t(1) << 32;
+}
+
+std::vector<uint8_t> read_file_bytes(const std::string& path, uint64_t max_bytes) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // O_NONBLOCK: a FIFO cannot hang the open
+  VPS_CHECK(fd >= 0, "cannot open '", path, "': ", std::strerror(errno));
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    VPS_FAIL("'", path, "' is not a regular file (a device, a pipe or a folder): not reading it");
+  }
+  const uint64_t limit = max_bytes ? max_bytes : half_of_memory(), size = uint64_t(st.st_size);
+  if (size > limit) {
+    ::close(fd);
+    VPS_FAIL("'", path, "' is ", size, " bytes, more than the ", limit, " bytes a file may take here",
+             max_bytes ? "" : " (half of this machine's memory)");
+  }
+  std::vector<uint8_t> buf(size);
+  size_t got = 0;
+  std::string err;
+  while (got < size) {
+    ssize_t k = ::read(fd, buf.data() + got, size - got);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) err = std::strerror(errno);
+    if (k <= 0) break;
+    got += size_t(k);
+  }
+  ::close(fd);
+  VPS_CHECK(err.empty(), "error reading '", path, "': ", err);
+  buf.resize(got);  // a file truncated meanwhile: what was there (the parsers name a short file)
   return buf;
 }
 

@@ -34,8 +34,11 @@ RawArray to_f32(const RawArray& a);
 // dir_of of the project (atomic writes fsync it; `vps train` reads a config's files relative to it).
 std::string dir_of(const std::string& path);
 
-// Whole file into memory; vps::Error naming the path when it cannot be opened or read.
-std::vector<uint8_t> read_file_bytes(const std::string& path);
+// Whole file into memory; vps::Error naming the path when it cannot be opened or read. Bounded: only a
+// regular file is read (a link to /dev/zero, a pipe or a folder is refused before any byte), and only
+// when its size is below `max_bytes` (0: half of this machine's memory), both named in the error;
+// at most the size fstat gave is read, so a file that grows meanwhile cannot run away.
+std::vector<uint8_t> read_file_bytes(const std::string& path, uint64_t max_bytes = 0);
 
 // Writes `parts` (concatenated) to `path` atomically: `path.tmp.<pid>`, fsync, rename, fsync of the
 // directory. On any failure the temp file is removed and vps::Error names the path.
