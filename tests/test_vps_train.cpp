@@ -17,6 +17,7 @@
 #include "tensor/io/tensor_io.h"
 #include "tests/cli_runner.h"
 #include "tests/temp_dir.h"
+#include "train/run_setup.h"
 
 using vps::test::vps_cli;
 
@@ -103,6 +104,18 @@ TEST_F(VpsTrain, RefusalsNameWhatIsWrong) {
   EXPECT_EQ(r.rc, 1);
   EXPECT_TRUE(has(r.err, "is or holds the input")) << r.err;
   EXPECT_TRUE(vps::data::path_exists(*dir_ / "data/panoptic_gt_train_city_vps.json"));
+  // one writer per run folder: a run held by another writer is refused at once, resume or not
+  {
+    vps::train::RunLock held(*dir_ / "busy");
+    r = train("busy", {"max_iters=2", "--resume"});
+    EXPECT_EQ(r.rc, 1);
+    EXPECT_TRUE(has(r.err, "in use by another vps train")) << r.err;
+    r = train("busy", {"max_iters=1", "--force"});
+    EXPECT_EQ(r.rc, 1);
+    EXPECT_TRUE(has(r.err, "in use by another vps train")) << r.err;
+  }
+  r = train("busy", {"max_iters=1", "--force"});  // released: the folder was vps's, so --force empties it
+  EXPECT_EQ(r.rc, 0) << r.err;
   r = train("other3", {"--resume"});
   EXPECT_EQ(r.rc, 1);
   EXPECT_TRUE(has(r.err, "no checkpoint")) << r.err;

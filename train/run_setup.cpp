@@ -1,6 +1,12 @@
 #include "train/run_setup.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "data/fs_util.h"
 #include "data/panoptic.h"
@@ -11,16 +17,41 @@
 
 namespace vps::train {
 
+RunLock::RunLock(const std::string& run) {
+  data::make_dirs(run);
+  fd_ = ::open(run.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  VPS_CHECK(fd_ >= 0, "cannot open the run folder '", run, "': ", std::strerror(errno));
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd_);
+    fd_ = -1;
+    VPS_FAIL("the run folder '", run, "' is in use by another vps train (one writer per run folder)");
+  }
+}
+
+RunLock::~RunLock() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+RunLock& RunLock::operator=(RunLock&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = o.fd_, o.fd_ = -1;
+  }
+  return *this;
+}
+
 std::string prepare_run_folder(const std::string& run, const nlohmann::json& resolved, bool resume, bool force,
-                               bool root, const std::vector<std::string>& inputs) {
+                               bool root, const std::vector<std::string>& inputs, RunLock* lock) {
   const std::string ckpt = data::join_path(run, "checkpoint.safetensors");
   data::check_output_location(run, inputs, "the run folder");
+  if (root && lock && (!resume || data::path_exists(run))) *lock = RunLock(run);
   if (resume) {
     VPS_CHECK(data::path_exists(ckpt), "vps train --resume: no checkpoint ", ckpt);
   } else if (root && data::path_exists(run) && !data::list_files(run, "").empty()) {
     VPS_CHECK(force, "vps train: ", run, " is not empty (use --resume to continue it, --force to start afresh)");
     data::check_replaceable(run, "--force: the run folder");
-    data::remove_tree(run);
+    // emptied, not removed: the lock is on the folder itself
+    for (const std::string& name : data::list_files(run, "")) data::remove_tree(data::join_path(run, name));
   }
   if (root) {
     data::make_dirs(run);
