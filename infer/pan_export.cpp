@@ -49,7 +49,7 @@ Pan2ch unify_frame(const std::vector<int64_t>& seg, const std::vector<int64_t>& 
         p.seg[k] = uint8_t(major), p.ins[k] = 0, p.obj[k] = 0;
       } else {
         p.seg[k] = uint8_t(thing), p.ins[k] = uint8_t(idx + 1);
-        p.obj[k] = uint8_t(obj + 1);  // VPSNet: obj_id[idx]
+        p.obj[k] = uint8_t(obj + 1);
       }
     }
     ++idx;

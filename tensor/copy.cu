@@ -27,6 +27,23 @@ StridedIndexer make_indexer(const Tensor& t, const Shape& shape) {
 
 StridedIndexer make_indexer(const Tensor& t) { return make_indexer(t, t.shape()); }
 
+// CPU only: op(dst element, src element) over dst, one row of its last dimension per item, the two
+// offsets computed once per row (the per-element indexer divides by every dimension), the row a plain
+// loop where both sides are contiguous in it. Copies and add_into share it.
+template <class D, class S, class Op>
+static void cpu_rows(const Tensor& dst, D* out, const S* in, const StridedIndexer& od, const StridedIndexer& is,
+                     const Op& op) {
+  const int64_t L = dst.shape().back(), ds = od.stride[od.ndim - 1], ss = is.stride[is.ndim - 1];
+  detail::cpu_parallel_for(dst.numel() / L, [&](int64_t r) {
+    D* o = out + od(r * L);
+    const S* x = in + is(r * L);
+    if (ds == 1 && ss == 1)
+      for (int64_t j = 0; j < L; ++j) op(o[j], x[j]);
+    else
+      for (int64_t j = 0; j < L; ++j) op(o[j * ds], x[j * ss]);
+  }, L);
+}
+
 template <class D, class S>
 static void copy_typed(const Tensor& dst, const Tensor& src) {
   D* out = static_cast<D*>(dst.impl()->storage->data);
@@ -38,20 +55,8 @@ static void copy_typed(const Tensor& dst, const Tensor& src) {
     parallel_for(dst.device(), dst.numel(), VPS_KERNEL((int64_t i) { o[i] = D(s[i]); }));
     return;
   }
-  if (!dst.device().is_cuda() && dst.dim() >= 2) {
-    // CPU: a row of the last dimension per item, its two offsets computed once (the per-element indexer
-    // divides by every dimension), the row itself a plain or strided loop.
-    const int64_t L = dst.shape().back(), ds = od.stride[od.ndim - 1], ss = is.stride[is.ndim - 1];
-    parallel_for(dst.device(), dst.numel() / L, VPS_KERNEL((int64_t r) {
-      D* o = out + od(r * L);
-      const S* x = in + is(r * L);
-      if (ds == 1 && ss == 1)
-        for (int64_t j = 0; j < L; ++j) o[j] = D(x[j]);
-      else
-        for (int64_t j = 0; j < L; ++j) o[j * ds] = D(x[j * ss]);
-    }), L);
-    return;
-  }
+  if (!dst.device().is_cuda() && dst.dim() >= 2)
+    return cpu_rows(dst, out, in, od, is, [](D& o, S x) { o = D(x); });
   parallel_for(dst.device(), dst.numel(), VPS_KERNEL((int64_t i) { out[od(i)] = D(in[is(i)]); }));
 }
 
@@ -125,15 +130,8 @@ void add_into(const Tensor& dst, const Tensor& src) {
       parallel_for(dst.device(), dst.numel(), VPS_KERNEL((int64_t i) { o[i] += x[i]; }));
       return;
     }
-    if (!dst.device().is_cuda() && dst.dim() >= 2) {  // CPU: rows of the last dimension, as copy_typed
-      const int64_t L = dst.shape().back(), ds = od.stride[od.ndim - 1], ss = is.stride[is.ndim - 1];
-      parallel_for(dst.device(), dst.numel() / L, VPS_KERNEL((int64_t r) {
-        scalar_t* o = out + od(r * L);
-        const scalar_t* x = in + is(r * L);
-        for (int64_t j = 0; j < L; ++j) o[j * ds] += x[j * ss];
-      }), L);
-      return;
-    }
+    if (!dst.device().is_cuda() && dst.dim() >= 2)
+      return cpu_rows(dst, out, in, od, is, [](scalar_t& o, scalar_t x) { o += x; });
     parallel_for(dst.device(), dst.numel(), VPS_KERNEL((int64_t i) { out[od(i)] += in[is(i)]; }));
   });
 }

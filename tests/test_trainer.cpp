@@ -255,11 +255,11 @@ TEST(GradNorms, ByModuleAddUpToTheTotal) {
   a.set_grad(Tensor::from_vector<float>({3, 4}, {2}));
   b.set_grad(Tensor::from_vector<float>({12}, {1}));
   auto n = train::grad_norms_by_module({{"backbone.conv1.weight", a}, {"backbone.bn1.bias", b}, {"track_head.fcs.0.bias", c}});
-  EXPECT_DOUBLE_EQ(n.at("backbone"), 13.0);
-  EXPECT_EQ(n.count("track_head"), 0u);
-  EXPECT_DOUBLE_EQ(n.at(""), 13.0);
+  EXPECT_DOUBLE_EQ(n.by_module.at("backbone"), 13.0);
+  EXPECT_EQ(n.by_module.count("track_head"), 0u);
+  EXPECT_DOUBLE_EQ(n.total, 13.0);
   c.set_grad(Tensor::from_vector<float>({0, 0, 84}, {3}));
   n = train::grad_norms_by_module({{"backbone.conv1.weight", a}, {"backbone.bn1.bias", b}, {"track_head.fcs.0.bias", c}});
-  EXPECT_DOUBLE_EQ(n.at("track_head"), 84.0);
-  EXPECT_DOUBLE_EQ(n.at(""), 85.0);
+  EXPECT_DOUBLE_EQ(n.by_module.at("track_head"), 84.0);
+  EXPECT_DOUBLE_EQ(n.total, 85.0);
 }

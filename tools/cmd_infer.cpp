@@ -65,6 +65,9 @@ int run_infer(const std::vector<std::string>& args) {
   const std::string& out_dir = plan.out_dir;
   std::vector<std::string> dump = f.get("dump").empty() ? std::vector<std::string>{} : f.get_list("dump", vps::infer::dump_names());
   int64_t limit = f.get_int64("stuff-area-limit", 0, int64_t(1) << 40);
+  vps::infer::UnifyRules unify;  // the flags are checked before the model is built
+  unify.stuff_majority = f.get_double("stuff-majority", 0, 2);
+  unify.ids_by_instance = f.get_choice("object-ids", {"vpsnet", "instance"}) == "instance";
   auto model = std::dynamic_pointer_cast<vps::models::VPSNetTrack>(vps::models::build_model_from_file(f.get("config")));
   VPS_CHECK(model, "vps infer: ", f.get("config"), " does not build a VPSNetTrack model");
   vps::models::LoadOptions lo;
@@ -74,10 +77,7 @@ int run_infer(const std::vector<std::string>& args) {
   vps::infer::InferOptions o;
   o.split = split;
   o.stuff_area_limit = limit;
-  o.unify.stuff_majority = f.get_double("stuff-majority", 0, 2);
-  VPS_CHECK(f.get("object-ids") == "vpsnet" || f.get("object-ids") == "instance",
-            "vps infer: --object-ids must be vpsnet or instance, got '", f.get("object-ids"), "'");
-  o.unify.ids_by_instance = f.get("object-ids") == "instance";
+  o.unify = unify;
   o.force = f.on("force");
   o.dump = dump;
   o.vis = f.on("vis");

@@ -97,19 +97,18 @@ void clip_grads_to(const std::vector<Tensor>& params, double max_norm, double to
     }
 }
 
-std::map<std::string, double> grad_norms_by_module(const std::vector<std::pair<std::string, Tensor>>& named) {
+GradNorms grad_norms_by_module(const std::vector<std::pair<std::string, Tensor>>& named) {
   autograd::NoGradGuard ng;
-  std::map<std::string, double> sq;
-  double total2 = 0;
+  GradNorms r;
   for (auto& [name, p] : named) {
     if (!p.grad().defined()) continue;
     double v = grad_sq_norm(p.grad());
-    sq[name.substr(0, name.find('.'))] += v;
-    total2 += v;
+    r.by_module[name.substr(0, name.find('.'))] += v;
+    r.total += v;
   }
-  for (auto& [k, v] : sq) v = std::sqrt(v);
-  sq[""] = std::sqrt(total2);
-  return sq;
+  for (auto& [k, v] : r.by_module) v = std::sqrt(v);
+  r.total = std::sqrt(r.total);
+  return r;
 }
 
 double LrSchedule::lr_at(int64_t it) const {

@@ -45,10 +45,14 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm);
 // The same with the total norm given (computed once for the log by grad_norms_by_module).
 void clip_grads_to(const std::vector<Tensor>& params, double max_norm, double total);
 
-// L2 norms of the gradients of each top-level module (the first component of a parameter's name:
-// backbone, neck, rpn_head, ..., track_head), and under "" the norm of all of them together. Each loss
-// reaches the parameters through its own head first, so a spike shows where it came from.
-std::map<std::string, double> grad_norms_by_module(const std::vector<std::pair<std::string, Tensor>>& named);
+// L2 norm of all gradients together and of each top-level module's (the first component of a
+// parameter's name: backbone, neck, rpn_head, ..., track_head). Each loss reaches the parameters through
+// its own head first, so a spike shows where it came from.
+struct GradNorms {
+  double total = 0;
+  std::map<std::string, double> by_module;
+};
+GradNorms grad_norms_by_module(const std::vector<std::pair<std::string, Tensor>>& named);
 
 // mmcv's step policy with linear warmup: regular = base_lr * gamma^(number of steps <= it);
 // for it < warmup_iters: regular * (warmup_ratio + (1 - warmup_ratio) * it / warmup_iters).

@@ -85,9 +85,9 @@ StepRecord Trainer::step(const std::vector<models::Batch>& micro_batches) {
   for (size_t i = 0; i < params.size() && micro_batches.size() > 1; ++i)
     if (sum[i].defined()) params[i].set_grad(sum[i]);
   average_gradients(r.values, r.total_loss);
-  r.grad_norms = grad_norms_by_module(model_->named_parameters());
-  r.grad_norm = r.grad_norms[""];
-  r.grad_norms.erase("");
+  GradNorms norms = grad_norms_by_module(model_->named_parameters());
+  r.grad_norm = norms.total;
+  r.grad_norms = std::move(norms.by_module);
   // A non-finite gradient (a finite loss can still overflow in backward) is never applied.
   VPS_CHECK(std::isfinite(r.grad_norm), "training stopped at iteration ", iteration_ + 1, ": the gradient norm is ",
             r.grad_norm, opt_.out_dir.empty() ? std::string() : last_checkpoint_note());
