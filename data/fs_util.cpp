@@ -111,7 +111,8 @@ void check_not_over_input(const std::string& out, const std::string& input, cons
   }
 }
 
-void check_output_location(const std::string& dir, const std::vector<std::string>& inputs, const std::string& what) {
+std::string check_output_location(const std::string& dir, const std::vector<std::string>& inputs,
+                                  const std::string& what) {
   VPS_CHECK(!dir.empty(), what, ": empty path");
   std::error_code ec;
   fs::path target = fs::weakly_canonical(fs::absolute(dir), ec);
@@ -124,12 +125,12 @@ void check_output_location(const std::string& dir, const std::vector<std::string
   }
   VPS_CHECK(!protected_dir, what, " '", dir, "' is the root, the working directory or one of its parents");
   for (const std::string& in : inputs) check_not_over_input(dir, in, what);
+  return target.string();
 }
 
 OutputDir::OutputDir(const std::string& dir, bool replace, const std::vector<std::string>& inputs) : dir_(dir) {
-  check_output_location(dir, inputs, "output folder");
+  const fs::path target = check_output_location(dir, inputs, "output folder");
   std::error_code ec;
-  fs::path target = fs::weakly_canonical(fs::absolute(dir), ec);
   if (fs::exists(target, ec)) {
     VPS_CHECK(fs::is_directory(target, ec), "output folder '", dir, "' exists and is not a folder");
     bool empty = fs::is_empty(target, ec);

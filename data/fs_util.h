@@ -39,8 +39,9 @@ void check_replaceable(const std::string& dir, const std::string& what);
 // Refuses an output folder that is an input or holds one (replacing it would delete the input).
 void check_not_over_input(const std::string& out, const std::string& input, const std::string& what);
 // Both checks an output folder needs before anything is written: not the root, the working directory or
-// one of its parents, and not over any of `inputs`.
-void check_output_location(const std::string& dir, const std::vector<std::string>& inputs, const std::string& what);
+// one of its parents, and not over any of `inputs`. Returns the folder's absolute, normalised path.
+std::string check_output_location(const std::string& dir, const std::vector<std::string>& inputs,
+                                  const std::string& what);
 
 // A folder of outputs written as one set: everything goes into a temporary sibling folder
 // (<dir>.tmp.<pid>) and commit() renames it into place, so a failure leaves the previous folder or

@@ -54,7 +54,7 @@ int run_train(const std::vector<std::string>& args) {
   auto model = vps::models::build_model(rc.model);
   vps::train::RunLock lock;  // held until the command returns
   const std::string ckpt = vps::train::prepare_run_folder(run, rc.resolved, f.on("resume"), f.on("force"), root,
-                                                          {f.get("data"), f.get("weights"), f.get("config")}, &lock);
+                                                          {f.get("data"), f.get("weights"), f.get("config")}, lock);
   comm->barrier("the run folder " + run);  // rank 0 has cleared and created it
   if (!f.get("weights").empty()) vps::train::load_initial_weights(*model, f.get("weights"), root);
   vps::data::CityscapesVps ds(f.get("data"), rc.split, rc.format);

@@ -17,7 +17,8 @@
 
 namespace vps::train {
 
-RunLock::RunLock(const std::string& run) {
+void RunLock::acquire(const std::string& run) {
+  VPS_CHECK(fd_ < 0, "RunLock: acquired twice (", run, ")");
   data::make_dirs(run);
   fd_ = ::open(run.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   VPS_CHECK(fd_ >= 0, "cannot open the run folder '", run, "': ", std::strerror(errno));
@@ -32,19 +33,11 @@ RunLock::~RunLock() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-RunLock& RunLock::operator=(RunLock&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = o.fd_, o.fd_ = -1;
-  }
-  return *this;
-}
-
 std::string prepare_run_folder(const std::string& run, const nlohmann::json& resolved, bool resume, bool force,
-                               bool root, const std::vector<std::string>& inputs, RunLock* lock) {
+                               bool root, const std::vector<std::string>& inputs, RunLock& lock) {
   const std::string ckpt = data::join_path(run, "checkpoint.safetensors");
   data::check_output_location(run, inputs, "the run folder");
-  if (root && lock && (!resume || data::path_exists(run))) *lock = RunLock(run);
+  if (root && (!resume || data::path_exists(run))) lock.acquire(run);
   if (resume) {
     VPS_CHECK(data::path_exists(ckpt), "vps train --resume: no checkpoint ", ckpt);
   } else if (root && data::path_exists(run) && !data::list_files(run, "").empty()) {

@@ -19,12 +19,11 @@ namespace vps::train {
 class RunLock {
  public:
   RunLock() = default;
-  explicit RunLock(const std::string& run);  // creates the folder if missing
+  explicit RunLock(const std::string& run) { acquire(run); }
   ~RunLock();
-  RunLock(RunLock&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-  RunLock& operator=(RunLock&& o) noexcept;
   RunLock(const RunLock&) = delete;
   RunLock& operator=(const RunLock&) = delete;
+  void acquire(const std::string& run);  // creates the folder if missing; once per lock
 
  private:
   int fd_ = -1;
@@ -33,10 +32,10 @@ class RunLock {
 // The run folder `run`: with `resume` its checkpoint must exist; otherwise a non-empty folder is
 // refused unless `force`, which empties it (rank 0 only, `root`) if vps made it (data::kOutputMarker).
 // The folder may not be the root, the working directory, one of its parents, or hold any of `inputs`.
-// On rank 0 the folder is locked (RunLock, into `lock`), created, and run/config.json written from
+// On rank 0 the folder is locked (`lock` acquires it), created, and run/config.json written from
 // `resolved`. Returns the checkpoint's path.
 std::string prepare_run_folder(const std::string& run, const nlohmann::json& resolved, bool resume, bool force,
-                               bool root, const std::vector<std::string>& inputs, RunLock* lock);
+                               bool root, const std::vector<std::string>& inputs, RunLock& lock);
 
 // Loads the weights file `path` into `model` by name, not strictly (keys the file lacks keep their
 // initial values); rank 0 prints how many model keys were not in it and the first 20 of them.
