@@ -39,21 +39,6 @@ struct ModelRegistrar {
   ModelRegistrar(const std::string& type, ModuleBuilder builder, bool) { register_module(type, std::move(builder)); }
 };
 
-// Typed access to config values; errors name `where` (e.g. "backbone") and the key.
-namespace cfg {
-int64_t get_int(const nlohmann::json& j, const std::string& key, int64_t def, const std::string& where);
-bool get_bool(const nlohmann::json& j, const std::string& key, bool def, const std::string& where);
-std::string get_string(const nlohmann::json& j, const std::string& key, const std::string& def,
-                       const std::string& where);
-std::vector<int64_t> get_ints(const nlohmann::json& j, const std::string& key, const std::vector<int64_t>& def,
-                              const std::string& where);
-double get_double(const nlohmann::json& j, const std::string& key, double def, const std::string& where);
-std::vector<double> get_doubles(const nlohmann::json& j, const std::string& key, const std::vector<double>& def,
-                                const std::string& where);
-// Throws when `j` is not an object or has a key outside `allowed` (typos must not pass silently).
-void check_keys(const nlohmann::json& j, const std::vector<std::string>& allowed, const std::string& where);
-}  // namespace cfg
-
 }  // namespace vps::models
 
 #define VPS_MODEL_CONCAT_(a, b) a##b

@@ -1,7 +1,10 @@
 #include "train/run_config.h"
 
+#include <cmath>
+
 #include "data/fs_util.h"
 #include "data/panoptic.h"
+#include "models/config_reader.h"
 #include "models/registry.h"
 #include "tensor/check.h"
 
@@ -30,76 +33,98 @@ void set_path(json& cfg, const std::string& key, const json& value) {
   }
 }
 
-json section(const json& j, const char* key) { return j.contains(key) ? j.at(key) : json::object(); }
+// Splits "key=value" (the value read as JSON, else as a string).
+std::pair<std::string, json> parse_override(const std::string& kv) {
+  size_t eq = kv.find('=');
+  VPS_CHECK(eq != std::string::npos && eq > 0, "override '", kv, "': expected key=value");
+  std::string v = kv.substr(eq + 1);
+  json value = json::parse(v, nullptr, false);
+  return {kv.substr(0, eq), value.is_discarded() ? json(v) : value};
+}
 
 }  // namespace
 
 RunConfig run_config(json cfg, const std::string& config_dir, const std::vector<std::string>& overrides) {
-  VPS_CHECK(cfg.is_object() && cfg.contains("model"), "train config: needs a \"model\" entry (a model config path or object)");
-  if (cfg["model"].is_string()) {  // resolve the model path first, so model.* overrides reach its fields
+  VPS_CHECK(cfg.is_object(), "train config: expected an object, got ", cfg.dump());
+  // model=<path or object> replaces the model first, so that model.* overrides reach its fields.
+  std::vector<std::pair<std::string, json>> fields;
+  for (const std::string& kv : overrides) {
+    auto [key, value] = parse_override(kv);
+    if (key == "model") cfg["model"] = value;
+    else fields.emplace_back(key, value);
+  }
+  VPS_CHECK(cfg.contains("model"), "train config: needs a \"model\" entry (a model config path or object)");
+  if (cfg["model"].is_string()) {
     std::string p = cfg["model"];
     if (!data::path_exists(p) && !config_dir.empty() && data::path_exists(data::join_path(config_dir, p)))
       p = data::join_path(config_dir, p);
     cfg["model"] = models::load_config(p);
   }
-  for (const std::string& kv : overrides) {
-    size_t eq = kv.find('=');
-    VPS_CHECK(eq != std::string::npos && eq > 0, "override '", kv, "': expected key=value");
-    std::string v = kv.substr(eq + 1);
-    json value = json::parse(v, nullptr, false);
-    set_path(cfg, kv.substr(0, eq), value.is_discarded() ? json(v) : value);
-  }
-  models::cfg::check_keys(cfg, {"model", "data", "optimizer", "schedule", "max_iters", "checkpoint_every", "log_every",
-                               "seed", "accumulate"}, "train config");
+  for (auto& [key, value] : fields) set_path(cfg, key, value);
+
+  models::cfg::Reader r(cfg, "train config");
+  r.accept({"model"});  // read by the model's builder, which refuses its own unknown keys
   RunConfig rc;
   rc.model = cfg["model"];
   rc.resolved = cfg;
-  const uint64_t seed = uint64_t(models::cfg::get_int(cfg, "seed", 0, "train config"));
-  json d = section(cfg, "data");
-  models::cfg::check_keys(d, {"format", "split", "ref_offsets", "scale", "scale_ratio_range", "crop_size", "flip", "flow"},
-                          "data");
-  rc.split = models::cfg::get_string(d, "split", "train", "data");
-  rc.format = data::dataset_format_from_string(models::cfg::get_string(d, "format", "cityscapes_vps", "data"),
-                                               "train config data.format");
-  std::vector<int64_t> offs = models::cfg::get_ints(d, "ref_offsets", {-1, 1}, "data");
+  const uint64_t seed = uint64_t(r.get_int("seed", 0));
+  models::cfg::Reader d = r.section("data");
+  rc.split = d.get_string("split", "train");
+  rc.format = data::dataset_format_from_string(d.get_string("format", "cityscapes_vps"), "train config data.format");
+  std::vector<int64_t> offs = d.get_ints("ref_offsets", {-1, 1});
   rc.data.ref_offsets.assign(offs.begin(), offs.end());
-  rc.data.scale = models::cfg::get_double(d, "scale", 1.0, "data");
-  rc.data.flip = models::cfg::get_bool(d, "flip", true, "data");
+  rc.data.scale = d.get_double("scale", 1.0);
+  rc.data.flip = d.get_bool("flip", true);
   // data.flow: false (none), true (<data>/<split>/flow, e.g. vps synth --flow-offsets) or a folder
-  if (d.contains("flow") && d["flow"].is_string()) rc.flow = d["flow"].get<std::string>();
-  else if (models::cfg::get_bool(d, "flow", false, "data")) rc.flow = "<split>";
-  std::vector<double> ratio = models::cfg::get_doubles(d, "scale_ratio_range", {}, "data");
+  const json* flow = d.raw("flow");
+  if (flow && flow->is_string()) rc.flow = flow->get<std::string>();
+  else if (d.get_bool("flow", false)) rc.flow = "<split>";
+  std::vector<double> ratio = d.get_doubles("scale_ratio_range", {});
   VPS_CHECK(ratio.empty() || ratio.size() == 2, "train config: data.scale_ratio_range must be [lo, hi], got ",
             ratio.size(), " numbers");
   if (ratio.size() == 2) rc.data.scale_ratio_lo = ratio[0], rc.data.scale_ratio_hi = ratio[1];
-  std::vector<int64_t> crop = models::cfg::get_ints(d, "crop_size", {}, "data");
+  std::vector<int64_t> crop = d.get_ints("crop_size", {});
   VPS_CHECK(crop.empty() || crop.size() == 2, "train config: data.crop_size must be [height, width], got ",
             crop.size(), " numbers");
   if (crop.size() == 2) rc.data.crop_h = crop[0], rc.data.crop_w = crop[1];
   rc.data.seed = seed;
-  json o = section(cfg, "optimizer");
-  models::cfg::check_keys(o, {"lr", "momentum", "weight_decay", "clip_grad_norm"}, "optimizer");
+  models::cfg::Reader o = r.section("optimizer");
   TrainerOptions& t = rc.trainer;
-  t.sgd.lr = models::cfg::get_double(o, "lr", 0.01, "optimizer");
-  t.sgd.momentum = models::cfg::get_double(o, "momentum", 0.9, "optimizer");
-  t.sgd.weight_decay = models::cfg::get_double(o, "weight_decay", 1e-4, "optimizer");
-  t.clip_grad_norm = models::cfg::get_double(o, "clip_grad_norm", 35.0, "optimizer");
-  json s = section(cfg, "schedule");
-  models::cfg::check_keys(s, {"warmup_iters", "warmup_ratio", "steps", "gamma"}, "schedule");
+  t.sgd.lr = o.get_double("lr", 0.01);
+  t.sgd.momentum = o.get_double("momentum", 0.9);
+  t.sgd.weight_decay = o.get_double("weight_decay", 1e-4);
+  t.clip_grad_norm = o.get_double("clip_grad_norm", 35.0);
+  models::cfg::Reader s = r.section("schedule");
   t.schedule.base_lr = t.sgd.lr;
-  t.schedule.warmup_iters = models::cfg::get_int(s, "warmup_iters", 500, "schedule");
-  t.schedule.warmup_ratio = models::cfg::get_double(s, "warmup_ratio", 1.0 / 3, "schedule");
-  t.schedule.steps = models::cfg::get_ints(s, "steps", {}, "schedule");
-  t.schedule.gamma = models::cfg::get_double(s, "gamma", 0.1, "schedule");
-  t.max_iters = models::cfg::get_int(cfg, "max_iters", 1000, "train config");
-  t.checkpoint_every = models::cfg::get_int(cfg, "checkpoint_every", 500, "train config");
-  rc.log_every = models::cfg::get_int(cfg, "log_every", 10, "train config");
+  t.schedule.warmup_iters = s.get_int("warmup_iters", 500);
+  t.schedule.warmup_ratio = s.get_double("warmup_ratio", 1.0 / 3);
+  t.schedule.steps = s.get_ints("steps", {});
+  t.schedule.gamma = s.get_double("gamma", 0.1);
+  t.max_iters = r.get_int("max_iters", 1000);
+  t.checkpoint_every = r.get_int("checkpoint_every", 500);
+  rc.log_every = r.get_int("log_every", 10);
   t.seed = seed;
-  t.accumulate = models::cfg::get_int(cfg, "accumulate", 1, "train config");
-  VPS_CHECK(t.max_iters >= 1 && t.checkpoint_every >= 0 && rc.log_every >= 1 && t.sgd.lr > 0 && t.clip_grad_norm >= 0 &&
-                t.accumulate >= 1 && t.accumulate <= 4096,
-            "train config: max_iters >= 1, checkpoint_every >= 0, log_every >= 1, optimizer.lr > 0, "
-            "clip_grad_norm >= 0 and accumulate in 1..4096 required");
+  t.accumulate = r.get_int("accumulate", 1);
+  r.finish();
+  VPS_CHECK(t.max_iters >= 1 && t.checkpoint_every >= 0 && rc.log_every >= 1 && t.accumulate >= 1 &&
+                t.accumulate <= 4096,
+            "train config: max_iters >= 1, checkpoint_every >= 0, log_every >= 1 and accumulate in 1..4096 required");
+  // Every learning rate the schedule can reach must be positive and finite: lr > 0, a warmup that starts
+  // above 0 and at most at lr, a decay factor gamma in (0, 1].
+  VPS_CHECK(t.sgd.lr > 0 && std::isfinite(t.sgd.lr), "train config: optimizer.lr must be a positive number, got ",
+            t.sgd.lr);
+  VPS_CHECK(t.schedule.warmup_ratio > 0 && t.schedule.warmup_ratio <= 1,
+            "train config: schedule.warmup_ratio must be in (0, 1], got ", t.schedule.warmup_ratio);
+  VPS_CHECK(t.schedule.gamma > 0 && t.schedule.gamma <= 1, "train config: schedule.gamma must be in (0, 1], got ",
+            t.schedule.gamma);
+  VPS_CHECK(t.schedule.warmup_iters >= 0, "train config: schedule.warmup_iters must be >= 0, got ",
+            t.schedule.warmup_iters);
+  VPS_CHECK(t.sgd.momentum >= 0 && t.sgd.momentum < 1, "train config: optimizer.momentum must be in [0, 1), got ",
+            t.sgd.momentum);
+  VPS_CHECK(t.sgd.weight_decay >= 0 && std::isfinite(t.sgd.weight_decay),
+            "train config: optimizer.weight_decay must be >= 0, got ", t.sgd.weight_decay);
+  VPS_CHECK(t.clip_grad_norm >= 0 && std::isfinite(t.clip_grad_norm),
+            "train config: optimizer.clip_grad_norm must be >= 0 (0: off), got ", t.clip_grad_norm);
   return rc;
 }
 

@@ -1,5 +1,6 @@
 #include "models/backbone/resnet_fpn.h"
 
+#include "models/config_reader.h"
 #include "models/registry.h"
 #include "tensor/check.h"
 
@@ -31,55 +32,71 @@ nn::NamedTensors name_features(const std::vector<int>& idx, const std::vector<Te
 
 namespace {
 
-DType dtype_of(const nlohmann::json& j, const std::string& where) {
-  std::string d = cfg::get_string(j, "dtype", "f32", where);
-  VPS_CHECK(d == "f32" || d == "f64", "config ", where, ".dtype: expected \"f32\" or \"f64\", got \"", d, "\"");
+DType dtype_of(cfg::Reader& r, const std::string& def) {
+  std::string d = r.get_string("dtype", def);
+  VPS_CHECK(d == "f32" || d == "f64", "config ", r.where(), ".dtype: expected \"f32\" or \"f64\", got \"", d, "\"");
   return d == "f64" ? DType::f64 : DType::f32;
+}
+
+// Reads a whole config object through `read` and refuses the keys it did not read.
+template <class Read>
+auto read_all(const nlohmann::json& j, const std::string& where, Read read) {
+  cfg::Reader r(j, where);
+  auto out = read(r);
+  r.finish();
+  return out;
 }
 
 }  // namespace
 
-ResNetOptions resnet_options_from_json(const nlohmann::json& j, const std::string& w) {
-  cfg::check_keys(j, {"type", "depth", "base_width", "in_channels", "frozen_stages", "norm_eval", "out_indices",
-                      "dtype", "seed", "style", "num_stages", "stage_blocks"}, w);
-  VPS_CHECK(cfg::get_string(j, "style", "pytorch", w) == "pytorch", "config ", w,
+ResNetOptions resnet_options(cfg::Reader& r, const std::string& default_dtype) {
+  r.accept({"type"});
+  VPS_CHECK(r.get_string("style", "pytorch") == "pytorch", "config ", r.where(),
             ".style: only \"pytorch\" (stride on the 3x3 conv) is supported");
-  VPS_CHECK(cfg::get_int(j, "num_stages", 4, w) == 4, "config ", w, ".num_stages: only 4 is supported");
+  VPS_CHECK(r.get_int("num_stages", 4) == 4, "config ", r.where(), ".num_stages: only 4 is supported");
   ResNetOptions o;
-  o.depth = int(cfg::get_int(j, "depth", o.depth, w));
-  o.base_width = cfg::get_int(j, "base_width", o.base_width, w);
-  o.in_channels = cfg::get_int(j, "in_channels", o.in_channels, w);
-  o.frozen_stages = int(cfg::get_int(j, "frozen_stages", o.frozen_stages, w));
-  o.norm_eval = cfg::get_bool(j, "norm_eval", o.norm_eval, w);
-  std::vector<int64_t> oi = cfg::get_ints(j, "out_indices", {0, 1, 2, 3}, w);
+  o.depth = int(r.get_int("depth", o.depth));
+  o.base_width = r.get_int("base_width", o.base_width);
+  o.in_channels = r.get_int("in_channels", o.in_channels);
+  o.frozen_stages = int(r.get_int("frozen_stages", o.frozen_stages));
+  o.norm_eval = r.get_bool("norm_eval", o.norm_eval);
+  std::vector<int64_t> oi = r.get_ints("out_indices", {0, 1, 2, 3});
   o.out_indices.assign(oi.begin(), oi.end());
-  std::vector<int64_t> sb = cfg::get_ints(j, "stage_blocks", {}, w);
+  std::vector<int64_t> sb = r.get_ints("stage_blocks", {});
   o.stage_blocks.assign(sb.begin(), sb.end());
-  o.dtype = dtype_of(j, w);
-  o.seed = uint64_t(cfg::get_int(j, "seed", 0, w));
+  o.dtype = dtype_of(r, default_dtype);
+  o.seed = uint64_t(r.get_int("seed", 0));
   return o;
+}
+
+FPNOptions fpn_options(cfg::Reader& r, const std::string& default_dtype) {
+  r.accept({"type"});
+  FPNOptions o;
+  o.in_channels = r.get_ints("in_channels", {});
+  o.out_channels = r.get_int("out_channels", o.out_channels);
+  o.num_outs = int(r.get_int("num_outs", o.num_outs));
+  o.dtype = dtype_of(r, default_dtype);
+  o.seed = uint64_t(r.get_int("seed", 1));
+  return o;
+}
+
+ResNetOptions resnet_options_from_json(const nlohmann::json& j, const std::string& w) {
+  return read_all(j, w, [](cfg::Reader& r) { return resnet_options(r); });
 }
 
 FPNOptions fpn_options_from_json(const nlohmann::json& j, const std::string& w) {
-  cfg::check_keys(j, {"type", "in_channels", "out_channels", "num_outs", "dtype", "seed"}, w);
-  FPNOptions o;
-  o.in_channels = cfg::get_ints(j, "in_channels", {}, w);
-  o.out_channels = cfg::get_int(j, "out_channels", o.out_channels, w);
-  o.num_outs = int(cfg::get_int(j, "num_outs", o.num_outs, w));
-  o.dtype = dtype_of(j, w);
-  o.seed = uint64_t(cfg::get_int(j, "seed", 1, w));
-  return o;
+  return read_all(j, w, [](cfg::Reader& r) { return fpn_options(r); });
 }
 
 std::shared_ptr<ResNetFPN> build_resnet_fpn(const nlohmann::json& c) {
-  cfg::check_keys(c, {"type", "dtype", "backbone", "neck"}, "ResNetFPN");
-  // Absent sections take the defaults (ResNet-50, FPN 256 x 5 on the backbone's channels).
-  nlohmann::json b = c.value("backbone", nlohmann::json::object()), n = c.value("neck", nlohmann::json::object());
-  if (c.contains("dtype")) {  // top-level dtype applies to both unless they set their own
-    if (b.is_object() && !b.contains("dtype")) b["dtype"] = c.at("dtype");
-    if (n.is_object() && !n.contains("dtype")) n["dtype"] = c.at("dtype");
-  }
-  return std::make_shared<ResNetFPN>(resnet_options_from_json(b, "backbone"), fpn_options_from_json(n, "neck"));
+  return read_all(c, "ResNetFPN", [](cfg::Reader& r) {
+    r.accept({"type"});
+    // Absent sections take the defaults (ResNet-50, FPN 256 x 5 on the backbone's channels); a top-level
+    // dtype applies to both unless they set their own.
+    std::string dtype = r.get_string("dtype", "f32");
+    cfg::Reader b = r.section("backbone"), n = r.section("neck");
+    return std::make_shared<ResNetFPN>(resnet_options(b, dtype), fpn_options(n, dtype));
+  });
 }
 
 int fold_batch_norms(nn::Module& m) {

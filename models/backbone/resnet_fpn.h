@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "layers/module.h"
+#include "models/config_reader.h"
 #include "models/backbone/fpn.h"
 #include "models/backbone/resnet.h"
 
@@ -23,7 +24,10 @@ class ResNetFPN : public nn::Module {
   std::shared_ptr<FPN> neck;
 };
 
-// Options from a config object (keys as the struct fields; unknown keys are an error naming them).
+// Options from a config section (keys as the struct fields); `default_dtype` when it sets no "dtype".
+ResNetOptions resnet_options(cfg::Reader& r, const std::string& default_dtype = "f32");
+FPNOptions fpn_options(cfg::Reader& r, const std::string& default_dtype = "f32");
+// The same from a whole config object: a key nothing read is an error naming it.
 ResNetOptions resnet_options_from_json(const nlohmann::json& j, const std::string& where = "backbone");
 FPNOptions fpn_options_from_json(const nlohmann::json& j, const std::string& where = "neck");
 // Config {"type": "ResNetFPN", "dtype": "f32"|"f64", "backbone": {...}, "neck": {...}}; the neck's

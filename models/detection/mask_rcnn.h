@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "layers/module.h"
+#include "models/config_reader.h"
 #include "models/model.h"
 #include "models/detection/bbox_head.h"
 #include "models/detection/det_targets.h"
@@ -94,7 +95,10 @@ class MaskRCNN : public Model {
   MaskRCNNOptions opt_;
 };
 
-// Options from a config object (see configs/mask_rcnn_r50_fpn.json); unknown keys are errors naming them.
+// Options from a config (see configs/mask_rcnn_r50_fpn.json): mask_rcnn_options reads Mask R-CNN's
+// sections of a larger config (VPSNet-Track's), the _from_json form a whole one, refusing any key it
+// did not read.
+MaskRCNNOptions mask_rcnn_options(cfg::Reader& cfg);
 MaskRCNNOptions mask_rcnn_options_from_json(const nlohmann::json& cfg);
 
 }  // namespace vps::models

@@ -3,6 +3,7 @@
 #include "autograd/grad_mode.h"
 #include "layers/flow_ops.h"
 #include "layers/interpolate.h"
+#include "models/config_reader.h"
 #include "models/registry.h"
 #include "ops/ops.h"
 #include "tensor/check.h"
@@ -88,9 +89,11 @@ Tensor compute_flow(const FlowNet2& net, const Tensor& img, const Tensor& ref_im
 
 // `vps inspect FILE --model FlowNet2` and weight checks: {"type": "FlowNet2", "width_divisor": 1}.
 VPS_REGISTER_MODULE("FlowNet2", [](const nlohmann::json& c) -> std::shared_ptr<nn::Module> {
-  cfg::check_keys(c, {"type", "width_divisor"}, "FlowNet2");
+  cfg::Reader r(c, "FlowNet2");
+  r.accept({"type"});
   FlowNetOptions o;
-  o.width_divisor = cfg::get_int(c, "width_divisor", 1, "FlowNet2");
+  o.width_divisor = r.get_int("width_divisor", 1);
+  r.finish();
   return std::make_shared<FlowNet2>(o);
 });
 
