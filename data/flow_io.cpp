@@ -50,6 +50,13 @@ void check_tensors(const Tensor& flow, const Tensor& valid, const std::string& p
             "pair flow ", path, ": 'valid' must be (1, ", flow.size(1), ", ", flow.size(2), ") like 'flow' ",
             shape_str(flow.shape()), ", got ", valid.defined() ? shape_str(valid.shape()) : "none");
   VPS_CHECK(valid.dtype() == DType::u8, "pair flow ", path, ": 'valid' must be uint8, got ", dtype_name(valid.dtype()));
+  // A NaN or infinite flow would warp to NaN and score or train on it silently: refused on read and write.
+  int64_t bad = first_non_finite(flow);
+  if (bad >= 0) {
+    const int64_t hw = flow.size(1) * flow.size(2);
+    VPS_FAIL("pair flow ", path, ": 'flow' holds a non-finite value (channel ", bad / hw, ", y ",
+             bad % hw / flow.size(2), ", x ", bad % flow.size(2), ")");
+  }
 }
 
 }  // namespace

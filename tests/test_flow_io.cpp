@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 
 #include "data/flow_io.h"
 #include "tensor/io/safetensors.h"
@@ -93,6 +94,15 @@ TEST(FlowIo, BadFilesAreRefusedNamingFileAndKey) {
   PairFlow g = f;
   g.valid = Tensor::zeros({1, 2, 3}, DType::u8);
   expect_error([&] { write_pair_flow(d / "w.safetensors", g, false); }, {"w.safetensors", "[1, 2, 3]"});
+  // Non-finite flow is neither read (it would warp to NaN, be trained on or scored) nor written.
+  Tensor nan_flow = f.flow.clone();
+  nan_flow.data<float>()[2 * 4 + 1 * 4 + 3] = INFINITY;  // channel 1, y 1, x 3
+  save_safetensors(p, {{"flow", nan_flow}, {"valid", f.valid}}, md);
+  expect_error([&] { read_pair_flow(p); }, {p, "non-finite", "channel 1, y 1, x 3"});
+  g = f;
+  g.flow = nan_flow;
+  expect_error([&] { write_pair_flow(d / "w.safetensors", g, true); }, {"w.safetensors", "non-finite"});
+  EXPECT_FALSE(std::filesystem::exists(d / "w.safetensors"));
 }
 
 TEST(FlowIo, AFlowForAnotherPairOrGridIsRefused) {

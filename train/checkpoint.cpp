@@ -40,19 +40,6 @@ void save_checkpoint(const std::string& path, const nn::Module& model, const SGD
   save_safetensors(path, all, meta);
 }
 
-// Index of the first NaN or infinity of a CPU tensor (-1: none; integer tensors have none).
-static int64_t first_non_finite(const Tensor& t) {
-  Tensor c = t.contiguous();
-  auto scan = [&](auto* p) -> int64_t {
-    for (int64_t i = 0; i < c.numel(); ++i)
-      if (!std::isfinite(double(p[i]))) return i;
-    return -1;
-  };
-  if (c.dtype() == DType::f32) return scan(c.data<float>());
-  if (c.dtype() == DType::f64) return scan(c.data<double>());
-  return -1;
-}
-
 CheckpointState load_checkpoint(const std::string& path, nn::Module& model, SGD& optimizer) {
   SafetensorsFile f = read_safetensors(path);
   auto fmt = f.metadata.find("format");

@@ -1,5 +1,6 @@
 #include "tensor/io/tensor_io.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "tensor/io/npy.h"
@@ -15,6 +16,18 @@ RawArray to_raw(const Tensor& t) {
   a.data.resize(c.nbytes());
   if (!a.data.empty()) std::memcpy(a.data.data(), c.raw_data(), a.data.size());
   return a;
+}
+
+int64_t first_non_finite(const Tensor& t) {
+  Tensor c = t.contiguous().cpu();
+  auto scan = [&](auto* p) -> int64_t {
+    for (int64_t i = 0; i < c.numel(); ++i)
+      if (!std::isfinite(double(p[i]))) return i;
+    return -1;
+  };
+  if (c.dtype() == DType::f32) return scan(c.data<float>());
+  if (c.dtype() == DType::f64) return scan(c.data<double>());
+  return -1;
 }
 
 Tensor from_raw(const RawArray& in, Device device) {
