@@ -111,12 +111,25 @@ void check_not_over_input(const std::string& out, const std::string& input, cons
   }
 }
 
+void check_free_disk(const std::string& dir, uint64_t bytes, const std::string& what) {
+  std::error_code ec;
+  const fs::space_info sp = fs::space(dir, ec);
+  if (ec) return;  // unknown (an exotic file system): the writes themselves will say
+  const double mb = 1024.0 * 1024.0;
+  char need[64], have[64];
+  std::snprintf(need, sizeof need, "%.1f MB", double(bytes) / mb);
+  std::snprintf(have, sizeof have, "%.1f MB", double(sp.available) / mb);
+  VPS_CHECK(sp.available >= bytes, what, ": needs at least ", need, " on disk and the file system of '", dir,
+            "' has ", have, " free");
+}
+
 std::string check_output_location(const std::string& dir, const std::vector<std::string>& inputs,
                                   const std::string& what) {
   VPS_CHECK(!dir.empty(), what, ": empty path");
   std::error_code ec;
   fs::path target = fs::weakly_canonical(fs::absolute(dir), ec);
   VPS_CHECK(!ec, what, " '", dir, "': ", ec.message());
+  while (!target.has_filename() && target.has_relative_path()) target = target.parent_path();  // "out/run/"
   fs::path cwd = fs::current_path(ec);
   bool protected_dir = target == target.root_path();
   for (fs::path c = cwd; !protected_dir && !c.empty(); c = c.parent_path()) {
@@ -128,8 +141,10 @@ std::string check_output_location(const std::string& dir, const std::vector<std:
   return target.string();
 }
 
-OutputDir::OutputDir(const std::string& dir, bool replace, const std::vector<std::string>& inputs) : dir_(dir) {
+OutputDir::OutputDir(const std::string& dir, bool replace, const std::vector<std::string>& inputs)
+    : dir_(dir), replace_(replace) {
   const fs::path target = check_output_location(dir, inputs, "output folder");
+  lock_.acquire(target.string());  // before anything is checked or removed
   std::error_code ec;
   if (fs::exists(target, ec)) {
     VPS_CHECK(fs::is_directory(target, ec), "output folder '", dir, "' exists and is not a folder");
@@ -156,6 +171,15 @@ void OutputDir::commit() {
   write_output_marker(tmp_);
   std::error_code ec;
   std::string old;
+  if (fs::exists(dir_, ec) && !fs::is_empty(dir_, ec)) {  // it may have appeared while this command ran
+    const bool ours = path_exists(join_path(dir_, kOutputMarker));
+    if (!replace_ || !ours) {
+      committed_ = true;  // the outputs stay where they are, named below
+      VPS_FAIL("output folder '", dir_, "' was ", ours ? "filled" : "created", " by someone else while this command ran",
+               " and is not replaced", replace_ ? " (it is not a vps output folder)" : " (no --force)",
+               "; this command's outputs are in '", tmp_, "'");
+    }
+  }
   if (fs::exists(dir_, ec)) {  // empty, or replace was asked for
     old = tmp_ + "-old";
     fs::remove_all(old, ec);

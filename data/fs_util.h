@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "data/path_lock.h"
+
 namespace vps::data {
 
 // Reads a whole file; throws vps::Error naming the file when it cannot be opened or read.
@@ -22,6 +24,9 @@ std::vector<std::string> list_files(const std::string& dir, const std::string& s
 // write: refused when empty, absolute, or holding '/', '\\', "..", or a NUL byte, so that no input
 // can reach outside the folder it is joined to. `what` names the file and key for the message.
 const std::string& checked_path_component(const std::string& name, const std::string& what);
+// Refuses (naming `what`, both sizes and the folder) to start writing about `bytes` into `dir` when the
+// file system holding it has less free space: better at once than after minutes of work.
+void check_free_disk(const std::string& dir, uint64_t bytes, const std::string& what);
 // Removes a directory tree (used by tests and by writers cleaning up a failed output).
 void remove_tree(const std::string& dir);
 
@@ -48,7 +53,9 @@ std::string check_output_location(const std::string& dir, const std::vector<std:
 // nothing, never old and new files mixed. An existing non-empty <dir> is refused unless `replace`
 // (the commands' --force), which swaps the whole folder at commit() and is refused for a folder
 // without the marker (one vps did not make) or one that is or holds one of `inputs`; the root, the
-// working directory and its parents are never replaced. commit() writes the marker.
+// working directory and its parents are never replaced. commit() writes the marker. One writer per
+// folder: the constructor locks it (data/path_lock.h) until destruction, and commit() replaces nothing
+// that appeared meanwhile without the marker (its outputs then stay in the temporary folder, named).
 class OutputDir {
  public:
   OutputDir(const std::string& dir, bool replace, const std::vector<std::string>& inputs = {});
@@ -61,7 +68,8 @@ class OutputDir {
 
  private:
   std::string dir_, tmp_;
-  bool committed_ = false;
+  bool replace_ = false, committed_ = false;
+  PathLock lock_;
 };
 
 }  // namespace vps::data

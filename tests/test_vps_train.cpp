@@ -106,19 +106,27 @@ TEST_F(VpsTrain, RefusalsNameWhatIsWrong) {
   EXPECT_TRUE(vps::data::path_exists(*dir_ / "data/panoptic_gt_train_city_vps.json"));
   // one writer per run folder: a run held by another writer is refused at once, resume or not
   {
-    vps::train::RunLock held(*dir_ / "busy");
+    vps::data::PathLock held(*dir_ / "busy");
     r = train("busy", {"max_iters=2", "--resume"});
     EXPECT_EQ(r.rc, 1);
-    EXPECT_TRUE(has(r.err, "in use by another vps train")) << r.err;
+    EXPECT_TRUE(has(r.err, "being written by another process (pid ")) << r.err;
     r = train("busy", {"max_iters=1", "--force"});
     EXPECT_EQ(r.rc, 1);
-    EXPECT_TRUE(has(r.err, "in use by another vps train")) << r.err;
+    EXPECT_TRUE(has(r.err, "being written by another process (pid ")) << r.err;
   }
   r = train("busy", {"max_iters=1", "--force"});  // released: the folder was vps's, so --force empties it
   EXPECT_EQ(r.rc, 0) << r.err;
   r = train("other3", {"--resume"});
   EXPECT_EQ(r.rc, 1);
   EXPECT_TRUE(has(r.err, "no checkpoint")) << r.err;
+  // a run that failed at its start (here: a model whose class count the dataset does not have) leaves
+  // no checkpoint: the corrected command starts afresh without --resume or --force
+  r = train("restart", {"max_iters=1", "data.flow=true"});  // the dataset has no flow folder
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_TRUE(vps::data::path_exists(*dir_ / "restart/config.json"));
+  r = train("restart", {"max_iters=1"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(lines_of(*dir_ / "restart/log.jsonl").size(), 1u);
   // an exploding learning rate: the run stops at the first non-finite loss, naming the step and term,
   // and keeps the last good checkpoint
   r = train("nan", {"max_iters=40", "checkpoint_every=1", "optimizer.lr=1e12", "optimizer.clip_grad_norm=0",
@@ -318,4 +326,16 @@ TEST(VpsTrainEval, EvalEveryLogsVpq) {
   EXPECT_EQ(j["iter"], 4);
   for (const char* k : {"vpq", "vpq_thing", "vpq_stuff"}) EXPECT_TRUE(j[k].is_number()) << k;
   EXPECT_TRUE(vps::data::path_exists(dir / "run/eval_pred/pred.json"));
+  // an evaluation that fails (no such split) stops the run after that step's checkpoint: it resumes
+  r = vps_cli({"train", "--config", "configs/train_vpsnet_tiny.json", "--data", dir / "data", "--out", dir / "run2",
+               "--eval-every", "2", "--eval-split", "test", "max_iters=4", "checkpoint_every=2", "log_every=100",
+               "schedule.warmup_iters=1"});
+  EXPECT_EQ(r.rc, 1);
+  ASSERT_TRUE(vps::data::path_exists(dir / "run2/checkpoint.safetensors"));
+  r = vps_cli({"train", "--config", "configs/train_vpsnet_tiny.json", "--data", dir / "data", "--out", dir / "run2",
+               "--resume", "max_iters=3", "log_every=100", "schedule.warmup_iters=1"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  auto log = lines_of(dir / "run2/log.jsonl");  // steps 1 and 2 before the failure, 3 after the resume
+  ASSERT_EQ(log.size(), 3u);
+  EXPECT_EQ(nlohmann::json::parse(log[2])["iter"], 3);
 }

@@ -46,13 +46,14 @@ int run_train(const std::vector<std::string>& args) {
   const vps::train::LaunchInfo launch = vps::train::launch_info([](const char* n) { return std::getenv(n); });
   std::string backend = f.get_choice("distributed", {"auto", "none", "mpi", "nccl"});
   if (backend == "auto") backend = launch.world > 1 ? "mpi" : "none";
-  VPS_CHECK(backend != "nccl", "vps train --distributed nccl: vps train runs on the CPU (MPI's CPU tensors); "
-            "NCCL is for GPU tensors (train::make_communicator, docs/distributed.md)");
+  if (backend == "nccl")
+    throw vps::cli::UsageError("vps train --distributed nccl: vps train runs on the CPU (MPI's CPU tensors); "
+                               "NCCL is for GPU tensors (train::make_communicator, docs/distributed.md)");
   const double timeout = f.get_double("dist-timeout", 1e-3, 1e7);
   auto comm = vps::train::make_communicator(backend, launch, timeout);
   const bool root = comm->rank() == 0;  // writes the run folder, the log, checkpoints and weights
   auto model = vps::models::build_model(rc.model);
-  vps::train::RunLock lock;  // held until the command returns
+  vps::data::PathLock lock;  // one writer per run folder, held until the command returns
   const std::string ckpt = vps::train::prepare_run_folder(run, rc.resolved, f.on("resume"), f.on("force"), root,
                                                           {f.get("data"), f.get("weights"), f.get("config")}, lock);
   comm->barrier("the run folder " + run);  // rank 0 has cleared and created it

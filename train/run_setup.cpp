@@ -1,12 +1,6 @@
 #include "train/run_setup.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 
 #include "data/fs_util.h"
 #include "data/panoptic.h"
@@ -17,33 +11,23 @@
 
 namespace vps::train {
 
-void RunLock::acquire(const std::string& run) {
-  VPS_CHECK(fd_ < 0, "RunLock: acquired twice (", run, ")");
-  data::make_dirs(run);
-  fd_ = ::open(run.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  VPS_CHECK(fd_ >= 0, "cannot open the run folder '", run, "': ", std::strerror(errno));
-  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-    ::close(fd_);
-    fd_ = -1;
-    VPS_FAIL("the run folder '", run, "' is in use by another vps train (one writer per run folder)");
-  }
-}
-
-RunLock::~RunLock() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
 std::string prepare_run_folder(const std::string& run, const nlohmann::json& resolved, bool resume, bool force,
-                               bool root, const std::vector<std::string>& inputs, RunLock& lock) {
+                               bool root, const std::vector<std::string>& inputs, data::PathLock& lock) {
   const std::string ckpt = data::join_path(run, "checkpoint.safetensors");
-  data::check_output_location(run, inputs, "the run folder");
-  if (root && (!resume || data::path_exists(run))) lock.acquire(run);
+  if (root) lock.acquire(data::check_output_location(run, inputs, "the run folder"));
+  else data::check_output_location(run, inputs, "the run folder");
   if (resume) {
-    VPS_CHECK(data::path_exists(ckpt), "vps train --resume: no checkpoint ", ckpt);
+    VPS_CHECK(data::path_exists(ckpt), "vps train --resume: no checkpoint ", ckpt,
+              " (the run stopped before its first; start it again without --resume)");
   } else if (root && data::path_exists(run) && !data::list_files(run, "").empty()) {
-    VPS_CHECK(force, "vps train: ", run, " is not empty (use --resume to continue it, --force to start afresh)");
-    data::check_replaceable(run, "--force: the run folder");
-    // emptied, not removed: the lock is on the folder itself
+    const bool ours = data::path_exists(data::join_path(run, data::kOutputMarker));
+    if (ours && !data::path_exists(ckpt)) {
+      std::printf("vps train: %s holds no checkpoint (a run that stopped before its first): starting afresh\n",
+                  run.c_str());
+    } else {
+      VPS_CHECK(force, "vps train: ", run, " is not empty (use --resume to continue it, --force to start afresh)");
+      data::check_replaceable(run, "--force: the run folder");
+    }
     for (const std::string& name : data::list_files(run, "")) data::remove_tree(data::join_path(run, name));
   }
   if (root) {
@@ -59,10 +43,8 @@ void load_initial_weights(nn::Module& model, const std::string& path, bool root)
   lo.strict = false;
   KeyReport r = models::load(model, path, lo);
   if (!root) return;
-  std::printf("vps train: initialised from %s; %zu model keys not in it%s\n", path.c_str(), r.missing.size(),
-              r.missing.empty() ? "" : " (they keep their initial values):");
-  for (size_t i = 0; i < r.missing.size() && i < 20; ++i) std::printf("  %s\n", r.missing[i].c_str());
-  if (r.missing.size() > 20) std::printf("  ... and %zu more\n", r.missing.size() - 20);
+  std::printf("vps train: initialised from %s; %zu model keys not in it, %zu of its keys unused\n%s", path.c_str(),
+              r.missing.size(), r.unexpected.size(), models::partial_load_summary(r).c_str());
 }
 
 void check_class_counts(const models::Model& model, const data::CityscapesVps& ds, const std::string& data_dir) {

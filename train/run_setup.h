@@ -8,34 +8,20 @@
 #include <nlohmann/json.hpp>
 
 #include "data/cityscapes_vps.h"
+#include "data/path_lock.h"
 #include "models/model.h"
 
 namespace vps::train {
 
-// One writer per run folder: an exclusive lock on the folder itself (flock on its descriptor, released
-// when the process ends, however it ends), taken before anything in it is read or removed. A second
-// `vps train` of the same folder (two --resume, or a --force beside a running one) stops at once with
-// an error naming the folder.
-class RunLock {
- public:
-  RunLock() = default;
-  explicit RunLock(const std::string& run) { acquire(run); }
-  ~RunLock();
-  RunLock(const RunLock&) = delete;
-  RunLock& operator=(const RunLock&) = delete;
-  void acquire(const std::string& run);  // creates the folder if missing; once per lock
-
- private:
-  int fd_ = -1;
-};
-
 // The run folder `run`: with `resume` its checkpoint must exist; otherwise a non-empty folder is
-// refused unless `force`, which empties it (rank 0 only, `root`) if vps made it (data::kOutputMarker).
-// The folder may not be the root, the working directory, one of its parents, or hold any of `inputs`.
-// On rank 0 the folder is locked (`lock` acquires it), created, and run/config.json written from
-// `resolved`. Returns the checkpoint's path.
+// refused unless `force`, which empties it (rank 0 only, `root`) if vps made it (data::kOutputMarker),
+// or unless it is a vps run folder without a checkpoint (a run that stopped before its first: nothing
+// to resume, so it starts afresh). The folder may not be the root, the working directory, one of its
+// parents, or hold any of `inputs`. On rank 0 the folder is locked first (`lock`: one writer per run
+// folder, a second `vps train` of it stops at once naming the holder), created, and run/config.json
+// written from `resolved`. Returns the checkpoint's path.
 std::string prepare_run_folder(const std::string& run, const nlohmann::json& resolved, bool resume, bool force,
-                               bool root, const std::vector<std::string>& inputs, RunLock& lock);
+                               bool root, const std::vector<std::string>& inputs, data::PathLock& lock);
 
 // Loads the weights file `path` into `model` by name, not strictly (keys the file lacks keep their
 // initial values); rank 0 prints how many model keys were not in it and the first 20 of them.

@@ -156,10 +156,11 @@ void Trainer::run(const SampleFn& samples, const std::function<void(const StepRe
     StepRecord r = step(micro);
     r.data_seconds = data_s;
     if (log) log->write(r);
-    if (on_step) on_step(r);
     bool last = iteration_ == opt_.max_iters;
     if (!opt_.out_dir.empty() && (last || (opt_.checkpoint_every > 0 && iteration_ % opt_.checkpoint_every == 0)))
       save(checkpoint_path());
+    // after the checkpoint: a failing on_step (an --eval-every evaluation) leaves this step resumable
+    if (on_step) on_step(r);
   }
 }
 

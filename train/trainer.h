@@ -60,7 +60,8 @@ class Trainer {
   // The global index of micro-batch j of a step on this rank (see the top of this file).
   int64_t sample_index(int64_t step, int64_t j) const;
   int64_t next_sample_index(int64_t index) const;  // the one this rank takes after `index` (prefetching)
-  // Steps from iteration() to max_iters; `on_step` (optional) sees each record (progress output).
+  // Steps from iteration() to max_iters; `on_step` (optional) sees each record (progress output,
+  // evaluations) after the step's log line and checkpoint are written.
   void run(const SampleFn& samples, const std::function<void(const StepRecord&)>& on_step = {});
 
   // Collective when data-parallel (every rank's random streams go into rank 0's file).
