@@ -96,5 +96,16 @@ TEST(ConfigReader, TrainConfigRangesAndOverrides) {
   EXPECT_TRUE(rc.model.contains("siamtrack"));
   EXPECT_EQ(rc.model["panopticFPN"]["out_channels"], 12);
   EXPECT_EQ(run({"model=siamtrack_tiny.json"}).model["type"], "VPSNetTrack");  // relative to the config's folder
-  test::expect_error([&] { run({"model=configs/no_such.json"}); }, {"no_such.json"});
+  test::expect_error([&] { run({"model=no_such.json"}); }, {"no_such.json", "not found", "configs/no_such.json"});
+  // The shipped train configs name their model relative to their own folder: found from any working directory.
+  const auto cwd = std::filesystem::current_path();
+  std::filesystem::current_path("/");
+  std::string error;
+  try {
+    train::run_config(models::load_config(cwd / "configs/train_demo.json"), (cwd / "configs").string(), {});
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  std::filesystem::current_path(cwd);
+  EXPECT_EQ(error, "");
 }

@@ -48,17 +48,26 @@ RunConfig run_config(json cfg, const std::string& config_dir, const std::vector<
   VPS_CHECK(cfg.is_object(), "train config: expected an object, got ", cfg.dump());
   // model=<path or object> replaces the model first, so that model.* overrides reach its fields.
   std::vector<std::pair<std::string, json>> fields;
+  bool model_from_command_line = false;
   for (const std::string& kv : overrides) {
     auto [key, value] = parse_override(kv);
-    if (key == "model") cfg["model"] = value;
+    if (key == "model") cfg["model"] = value, model_from_command_line = true;
     else fields.emplace_back(key, value);
   }
   VPS_CHECK(cfg.contains("model"), "train config: needs a \"model\" entry (a model config path or object)");
   if (cfg["model"].is_string()) {
-    std::string p = cfg["model"];
-    if (!data::path_exists(p) && !config_dir.empty() && data::path_exists(data::join_path(config_dir, p)))
-      p = data::join_path(config_dir, p);
-    cfg["model"] = models::load_config(p);
+    // A relative path in the train config is relative to its folder (as the shipped configs are written),
+    // one on the command line to the working directory; each falls back to the other.
+    const std::string p = cfg["model"];
+    std::vector<std::string> tries = {p};
+    if (!config_dir.empty() && p.rfind('/', 0) != 0)
+      tries.insert(model_from_command_line ? tries.end() : tries.begin(), data::join_path(config_dir, p));
+    std::string found;
+    for (const std::string& t : tries)
+      if (found.empty() && data::path_exists(t)) found = t;
+    VPS_CHECK(!found.empty(), "train config: model config '", p, "' not found (looked for ", tries[0],
+              tries.size() > 1 ? " and " + tries[1] : std::string(), ")");
+    cfg["model"] = models::load_config(found);
   }
   for (auto& [key, value] : fields) set_path(cfg, key, value);
 
