@@ -1,9 +1,11 @@
 #include "data/synth.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "data/flow_io.h"
 #include "data/fs_util.h"
@@ -226,14 +228,50 @@ void write_split_json(const std::string& root, const std::string& split, const S
 
 }  // namespace
 
+std::string synth_layout_problem(const SynthOptions& opt) {
+  const int64_t splits = int64_t(opt.splits.size()), videos = int64_t(opt.videos) * splits;
+  const int64_t labels = opt.label_every > 0 ? opt.frames / opt.label_every : 0;
+  std::ostringstream os;
+  // The Cityscapes-VPS layout writes a frame's id as video * 10000 + frame and a labelled frame's name
+  // as "VVVV_LLLL_..." (video, running label number): 4 digits each, or the reader refuses or misorders.
+  if (opt.frames > 9999) os << "--frames " << opt.frames << ": at most 9999 (frame ids are video * 10000 + frame)";
+  else if (videos > 9999)
+    os << "--videos " << opt.videos << " x " << splits << " splits = " << videos
+       << " videos: at most 9999 in all (video ids have 4 digits)";
+  else if (videos * labels > 9999)
+    os << videos << " videos x " << labels << " labelled frames (--frames / --label-every) = " << videos * labels
+       << ": at most 9999 labelled frames in all (their running number has 4 digits)";
+  return os.str();
+}
+
+uint64_t synth_disk_bytes_lower_bound(const SynthOptions& opt) {
+  const int64_t labels = opt.frames / opt.label_every, px = int64_t(opt.width) * opt.height;
+  int64_t images = 0, label_maps = 0;  // files written per split, summed
+  for (const std::string& s : opt.splits) {
+    const int64_t all = s != "train" && opt.images == "all" ? opt.frames : 0;
+    images += opt.images == "none" ? 0 : opt.videos * (labels + all);
+    label_maps += s == "test" ? 0 : 2 * opt.videos * labels;  // labelmap + panoptic PNG
+  }
+  // Measured on the default scenes: about 1 byte a pixel for a frame at the default PNG level, 3 bytes
+  // stored; label PNGs about 0.07. Half of that is a safe lower bound.
+  const double per_image = opt.png_level == 0 ? 3.0 : 0.5;
+  return uint64_t(double(px) * (double(images) * per_image + double(label_maps) * 0.03));
+}
+
 void write_synthetic_dataset(const std::string& root, const SynthOptions& opt) {
   VPS_CHECK(opt.videos >= 1 && opt.frames >= 1 && opt.label_every >= 1 && opt.frames >= opt.label_every,
             "vps synth: need videos >= 1 and frames >= label_every >= 1 (got ", opt.videos, ", ", opt.frames, ", ",
             opt.label_every, ")");
   VPS_CHECK(opt.images == "all" || opt.images == "labelled" || opt.images == "none",
             "vps synth: images must be all, labelled or none, got '", opt.images, "'");
+  const std::string problem = synth_layout_problem(opt);
+  VPS_CHECK(problem.empty(), "vps synth: ", problem);
   int labels = opt.frames / opt.label_every;
   const SceneOptions scene{opt.camera_motion, opt.crossing};
+  // Videos are drawn and rendered a few at a time (memory stays that of a few scenes and frames, whatever
+  // the counts); the first failed write stops the rest instead of rendering every remaining frame.
+  const int chunk = std::max(8, 2 * omp_get_max_threads());
+  std::atomic<bool> failed{false};
   int next_vid = 1;
   for (const char* split : {"train", "val", "test"}) {
     if (std::find(opt.splits.begin(), opt.splits.end(), split) == opt.splits.end()) continue;
@@ -245,31 +283,41 @@ void write_synthetic_dataset(const std::string& root, const SynthOptions& opt) {
     bool flows = !opt.flow_offsets.empty() && s != "test";
     if (flows) make_dirs(join_path(root, s + "/flow"));
     IdGenerator gen(opt.seed * 1000003ull + uint64_t(s.size()) * 7919ull + uint64_t(s[0]));
-    std::vector<SceneVideo> videos;
-    std::vector<std::vector<uint32_t>> obj_ids;
     std::vector<int> vids;
-    for (int v = 0; v < opt.videos; ++v, ++next_vid) {
-      videos.emplace_back(opt.width, opt.height, opt.frames, opt.seed * 0x100000001B3ull + uint64_t(next_vid), scene);
-      std::vector<uint32_t> ids(videos.back().objects().size(), 0);
-      for (size_t o = 1; o < ids.size(); ++o) ids[o] = gen.get(videos.back().objects()[o].category);
-      obj_ids.push_back(ids);
-      vids.push_back(next_vid);
-    }
-    std::vector<Task> tasks;
-    for (size_t v = 0; v < videos.size(); ++v)
-      for (int fi = 1; fi <= opt.frames; ++fi)
-        if (fi % opt.label_every == 0 || (s != "train" && opt.images == "all")) tasks.push_back({v, fi});
     std::vector<LabelledFrame> frames(size_t(opt.videos) * labels);
-    parallel_for_each(int64_t(tasks.size()), 0, [&](int64_t t) {
-      const Task& task = tasks[size_t(t)];
-      int fi = task.fi;
-      LabelledFrame scratch;
-      LabelledFrame* lf = fi % opt.label_every == 0 && fi / opt.label_every <= labels
-                              ? &frames[task.video * labels + size_t(fi / opt.label_every - 1)]
-                              : &scratch;
-      write_frame(root, s, opt, videos[task.video], obj_ids[task.video], vids[task.video], fi, labels, lf);
-      if (flows && lf != &scratch) write_frame_flows(root, s, opt, videos[task.video], vids[task.video], fi);
-    });
+    for (int first = 0; first < opt.videos; first += chunk) {
+      std::vector<SceneVideo> videos;
+      std::vector<std::vector<uint32_t>> obj_ids;
+      for (int v = first; v < std::min(opt.videos, first + chunk); ++v, ++next_vid) {
+        videos.emplace_back(opt.width, opt.height, opt.frames, opt.seed * 0x100000001B3ull + uint64_t(next_vid),
+                            scene);
+        std::vector<uint32_t> ids(videos.back().objects().size(), 0);
+        for (size_t o = 1; o < ids.size(); ++o) ids[o] = gen.get(videos.back().objects()[o].category);
+        obj_ids.push_back(ids);
+        vids.push_back(next_vid);
+      }
+      std::vector<Task> tasks;
+      for (size_t v = 0; v < videos.size(); ++v)
+        for (int fi = 1; fi <= opt.frames; ++fi)
+          if (fi % opt.label_every == 0 || (s != "train" && opt.images == "all")) tasks.push_back({v, fi});
+      parallel_for_each(int64_t(tasks.size()), 0, [&](int64_t t) {
+        if (failed.load()) return;
+        const Task& task = tasks[size_t(t)];
+        const size_t video = size_t(first) + task.video;
+        int fi = task.fi;
+        LabelledFrame scratch;
+        LabelledFrame* lf = fi % opt.label_every == 0 && fi / opt.label_every <= labels
+                                ? &frames[video * labels + size_t(fi / opt.label_every - 1)]
+                                : &scratch;
+        try {
+          write_frame(root, s, opt, videos[task.video], obj_ids[task.video], vids[video], fi, labels, lf);
+          if (flows && lf != &scratch) write_frame_flows(root, s, opt, videos[task.video], vids[video], fi);
+        } catch (...) {
+          failed = true;
+          throw;
+        }
+      });
+    }
     write_split_json(root, s, opt, frames, vids);
   }
 }

@@ -23,6 +23,12 @@ struct SynthOptions {
   std::vector<int> flow_offsets;
 };
 
+// Why the Cityscapes-VPS layout cannot encode these counts ("" when it can): at most 9999 frames a video,
+// 9999 videos over the splits and 9999 labelled frames in all (ids and names of 4 digits).
+std::string synth_layout_problem(const SynthOptions& opt);
+// A lower bound of the bytes the dataset takes on disk (PNG sizes measured on the default scenes, halved).
+uint64_t synth_disk_bytes_lower_bound(const SynthOptions& opt);
+
 // Writes the dataset under `root` (created if needed). Video ids are consecutive over the splits in
 // the order train, val, test. Throws vps::Error naming the file on any failure.
 void write_synthetic_dataset(const std::string& root, const SynthOptions& opt);

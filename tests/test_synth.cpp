@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <omp.h>
+
 #include <filesystem>
 #include <map>
 
@@ -7,6 +9,7 @@
 #include "data/image_io.h"
 #include "data/panoptic.h"
 #include "data/synth.h"
+#include "tests/expect_error.h"
 #include "tests/temp_dir.h"
 
 using namespace vps::data;
@@ -84,4 +87,21 @@ TEST(Synth, JsonAgreesWithPngsAndScenesHaveThingsStuffVoidAndCrowd) {
   EXPECT_GT(void_px, 0);
   EXPECT_GT(crowd, 0);
   for (int c : {0, 1, 2, 8, 10, 11, 12, 13}) EXPECT_GT(cats[c], 0) << "category " << c;
+}
+
+// The first failed write stops the dataset: the frames not yet started are not rendered (before, every
+// remaining frame was rendered and written before the error came out).
+TEST(Synth, StopsAtTheFirstFailedWrite) {
+  vps::test::TempDir d;
+  vps::data::SynthOptions o;
+  o.videos = 2;
+  o.frames = 20;
+  o.label_every = 1;
+  o.width = o.height = 32;
+  o.splits = {"train"};
+  const std::string first = vps::data::synth_image_file(1, 1, o);
+  vps::data::make_dirs(d / ("train/img/" + first));  // a folder where the first image goes: its write fails
+  vps::testing::expect_error([&] { vps::data::write_synthetic_dataset(d.path(), o); }, {first});
+  const size_t written = vps::data::list_files(d / "train/img", ".png").size();
+  EXPECT_LT(written, size_t(4 * omp_get_max_threads())) << written << " of 40 frames written after the failure";
 }

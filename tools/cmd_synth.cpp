@@ -52,7 +52,10 @@ int run_synth(const std::vector<std::string>& args) {
   o.crossing = f.on("crossing");
   if (!f.get("flow-offsets").empty())
     for (const std::string& v : f.get_list("flow-offsets")) o.flow_offsets.push_back(parse_offset(v, o.frames));
+  const std::string layout_problem = vps::data::synth_layout_problem(o);
+  if (!layout_problem.empty()) throw vps::cli::UsageError("vps synth: " + layout_problem);
   vps::data::OutputDir out(f.get("out"), f.on("force"));
+  vps::data::check_free_disk(out.path(), vps::data::synth_disk_bytes_lower_bound(o), "vps synth");
   if (f.on("viper-layout") && !o.flow_offsets.empty())
     throw vps::cli::UsageError("vps synth: --flow-offsets is not written in the --viper-layout (Cityscapes-VPS only)");
   if (f.on("viper-layout")) {  // the Cityscapes-VPS tree first, then its VIPER form beside it
