@@ -119,6 +119,10 @@ CityscapesVps::CityscapesVps(const std::string& root, const std::string& split, 
       a.frame_index = int(a.id % 10000);
       std::string w = all_path + " image " + std::to_string(a.id);
       a.file = checked_path_component(json_str(e, "file_name", w), w + " file_name");
+      if (e.contains("width") || e.contains("height")) {
+        a.width = int(json_int(e, "width", w, 1, kMaxSide));
+        a.height = int(json_int(e, "height", w, 1, kMaxSide));
+      }
       all_.push_back(a);
     }
     std::sort(all_.begin(), all_.end(), [](const CvpsAllFrame& a, const CvpsAllFrame& b) { return a.id < b.id; });
@@ -235,7 +239,9 @@ CvpsSample CityscapesVps::load(size_t i) const {
   std::string img_path = image_path(i);
   const CvpsFrame& f = frames_[i];
   CvpsSample s;
-  s.image = read_image(img_path);
+  ImageLimits lim;  // the image must have the size its JSON entry gives (checked before decoding)
+  if (f.width > 0) lim.expect_width = f.width, lim.expect_height = f.height, lim.expect_what = "the dataset's JSON";
+  s.image = read_image(img_path, lim);
   int W = s.image.width, H = s.image.height;
   VPS_CHECK(s.image.channels >= 3 || s.image.channels == 1, img_path, ": unsupported channel count");
   const bool viper = format_ == DatasetFormat::viper;

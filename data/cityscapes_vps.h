@@ -45,6 +45,7 @@ struct CvpsAllFrame {     // one entry of im_all_info_<split>_city_vps.json
   int64_t id = 0;         // video * 10000 + frame index (1-based)
   int video = 0, frame_index = 0;
   std::string file;
+  int width = 0, height = 0;  // when the index gives them (0: unknown)
 };
 
 struct CvpsVideo {

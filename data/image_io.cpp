@@ -30,7 +30,7 @@ Image Image::make(int width, int height, int channels, int bit_depth) {
 void check_image_size(int64_t width, int64_t height, const ImageLimits& lim, const std::string& name) {
   VPS_CHECK(width > 0 && height > 0, "'", name, "': empty image (", width, "x", height, ")");
   VPS_CHECK(width * height <= lim.max_pixels, "'", name, "' declares ", width, "x", height, " pixels, more than the limit of ",
-            lim.max_pixels, " pixels");
+            lim.max_pixels, " pixels", lim.limit_why.empty() ? "" : " (" + lim.limit_why + ")");
   if (lim.expect_width > 0)
     VPS_CHECK(width == lim.expect_width && height == lim.expect_height, "'", name, "' is ", width, "x", height, " but ",
               lim.expect_what.empty() ? std::string("the caller") : lim.expect_what, " says ", lim.expect_width, "x",

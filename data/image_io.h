@@ -27,6 +27,7 @@ struct ImageLimits {
   int64_t max_pixels = int64_t(1) << 27;  // 134M pixels, e.g. 16384 x 8192
   int expect_width = 0, expect_height = 0;  // > 0: the image must have exactly this size
   std::string expect_what;                  // where the expected size comes from, for the message
+  std::string limit_why;                    // why max_pixels is what it is, for the message
 };
 // Throws naming `name` when width x height breaks `lim` (shared by the decoders and callers that
 // know a size before reading, e.g. from a JSON).

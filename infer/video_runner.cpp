@@ -1,6 +1,7 @@
 #include "infer/video_runner.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <unordered_map>
 
@@ -14,6 +15,7 @@
 #include "infer/pan_export.h"
 #include "infer/tracker.h"
 #include "models/weights_io.h"
+#include "tensor/allocator.h"
 #include "tensor/check.h"
 #include "tensor/io/tensor_io.h"
 
@@ -38,6 +40,10 @@ class FrameRunner {
   FrameRunner(models::VPSNetTrack& m, const std::vector<data::Category>& cats, const std::string& out,
               const InferOptions& opt)
       : model_(m), tracker_(*m.track_head), ids_(cats), cats_(cats), out_(out), opt_(opt) {
+    limits_.max_pixels = infer_pixel_limit(opt);
+    limits_.limit_why = opt.max_pixels > 0 ? "--max-pixels"
+                                           : "what half of this machine's memory holds at " +
+                                                 std::to_string(kInferBytesPerPixel) + " bytes a pixel; see --max-pixels";
     data::make_dirs(data::join_path(out_, "pan_pred"));
     if (!opt_.dump.empty()) data::make_dirs(data::join_path(out_, "dump"));
     if (opt_.vis) data::make_dirs(data::join_path(out_, "vis"));
@@ -46,8 +52,11 @@ class FrameRunner {
   void new_video() { ids_.new_video(), first_ = true; }
   // One frame; when `name` is not empty its prediction is written as pan_pred/<name>.png and its
   // pred.json entry returned.
-  nlohmann::json run(const std::string& path, int frame_index, const std::string& name) {
-    data::Image rgb = data::read_image(path);  // decoded once: the input and, with --vis, the overlay
+  nlohmann::json run(const std::string& path, int frame_index, const std::string& name, int expect_w = 0,
+                     int expect_h = 0) {
+    data::ImageLimits lim = limits_;
+    if (expect_w > 0) lim.expect_width = expect_w, lim.expect_height = expect_h, lim.expect_what = "the dataset's JSON";
+    data::Image rgb = data::read_image(path, lim);  // decoded once: the input and, with --vis, the overlay
     models::Frame f;
     f.image = vps::pad_to_multiple(data::normalized_image(rgb, path), 32).to(model_.backbone->conv_dtype()).contiguous();
     f.img_h = rgb.height, f.img_w = rgb.width;
@@ -99,6 +108,7 @@ class FrameRunner {
   std::vector<data::Category> cats_;
   std::string out_;
   InferOptions opt_;
+  data::ImageLimits limits_;
   bool first_ = true;
   std::vector<data::Image> vis_frames_;
 };
@@ -107,6 +117,59 @@ void check_dump_names(const InferOptions& opt) {
   for (const auto& d : opt.dump)
     VPS_CHECK(std::find(dump_names().begin(), dump_names().end(), d) != dump_names().end(), "vps infer: unknown --dump '",
               d, "' (fpn, fcn_output, panoptic_logits, detections)");
+}
+
+}  // namespace
+
+int64_t infer_pixel_limit(const InferOptions& opt) {
+  if (opt.max_pixels > 0) return opt.max_pixels;
+  const uint64_t memory = host_memory_bytes();
+  return memory > 0 ? int64_t(memory / 2 / uint64_t(kInferBytesPerPixel)) : int64_t(1) << 25;
+}
+
+namespace {
+
+// As the JSON writer of pred.json judges it (strict UTF-8: no overlong forms or surrogates).
+bool is_valid_utf8(const std::string& s) {
+  try {
+    (void)nlohmann::json(s).dump();
+    return true;
+  } catch (const nlohmann::json::type_error&) {
+    return false;
+  }
+}
+
+// The name with bytes outside printable ASCII as \xNN (for a message about a name that is not UTF-8).
+std::string escaped(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c < 0x7F) {
+      out.push_back(char(c));
+    } else {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\x%02X", c);
+      out += b;
+    }
+  }
+  return out;
+}
+
+// The output names of --frames files (their stems): refused up front when two files give one name
+// (a.png and a.jpg), a name is empty (".png") or not UTF-8 (pred.json is JSON), naming the files.
+std::vector<std::string> frame_output_names(const std::vector<std::string>& files, const std::string& dir) {
+  std::map<std::string, std::string> first_file;
+  std::vector<std::string> names;
+  for (const std::string& f : files) {
+    std::string stem = f.substr(0, f.rfind('.'));
+    VPS_CHECK(!stem.empty(), "vps infer: ", data::join_path(dir, f), " has no name before its extension: rename it");
+    VPS_CHECK(is_valid_utf8(stem), "vps infer: the file name '", escaped(f), "' in ", dir,
+              " is not UTF-8 (pred.json names frames in UTF-8): rename it");
+    auto [it, fresh] = first_file.emplace(stem, f);
+    VPS_CHECK(fresh, "vps infer: ", it->second, " and ", f, " in ", dir, " would both be written as ", stem,
+              ".png: rename one");
+    names.push_back(stem);
+  }
+  return names;
 }
 
 }  // namespace
@@ -153,7 +216,11 @@ InferStats infer_dataset(models::VPSNetTrack& model, const std::string& data_roo
     for (size_t j : ds.videos()[v].all) {
       const data::CvpsAllFrame& af = ds.all_frames()[j];
       int64_t li = labelled[j];
-      nlohmann::json a = runner.run(ds.all_frame_path(j), af.frame_index, li < 0 ? "" : ds.frames()[size_t(li)].name);
+      // the size the dataset's JSON gives the frame (im_all_info, else the labelled frame's entry)
+      int w = af.width, h = af.height;
+      if (w <= 0 && li >= 0) w = ds.frames()[size_t(li)].width, h = ds.frames()[size_t(li)].height;
+      nlohmann::json a =
+          runner.run(ds.all_frame_path(j), af.frame_index, li < 0 ? "" : ds.frames()[size_t(li)].name, w, h);
       if (li >= 0) annotations[size_t(li)] = a, ++st.written;
       ++st.frames;
       if (opt.progress) opt.progress(st.videos, int64_t(mine.size()), st.frames, total);
@@ -181,6 +248,7 @@ InferStats infer_frames(models::VPSNetTrack& model, const std::string& frames_di
     for (const auto& f : data::list_files(frames_dir, ext)) files.push_back(f);
   std::sort(files.begin(), files.end());
   VPS_CHECK(!files.empty(), "vps infer: ", frames_dir, " holds no .png / .jpg frames");
+  const std::vector<std::string> names = frame_output_names(files, frames_dir);
   data::OutputDir out(out_dir, opt.force, {frames_dir});
   FrameRunner runner(model, data::cityscapes_categories(), out.path(), opt);
   runner.new_video();
@@ -188,8 +256,7 @@ InferStats infer_frames(models::VPSNetTrack& model, const std::string& frames_di
   InferStats st;
   st.videos = 1;
   for (size_t i = 0; i < files.size(); ++i) {
-    std::string stem = files[i].substr(0, files[i].rfind('.'));
-    pred["annotations"].push_back(runner.run(data::join_path(frames_dir, files[i]), int(i + 1), stem));
+    pred["annotations"].push_back(runner.run(data::join_path(frames_dir, files[i]), int(i + 1), names[i]));
     ++st.frames, ++st.written;
     if (opt.progress) opt.progress(0, 1, st.frames, int64_t(files.size()));
   }

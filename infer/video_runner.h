@@ -24,12 +24,21 @@ struct InferOptions {
   // "panoptic_logits", "detections" (boxes, scores, labels, track_ids of the kept detections).
   std::vector<std::string> dump;
   bool vis = false;                 // infer_frames: <out>/vis/<frame>.png overlays and <out>/vis/video.gif
+  // The largest frame read, in pixels; 0: what half of this machine's memory holds at
+  // kInferBytesPerPixel (a frame is refused, named, before it is decoded).
+  int64_t max_pixels = 0;
   // Called after every frame: (videos done, video count, frames done, frame count).
   std::function<void(int64_t, int64_t, int64_t, int64_t)> progress;
   // infer_dataset: shard `shard` of `shards` runs the videos v (in the dataset's order) with
   // v % shards == shard and writes shard.json beside pred.json (infer/shards.h merges them).
   int shard = 0, shards = 1;
 };
+
+// What inference costs per pixel of a frame at its peak: about 215 bytes with the R50 config (a 6000x6000
+// frame took 7.7 GB, measured by the reliability review of issue #24); the default pixel limit follows.
+constexpr int64_t kInferBytesPerPixel = 215;
+// opt.max_pixels, or the default derived from this machine's memory.
+int64_t infer_pixel_limit(const InferOptions& opt);
 
 struct InferStats {
   int64_t videos = 0, frames = 0, written = 0;

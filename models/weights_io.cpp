@@ -52,6 +52,19 @@ KeyReport load_arrays(nn::Module& m, const NamedArrays& arrays, const std::strin
   return r;
 }
 
+std::string partial_load_summary(const KeyReport& r, size_t max_names) {
+  std::string out;
+  auto list = [&](const std::vector<std::string>& keys, const char* what) {
+    if (keys.empty()) return;
+    out += std::to_string(keys.size()) + " " + what + ":\n";
+    for (size_t i = 0; i < keys.size() && i < max_names; ++i) out += "  " + keys[i] + "\n";
+    if (keys.size() > max_names) out += "  ... and " + std::to_string(keys.size() - max_names) + " more\n";
+  };
+  list(r.missing, "model keys not in the file (they keep their initial values)");
+  list(r.unexpected, "keys of the file the model does not use (left unused)");
+  return out;
+}
+
 KeyReport load(nn::Module& m, const std::string& path, const LoadOptions& opt) {
   WeightsFile w = load_weights(path, opt.pth);
   return load_arrays(m, w.arrays, path, opt);

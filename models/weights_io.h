@@ -22,6 +22,11 @@ struct LoadOptions {
   std::vector<std::string> optional_prefixes;
 };
 
+// What a partial (non-strict) load did, for the user: the model keys the file lacks (they keep their
+// initial values) and the file's keys the model does not use (left unused), at most `max_names` of
+// each listed by name, then a count. "" when nothing was missing or unused.
+std::string partial_load_summary(const KeyReport& r, size_t max_names = 20);
+
 // name -> shape of every parameter and buffer of `m` (its state_dict).
 std::map<std::string, std::vector<int64_t>> expected_shapes(const nn::Module& m);
 

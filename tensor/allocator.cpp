@@ -134,8 +134,16 @@ static CachingAllocator& host_cache() {
   return a;
 }
 
+uint64_t host_memory_bytes() {
+  static const uint64_t bytes = [] {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : uint64_t(0);
+  }();
+  return bytes;
+}
+
 void check_host_bytes(size_t nbytes, const char* what) {
-  static const double physical = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGESIZE));
+  static const double physical = double(host_memory_bytes());
   if (physical > 0 && double(nbytes) > physical)
     VPS_FAIL("out of memory: ", what, " needs ", double(nbytes) / 1e9, " GB, more than this machine's ",
              physical / 1e9, " GB");

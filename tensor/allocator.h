@@ -58,6 +58,8 @@ void* allocate_bytes(Device d, size_t nbytes);
 // and the process be killed later. Also what keeps sanitizer builds, whose allocator aborts instead
 // of throwing std::bad_alloc, testing absurd sizes.
 void check_host_bytes(size_t nbytes, const char* what);
+// This machine's physical memory in bytes (0 when the system does not say).
+uint64_t host_memory_bytes();
 void free_bytes(Device d, void* p, size_t nbytes);
 AllocatorStats host_allocator_stats();
 void host_empty_cache();

@@ -216,3 +216,16 @@ TEST(BackboneIO, InferFeaturesOfADetector) {
   test::expect_error([&] { infer::infer_features(resnet_cfg, w, npy, dir.file("g.safetensors")); },
                      {resnet_cfg, "no ResNet `backbone` and FPN `neck`"});
 }
+
+// A partial load says what it let through: the model keys the file lacks and the file's unused keys.
+TEST(WeightsLoad, PartialLoadSummaryListsMissingAndUnusedKeys) {
+  vps::KeyReport r;
+  EXPECT_EQ(vps::models::partial_load_summary(r), "");
+  r.missing = {"a.weight", "b.weight", "c.weight"};
+  r.unexpected = {"track_head.fc.weight"};
+  std::string s = vps::models::partial_load_summary(r, 2);
+  EXPECT_NE(s.find("3 model keys not in the file"), std::string::npos) << s;
+  EXPECT_NE(s.find("  b.weight\n  ... and 1 more"), std::string::npos) << s;
+  EXPECT_NE(s.find("1 keys of the file the model does not use (left unused):\n  track_head.fc.weight"),
+            std::string::npos) << s;
+}

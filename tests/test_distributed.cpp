@@ -316,7 +316,7 @@ TEST(ShardedInference, EqualsSingleProcessByteForByte) {
   r = vps_cli({"infer", "--merge", "--data", dir / "data", "--out", dir / "m3", dir / "shard0", dir / "shard0"});
   EXPECT_TRUE(has(r.err, "shard 0 given twice")) << r.err;
   r = vps_cli(infer("bad", {"--shard", "2/2"}));
-  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.rc, 2);  // a usage error
   EXPECT_TRUE(has(r.err, "--shard '2/2'")) << r.err;
   EXPECT_FALSE(data::path_exists(dir / "m2"));
   if (std::string why = skip_reason(); !why.empty()) GTEST_SKIP() << "the mpirun part: " << why;

@@ -3,8 +3,12 @@
 // reads the result; the export's rules on hand-built maps; bad inputs named, no half-written output.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "data/fs_util.h"
+#include "data/image_io.h"
 #include "data/panoptic.h"
+#include "data/path_lock.h"
 #include "infer/pan_export.h"
 #include "models/registry.h"
 #include "models/weights_io.h"
@@ -56,6 +60,19 @@ TEST(VpsInfer, SynthDatasetEndToEndThroughEval) {
   EXPECT_EQ(r.rc, 1);
   EXPECT_TRUE(has(r.err, victim)) << r.err;
   EXPECT_FALSE(vps::data::path_exists(dir / "pred3"));
+  // a frame of another size than the dataset's JSON gives: named with both sizes before it runs
+  vps::data::write_png(victim, vps::data::Image::make(48, 32, 3));
+  r = vps_cli({"infer", "--config", "configs/vpsnet_track_tiny.json", "--weights", dir / "w.safetensors", "--data",
+               dir / "data", "--out", dir / "pred3"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_TRUE(has(r.err, victim) && has(r.err, "48x32") && has(r.err, "96x64") && has(r.err, "JSON")) << r.err;
+  // usage errors exit 2: a shard that does not exist, --merge without --data
+  r = vps_cli({"infer", "--config", "configs/vpsnet_track_tiny.json", "--weights", dir / "w.safetensors", "--data",
+               dir / "data", "--out", dir / "pred4", "--shard", "3/2"});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_TRUE(has(r.err, "3/2")) << r.err;
+  r = vps_cli({"infer", "--frames", dir / "data", "--out", dir / "pred4", "--merge", dir / "x"});
+  EXPECT_EQ(r.rc, 2);
 }
 
 // A folder of the user's own frames (no GT): every frame written, --vis overlays and a GIF, --dump
@@ -96,6 +113,36 @@ TEST(VpsInfer, OwnFramesWithVisAndDump) {
                dir / "mine", "--out", dir / "p3", "--dump", "everything"});
   EXPECT_EQ(r.rc, 2);
   EXPECT_TRUE(has(r.err, "everything")) << r.err;
+  // output names that collide or cannot be written are refused up front, naming the files
+  auto infer_mine = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> a = {"infer", "--config", "configs/vpsnet_track_tiny.json", "--weights",
+                                  dir / "w.safetensors", "--frames", dir / "mine", "--out", dir / "p4"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return vps_cli(a);
+  };
+  const std::string first = dir / ("mine/" + names[0]), stem = names[0].substr(0, names[0].size() - 4);
+  const auto png = vps::data::read_file_bytes(first);
+  for (const std::string& extra : {stem + ".jpg", std::string(".png"), std::string("bad\xff.png")}) {
+    vps::data::write_file_atomic(dir / ("mine/" + extra), png.data(), png.size());
+    r = infer_mine({});
+    EXPECT_EQ(r.rc, 1) << extra;
+    EXPECT_TRUE(has(r.err, extra == ".png" ? "no name before" : extra[0] == 'b' ? "\\xFF" : "both be written as"))
+        << r.err;
+    EXPECT_FALSE(vps::data::path_exists(dir / "p4"));
+    std::remove((dir / ("mine/" + extra)).c_str());
+  }
+  // a frame above the pixel limit is refused before it is decoded, naming the flag
+  r = infer_mine({"--max-pixels", "1000"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_TRUE(has(r.err, "64x32") && has(r.err, "--max-pixels")) << r.err;
+  // one writer per output folder
+  {
+    vps::data::PathLock held(dir / "p4");
+    r = infer_mine({});
+    EXPECT_EQ(r.rc, 1);
+    EXPECT_TRUE(has(r.err, "being written by another process")) << r.err;
+  }
+  EXPECT_EQ(infer_mine({}).rc, 0);
 }
 
 // get_unified_pan_result's rules: the semantic majority decides an instance region's class, the

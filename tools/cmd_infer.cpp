@@ -33,6 +33,7 @@ int run_infer(const std::vector<std::string>& args) {
       .opt("split", "val", "split to run (val or test need img_all)")
       .opt("out", "", "output prediction folder", true)
       .opt("stuff-area-limit", "2048", "stuff classes with fewer pixels become void (VPSNet's export)")
+      .opt("max-pixels", "0", "largest frame in pixels, refused by name before it is decoded (0: half of this machine's memory at about 215 bytes a pixel)")
       .opt("stuff-majority", "0.5", "an instance region goes to a stuff class holding at least this fraction of it (VPSNet: 0.5; 1.01: never)")
       .opt("object-ids", "vpsnet", "vpsnet (the id of the idx-th instance present, as VPSNet) or instance (each instance's own id)")
       .flag("vis", "with --frames: colour overlays <out>/vis/<frame>.png and <out>/vis/video.gif")
@@ -47,7 +48,7 @@ int run_infer(const std::vector<std::string>& args) {
     throw vps::cli::UsageError("vps infer: give exactly one of --data DIR or --frames DIR");
   std::string split = f.get_choice("split", {"train", "val", "test"});
   if (f.on("merge")) {
-    VPS_CHECK(!f.get("data").empty(), "vps infer --merge: needs --data (the shards' dataset)");
+    if (f.get("data").empty()) throw vps::cli::UsageError("vps infer --merge: needs --data (the shards' dataset)");
     vps::infer::merge_shards(f.get("data"), split, f.positional(), f.get("out"), f.on("force"));
     std::printf("vps infer: %zu shards merged into %s\n", f.positional().size(), f.get("out").c_str());
     return 0;
@@ -55,16 +56,25 @@ int run_infer(const std::vector<std::string>& args) {
   if (!f.positional().empty()) throw vps::cli::UsageError("vps infer: shard folders are arguments of --merge only");
   for (const char* required : {"config", "weights"})
     if (f.get(required).empty()) throw vps::cli::UsageError(std::string("vps infer: missing required flag --") + required + "\n" + f.help());
+  if (!f.get("shard").empty()) {  // a malformed --shard is a usage error (exit 2), like the other flags
+    try {
+      if (vps::infer::parse_shard(f.get("shard")).count > 1 && f.get("data").empty())
+        throw vps::cli::UsageError("vps infer --shard: shards are of --data videos, not --frames");
+    } catch (const vps::Error& e) {
+      throw vps::cli::UsageError("vps infer: " + vps::cli::strip_source_locations(e.what()));
+    }
+  }
   // one shard per rank under mpirun / srun (unless --shard says which), rank 0 merging them at the end
   const vps::train::LaunchInfo launch = vps::train::launch_info([](const char* n) { return std::getenv(n); });
   const vps::infer::ShardPlan plan = vps::infer::plan_shards(f.get("shard"), f.get("out"), launch, [&] {
     return f.get_double("dist-timeout", 1e-3, 1e9);
   });
   const vps::infer::ShardSpec shard = plan.shard;
-  VPS_CHECK(shard.count == 1 || !f.get("data").empty(), "vps infer --shard: shards are of --data videos, not --frames");
+  VPS_CHECK(shard.count == 1 || !f.get("data").empty(), "vps infer: shards (one per rank) are of --data videos, not --frames");
   const std::string& out_dir = plan.out_dir;
   std::vector<std::string> dump = f.get("dump").empty() ? std::vector<std::string>{} : f.get_list("dump", vps::infer::dump_names());
   int64_t limit = f.get_int64("stuff-area-limit", 0, int64_t(1) << 40);
+  const int64_t max_pixels = f.get_int64("max-pixels", 0, int64_t(1) << 32);
   vps::infer::UnifyRules unify;  // the flags are checked before the model is built
   unify.stuff_majority = f.get_double("stuff-majority", 0, 2);
   unify.ids_by_instance = f.get_choice("object-ids", {"vpsnet", "instance"}) == "instance";
@@ -73,10 +83,14 @@ int run_infer(const std::vector<std::string>& args) {
   vps::models::LoadOptions lo;
   lo.strict = !f.on("non-strict");
   lo.optional_prefixes = model->training_only_prefixes();
-  vps::models::load(*model, f.get("weights"), lo);
+  const vps::KeyReport keys = vps::models::load(*model, f.get("weights"), lo);
+  if (!lo.strict && !keys.ok())  // say what --non-strict let through (strict refuses all of it)
+    std::fprintf(stderr, "vps infer: --non-strict load of %s:\n%s", f.get("weights").c_str(),
+                 vps::models::partial_load_summary(keys).c_str());
   vps::infer::InferOptions o;
   o.split = split;
   o.stuff_area_limit = limit;
+  o.max_pixels = max_pixels;
   o.unify = unify;
   o.force = f.on("force");
   o.dump = dump;

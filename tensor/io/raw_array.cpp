@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "tensor/allocator.h"
+
 namespace vps {
 
 int64_t checked_numel(const std::vector<int64_t>& shape, const std::string& what) {
@@ -51,8 +53,8 @@ RawArray to_f32(const RawArray& a) {
 }
 
 static uint64_t half_of_memory() {
-  long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
-  return pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) / 2 : uint64_t(1) << 32;
+  const uint64_t m = host_memory_bytes();
+  return m > 0 ? m / 2 : uint64_t(1) << 32;
 }
 
 std::vector<uint8_t> read_file_bytes(const std::string& path, uint64_t max_bytes) {
