@@ -3,12 +3,9 @@
 #include <algorithm>
 
 #include "data/fs_util.h"
-#include "data/gif.h"
 #include "tensor/check.h"
 
 namespace vps::data {
-
-using nlohmann::json;
 
 std::array<uint8_t, 3> segment_color(uint32_t id, int category_id, const std::vector<Category>& cats) {
   for (const auto& c : cats) {
@@ -93,80 +90,6 @@ Image contact_sheet(const std::vector<Image>& frames, int cols, int thumb_w) {
     for (int y = 0; y < th; ++y) std::copy(t.px(0, y), t.px(0, y) + 3 * thumb_w, out.px(ox, oy + y));
   }
   return out;
-}
-
-namespace {
-std::unordered_map<uint32_t, int> categories_of(const json& ann, const std::string& where) {
-  std::unordered_map<uint32_t, int> m;
-  for (const auto& s : json_at(ann, "segments_info", where))
-    m.emplace(uint32_t(json_int(s, "id", where)), int(json_int(s, "category_id", where)));
-  return m;
-}
-}  // namespace
-
-int render_visualisation(const VisOptions& o) {
-  VPS_CHECK(!o.gt_dir.empty() || !o.pred_dir.empty(), "vis: give a GT folder, a prediction folder or both");
-  VPS_CHECK(!o.side_by_side || (!o.gt_dir.empty() && !o.pred_dir.empty()), "vis: side by side needs GT and prediction");
-  json gt = read_json(o.gt_json);
-  std::vector<Category> cats = categories_from_json(json_at(gt, "categories", o.gt_json), o.gt_json);
-  const json& images = json_at(gt, "images", o.gt_json);
-  const json& gt_anns = json_at(gt, "annotations", o.gt_json);
-  std::vector<std::string> gt_names, files, ids;
-  for (size_t i = 0; i < images.size(); ++i) {
-    std::string w = o.gt_json + " images[" + std::to_string(i) + "]";
-    files.push_back(checked_path_component(json_str(images[i], "file_name", w), w + " file_name"));
-    const json& idj = json_at(images[i], "id", w);
-    ids.push_back(checked_path_component(idj.is_string() ? idj.get<std::string>() : idj.dump(), w + " id"));
-    gt_names.push_back(cityscapes_label_name(files.back()));
-  }
-  std::sort(gt_names.begin(), gt_names.end());
-  json pred;
-  std::string pred_json = join_path(o.pred_dir, "pred.json");
-  if (!o.pred_dir.empty()) {
-    pred = read_json(pred_json);
-    VPS_CHECK(json_at(pred, "annotations", pred_json).size() == images.size(), pred_json,
-              ": number of annotations differs from the GT json images");
-  }
-  make_dirs(o.out_dir);
-  std::vector<Image> video_frames;
-  std::string video_name;
-  auto flush_video = [&]() {
-    if (video_frames.empty()) return;
-    if (o.gif) write_gif(join_path(o.out_dir, video_name + ".gif"), video_frames, 50);
-    if (o.sheet)
-      write_png(join_path(o.out_dir, video_name + "_sheet.png"),
-                contact_sheet(video_frames, 3, std::min(video_frames[0].width, 480)));
-    video_frames.clear();
-  };
-  int written = 0;
-  for (size_t i = 0; i < images.size(); ++i) {
-    const std::string& id = ids[i];
-    std::string where = "image " + id;
-    Image rgb;
-    if (!o.images_dir.empty()) rgb = read_image(join_path(o.images_dir, files[i]));
-    auto render = [&](const std::string& png, const json& ann) {
-      Image pan = read_png(png);
-      std::vector<uint32_t> ids = image_to_ids(pan, png);
-      Image col = colorize(ids, pan.width, pan.height, categories_of(ann, where), cats);
-      return rgb.width ? overlay(rgb, col, ids, o.alpha) : col;
-    };
-    Image g, p;
-    if (!o.gt_dir.empty()) g = render(join_path(o.gt_dir, gt_names[i]), gt_anns[i]);
-    if (!o.pred_dir.empty()) p = render(join_path(o.pred_dir, "pan_pred/" + id + ".png"), pred["annotations"][i]);
-    Image out = o.side_by_side ? side_by_side(g, p) : (p.width ? p : g);
-    write_png(join_path(o.out_dir, id + ".png"), out);
-    ++written;
-    // A video is the run of frames whose file names share the video id (the part before the first
-    // '_', as in Cityscapes-VPS's "0005_0025_frankfurt_..."), however many frames it has.
-    std::string video = files[i].substr(0, files[i].find('_'));
-    if (i == 0 || video != video_name) {
-      flush_video();
-      video_name = video;
-    }
-    if (o.gif || o.sheet) video_frames.push_back(std::move(out));
-  }
-  flush_video();
-  return written;
 }
 
 }  // namespace vps::data

@@ -27,19 +27,4 @@ Image contact_sheet(const std::vector<Image>& frames, int cols, int thumb_w);
 // Nearest-neighbour resize of an 8-bit image.
 Image resize_nearest(const Image& im, int width, int height);
 
-struct VisOptions {
-  std::string gt_json;            // GT json: image list, order, categories (required)
-  std::string gt_dir;             // panoptic_video folder (optional)
-  std::string pred_dir;           // holds pan_pred/ and pred.json (optional)
-  std::string images_dir;         // RGB frames: <images_dir>/<images[].file_name> (optional: overlay)
-  std::string out_dir;
-  bool side_by_side = false;      // GT | prediction (needs both)
-  bool gif = false, sheet = false;
-  int alpha = 50;
-};
-// Writes <out>/<image id>.png per frame and, on request, <out>/<video>.gif and <out>/<video>_sheet.png,
-// a video being the consecutive frames whose file names start with the same video id.
-// Returns the number of frame images written.
-int render_visualisation(const VisOptions& o);
-
 }  // namespace vps::data

@@ -48,8 +48,10 @@ PanSet load_pan_set(const std::string& pred_dir, const std::string& gt_dir, cons
                     int video_len, int64_t max_pixels) {
   VPS_CHECK(video_len > 0, "video length must be positive, got ", video_len);
   json gt = data::read_json(gt_json);
-  std::string pred_json = data::join_path(pred_dir, "pred.json");
-  json pred = data::read_json(pred_json);
+  // Without a prediction folder (vps vis of the GT alone) only the GT side is read.
+  const bool with_pred = !pred_dir.empty();
+  std::string pred_json = with_pred ? data::join_path(pred_dir, "pred.json") : "";
+  json pred = with_pred ? data::read_json(pred_json) : json{{"annotations", json::array()}};
   PanSet set;
   set.max_pixels = max_pixels;
   set.categories = data::categories_from_json(data::json_at(gt, "categories", gt_json), gt_json);
@@ -60,13 +62,14 @@ PanSet load_pan_set(const std::string& pred_dir, const std::string& gt_dir, cons
   VPS_CHECK(pred_anns.is_array(), pred_json, ": 'annotations' must be a list");
   VPS_CHECK(images.size() == gt_anns.size(), gt_json, ": ", images.size(), " images but ", gt_anns.size(),
             " annotations");
-  VPS_CHECK(pred_anns.size() == gt_anns.size(), pred_json, " has ", pred_anns.size(),
+  VPS_CHECK(!with_pred || pred_anns.size() == gt_anns.size(), pred_json, " has ", pred_anns.size(),
             " annotations but the GT json has ", gt_anns.size(), " (they are matched by position)");
-  std::vector<std::string> gt_names;
+  std::vector<std::string> gt_names, files;
   for (size_t i = 0; i < images.size(); ++i) {
     std::string w = gt_json + " images[" + std::to_string(i) + "]";
     std::string file = data::checked_path_component(data::json_str(images[i], "file_name", w), w + " file_name");
     gt_names.push_back(data::cityscapes_label_name(file));
+    files.push_back(file);
   }
   std::sort(gt_names.begin(), gt_names.end());
   for (size_t i = 0; i < images.size(); ++i) {
@@ -81,11 +84,14 @@ PanSet load_pan_set(const std::string& pred_dir, const std::string& gt_dir, cons
       data::check_image_size(iw, ih, lim, w);
       f.width = int(iw), f.height = int(ih), f.size_from = w;
     }
-    f.gt_png = data::join_path(gt_dir, gt_names[i]);
-    f.pred_png = data::join_path(pred_dir, "pan_pred/" + f.image_id + ".png");
+    f.file_name = files[i];
+    if (!gt_dir.empty()) f.gt_png = data::join_path(gt_dir, gt_names[i]);
     f.gt_segs = parse_segments(gt_anns[i], gt_json + " annotations[" + std::to_string(i) + "]", true);
-    f.pred_segs = parse_segments(pred_anns[i], pred_json + " annotations[" + std::to_string(i) + "] (image " +
-                                                   f.image_id + ")", false);
+    if (with_pred) {
+      f.pred_png = data::join_path(pred_dir, "pan_pred/" + f.image_id + ".png");
+      f.pred_segs = parse_segments(pred_anns[i], pred_json + " annotations[" + std::to_string(i) + "] (image " +
+                                                     f.image_id + ")", false);
+    }
     set.frames.push_back(std::move(f));
   }
   size_t nvid = set.frames.size() / size_t(video_len);

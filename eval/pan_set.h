@@ -21,7 +21,8 @@ struct SegInfo {
 
 struct PanFrame {
   std::string image_id;             // GT images[i].id
-  std::string gt_png, pred_png;     // full paths
+  std::string file_name;            // GT images[i].file_name (the RGB frame)
+  std::string gt_png, pred_png;     // full paths ("" when that folder was not given)
   int width = 0, height = 0;        // GT images[i].width/height (0: the JSON gives none)
   std::string size_from;            // "GT.json images[i]", for messages
   std::vector<SegInfo> gt_segs;     // segments_info in json order (duplicates kept)
@@ -38,8 +39,10 @@ struct PanSet {
 // numpy.array_split(range(n), parts) boundaries: the first n % parts chunks get one extra element.
 std::vector<std::pair<size_t, size_t>> array_split(size_t n, size_t parts);
 
-// pred_dir holds pan_pred/ and pred.json; gt_dir is the panoptic_video folder. video_len: labelled
-// frames per video (6 for Cityscapes-VPS; videos = len // video_len). Errors name the file and key.
+// pred_dir holds pan_pred/ and pred.json; gt_dir is the panoptic_video folder; either may be empty
+// (that side is not read: vps vis of one side). One reader for vps eval and vps vis, so both accept
+// the same files. video_len: labelled frames per video (6 for Cityscapes-VPS; videos = len //
+// video_len). Errors name the file and key.
 // Image ids and file names that would leave gt_dir / pred_dir (holding '/' or '..') are refused.
 PanSet load_pan_set(const std::string& pred_dir, const std::string& gt_dir, const std::string& gt_json,
                     int video_len, int64_t max_pixels = data::ImageLimits{}.max_pixels);

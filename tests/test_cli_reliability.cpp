@@ -4,6 +4,7 @@
 // whole-set replacement, stale temporaries, GIFs grouped by video, and messages without source
 // locations unless --debug.
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -17,6 +18,7 @@
 #include "tensor/check.h"
 #include "tensor/parallel.h"
 #include "tests/cli_runner.h"
+#include "tests/expect_error.h"
 #include "tests/temp_dir.h"
 #include "tools/command.h"
 
@@ -82,6 +84,17 @@ TEST(CliFlagsRange, NumbersOutsideTheirRangeAreUsageErrorsNamingFlagAndRange) {
     Result r = vps_cli(c.args);
     EXPECT_EQ(r.rc, 2) << c.flag << ": " << r.err;
     EXPECT_TRUE(has(r.err, c.flag)) << r.err;
+  }
+  // counts the Cityscapes-VPS layout cannot encode (4-digit video ids and label numbers, frame ids
+  // video * 10000 + frame): usage errors before anything is written
+  for (auto args : std::vector<std::vector<std::string>>{{"--frames", "10000", "--label-every", "5000"},
+                                                         {"--videos", "5000", "--splits", "train,val", "--frames", "1", "--label-every", "1"},
+                                                         {"--videos", "100", "--frames", "200", "--label-every", "2"}}) {
+    std::vector<std::string> a = {"synth", "--out", d / "s"};
+    a.insert(a.end(), args.begin(), args.end());
+    Result r = vps_cli(a);
+    EXPECT_EQ(r.rc, 2) << r.err;
+    EXPECT_TRUE(has(r.err, "at most 9999")) << r.err;
   }
   EXPECT_FALSE(path_exists(d / "s"));  // nothing written by a refused command
   Result r = vps_cli({"synth", "--out", d / "s", "--videos", "0"});
@@ -224,6 +237,60 @@ TEST_F(CliReliability, OutputSetsAreWhole) {
   EXPECT_EQ(r.rc, 1);
   EXPECT_TRUE(has(r.err, "is or holds the input")) << r.err;
   EXPECT_TRUE(path_exists(pred + "/pred.json"));
+}
+
+// One writer per output folder: a second command into a folder being written stops at once naming the
+// holder; a folder that appears while a command runs is not replaced; a lock file left behind by a
+// killed writer is taken over.
+TEST_F(CliReliability, OneWriterPerOutputFolder) {
+  vps::test::TempDir d;
+  std::string out = d / "pred";
+  {
+    vps::data::PathLock held(out);
+    EXPECT_TRUE(path_exists(out + ".lock"));
+    Result r = vps_cli({"eval", "perturb", "--gt", gt(), "--gt-json", gt_json(), "--out", out});
+    EXPECT_EQ(r.rc, 1);
+    EXPECT_TRUE(has(r.err, "being written by another process (pid " + std::to_string(::getpid()))) << r.err;
+    EXPECT_FALSE(path_exists(out));
+    vps::testing::expect_error([&] { vps::data::OutputDir o(out + "/", false); }, {"pred.lock", "one writer"});
+  }
+  EXPECT_FALSE(path_exists(out + ".lock"));  // removed by its holder
+  vps::data::write_file_atomic(out + ".lock", "pid 1: a writer killed long ago\n");  // no flock on it
+  ASSERT_EQ(vps_cli({"eval", "perturb", "--gt", gt(), "--gt-json", gt_json(), "--out", out}).rc, 0);
+  EXPECT_FALSE(path_exists(out + ".lock"));
+  // A folder someone else fills while a command writes: not replaced, even with --force; the command's
+  // outputs stay in its temporary folder, named in the error.
+  std::string late = d / "late";
+  for (bool force : {false, true}) {
+    vps::data::remove_tree(late);
+    vps::data::OutputDir o(late, force);
+    vps::data::write_file_atomic(o.path() + "/result.txt", "mine");
+    vps::data::make_dirs(late);
+    vps::data::write_file_atomic(late + "/theirs.txt", "theirs");
+    vps::testing::expect_error([&] { o.commit(); }, {late, "by someone else", o.path()});
+    EXPECT_EQ(vps::data::read_file_bytes(late + "/theirs.txt").size(), 6u);
+    EXPECT_TRUE(path_exists(o.path() + "/result.txt"));
+    vps::data::remove_tree(o.path());
+  }
+  vps::testing::expect_error([&] { vps::data::check_free_disk(d.path(), uint64_t(1) << 62, "a big job"); },
+                             {"a big job", "needs at least", "free"});
+}
+
+// vps vis reads a prediction set with eval's reader: what vps eval refuses, vps vis refuses with the
+// same message (it once drew a pred.json that eval rejected).
+TEST_F(CliReliability, VisAndEvalAcceptTheSameFiles) {
+  vps::test::TempDir d;
+  std::string pred = d / "pred";
+  ASSERT_EQ(vps_cli({"eval", "perturb", "--gt", gt(), "--gt-json", gt_json(), "--out", pred}).rc, 0);
+  nlohmann::json j = vps::data::read_json(pred + "/pred.json");
+  j["annotations"][1]["segments_info"][0]["category_id"] = -3;
+  vps::data::write_json(pred + "/pred.json", j);
+  Result e = vps_cli({"eval", "vpq", "--pred", pred, "--gt", gt(), "--gt-json", gt_json(), "--out", d / "vpq"});
+  Result v = vps_cli({"vis", "--pred", pred, "--gt", gt(), "--gt-json", gt_json(), "--out", d / "vis"});
+  EXPECT_EQ(e.rc, 1);
+  EXPECT_EQ(v.rc, 1);
+  EXPECT_TRUE(has(e.err, "category_id") && has(v.err, "category_id")) << e.err << v.err;
+  EXPECT_EQ(e.err.substr(e.err.find("error:")), v.err.substr(v.err.find("error:")));
 }
 
 TEST_F(CliReliability, StaleTemporariesOfDeadProcessesAreRemoved) {

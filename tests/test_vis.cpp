@@ -4,6 +4,7 @@
 #include "data/gif.h"
 #include "data/synth.h"
 #include "data/vis.h"
+#include "eval/vis_set.h"
 #include "eval/perturb.h"
 #include "tests/temp_dir.h"
 
@@ -50,14 +51,14 @@ TEST(Vis, RendersSideBySideGifAndSheetForASyntheticVideo) {
   write_synthetic_dataset(d.path(), o);
   vps::eval::write_perturbed_prediction(d / "val/panoptic_video", d / "panoptic_gt_val_city_vps.json", d / "pred",
                                         vps::eval::PerturbOptions{});
-  VisOptions v;
+  vps::eval::VisOptions v;
   v.gt_json = d / "panoptic_gt_val_city_vps.json";
   v.gt_dir = d / "val/panoptic_video";
   v.pred_dir = d / "pred";
   v.images_dir = d / "val/img";
   v.out_dir = d / "vis";
   v.side_by_side = v.gif = v.sheet = true;
-  EXPECT_EQ(render_visualisation(v), 6);
+  EXPECT_EQ(vps::eval::render_visualisation(v), 6);
   EXPECT_TRUE(path_exists(d / "vis/0001.gif"));
   EXPECT_TRUE(path_exists(d / "vis/0001_sheet.png"));
   Image f = read_png(d / "vis/0001_0001_synth_000001_000005.png");

@@ -2,7 +2,7 @@
 #include <cstdio>
 
 #include "data/fs_util.h"
-#include "data/vis.h"
+#include "eval/vis_set.h"
 #include "tools/command.h"
 
 namespace {
@@ -18,23 +18,25 @@ int run_vis(const std::vector<std::string>& args) {
       .flag("gif", "also write an animated GIF per video")
       .flag("sheet", "also write a contact sheet per video")
       .opt("alpha", "50", "overlay opacity of the colours, percent (0..100)")
+      .opt("max-pixels", "134217728", "largest PNG in pixels, refused by name before it is decoded")
       .flag("force", "replace a non-empty --out folder as a whole");
   if (!f.parse(args)) return 0;
-  vps::data::VisOptions o;
+  vps::eval::VisOptions o;
   o.gt_json = f.get("gt-json");
   o.gt_dir = f.get("gt");
   o.pred_dir = f.get("pred");
   o.images_dir = f.get("images");
-  vps::data::OutputDir out(f.get("out"), f.on("force"), {o.gt_json, o.gt_dir, o.pred_dir, o.images_dir});
-  o.out_dir = out.path();
+  if (o.gt_dir.empty() && o.pred_dir.empty()) throw vps::cli::UsageError("vps vis: give --gt, --pred or both");
+  if (f.on("side-by-side") && (o.gt_dir.empty() || o.pred_dir.empty()))
+    throw vps::cli::UsageError("vps vis: --side-by-side needs both --gt and --pred");
   o.side_by_side = f.on("side-by-side");
   o.gif = f.on("gif");
   o.sheet = f.on("sheet");
   o.alpha = f.get_int("alpha", 0, 100);
-  if (o.gt_dir.empty() && o.pred_dir.empty()) throw vps::cli::UsageError("vps vis: give --gt, --pred or both");
-  if (o.side_by_side && (o.gt_dir.empty() || o.pred_dir.empty()))
-    throw vps::cli::UsageError("vps vis: --side-by-side needs both --gt and --pred");
-  int n = vps::data::render_visualisation(o);
+  o.max_pixels = f.get_int64("max-pixels", 1, int64_t(1) << 32);
+  vps::data::OutputDir out(f.get("out"), f.on("force"), {o.gt_json, o.gt_dir, o.pred_dir, o.images_dir});
+  o.out_dir = out.path();
+  int n = vps::eval::render_visualisation(o);
   out.commit();
   std::printf("vps vis: wrote %d frame image(s) to %s\n", n, out.final_path().c_str());
   return 0;
