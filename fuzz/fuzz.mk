@@ -9,13 +9,15 @@
 FUZZ_CXX     ?= clang++
 FUZZ_BUILD   := build/fuzz
 FUZZ_RUNS    ?= 1000000
-FUZZ_TARGETS ?= png jpeg safetensors npy pth unpickler pan_json cvps_json
+FUZZ_TARGETS ?= png jpeg safetensors npy pth unpickler pan_json cvps_json pair_flow train_config
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CXXFLAGS:= -std=c++17 -O1 -g -fno-omit-frame-pointer -fopenmp $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
                 -DVPS_CUDA=0 -DVPS_CUDNN=0 $(INCS) -MMD -MP -Wno-unknown-pragmas -Wno-pass-failed -Wno-unknown-warning-option
 FUZZ_LDLIBS  := -fopenmp -lopenblas -lpng -ljpeg -lz -lpthread
-# What the readers need of the library (no layers, models or commands).
-FUZZ_LIB_SRC := $(call find_src,tensor autograd ops sample data eval)
+# What the readers need of the library (no layers or commands; of models and train, only the config
+# readers).
+FUZZ_LIB_SRC := $(call find_src,tensor autograd ops sample data eval) models/config_reader.cpp models/registry.cpp \
+                train/run_config.cpp
 FUZZ_LIB_OBJ := $(patsubst %,$(FUZZ_BUILD)/%.o,$(FUZZ_LIB_SRC))
 FUZZ_BINS    := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_DEPS_OK := build/.deps-fuzz-ok

@@ -9,7 +9,7 @@ out=fuzz/corpus
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 rm -rf "$out"
-mkdir -p "$out"/{png,jpeg,safetensors,npy,pth,unpickler,pan_json,cvps_json}
+mkdir -p "$out"/{png,jpeg,safetensors,npy,pth,unpickler,pan_json,cvps_json,pair_flow,train_config}
 
 cp tests/fixtures/npy/*.npy "$out/npy/"
 cp tests/fixtures/pth/*.safetensors "$out/safetensors/"
@@ -36,6 +36,22 @@ cp "$tmp/ds/panoptic_gt_train_city_vps.json" "$out/pan_json/gt_only.json"
   cat "$tmp/ds/instances_train_city_vps_rle.json"; printf '\0'; } >"$out/cvps_json/im_gt_inst.json"
 { cat "$tmp/ds/panoptic_im_train_city_vps.json"; printf '\0\0'; cat "$tmp/ds/instances_train_city_vps_rle.json"; } \
   >"$out/cvps_json/im_inst.json"
+
+# Pair-flow files: the exact flows of a tiny dataset (float32 and float16 as vps synth writes them).
+"$vps" synth --out "$tmp/fl" --videos 1 --frames 4 --label-every 2 --width 32 --height 32 --splits train \
+  --flow-offsets -1,1 >/dev/null
+i=0
+for f in "$tmp"/fl/train/flow/*.safetensors; do cp "$f" "$out/pair_flow/flow_$i.safetensors"; i=$((i + 1)); done
+# Train configs with their model inline (the fuzzer's scratch folder holds no model file).
+python3 - "$out/train_config" <<'PY'
+import json, os, sys
+for name in sorted(os.listdir("configs")):
+    if not name.startswith("train_") or "r50" in name:
+        continue
+    cfg = json.load(open(os.path.join("configs", name)))
+    cfg["model"] = json.load(open(os.path.join("configs", cfg["model"])))
+    json.dump(cfg, open(os.path.join(sys.argv[1], name), "w"), indent=1)
+PY
 
 # JPEGs (baseline colour, grayscale, progressive, restart markers) written with libjpeg.
 cat >"$tmp/jpg.c" <<'C'

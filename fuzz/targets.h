@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "data/cityscapes_vps.h"
+#include "data/flow_io.h"
 #include "data/fs_util.h"
 #include "data/image_io.h"
 #include "data/rle.h"
@@ -20,6 +21,7 @@
 #include "tensor/io/raw_array.h"
 #include "tensor/io/safetensors.h"
 #include "tensor/io/unpickler.h"
+#include "train/run_config.h"
 
 namespace vps::fuzz {
 
@@ -115,6 +117,22 @@ inline void cvps_json(const uint8_t* d, size_t n) {
   for (size_t i = 0; i < ds.frames().size(); ++i) ds.neighbours(i, 2);
 }
 
+// A pair-flow file (data/flow_io.h: safetensors with flow, valid and metadata), read as vps flow's
+// cache, the trainer and vps eval tc read it.
+inline void pair_flow(const uint8_t* d, size_t n) {
+  static const std::string path = scratch_dir() + "/flow.safetensors";
+  put_file(path, std::string(reinterpret_cast<const char*>(d), n));
+  data::read_pair_flow(path);
+}
+
+// A train config as vps train reads it (train/run_config.h): the JSON text, its model inline or a path
+// (a path outside the scratch folder is refused by name like any unreadable file); no overrides.
+inline void train_config(const uint8_t* d, size_t n) {
+  auto j = nlohmann::json::parse(d, d + n, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return;
+  train::run_config(j, scratch_dir(), {});
+}
+
 struct Target {
   const char* name;
   void (*run)(const uint8_t*, size_t);
@@ -122,7 +140,8 @@ struct Target {
 inline const std::vector<Target>& targets() {
   static const std::vector<Target> t = {{"png", png},   {"jpeg", jpeg},           {"safetensors", safetensors},
                                         {"npy", npy},   {"pth", pth},             {"unpickler", unpickler},
-                                        {"pan_json", pan_json}, {"cvps_json", cvps_json}};
+                                        {"pan_json", pan_json}, {"cvps_json", cvps_json},
+                                        {"pair_flow", pair_flow}, {"train_config", train_config}};
   return t;
 }
 
