@@ -12,7 +12,8 @@ threads=${2:-${OMP_NUM_THREADS:-$(nproc)}}
 device=${3:-$device}
 sizes=()
 if smoke; then sizes=(65536 256); fi
-ours=$(OMP_NUM_THREADS=$threads "$build/vps_bench" core_ "$threads" "$device" "${sizes[@]}" | grep '^RESULT' || true)
+ours=$(OMP_NUM_THREADS=$threads "$build/vps_bench" core_ "$threads" "$device" "${sizes[@]}")  # a failure ends the script
+ours=$(grep '^RESULT' <<<"$ours" || true)
 if have_torch; then
   theirs=$(torch_py bench/core_torch.py "$threads" "$device" "${sizes[@]}" | grep '^RESULT' || true)
 else

@@ -38,11 +38,13 @@ bench_python() {
 
 have_torch() { bench_python >/dev/null 2>&1; }
 
+# require_torch: without PyTorch, a full CPU run skips the script; a smoke run, or one on a GPU
+# (--device cuda: our side is what the GPU check must not lose), runs our side alone.
 require_torch() {
   local msg
   if ! msg=$(bench_python 2>&1 >/dev/null); then
-    if smoke; then
-      echo "(smoke: $(basename "$0") without PyTorch, our side only: ${msg%%$'\n'*})"
+    if smoke || [ "${device:-cpu}" != cpu ]; then
+      echo "($(smoke && echo "smoke: ")$(basename "$0") without PyTorch, our side only: ${msg%%$'\n'*})"
       return 0
     fi
     echo "(skipped $(basename "$0"): ${msg%%$'\n'*})"

@@ -183,6 +183,11 @@ parity() {
   "$B/vps_tests" --gtest_filter="$parity_filter" | tee "$work/parity.out"
   local rc=${PIPESTATUS[0]}
   tests_note "$work/parity.out"
+  # nvidia-smi saw a GPU: parity tests that skip for want of one are a failure here, not a pass
+  if grep -q '^vps tests: CUDA not available' "$work/parity.out"; then
+    echo "NOTE: the tests saw no CUDA device although nvidia-smi lists one: $(grep -E '^tests: ' "$work/parity.out")"
+    return 1
+  fi
   return "$rc"
 }
 export -f tests_note parity join
@@ -197,10 +202,11 @@ bench_pair() {
     { echo "== bench/$s.sh $* --device cuda --tf32 $t"; bash "bench/$s.sh" "$B" "$@" --device cuda --tf32 "$t"; } |
       tee "$work/pair.out" | tee -a "$work/bench" || rc=1
     for r in $rows; do
+      grep -q "^$r " "$work/pair.out" || { note+="[tf32=$t] no $r row; "; rc=1; continue; }
       note+=$(awk -v r="$r" -v t="$t" '$1 == r { $1 = $1; printf "[tf32=%s] %s; ", t, $0 }' "$work/pair.out")
     done
   done
-  echo "NOTE: ${note:-no rows}"
+  echo "NOTE: ${note:-done}"
   return $rc
 }
 frame() {
