@@ -8,7 +8,10 @@
 # time-boxed (timeout) inside a total budget, so one stuck stage cannot eat the machine's minutes;
 # a stage that no longer fits is skipped and says so.
 #
-#   bash scripts/gpu_check.sh [--dry-run] [--budget SECONDS] [--out DIR] [--build DIR]
+#   bash scripts/gpu_check.sh [--dry-run] [--budget SECONDS] [--stages LIST] [--out DIR] [--build DIR]
+#
+# --stages parity,memcheck (a comma-separated list) reruns only those stages after a fix; the probe
+# and the build always run (a machine comes bare).
 #
 # Without a GPU (no nvidia-smi, nvidia-smi fails or lists none) or with --dry-run it does a dry run:
 # it says so, then checks that everything the GPU run would use exists and takes its flags (scripts,
@@ -23,18 +26,26 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
-dry=0 budget=480 out=${OUT:-out/gpu-check} build=
-usage() { echo "usage: scripts/gpu_check.sh [--dry-run] [--budget SECONDS] [--out DIR] [--build DIR]" >&2; exit 2; }
+dry=0 budget=480 out=${OUT:-out/gpu-check} build= only=
+all_stages="probe build parity frame train ops suite memcheck racecheck demo"
+usage() {
+  echo "usage: scripts/gpu_check.sh [--dry-run] [--budget SECONDS] [--stages LIST] [--out DIR] [--build DIR]" >&2
+  exit 2
+}
 while [ $# -gt 0 ]; do
   case "$1" in
     --dry-run) dry=1; shift ;;
     --budget) [ $# -ge 2 ] || usage; budget=$2; shift 2 ;;
     --out) [ $# -ge 2 ] || usage; out=$2; shift 2 ;;
     --build) [ $# -ge 2 ] || usage; build=$2; shift 2 ;;
+    --stages) [ $# -ge 2 ] || usage; only=",$2,"; shift 2 ;;
     *) echo "scripts/gpu_check.sh: unknown argument '$1'" >&2; usage ;;
   esac
 done
 case "$budget" in '' | *[!0-9]*) echo "scripts/gpu_check.sh: --budget must be whole seconds, got '$budget'" >&2; exit 2 ;; esac
+for s in ${only//,/ }; do
+  case " $all_stages " in *" $s "*) ;; *) echo "scripts/gpu_check.sh: --stages: no stage '$s' ($all_stages)" >&2; exit 2 ;; esac
+done
 
 mkdir -p "$out" || exit 1
 work=$(mktemp -d)
@@ -91,6 +102,11 @@ publish() {
 stage() {
   local name=$1 cap=$2 left box t0 rc note
   shift 2
+  if [ -n "$only" ] && [ "$name" != probe ] && [ "$name" != build ] && [[ $only != *",$name,"* ]]; then
+    record "$name" "not run (--stages)" 0 ""
+    stage_rc=125
+    return
+  fi
   left=$((budget - SECONDS - 10))
   box=$((cap < left ? cap : left))
   if [ "$box" -lt 15 ]; then
@@ -136,6 +152,7 @@ headline=
 echo "gpu_check: $machine"
 
 if [ -n "$gpu_reason" ] || [ "$dry" = 1 ]; then
+  only=  # the dry run checks everything
   # shellcheck source=scripts/gpu_check_dry.sh
   source scripts/gpu_check_dry.sh
   exit $?
@@ -145,11 +162,27 @@ fi
 headline="GPU run on $machine: every figure below was measured in this run"
 export OMP_NUM_THREADS=$threads THREADS=$threads
 bench_py=$(source bench/common.sh && bench_python 2>/dev/null) || bench_py=
-export bench_py work
+[ -d /usr/local/cuda/bin ] && export PATH="$PATH:/usr/local/cuda/bin"  # nvcc, compute-sanitizer
+# cuDNN: the Makefile finds it by its header in the system folders. Where only PyTorch's pip cuDNN
+# is there, build against that one (header and library through CPATH, LIBRARY_PATH and
+# LD_LIBRARY_PATH; libcudnn.so linked to its .so.N in a scratch folder) rather than without cuDNN.
+make_flags="CUDA=1" cudnn_note="cuDNN as the Makefile finds it (CUDNN=auto)"
+if ! ls /usr/local/cuda/include/cudnn.h /usr/include/cudnn.h /usr/local/include/cudnn.h >/dev/null 2>&1 && [ -n "$bench_py" ]; then
+  root=$("$bench_py" -c 'import nvidia.cudnn as m; print(list(m.__path__)[0])' 2>/dev/null) || root=
+  so=$(ls "$root"/lib/libcudnn.so.[0-9]* 2>/dev/null | head -n 1)
+  if [ -n "$root" ] && [ -f "$root/include/cudnn.h" ] && [ -n "$so" ]; then
+    mkdir -p "$work/cudnn-lib" && ln -sf "$so" "$work/cudnn-lib/libcudnn.so"
+    export CPATH="$root/include${CPATH:+:$CPATH}" LIBRARY_PATH="$work/cudnn-lib${LIBRARY_PATH:+:$LIBRARY_PATH}"
+    export LD_LIBRARY_PATH="$root/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    make_flags="CUDA=1 CUDNN=1" cudnn_note="cuDNN of PyTorch's wheel ($root)"
+  fi
+fi
+export bench_py work make_flags cudnn_note
 
 probe() {
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
   command -v nvcc && nvcc --version | tail -n 2
+  echo "$cudnn_note"; ls /usr/local/cuda/include/cudnn.h /usr/include/cudnn.h 2>/dev/null
   command -v compute-sanitizer || echo "compute-sanitizer: not on PATH (the sanitizer stages will fail)"
   if [ -n "$bench_py" ]; then
     "$bench_py" -c 'import torch, torchvision; print("torch", torch.__version__, "torchvision", torchvision.__version__,
@@ -163,13 +196,15 @@ probe() {
 export -f probe
 stage probe 30 probe
 
+# shellcheck disable=SC2086
 build_cuda() {
-  make -j"$threads" CUDA=1 all || return 1
-  echo "NOTE: $(make -s CUDA=1 info)"
+  make -j"$threads" $make_flags all || return 1
+  echo "NOTE: $(make -s $make_flags info); $cudnn_note"
 }
 export -f build_cuda
 stage build 300 build_cuda
-B=build/$(make -s CUDA=1 info 2>/dev/null | sed -n 's/.*config=\([^ ]*\).*/\1/p')
+# shellcheck disable=SC2086
+B=build/$(make -s $make_flags info 2>/dev/null | sed -n 's/.*config=\([^ ]*\).*/\1/p')
 export B
 if [ $stage_rc -ne 0 ] || [ ! -x "$B/vps_tests" ]; then
   for s in parity frame train ops suite memcheck racecheck demo; do record "$s" "skipped (no build)" 0 ""; done
@@ -260,8 +295,9 @@ stage racecheck 120 sanitize racecheck $racecheck_tests
 # make demo with the CUDA build, shortened: vps train and vps infer have no device flag yet, so the
 # demo runs on the CPU kernels of the CUDA build (docs/gpu.md).
 demo() {
-  DEMO_ITERS=300 DEMO_OUT=$work/demo make CUDA=1 demo || return 1
-  echo "NOTE: 300 iterations on the CUDA build's CPU path; val $(head -n 1 "$work/demo/vpq-final.txt" 2>/dev/null)"
+  # shellcheck disable=SC2086
+  DEMO_ITERS=200 DEMO_OUT=$work/demo make $make_flags demo || return 1
+  echo "NOTE: 200 iterations on the CUDA build's CPU path; val $(head -n 1 "$work/demo/vpq-final.txt" 2>/dev/null)"
 }
 export -f demo
 stage demo 180 demo
