@@ -15,10 +15,12 @@ smoke() { [ "${BENCH_SMOKE:-0}" = 1 ]; }
 bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # bench_python: prints the interpreter of the PyTorch side, or fails with the reason on stderr.
+# Importing torch takes seconds: a caller that checked $BENCH_PYTHON already (scripts/gpu_check.sh)
+# says so with BENCH_PYTHON_CHECKED=$BENCH_PYTHON, and each script looks once (torch_init).
 bench_python() {
   local py
   if [ -n "${BENCH_PYTHON:-}" ]; then
-    "$BENCH_PYTHON" -c 'import torch, torchvision' 2>/dev/null ||
+    [ "${BENCH_PYTHON_CHECKED:-}" = "$BENCH_PYTHON" ] || "$BENCH_PYTHON" -c 'import torch, torchvision' 2>/dev/null ||
       { echo "BENCH_PYTHON=$BENCH_PYTHON cannot import torch and torchvision" >&2; return 1; }
     echo "$BENCH_PYTHON"
     return 0
@@ -28,7 +30,7 @@ bench_python() {
     return 0
   fi
   py=$(command -v python3 || true)
-  if [ -n "$py" ] && [ "$py" != /usr/bin/python3 ] && "$py" -c 'import torch, torchvision' 2>/dev/null; then
+  if [ -n "$py" ] && "$py" -c 'import torch, torchvision' 2>/dev/null; then
     echo "$py"
     return 0
   fi
@@ -36,13 +38,25 @@ bench_python() {
   return 1
 }
 
-have_torch() { bench_python >/dev/null 2>&1; }
+# torch_init: looks for the PyTorch side once per script: $bench_py (empty without one) and
+# $bench_py_why (the reason). The functions below call it; a first call outside $(...) keeps the answer.
+bench_py_done=0 bench_py='' bench_py_why=''
+torch_init() {
+  local out
+  [ "$bench_py_done" = 1 ] && return 0
+  bench_py_done=1
+  if out=$(bench_python 2>&1); then bench_py=$out; else bench_py_why=$out; fi
+}
+
+have_torch() { torch_init; [ -n "$bench_py" ]; }
 
 # require_torch: without PyTorch, a full CPU run skips the script; a smoke run, or one on a GPU
 # (--device cuda: our side is what the GPU check must not lose), runs our side alone.
 require_torch() {
   local msg
-  if ! msg=$(bench_python 2>&1 >/dev/null); then
+  torch_init
+  msg=$bench_py_why
+  if [ -z "$bench_py" ]; then
     if smoke || [ "${device:-cpu}" != cpu ]; then
       echo "($(smoke && echo "smoke: ")$(basename "$0") without PyTorch, our side only: ${msg%%$'\n'*})"
       return 0
@@ -54,16 +68,16 @@ require_torch() {
 
 # torch_py SCRIPT ARGS...: the PyTorch side, nothing when it is missing.
 torch_py() {
-  local py
-  py=$(bench_python 2>/dev/null) || return 0
-  "$py" "$@"
+  torch_init
+  [ -n "$bench_py" ] || return 0
+  "$bench_py" "$@"
 }
 
 # torch_version MODULE: torch's or torchvision's version, "missing" without it.
 torch_version() {
-  local py
-  py=$(bench_python 2>/dev/null) || { echo missing; return 0; }
-  "$py" -c "import $1; print($1.__version__)"
+  torch_init
+  [ -n "$bench_py" ] || { echo missing; return 0; }
+  "$bench_py" -c "import $1; print($1.__version__)"
 }
 
 # parse_bench_args ARGS...: takes --device and --tf32 off ARGS; sets $device, $tf32 and the rest, in

@@ -59,18 +59,18 @@ threads=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)  # all cores, whatev
 # ---- the plan (both modes read it; space-separated words, exported to the stages' shells) ----
 # CPU-vs-CUDA parity tests: every test named *Cuda* or *Parity* (tests/gradcheck.h VPS_REQUIRE_CUDA).
 parity_filter='*Cuda*:*Parity*'
-# Model-level tests under compute-sanitizer: whole models and heads on the GPU, each a few seconds.
-memcheck_tests="DetMaskRCNN.CudaParity DetHeads.CudaParity BackboneGolden.CudaParityWithFixture
-  FlowNet2Parity.CpuVsCuda SiamTrackLosses.CpuCudaParity SiamTrackWarp.CpuCudaParity
-  DeformConv2d.DeformConvWithOffsetCpuCudaParity DetRoIAlign.CudaParity DetNms.CudaParity"
+# Model-level tests under compute-sanitizer: models, heads and their scatter-heavy ops on the GPU, one
+# sanitizer process each, the quick ones first (a timeout keeps the verdicts of those done).
+memcheck_tests="DeformConv2d.DeformConvWithOffsetCpuCudaParity DetRoIAlign.CudaParity DetNms.CudaParity
+  SiamTrackWarp.CpuCudaParity SiamTrackLosses.CpuCudaParity DetHeads.CudaParity
+  BackboneGolden.CudaParityWithFixture DetMaskRCNN.CudaParity FlowNet2Parity.CpuVsCuda"
 # racecheck is slower (it tracks shared memory): the block reductions and scatter kernels of the models.
-racecheck_tests="DetMaskRCNN.CudaParity DeformConv2d.DeformConvWithOffsetCpuCudaParity GroupNorm.CpuCudaParity
-  Reduce.ParityCpuCuda DetRoIAlign.CudaParity"
+racecheck_tests="Reduce.ParityCpuCuda GroupNorm.CpuCudaParity DetRoIAlign.CudaParity
+  DeformConv2d.DeformConvWithOffsetCpuCudaParity DetMaskRCNN.CudaParity"
 # The bench scripts and the vps_bench cases they run with --device cuda.
 bench_scripts="bench_vpsnet bench_train bench_gemm bench_conv bench_core bench_nn bench_det bench_dcn"
 bench_cases="vpsnet_frame train_step gemm conv_3x3_256_56 conv_1x1_1024_14 conv_7x7s2_stem_224 core_ew_mul_add
   core_softmax_rows nn det_nms det_roi_align dcn_p2_256 dcn_p2_128"
-join() { local IFS=$1; shift; echo "$*"; }
 export parity_filter threads memcheck_tests racecheck_tests bench_scripts bench_cases
 
 # ---- bookkeeping ----
@@ -178,6 +178,8 @@ if ! ls /usr/local/cuda/include/cudnn.h /usr/include/cudnn.h /usr/local/include/
   fi
 fi
 export bench_py work make_flags cudnn_note
+# the bench scripts take this Python without importing torch again to check (bench/common.sh)
+[ -n "$bench_py" ] && export BENCH_PYTHON=$bench_py BENCH_PYTHON_CHECKED=$bench_py
 
 probe() {
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
@@ -225,7 +227,7 @@ parity() {
   fi
   return "$rc"
 }
-export -f tests_note parity join
+export -f tests_note parity
 stage parity 150 parity
 
 # bench_pair SCRIPT 'ROW...' ARGS...: a bench script with TF32 off, then on (PyTorch's side; ours has
@@ -276,14 +278,26 @@ suite() {
 export -f suite
 stage suite 300 suite
 
-# sanitize TOOL TESTS...: compute-sanitizer over the named tests; exit 9 when it reports an error.
+# sanitize TOOL TESTS...: compute-sanitizer over each named test in turn (exit 9 when it reports an
+# error); after each, a NOTE with the verdicts so far, so that a timeout still records them.
 sanitize() {
-  local tool=$1
+  local tool=$1 rc=0 t r verdicts="" n=0
   shift
-  # shellcheck disable=SC2046
-  compute-sanitizer --tool "$tool" --error-exitcode 9 --print-limit 20 "$B/vps_tests" --gtest_filter="$(join : "$@")"
-  local rc=$?
-  echo "NOTE: $tool over $# tests: exit $rc"
+  for t in "$@"; do
+    compute-sanitizer --tool "$tool" --error-exitcode 9 --print-limit 20 "$B/vps_tests" --gtest_filter="$t" |
+      tee "$work/san.out"
+    r=${PIPESTATUS[0]}
+    n=$((n + 1))
+    # a skipped test (no CUDA device seen) was not checked: not "clean"
+    grep -q '^\[  SKIPPED \]' "$work/san.out" && [ "$r" = 0 ] && r=skipped
+    case $r in
+      0) verdicts+="$t clean; " ;;
+      9) verdicts+="$t ERRORS; "; rc=1 ;;
+      1) verdicts+="$t test failed; "; rc=1 ;;
+      *) verdicts+="$t $r; "; rc=1 ;;
+    esac
+    echo "NOTE: $tool $n of $#: $verdicts"
+  done
   return $rc
 }
 export -f sanitize

@@ -116,7 +116,7 @@ dry_make() {
   echo "NOTE: make -n CUDA=1 all demo resolves ($(make -s CUDA=1 info))"
 }
 
-export -f dry_plan dry_cases dry_tests expect dry_refusal dry_benches dry_make join
+export -f dry_plan dry_cases dry_tests expect dry_refusal dry_benches dry_make
 stage plan 60 dry_plan
 stage cases 30 dry_cases
 stage tests 30 dry_tests
