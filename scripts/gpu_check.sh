@@ -192,8 +192,10 @@ probe() {
   else
     echo "no Python with torch and torchvision: the PyTorch columns stay empty"
   fi
-  bash scripts/deps.sh --check build || echo "NOTE: Debian build packages missing (no network here: the build may stop)"
-  echo "NOTE: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -n 1); python: ${bench_py:-none}"
+  local deps
+  # the build installs missing Debian packages with apt-get, which needs a network the GPU machine lacks
+  deps=$(bash scripts/deps.sh --check build 2>&1) && deps="build packages present" || deps="${deps%%$'\n'*} (no network: the build will stop)"
+  echo "NOTE: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -n 1); python: ${bench_py:-none}; $deps"
 }
 export -f probe
 stage probe 30 probe
