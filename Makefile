@@ -84,7 +84,7 @@ BENCH_OBJ:= $(patsubst %,$(BUILD)/%.o,$(call find_src,bench))
 LIB      := $(BUILD)/libvps.a
 DEPS_OK  := build/.deps-ok
 
-.PHONY: all test bench bench-smoke clean demo ablation info
+.PHONY: all test bench bench-smoke gpu-check-dry clean demo ablation info
 all: $(BUILD)/vps $(BUILD)/vps_tests $(BUILD)/vps_bench info
 	@ln -sfn $(CONFIG) build/current
 
@@ -135,6 +135,12 @@ bench: all $(BUILD)/vps_bench
 # the scripts run (CI can afford it); the timings mean nothing.
 bench-smoke: all $(BUILD)/vps_bench
 	@BENCH_SMOKE=1 bash bench/run.sh $(BUILD)
+
+# The dry run of the prepared GPU check (scripts/gpu_check.sh, docs/gpu.md): checks that everything
+# the GPU run would use exists and takes its flags, the bench scripts it calls once on the CPU at tiny
+# sizes; writes $(BUILD)/gpu-check-dry/summary.txt. On a GPU machine: bash scripts/gpu_check.sh.
+gpu-check-dry: all
+	@bash scripts/gpu_check.sh --dry-run --build $(BUILD) --out $(BUILD)/gpu-check-dry
 
 demo: all
 	@bash scripts/demo.sh $(BUILD)

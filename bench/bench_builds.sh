@@ -3,8 +3,9 @@
 # of vps_bench in build/cpu and build/cuda[-cudnn], so that the CPU path every CUDA user gets cannot
 # fall behind the CPU build again (nvcc once compiled it through a type-erased lambda wrapper, 5-10x
 # slower; see tensor/hd.h). Brings both configurations up to date first (needs nvcc for the CUDA one).
-#   bash bench/bench_builds.sh BUILD_DIR [THREADS]
+#   bash bench/bench_builds.sh BUILD_DIR [THREADS]   (bench-smoke: the cases at tiny sizes)
 set -euo pipefail
+source bench/common.sh
 build=${1:?usage: bench/bench_builds.sh BUILD_DIR [THREADS]}
 threads=${2:-${OMP_NUM_THREADS:-$(nproc)}}
 cpu=build/cpu
@@ -26,7 +27,10 @@ run() {  # run BUILD CASE ARGS...: the ms of the case's RESULT lines, "name ms" 
   shift
   OMP_NUM_THREADS=$threads "$b/vps_bench" "$@" | awk '/^RESULT/ {print $2, $3}'
 }
-cases=("core_ew_mul_add $threads cpu" "core_softmax_rows $threads cpu" "det_nms 4000" "nn $threads cpu")
+cases=("core_ew_mul_add $threads cpu" "core_softmax_rows $threads cpu" "det_nms 4000" "nn $threads 8 64 64 64 cpu")
+if smoke; then
+  cases=("core_ew_mul_add $threads cpu 65536" "core_softmax_rows $threads cpu 65536 256" "det_nms 200" "nn $threads 1 32 16 16 cpu")
+fi
 echo "CPU kernels, CPU-only build ($cpu) vs CUDA build ($cuda), $threads threads"
 printf '%-22s %12s %12s %7s\n' case "cpu build ms" "cuda build ms" ratio
 for c in "${cases[@]}"; do

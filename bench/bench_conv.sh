@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# conv2d at ResNet-50 shapes (batch 1, f32, CPU): vps vs PyTorch with the same thread count.
-# usage: bench/bench_conv.sh BUILD_DIR [THREADS]   (THREADS defaults to nproc)
+# conv2d at ResNet-50 shapes (batch 1, f32; cuDNN on a GPU): vps vs PyTorch with the same thread count.
+# usage: bench/bench_conv.sh BUILD_DIR [THREADS] [--device cpu|cuda] [--tf32 0|1]   (THREADS defaults to nproc)
 # The default OpenMP wait policy on both sides, as in every other bench: OMP_WAIT_POLICY=PASSIVE made
 # the small 1x1 case bimodal per process (0.6 or 1.1 ms: the woken worker's tile ran on the master's core)
 # and slowed PyTorch's 1x1 from 0.56 to 0.70 ms; see docs/conv.md.
 set -euo pipefail
 source bench/common.sh
+parse_bench_args "$@"
+set -- "${bench_pos[@]}"
 require_torch
-build=${1:?usage: bench/bench_conv.sh BUILD_DIR [THREADS]}
+build=${1:?usage: bench/bench_conv.sh BUILD_DIR [THREADS] [--device cpu|cuda] [--tf32 0|1]}
 threads=${2:-$(nproc)}
-ours=$(OMP_NUM_THREADS=$threads "$build/vps_bench" conv_ cpu "$threads")
-theirs=$(OMP_NUM_THREADS=$threads torch_py "$(dirname "$0")/conv_torch.py" "$threads" 2>/dev/null || true)
-echo "conv2d, batch 1, float32, cpu, $threads threads (GFLOP/s: forward 2*O*Ho*Wo*C*kh*kw, fwd+bwd 3x)"
+reps=10
+if smoke; then reps=1; fi  # the shapes are ResNet-50's own; smoke runs each pass once
+ours=$(OMP_NUM_THREADS=$threads "$build/vps_bench" conv_ "$device" "$threads" "$reps")
+theirs=$(OMP_NUM_THREADS=$threads torch_py "$(dirname "$0")/conv_torch.py" --device "$device" --tf32 "$tf32" "$threads" "$reps" 2>/dev/null || true)
+echo "conv2d, batch 1, float32, $device$(tf32_note), $threads threads (GFLOP/s: forward 2*O*Ho*Wo*C*kh*kw, fwd+bwd 3x)"
 printf "%-28s %10s %10s %8s %8s\n" op ours_ms torch_ms ratio GFLOP/s
 while read -r tag name ms extra; do
   [ "$tag" = RESULT ] || continue

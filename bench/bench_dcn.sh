@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# Deformable conv at the semantic head's P2 shapes (256x512, batch 1, f32, CPU): ours vs torchvision's
-# CPU deform_conv2d with the same thread count, and vs our own plain 3x3 conv of the same shape.
-# usage: bench/bench_dcn.sh BUILD_DIR [THREADS] [REPS]   (THREADS defaults to nproc, REPS to 3)
+# Deformable conv at the semantic head's P2 shapes (256x512, batch 1, f32): ours vs torchvision's
+# deform_conv2d (its CPU or CUDA kernel) with the same thread count, and vs our own plain 3x3 conv of
+# the same shape.
+# usage: bench/bench_dcn.sh BUILD_DIR [THREADS] [REPS] [--device cpu|cuda] [--tf32 0|1]
+# (THREADS defaults to nproc, REPS to 3; bench-smoke: a 32x64 map)
 set -euo pipefail
 source bench/common.sh
+parse_bench_args "$@"
+set -- "${bench_pos[@]}"
 require_torch
 build=${1:?usage: bench/bench_dcn.sh BUILD_DIR [THREADS] [REPS]}
 threads=${2:-$(nproc)}
 reps=${3:-3}
-if smoke; then reps=1; fi
-ours=$(OMP_NUM_THREADS=$threads "$build/vps_bench" dcn_ cpu "$threads" "$reps")
-theirs=$(OMP_NUM_THREADS=$threads torch_py "$(dirname "$0")/dcn_torch.py" "$threads" "$reps" 2>/dev/null || true)
-echo "deform_conv2d 3x3 pad 1, batch 1, float32, cpu, $threads threads, median of $reps"
+size=()
+if smoke; then reps=1 size=(32 64); fi
+ours=$(OMP_NUM_THREADS=$threads "$build/vps_bench" dcn_ "$device" "$threads" "$reps" "${size[@]}")
+theirs=$(OMP_NUM_THREADS=$threads torch_py "$(dirname "$0")/dcn_torch.py" --device "$device" --tf32 "$tf32" "$threads" "$reps" "${size[@]}" 2>/dev/null || true)
+echo "deform_conv2d 3x3 pad 1, batch 1, float32, $device$(tf32_note), $threads threads, median of $reps"
 printf "%-22s %10s %12s %9s %10s %9s\n" op ours_ms torchvision_ms ratio conv_ms dcn/conv
 while read -r tag name ms _; do
   [ "$tag" = RESULT ] || continue

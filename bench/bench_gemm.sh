@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
-# GEMM 2048^3 f32: vps::matmul (OpenBLAS) vs torch.matmul, same thread count, same run.
-# usage: bench/bench_gemm.sh BUILD_DIR   (env: GEMM_THREADS, default nproc; GEMM_N, default 2048)
+# GEMM 2048^3 f32: vps::matmul (OpenBLAS on the CPU, cuBLAS on a GPU) vs torch.matmul, same thread
+# count, same run. usage: bench/bench_gemm.sh BUILD_DIR [--device cpu|cuda] [--tf32 0|1]
+# (env: GEMM_THREADS, default nproc; GEMM_N, default 2048)
 set -euo pipefail
 source bench/common.sh
+parse_bench_args "$@"
+set -- "${bench_pos[@]}"
 require_torch
-build=${1:?usage: bench/bench_gemm.sh BUILD_DIR}
+build=${1:?usage: bench/bench_gemm.sh BUILD_DIR [--device cpu|cuda] [--tf32 0|1]}
 threads=${GEMM_THREADS:-$(nproc)}
 n=${GEMM_N:-2048}
 if smoke; then n=256; fi
 export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
 [ -x "$build/vps_bench" ] || { echo "missing $build/vps_bench (run make bench)"; exit 1; }
-ours=$("$build/vps_bench" gemm "$threads" "$n" | awk '/^RESULT gemm /{print $3, $NF}')
-torch=$(torch_py bench/gemm_torch.py "$threads" "$n" | awk '/^RESULT gemm_torch /{print $3, $NF}')
+ours=$("$build/vps_bench" gemm --device "$device" "$threads" "$n" | awk '/^RESULT gemm /{print $3, $NF}')
+torch=$(torch_py bench/gemm_torch.py --device "$device" --tf32 "$tf32" "$threads" "$n" | awk '/^RESULT gemm_torch /{print $3, $NF}')
 read -r ours_ms ours_gf <<<"$ours"
 read -r torch_ms torch_gf <<<"$torch"
 ours_gf=${ours_gf#gflops=}
 torch_gf=${torch_gf#gflops=}
+echo "GEMM on $device$(tf32_note)"
 printf "%-10s %-16s %8s %10s %10s %8s %12s %12s\n" op shape threads "ours ms" "torch ms" ratio "ours GF/s" "torch GF/s"
 awk -v n="$n" -v t="$threads" -v o="$ours_ms" -v p="$torch_ms" -v og="$ours_gf" -v pg="$torch_gf" 'BEGIN {
   r = (p > 0) ? sprintf("%.3f", o / p) : "-"; ps = (p > 0) ? sprintf("%.2f", p) : "-"; pgs = (pg > 0) ? sprintf("%.1f", pg) : "-"

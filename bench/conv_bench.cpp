@@ -1,5 +1,6 @@
 // conv2d at ResNet-50 shapes, batch 1, float32: forward and forward+backward (grads of x, w, b).
-// vps_bench conv_ [device=cpu|cuda] [threads]   prints "RESULT conv_<case>_<pass> ms gflops=G".
+// vps_bench conv_ [--device cpu|cuda] [device=cpu|cuda] [threads] [reps=10]
+// prints "RESULT conv_<case>_<pass> ms gflops=G" (bench-smoke: reps 1; the shapes are ResNet-50's own).
 #include <omp.h>
 
 #include <chrono>
@@ -19,13 +20,10 @@ struct ConvCase {
   int64_t C, H, O, k, stride, pad;
 };
 
-void sync_device(Device d) {
-  if (d.is_cuda()) Tensor::zeros({1}, DType::f32, d).cpu();  // a device->host copy waits for the queue
-}
-
 void run_case(const ConvCase& c, const std::vector<std::string>& args) {
-  Device dev = Device::parse(args.size() > 0 ? args[0] : "cpu");
+  Device dev = device_arg(args, 0);
   int threads = args.size() > 1 ? std::stoi(args[1]) : omp_get_max_threads();
+  int reps = args.size() > 2 ? std::stoi(args[2]) : 10;  // bench-smoke: 1
   omp_set_num_threads(threads);
   Generator gen(7);
   Tensor x = randn({1, c.C, c.H, c.H}, gen, DType::f32, dev);
@@ -43,13 +41,12 @@ void run_case(const ConvCase& c, const std::vector<std::string>& args) {
     xg.zero_grad(), wg.zero_grad(), bg.zero_grad();
     conv2d(xg, wg, bg, {c.stride, c.stride}, {c.pad, c.pad}).backward(gy);
   };
-  auto sync = [&] { sync_device(dev); };
   // OpenBLAS's pthread workers spin (sched_yield) for ~0.1 s after the library starts; timing the small
   // cases inside that window put our OpenMP worker on a core they hold (1x1 fwd 8 ms instead of 0.6).
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  double t1 = time_ms(fwd, 10, 2, sync);
+  double t1 = time_ms(fwd, reps, reps > 1 ? 2 : 1);
   report(std::string("conv_") + c.name + "_fwd", t1, "gflops=" + std::to_string(flops / t1 / 1e6));
-  double t2 = time_ms(fwd_bwd, 10, 2, sync);
+  double t2 = time_ms(fwd_bwd, reps, reps > 1 ? 2 : 1);
   report(std::string("conv_") + c.name + "_fwdbwd", t2, "gflops=" + std::to_string(3 * flops / t2 / 1e6));
 }
 
@@ -57,9 +54,9 @@ const ConvCase kCases[] = {{"3x3_256_56", 256, 56, 256, 3, 1, 1},
                            {"1x1_1024_14", 1024, 14, 256, 1, 1, 0},
                            {"7x7s2_stem_224", 3, 224, 64, 7, 2, 3}};
 
-VPS_BENCH("conv_3x3_256_56", [](const std::vector<std::string>& a) { run_case(kCases[0], a); });
-VPS_BENCH("conv_1x1_1024_14", [](const std::vector<std::string>& a) { run_case(kCases[1], a); });
-VPS_BENCH("conv_7x7s2_stem_224", [](const std::vector<std::string>& a) { run_case(kCases[2], a); });
+VPS_BENCH_DEVICE("conv_3x3_256_56", [](const std::vector<std::string>& a) { run_case(kCases[0], a); });
+VPS_BENCH_DEVICE("conv_1x1_1024_14", [](const std::vector<std::string>& a) { run_case(kCases[1], a); });
+VPS_BENCH_DEVICE("conv_7x7s2_stem_224", [](const std::vector<std::string>& a) { run_case(kCases[2], a); });
 
 }  // namespace
 }  // namespace vps::bench

@@ -1,5 +1,7 @@
 // Core op benchmarks: a large broadcast-free elementwise pass (out = a*b + c, 16M f32) and softmax
-// over the rows of a (4096, 4096) f32 tensor. Args: [threads] [device]; threads sets OpenMP.
+// over the rows of a (4096, 4096) f32 tensor.
+//   vps_bench core_ [--device cpu|cuda] [threads] [device] [n=16777216] [side=4096]
+// threads sets OpenMP; n and side shrink the cases (bench-smoke).
 #include <omp.h>
 
 #include <cstdio>
@@ -15,51 +17,48 @@ using vps::Tensor;
 struct BenchArgs {
   int threads = 0;
   vps::Device device = vps::kCPU;
+  int64_t n = int64_t(1) << 24, side = 4096;
 };
 
 BenchArgs parse(const std::vector<std::string>& args) {
   BenchArgs b;
   if (args.size() > 0) b.threads = std::stoi(args[0]);
-  if (args.size() > 1) b.device = vps::Device::parse(args[1]);
+  b.device = vps::bench::device_arg(args, 1);
+  if (args.size() > 2) b.n = std::stoll(args[2]);
+  if (args.size() > 3) b.side = std::stoll(args[3]);
   if (b.threads > 0) omp_set_num_threads(b.threads);
   return b;
 }
 
-// Waits for queued device work (a tiny device-to-host copy synchronises the default stream).
-std::function<void()> syncer(const Tensor& t) {
-  if (!t.device().is_cuda()) return nullptr;
-  return [t] { (void)t.flatten().slice(0, 0, 1).cpu(); };
-}
-
 void bench_elementwise(const std::vector<std::string>& args) {
   BenchArgs b = parse(args);
-  const int64_t n = int64_t(1) << 24;
+  const int64_t n = b.n;
   vps::Generator g(1);
   Tensor x = vps::uniform({n}, -1, 1, g, vps::DType::f32, b.device);
   Tensor y = vps::uniform({n}, -1, 1, g, vps::DType::f32, b.device);
   Tensor z = vps::uniform({n}, -1, 1, g, vps::DType::f32, b.device);
   Tensor out;
-  double ms = vps::bench::time_ms([&] { out = vps::add(vps::mul(x, y), z); }, 7, 2, syncer(x));
+  double ms = vps::bench::time_ms([&] { out = vps::add(vps::mul(x, y), z); }, 7, 2);
   // Traffic of the fused expression: read a, b, c and write out (4 arrays of n floats).
   double gbs = 4.0 * double(n) * 4.0 / (ms * 1e-3) / 1e9;
   char extra[128];
-  std::snprintf(extra, sizeof extra, "shape=[16777216] GB/s=%.1f", gbs);
+  std::snprintf(extra, sizeof extra, "shape=[%lld] GB/s=%.1f", (long long)n, gbs);
   vps::bench::report("core_ew_mul_add", ms, extra);
 }
 
 void bench_softmax(const std::vector<std::string>& args) {
   BenchArgs b = parse(args);
   vps::Generator g(2);
-  Tensor x = vps::uniform({4096, 4096}, -5, 5, g, vps::DType::f32, b.device);
+  Tensor x = vps::uniform({b.side, b.side}, -5, 5, g, vps::DType::f32, b.device);
   Tensor out;
-  double ms = vps::bench::time_ms([&] { out = vps::softmax(x, 1); }, 7, 2, syncer(x));
+  double ms = vps::bench::time_ms([&] { out = vps::softmax(x, 1); }, 7, 2);
   double gbs = 2.0 * double(x.numel()) * 4.0 / (ms * 1e-3) / 1e9;  // read x, write y
   char extra[128];
-  std::snprintf(extra, sizeof extra, "shape=[4096,4096] GB/s=%.1f", gbs);
+  std::snprintf(extra, sizeof extra, "shape=[%lld,%lld] GB/s=%.1f", (long long)b.side, (long long)b.side, gbs);
   vps::bench::report("core_softmax_rows", ms, extra);
 }
 
 }  // namespace
 
-VPS_BENCH("core_ew_mul_add", bench_elementwise);
-VPS_BENCH("core_softmax_rows", bench_softmax);
+VPS_BENCH_DEVICE("core_ew_mul_add", bench_elementwise);
+VPS_BENCH_DEVICE("core_softmax_rows", bench_softmax);

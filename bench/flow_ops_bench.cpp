@@ -2,7 +2,8 @@
 // FlowNetC (f1, f2 of 256 x 64 x 128, FlowNet2's parameters: 441 channels) and resample2d on the
 // image (3 x 512 x 1024) and on logits (19 x 128 x 256), flows uniform +-8 px; forward and
 // forward+backward (gradients of both inputs).
-// vps_bench flow_ops_ [device=cpu|cuda] [threads] [reps]   prints "RESULT flow_ops_<case>_<pass> ms".
+// vps_bench flow_ops_ [--device cpu|cuda] [device=cpu|cuda] [threads] [reps]   prints
+// "RESULT flow_ops_<case>_<pass> ms".
 #include <omp.h>
 
 #include <string>
@@ -21,12 +22,10 @@ struct Setup {
   std::function<void()> sync;
 };
 Setup setup(const std::vector<std::string>& args) {
-  Device dev = Device::parse(args.size() > 0 ? args[0] : "cpu");
+  Device dev = device_arg(args, 0);
   omp_set_num_threads(args.size() > 1 ? std::stoi(args[1]) : omp_get_max_threads());
   int reps = args.size() > 2 ? std::stoi(args[2]) : 3;
-  return {dev, reps, [dev] {
-            if (dev.is_cuda()) Tensor::zeros({1}, DType::f32, dev).cpu();
-          }};
+  return {dev, reps, sync_device};
 }
 
 // Times f(a, b) without grad, then f(a, b).backward(gy) with both inputs requiring grad.
@@ -62,10 +61,10 @@ void bench_resample(const char* name, int64_t C, int64_t H, int64_t W, const std
             [](const Tensor& a, const Tensor& b) { return resample2d(a, b); });
 }
 
-VPS_BENCH("flow_ops_corr_flownet2", bench_correlation);
-VPS_BENCH("flow_ops_resample_c3_512x1024",
+VPS_BENCH_DEVICE("flow_ops_corr_flownet2", bench_correlation);
+VPS_BENCH_DEVICE("flow_ops_resample_c3_512x1024",
           [](const std::vector<std::string>& a) { bench_resample("resample_c3_512x1024", 3, 512, 1024, a); });
-VPS_BENCH("flow_ops_resample_c19_128x256",
+VPS_BENCH_DEVICE("flow_ops_resample_c19_128x256",
           [](const std::vector<std::string>& a) { bench_resample("resample_c19_128x256", 19, 128, 256, a); });
 
 }  // namespace

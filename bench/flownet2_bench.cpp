@@ -2,7 +2,8 @@
 // FlowNetC alone. Random weights U(+-sqrt(3 / fan_in)) keep the activations at scale through the
 // depth, as in bench/flownet2_torch.py (PyTorch's default init shrinks them into float32 denormals,
 // which time very differently on CPUs; real weights do not).
-// vps_bench flownet2 [device=cpu|cuda] [threads] [reps]   prints "RESULT flownet2_<part> ms gflops=G".
+// vps_bench flownet2 [--device cpu|cuda] [device=cpu|cuda] [threads] [reps] [H W]   prints
+// "RESULT flownet2_<part> ms gflops=G"; H W (multiples of 64) replace 512x1024 (bench-smoke: a small pair).
 #include <omp.h>
 
 #include <chrono>
@@ -30,31 +31,30 @@ void init_at_scale(nn::Module& m, Generator& gen) {
 }
 
 void run(const std::vector<std::string>& args) {
-  Device dev = Device::parse(args.size() > 0 ? args[0] : "cpu");
+  Device dev = device_arg(args, 0);
   int threads = args.size() > 1 ? std::stoi(args[1]) : omp_get_max_threads();
   int reps = args.size() > 2 ? std::stoi(args[2]) : 3;
+  const int64_t H = args.size() > 4 ? std::stoll(args[3]) : 512, W = args.size() > 4 ? std::stoll(args[4]) : 1024;
   omp_set_num_threads(threads);
   Generator gen(14);
   models::FlowNet2 net;
   init_at_scale(net, gen);
   net.to(dev);
-  Tensor pair = uniform({1, 3, 2, 512, 1024}, 0, 255, gen, DType::f32, dev);
-  auto sync = [&] {
-    if (dev.is_cuda()) Tensor::zeros({1}, DType::f32, dev).cpu();
-  };
+  Tensor pair = uniform({1, 3, 2, H, W}, 0, 255, gen, DType::f32, dev);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // past OpenBLAS's start-up spin (docs/conv.md)
-  const double gmac = 1061.0 / 4;  // spec A.5: 1061 GMAC at 1024x2048, linear in the pixels
-  double t = time_ms([&] { net.forward(pair); }, reps, 1, sync);
+  const double px = double(H * W) / (1024.0 * 2048.0);
+  const double gmac = 1061.0 * px;  // spec A.5: 1061 GMAC at 1024x2048, linear in the pixels
+  double t = time_ms([&] { net.forward(pair); }, reps, 1);
   report("flownet2_full", t, "gflops=" + std::to_string(2 * gmac / t * 1e3));
   Tensor x = mul(flatten(permute(pair, {0, 2, 1, 3, 4}), 1, 2), 1.0 / 255);  // (1, 6, H, W) stand-in for the normalised pair
   t = time_ms([&] {
     autograd::NoGradGuard ng;
     net.flownetc->forward(x);
-  }, reps, 1, sync);
-  report("flownet2_flownetc", t, "gflops=" + std::to_string(2 * 242.4 / 4 / t * 1e3));
+  }, reps, 1);
+  report("flownet2_flownetc", t, "gflops=" + std::to_string(2 * 242.4 * px / t * 1e3));
 }
 
-VPS_BENCH("flownet2", run);
+VPS_BENCH_DEVICE("flownet2", run);
 
 }  // namespace
 }  // namespace vps::bench

@@ -1,5 +1,5 @@
 // GEMM benchmark: C = A B for square f32 matrices through vps::matmul (OpenBLAS on CPU, cuBLAS on
-// CUDA). `vps_bench gemm [threads=1] [n=2048] [cpu|cuda]`; prints "RESULT gemm MS n=N threads=T gflops=G".
+// CUDA). `vps_bench gemm [--device cpu|cuda] [threads=1] [n=2048] [cpu|cuda]`; prints "RESULT gemm MS n=N threads=T gflops=G".
 #include <omp.h>
 
 #include <string>
@@ -12,13 +12,11 @@ namespace {
 void gemm_case(const std::vector<std::string>& args) {
   int threads = args.size() > 0 ? std::stoi(args[0]) : 1;
   int64_t n = args.size() > 1 ? std::stoll(args[1]) : 2048;
-  vps::Device dev = args.size() > 2 && args[2] == "cuda" ? vps::cuda_device(0) : vps::kCPU;
+  vps::Device dev = vps::bench::device_arg(args, 2);
   omp_set_num_threads(threads);
   vps::Generator g(0);
   vps::Tensor a = vps::randn({n, n}, g, vps::DType::f32, dev), b = vps::randn({n, n}, g, vps::DType::f32, dev), c;
-  // Reading one element back waits for the device (a no-op cost on CPU).
-  auto sync = [&] { c.reshape({-1}).select(0, 0).item<float>(); };
-  double ms = vps::bench::time_ms([&] { c = vps::matmul(a, b); }, 5, 1, sync);
+  double ms = vps::bench::time_ms([&] { c = vps::matmul(a, b); }, 5, 1);  // waits for the GPU (sync_device)
   double gflops = 2.0 * double(n) * double(n) * double(n) / (ms * 1e6);
   vps::bench::report("gemm", ms,
                      "n=" + std::to_string(n) + " threads=" + std::to_string(threads) + " device=" + dev.str() +
@@ -27,4 +25,4 @@ void gemm_case(const std::vector<std::string>& args) {
 
 }  // namespace
 
-VPS_BENCH("gemm", gemm_case);
+VPS_BENCH_DEVICE("gemm", gemm_case);

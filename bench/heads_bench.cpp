@@ -1,5 +1,8 @@
 // Detection-head pipeline at 1024x2048 (bench/bench_heads.sh compares it with torch/torchvision):
-//   vps_bench heads_pipeline [THREADS]   inference (no grad), full-width heads, random FPN features
+//   vps_bench heads_pipeline [H W [REPS]]   inference (no grad), full-width heads, random FPN features of
+//                                           an HxW frame (default 1024x2048, median of 3 after a warm-up;
+//                                           bench-smoke: a small frame, REPS 1 without warm-up: the RoI
+//                                           stages keep 1000 proposals at any size)
 // Stages: RPN head on P2..P6 ((1,256,256,512) ... (1,256,16,32)), proposals (test config: 1000 per level,
 // NMS 0.7, 1000 kept), 7x7 RoI extraction of the 1000 proposals + SharedFCBBoxHead, MaskROI selection,
 // 14x14 RoI extraction of the first 100 proposals + FCNMaskHead. Weights N(0, 0.01), features N(0, 1).
@@ -21,11 +24,12 @@ namespace {
 using namespace vps;
 using namespace vps::models;
 
-void bench_heads(const std::vector<std::string>&) {
+void bench_heads(const std::vector<std::string>& args) {
+  const int64_t H = args.size() > 1 ? std::stoll(args[0]) : 1024, W = args.size() > 1 ? std::stoll(args[1]) : 2048;
   autograd::NoGradGuard ng;
   Generator gen(7);
   std::vector<Tensor> feats;
-  for (int64_t s : {4, 8, 16, 32, 64}) feats.push_back(randn({1, 256, 1024 / s, 2048 / s}, gen));
+  for (int64_t s : {4, 8, 16, 32, 64}) feats.push_back(randn({1, 256, H / s, W / s}, gen));
   RPNHead rpn(RPNHeadOptions{}, gen);
   BBoxHead bbox(BBoxHeadOptions{}, gen);
   MaskHead mask(MaskHeadOptions{}, gen);
@@ -33,10 +37,10 @@ void bench_heads(const std::vector<std::string>&) {
   std::pair<std::vector<Tensor>, std::vector<Tensor>> out;
   Tensor props, rois, roi7, roi14, cls, reg;
   Detections det;
-  const int reps = 3, warm = 1;
+  const int reps = args.size() > 2 ? std::stoi(args[2]) : 3, warm = reps > 1 ? 1 : 0;
   double t_rpn = bench::time_ms([&] { out = rpn.forward(feats); }, reps, warm);
   double t_prop = bench::time_ms(
-      [&] { props = rpn.get_proposals(out.first, out.second, 0, 1024, 2048, ProposalOptions::test()); }, reps, warm);
+      [&] { props = rpn.get_proposals(out.first, out.second, 0, H, W, ProposalOptions::test()); }, reps, warm);
   rois = cat({Tensor::zeros({props.size(0), 1}), props.slice(1, 0, 4)}, 1);
   double t_roi7 = bench::time_ms([&] { roi7 = extract_roi_features(p25, rois, 7); }, reps, warm);
   double t_bbox = bench::time_ms(
@@ -50,10 +54,10 @@ void bench_heads(const std::vector<std::string>&) {
       [&] {
         MaskROIOptions o;
         o.score_thr = 0.05;  // random weights: softmax over 9 classes sits near 1/9
-        det = mask_roi_select(rois, softmax(cls, 1), reg, 1024, 2048, o);
+        det = mask_roi_select(rois, softmax(cls, 1), reg, H, W, o);
       },
       reps, warm);
-  Tensor mrois = rois.slice(0, 0, 100);
+  Tensor mrois = rois.slice(0, 0, std::min<int64_t>(100, rois.size(0)));
   double t_roi14 = bench::time_ms([&] { roi14 = extract_roi_features(p25, mrois, 14); }, reps, warm);
   double t_mask = bench::time_ms([&] { mask.forward(roi14); }, reps, warm);
   std::string k = "K=" + std::to_string(rois.size(0));
@@ -62,9 +66,11 @@ void bench_heads(const std::vector<std::string>&) {
   bench::report("roi_extract_7x7", t_roi7, k);
   bench::report("bbox_head", t_bbox, k + ",fc1024");
   bench::report("mask_roi_select", t_sel, k + ",nc=9");
-  bench::report("roi_extract_14x14", t_roi14, "K=100");
-  bench::report("mask_head", t_mask, "K=100,28x28");
-  bench::report("total", t_rpn + t_prop + t_roi7 + t_bbox + t_sel + t_roi14 + t_mask, "1024x2048");
+  const std::string km = "K=" + std::to_string(mrois.size(0));
+  bench::report("roi_extract_14x14", t_roi14, km);
+  bench::report("mask_head", t_mask, km + ",28x28");
+  bench::report("total", t_rpn + t_prop + t_roi7 + t_bbox + t_sel + t_roi14 + t_mask,
+                std::to_string(H) + "x" + std::to_string(W));
 }
 
 // Proposals stage alone (for profiling): RPN head once, then `reps` (args[0], default 20) get_proposals calls.

@@ -4,7 +4,7 @@ shapes and settings, its own random values), inference under no_grad, same threa
 RPN head and box/mask heads from torch.nn; proposals as mmdet v1 get_bboxes_single with
 torchvision.ops.nms (boxes shifted by +1 for the legacy areas); RoI extraction with the mmdet level
 map and torchvision.ops.roi_align per level; MaskROI selection in torch ops.
-Usage: heads_torch.py THREADS. Prints RESULT lines."""
+Usage: heads_torch.py THREADS [H W] (default 1024 2048). Prints RESULT lines."""
 import math
 import sys
 
@@ -48,9 +48,10 @@ def anchors(stride, h, w):
 
 def main():
     torch.set_num_threads(int(sys.argv[1]))
+    H, W = (int(sys.argv[2]), int(sys.argv[3])) if len(sys.argv) > 3 else (1024, 2048)
     torch.manual_seed(7)
     strides = [4, 8, 16, 32, 64]
-    feats = [torch.randn(1, 256, 1024 // s, 2048 // s) for s in strides]
+    feats = [torch.randn(1, 256, H // s, W // s) for s in strides]
     rpn_conv, rpn_cls, rpn_reg = nn.Conv2d(256, 256, 3, padding=1), nn.Conv2d(256, 3, 1), nn.Conv2d(256, 12, 1)
     fc0, fc1, fc_cls, fc_reg = nn.Linear(12544, 1024), nn.Linear(1024, 1024), nn.Linear(1024, 9), nn.Linear(1024, 36)
     convs = [nn.Conv2d(256, 256, 3, padding=1) for _ in range(4)]
@@ -76,7 +77,7 @@ def main():
             if s.numel() > 1000:
                 s, i = s.topk(1000)
                 d, aa = d[i], a[i]
-            b = delta2bbox(aa, d, 1024, 2048)
+            b = delta2bbox(aa, d, H, W)
             k = nms_legacy(b, s, 0.7)[:1000]
             levels.append(torch.cat([b[k], s[k, None]], 1))
         p = torch.cat(levels)
@@ -102,7 +103,7 @@ def main():
 
     def select():
         rois, prob = st["rois"], F.softmax(st["cls"], 1)
-        boxes = delta2bbox(rois[:, 1:], st["reg"], 1024, 2048, (0.1, 0.1, 0.2, 0.2), False).view(-1, 9, 4)[:, 1:]
+        boxes = delta2bbox(rois[:, 1:], st["reg"], H, W, (0.1, 0.1, 0.2, 0.2), False).view(-1, 9, 4)[:, 1:]
         sc = prob[:, 1:]
         m = sc > 0.05
         b, s, lab = boxes[m], sc[m], m.nonzero()[:, 1] + 1

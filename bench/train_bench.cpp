@@ -1,11 +1,14 @@
 // One training step of VPSNet-Track on a pair of frames and the loader that feeds it
 // (bench/bench_train.sh compares the step with the same step built from PyTorch / torchvision ops,
 // bench/train_torch.py):
-//   vps_bench train_step DATA [reps]   configs/train_vpsnet_r50.json's model (random init) and
+//   vps_bench train_step [--device cpu|cuda] DATA [reps]
+//                                      configs/train_vpsnet_r50.json's model (random init) and
 //                                      optimizer, pairs from the dataset DATA (split train) at their
 //                                      size, no crop; prints the step time (median), the time the step
 //                                      waited for the background loader, the loader alone (samples/s),
-//                                      the pair's GT count and the peak RSS.
+//                                      the pair's GT count and the peak RSS. On --device cuda the
+//                                      model lives on the GPU; each pair is copied there inside the
+//                                      timed step (as training would) and the peak GPU memory is printed.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -25,12 +28,29 @@ namespace {
 using namespace vps;
 
 double now_ms() {
+  vps::bench::sync_device();  // a clock reading after the GPU's queue is done
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// The pair on `dev` as the Mask R-CNN parity test places it (tests/test_mask_rcnn_overfit.cpp): image,
+// boxes, labels, semantic labels and flow on the device; instance masks and track ids stay on the host.
+void frame_to(models::Frame& f, Device dev) {
+  f.image = f.image.to(dev);
+  if (f.gt.boxes.defined()) f.gt.boxes = f.gt.boxes.to(dev);
+  if (f.gt.labels.defined()) f.gt.labels = f.gt.labels.to(dev);
+  if (f.semantic.defined()) f.semantic = f.semantic.to(dev);
+}
+void batch_to(models::Batch& b, Device dev) {
+  if (dev.is_cpu()) return;
+  frame_to(b.frame, dev);
+  if (b.reference) frame_to(*b.reference, dev);
+  if (b.flow.defined()) b.flow = b.flow.to(dev);
+  if (b.flow_valid.defined()) b.flow_valid = b.flow_valid.to(dev);
 }
 
 void bench_train_step(const std::vector<std::string>& args) {
@@ -47,7 +67,9 @@ void bench_train_step(const std::vector<std::string>& args) {
     models::Batch b = sampler.sample(i);
     load.push_back(now_ms() - t0);
   }
+  const Device dev = vps::bench::options().device;
   auto model = models::build_model(rc.model);
+  model->to(dev);
   model->train();
   train::TrainerOptions to = rc.trainer;
   to.max_iters = reps + 1;
@@ -59,6 +81,7 @@ void bench_train_step(const std::vector<std::string>& args) {
     double t0 = now_ms();
     models::Batch b = prefetch.get(s);
     double t1 = now_ms();
+    batch_to(b, dev);
     trainer.step(b);
     double t2 = now_ms();
     if (s > 0) wait.push_back(t1 - t0), step.push_back(t2 - t1);
@@ -74,8 +97,9 @@ void bench_train_step(const std::vector<std::string>& args) {
   vps::bench::report("train_data_wait", median(wait), "pair");
   vps::bench::report("train_loader_sample", median(load), "pair");
   vps::bench::report("train_peak_rss_mb", double(ru.ru_maxrss) / 1024.0, "process");
+  vps::bench::report_peak_gpu_memory("train", "process");
 }
 
-VPS_BENCH("train_step", bench_train_step);
+VPS_BENCH_DEVICE("train_step", bench_train_step);
 
 }  // namespace

@@ -9,7 +9,9 @@ sampled RoIs internal) against the reference GT RoIs, cross entropy; the UPSNet 
 entropy at 1/4 resolution over 11 stuff + G instance channels; backward; SGD (momentum 0.9, weight
 decay 1e-4, clip 35). Differences to VPSNet's exact losses change the time little (the backbone and
 heads dominate).
-usage: train_torch.py THREADS H W G [REPS]   prints "RESULT train_step ms pair" like vps_bench."""
+usage: train_torch.py [--device cpu|cuda] [--tf32 0|1] THREADS H W G [REPS]   prints "RESULT train_step ms
+pair" like vps_bench (on a GPU: the inputs live there, the step is timed after torch.cuda.synchronize, and
+the peak GPU memory is printed)."""
 import resource
 import sys
 import time
@@ -21,10 +23,12 @@ from torchvision.models.detection import MaskRCNN
 from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
 from torchvision.ops import FrozenBatchNorm2d, MultiScaleRoIAlign
 
+from torch_timing import device_args, print_peak_gpu_mb, sync
 from vpsnet_torch import Semantic
 
 
 def main():
+    dev = device_args()
     torch.set_num_threads(int(sys.argv[1]))
     H, W, G = int(sys.argv[2]), int(sys.argv[3]), max(1, int(sys.argv[4]))
     reps = int(sys.argv[5]) if len(sys.argv) > 5 else 2
@@ -34,9 +38,9 @@ def main():
     backbone = resnet_fpn_backbone(backbone_name="resnet50", weights=None, norm_layer=FrozenBatchNorm2d,
                                    trainable_layers=3)
     det = MaskRCNN(backbone, num_classes=9, min_size=H, max_size=W)
-    det.train()
-    sem = Semantic().train()
-    fcs = nn.Sequential(nn.Flatten(), nn.Linear(256 * 49, 1024), nn.ReLU(), nn.Linear(1024, 1024)).train()
+    det.train().to(dev)
+    sem = Semantic().train().to(dev)
+    fcs = nn.Sequential(nn.Flatten(), nn.Linear(256 * 49, 1024), nn.ReLU(), nn.Linear(1024, 1024)).train().to(dev)
     pool = MultiScaleRoIAlign(["0", "1", "2", "3"], 7, 2)
     params = [p for m in (det, sem, fcs) for p in m.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=1e-4, momentum=0.9, weight_decay=1e-4)
@@ -49,11 +53,13 @@ def main():
     for i, b in enumerate(boxes.round().long()):
         masks[i, b[1]:b[3], b[0]:b[2]] = 1
     labels = torch.randint(1, 9, (G,), generator=g)
-    targets = [{"boxes": boxes, "labels": labels, "masks": masks}]
-    semantic = torch.randint(0, 19, (1, H, W), generator=g)
-    pano = torch.randint(0, 11 + G, (1, H // 4, W // 4), generator=g)
+    targets = [{"boxes": boxes.to(dev), "labels": labels.to(dev), "masks": masks.to(dev)}]
+    semantic = torch.randint(0, 19, (1, H, W), generator=g).to(dev)
+    pano = torch.randint(0, 11 + G, (1, H // 4, W // 4), generator=g).to(dev)
+    img, ref, gt_boxes = img.to(dev), ref.to(dev), boxes.to(dev)
     times = []
     for r in range(reps + 1):
+        sync(dev)
         t0 = time.perf_counter()
         opt.zero_grad()
         losses = det([img], targets)  # rpn + box + mask losses; the transform normalises and pads
@@ -61,11 +67,11 @@ def main():
         feats = det.backbone(det.transform([img])[0].tensors)
         ref_feats = det.backbone(images.tensors)
         sizes = [(H, W)]
-        rois = boxes.repeat(512 // G + 1, 1)[:512] + torch.randn(512, 4, generator=g) * 4
+        rois = gt_boxes.repeat(512 // G + 1, 1)[:512] + (torch.randn(512, 4, generator=g) * 4).to(dev)
         x = fcs(pool(feats, [rois], sizes))
-        rx = fcs(pool(ref_feats, [boxes], sizes))
-        match = torch.cat([torch.zeros(512, 1), x @ rx.t()], 1)
-        loss_match = F.cross_entropy(match, torch.randint(0, G + 1, (512,), generator=g))
+        rx = fcs(pool(ref_feats, [gt_boxes], sizes))
+        match = torch.cat([torch.zeros(512, 1, device=dev), x @ rx.t()], 1)
+        loss_match = F.cross_entropy(match, torch.randint(0, G + 1, (512,), generator=g).to(dev))
         fcn_out = sem([feats[k] for k in ["0", "1", "2", "3"]])
         loss_segm = F.cross_entropy(fcn_out, semantic, ignore_index=255)
         score = F.interpolate(fcn_out, size=(H // 4, W // 4), mode="bilinear", align_corners=False)
@@ -75,11 +81,13 @@ def main():
         total.backward()
         torch.nn.utils.clip_grad_norm_(params, 35.0)
         opt.step()
+        sync(dev)
         if r > 0:
             times.append(time.perf_counter() - t0)
     times.sort()
     print(f"RESULT train_step {1000 * times[len(times) // 2]:.3f} pair")
     print(f"RESULT train_peak_rss_mb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} process")
+    print_peak_gpu_mb(dev, "train", "process")
 
 
 if __name__ == "__main__":

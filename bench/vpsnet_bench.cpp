@@ -1,9 +1,11 @@
 // VPSNet-Track inference of one frame (bench/bench_vpsnet.sh compares it with the same computation
 // built from PyTorch / torchvision ops, bench/vpsnet_torch.py):
-//   vps_bench vpsnet_frame H W [reps]   configs/vpsnet_track_r50.json, random init, an HxW N(0,1) image.
+//   vps_bench vpsnet_frame [--device cpu|cuda] H W [reps]   configs/vpsnet_track_r50.json, random init,
+//                                                           an HxW N(0,1) image.
 // Random weights would leave no detection above MaskROI's 0.6 (the dummy path): the bench lowers
 // test_cfg.rcnn.score_thr to 0 so that the box, mask, track and panoptic stages see 100 detections,
-// as torchvision's side with box_score_thresh 0. Prints the stages and the peak RSS.
+// as torchvision's side with box_score_thresh 0. Prints the stages and the peak RSS (and on a GPU the
+// peak of our allocator's bytes in use). Each clock reading waits for the GPU first (sync_device).
 #include <sys/resource.h>
 
 #include <chrono>
@@ -24,6 +26,7 @@ namespace {
 using namespace vps;
 
 double now_ms() {
+  vps::bench::sync_device();
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
@@ -34,10 +37,12 @@ void bench_frame(const std::vector<std::string>& args) {
   c["test_cfg"]["rcnn"]["score_thr"] = 0.0;
   auto m = std::dynamic_pointer_cast<models::VPSNetTrack>(models::build_model(c));
   m->eval();
+  const Device dev = vps::bench::options().device;
+  m->to(dev);
   autograd::NoGradGuard ng;
   Generator gen(3);
   models::Frame f;
-  f.image = randn({1, 3, H, W}, gen, DType::f32);
+  f.image = randn({1, 3, H, W}, gen, DType::f32, dev);
   f.img_h = H, f.img_w = W;
   infer::OnlineTracker tracker(*m->track_head);
   std::map<std::string, double> best;
@@ -85,8 +90,9 @@ void bench_frame(const std::vector<std::string>& args) {
   vps::bench::report("vpsnet_peak_rss_mb", double(ru.ru_maxrss) / 1024.0, shape);
   // of which tensors held at once (the rest: the host cache's free blocks, the weights' file, the heap)
   vps::bench::report("vpsnet_peak_tensor_mb", double(host_allocator_stats().peak_allocated_bytes) / (1 << 20), shape);
+  vps::bench::report_peak_gpu_memory("vpsnet", shape);
 }
 
-VPS_BENCH("vpsnet_frame", bench_frame);
+VPS_BENCH_DEVICE("vpsnet_frame", bench_frame);
 
 }  // namespace

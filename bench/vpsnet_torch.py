@@ -3,7 +3,8 @@
 (maskrcnn_resnet50_fpn with 9 classes and box_score_thresh 0, so 100 detections; the UPSNet semantic
 head with torchvision's deform_conv2d; the track head's embedding and matching; the panoptic logits of
 the pasted masks and their argmax), random init, an HxW N(0,1) image.
-usage: vpsnet_torch.py THREADS H W [REPS]   prints "RESULT vpsnet_<stage> ms HxW" lines like vps_bench."""
+usage: vpsnet_torch.py [--device cpu|cuda] [--tf32 0|1] THREADS H W [REPS]   prints "RESULT vpsnet_<stage> ms
+HxW" lines like vps_bench (on a GPU each clock reading waits for it, and the peak GPU memory is printed)."""
 import resource
 import sys
 import time
@@ -14,6 +15,8 @@ import torch.nn.functional as F
 import torchvision
 from torchvision.models.detection.roi_heads import paste_masks_in_image
 from torchvision.ops import deform_conv2d
+
+from torch_timing import device_args, print_peak_gpu_mb, sync
 
 
 class Semantic(nn.Module):  # UPSNetFPN: a shared 3 x (DCN + GN + ReLU) tower over P2..P5, 1x1 to 19, x4
@@ -38,40 +41,45 @@ class Semantic(nn.Module):  # UPSNetFPN: a shared 3 x (DCN + GN + ReLU) tower ov
 
 
 def main():
+    dev = device_args()
     torch.set_num_threads(int(sys.argv[1]))
     H, W = int(sys.argv[2]), int(sys.argv[3])
     reps = int(sys.argv[4]) if len(sys.argv) > 4 else 2
     torch.manual_seed(3)
     det = torchvision.models.detection.maskrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=9,
-                                                             box_score_thresh=0.0, min_size=H, max_size=W).eval()
-    sem = Semantic().eval()
-    fcs = nn.Sequential(nn.Flatten(), nn.Linear(256 * 49, 1024), nn.ReLU(), nn.Linear(1024, 1024)).eval()
-    img = torch.randn(3, H, W)
+                                                             box_score_thresh=0.0, min_size=H, max_size=W).eval().to(dev)
+    sem = Semantic().eval().to(dev)
+    fcs = nn.Sequential(nn.Flatten(), nn.Linear(256 * 49, 1024), nn.ReLU(), nn.Linear(1024, 1024)).eval().to(dev)
+    img = torch.randn(3, H, W).to(dev)
+
+    def clock():  # a reading after the GPU's queue is done
+        sync(dev)
+        return time.perf_counter()
     best = {}
     with torch.no_grad():
         memory = None
         for r in range(reps + 1):
             t = {}
-            t0 = time.perf_counter()
+            t0 = clock()
             images, _ = det.transform([img])
             feats = det.backbone(images.tensors)
-            t1 = time.perf_counter()
+            t1 = clock()
             props, _ = det.rpn(images, feats)
             boxes = det.roi_heads(feats, props, images.image_sizes)[0][0]
-            t2 = time.perf_counter()
+            t2 = clock()
             fcn = sem([feats[k] for k in ["0", "1", "2", "3"]])
-            t3 = time.perf_counter()
+            t3 = clock()
             b = boxes["boxes"]
             x = det.roi_heads.box_roi_pool(feats, [b], images.image_sizes)
             memory = x if memory is None else memory  # VPSNet keeps raw RoI features and embeds them every frame
             emb = fcs(x)
-            score = torch.cat([torch.zeros(emb.shape[0], 1), emb @ fcs(memory).t()], 1).log_softmax(1)
-            t4 = time.perf_counter()
+            score = torch.cat([torch.zeros(emb.shape[0], 1, device=dev), emb @ fcs(memory).t()], 1).log_softmax(1)
+            t4 = clock()
             masks = paste_masks_in_image(boxes["masks"], b, (H, W))[:, 0]  # full-resolution probabilities
             inst = torch.logit(masks.clamp(1e-6, 1 - 1e-6)) + fcn[0, 11:12].expand(masks.shape[0], -1, -1)
             logits = torch.cat([fcn[0, :11], inst], 0)
             pan = F.softmax(logits, 0).argmax(0)
-            t5 = time.perf_counter()
+            t5 = clock()
             t["backbone_fpn"] = t1 - t0
             t["rpn_box_mask"] = t2 - t1
             t["semantic_head"] = t3 - t2
@@ -86,6 +94,7 @@ def main():
         print(f"RESULT vpsnet_{k} {best[k]:.1f} {H}x{W}", flush=True)
     print(f"RESULT vpsnet_detections {n} {H}x{W}")
     print(f"RESULT vpsnet_peak_rss_mb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} {H}x{W}")
+    print_peak_gpu_mb(dev, "vpsnet", f"{H}x{W}")
 
 
 if __name__ == "__main__":
