@@ -36,9 +36,9 @@ HOST_ARCH:= -march=x86-64-v2
 OPT_REL  := -O3 $(HOST_ARCH) -g1
 OPT      := $(if $(filter 1,$(DEBUG)),$(OPT_DEBUG),$(OPT_REL))
 DEFS     := -DVPS_CUDA=$(CUDA) -DVPS_CUDNN=$(CUDNN)
-INCS     := -I. -I/usr/include/x86_64-linux-gnu/openblas-pthread
+INCS     := -I. -I/usr/include/x86_64-linux-gnu/openblas-pthread -I$(BUILD)/gen
 CXXFLAGS := -std=c++17 -fopenmp $(WARN) $(OPT) $(DEFS) $(INCS) -MMD -MP
-LDLIBS   := -fopenmp -lopenblas -lpng -ljpeg -lz -lpthread
+LDLIBS   := -fopenmp -lopenblas -lpng -ljpeg -lz -lprotobuf -lpthread
 LDFLAGS  := $(if $(filter 1,$(DEBUG)),$(SANITIZE),)
 
 ifeq ($(CUDA),1)
@@ -108,7 +108,21 @@ else
 	$(CXX) $(CXXFLAGS) -x c++ -c $< -o $@
 endif
 
-$(LIB): $(LIB_OBJ)
+# TensorBoard event files (train/event_file.cpp): protoc (Debian's protobuf-compiler, scripts/deps.sh build)
+# generates the C++ of train/proto/*.proto at build time into $(BUILD)/gen/, included as
+# "train/proto/<name>.pb.h"; every object waits for the headers (their changes are then tracked by -MMD).
+PROTO_SRC := $(wildcard train/proto/*.proto)
+PROTO_CC  := $(patsubst %.proto,$(BUILD)/gen/%.pb.cc,$(PROTO_SRC))
+PROTO_H   := $(PROTO_CC:.cc=.h)
+PROTO_OBJ := $(PROTO_CC:.cc=.cc.o)
+$(BUILD)/gen/%.pb.cc $(BUILD)/gen/%.pb.h: %.proto | $(DEPS_OK)
+	@mkdir -p $(BUILD)/gen
+	protoc --cpp_out=$(BUILD)/gen $<
+$(BUILD)/gen/%.pb.cc.o: $(BUILD)/gen/%.pb.cc
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+$(LIB_OBJ) $(TOOL_OBJ) $(TEST_OBJ) $(BENCH_OBJ): | $(PROTO_H)
+
+$(LIB): $(LIB_OBJ) $(PROTO_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -148,4 +162,4 @@ clean:
 
 include fuzz/fuzz.mk
 
--include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(PROTO_OBJ:.o=.d)
