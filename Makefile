@@ -71,7 +71,7 @@ $(MPI_STAMP):
 	@mkdir -p $(dir $@) && rm -f $(BUILD)/mpi-*.stamp && touch $@
 $(patsubst %,$(BUILD)/%.o,$(wildcard train/distributed*.cpp)): $(MPI_STAMP)
 
-LIB_DIRS := tensor autograd ops layers sample models losses train infer data eval
+LIB_DIRS := tensor autograd ops layers sample models losses train infer data eval report
 # The subcommands (tools/cmd_*.cpp) are in the library too, so that the tests run them as a user
 # does (vps::cli::run_main); the binary adds only tools/main.cpp.
 # Sources are found recursively (a new subfolder such as models/flownet2/ or tests/<area>/ needs no edit).
