@@ -170,7 +170,11 @@ std::string evaluation_section(const std::vector<EvalColumn>& cols) {
     for (const auto& c : cols) any = any || column_stat(c, key).n > 0;
     if (!any) continue;
     rows += std::string("<tr><td>") + name + "</td>";
-    for (const auto& c : cols) rows += "<td>" + cell(column_stat(c, key), std::string(key) == "id_switches" ? 1 : 3) + "</td>";
+    for (const auto& c : cols) {
+      Stat st = column_stat(c, key);
+      int digits = std::string(key) != "id_switches" ? 3 : st.n > 1 ? 1 : 0;  // a count, unless a mean of counts
+      rows += "<td>" + cell(st, digits) + "</td>";
+    }
     rows += "</tr>\n";
   }
   if (!rows.empty())
