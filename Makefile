@@ -84,7 +84,7 @@ BENCH_OBJ:= $(patsubst %,$(BUILD)/%.o,$(call find_src,bench))
 LIB      := $(BUILD)/libvps.a
 DEPS_OK  := build/.deps-ok
 
-.PHONY: all test bench bench-smoke clean demo ablation info
+.PHONY: all test bench bench-smoke clean demo ablation info report-check
 all: $(BUILD)/vps $(BUILD)/vps_tests $(BUILD)/vps_bench info
 	@ln -sfn $(CONFIG) build/current
 
@@ -156,6 +156,11 @@ demo: all
 # SiamTrack's ablation on the synthetic default (scripts/ablation.sh; ABL_ITERS, ABL_SEEDS, ... there)
 ablation: all
 	@bash scripts/ablation.sh $(BUILD)
+
+# The report of `make demo` rendered by headless Chromium to a PNG, checked not to be blank
+# (scripts/report_check.sh; Debian's chromium).
+report-check:
+	@bash scripts/report_check.sh $(or $(REPORT),out/demo/report/index.html)
 
 clean:
 	rm -rf build

@@ -7,7 +7,8 @@
 #   scripts/deps.sh --list GROUP...   print the packages of GROUPs, one a line
 # Groups: build (compiler, libraries, GoogleTest), bench and fixtures (Debian's PyTorch stack, the
 # numerical reference; python3-venv for the PyPI packages Debian lacks, installed by scripts/pypi.sh into
-# build/pyenv), fuzz (clang with libFuzzer and LLVM's OpenMP), mpi (Open MPI).
+# build/pyenv), fuzz (clang with libFuzzer and LLVM's OpenMP), mpi (Open MPI), report (headless Chromium for
+# make report-check).
 # build includes protobuf (libprotobuf-dev, protobuf-compiler): the TensorBoard event files of vps train.
 set -euo pipefail
 
@@ -18,7 +19,8 @@ packages_of() {
     fixtures) echo python3 python3-numpy python3-torch python3-torchvision python3-opencv python3-venv ;;
     fuzz)     echo clang libclang-rt-dev libomp-dev ;;
     mpi)      echo openmpi-bin libopenmpi-dev ;;
-    *) echo "scripts/deps.sh: unknown group '$1' (build, bench, fixtures, fuzz, mpi)" >&2; return 2 ;;
+    report)   echo chromium python3 ;;
+    *) echo "scripts/deps.sh: unknown group '$1' (build, bench, fixtures, fuzz, mpi, report)" >&2; return 2 ;;
   esac
 }
 
