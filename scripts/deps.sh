@@ -8,7 +8,7 @@
 # Groups: build (compiler, libraries, GoogleTest), bench and fixtures (Debian's PyTorch stack, the
 # numerical reference; python3-venv for the PyPI packages Debian lacks, installed by scripts/pypi.sh into
 # build/pyenv), fuzz (clang with libFuzzer and LLVM's OpenMP), mpi (Open MPI), report (headless Chromium for
-# make report-check).
+# make report-check), pypi (what scripts/pypi.sh needs alone: python3 and its venv module).
 # build includes protobuf (libprotobuf-dev, protobuf-compiler): the TensorBoard event files of vps train.
 set -euo pipefail
 
@@ -20,7 +20,8 @@ packages_of() {
     fuzz)     echo clang libclang-rt-dev libomp-dev ;;
     mpi)      echo openmpi-bin libopenmpi-dev ;;
     report)   echo chromium python3 ;;
-    *) echo "scripts/deps.sh: unknown group '$1' (build, bench, fixtures, fuzz, mpi, report)" >&2; return 2 ;;
+    pypi)     echo python3 python3-venv ;;
+    *) echo "scripts/deps.sh: unknown group '$1' (build, bench, fixtures, fuzz, mpi, report, pypi)" >&2; return 2 ;;
   esac
 }
 
