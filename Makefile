@@ -36,9 +36,9 @@ HOST_ARCH:= -march=x86-64-v2
 OPT_REL  := -O3 $(HOST_ARCH) -g1
 OPT      := $(if $(filter 1,$(DEBUG)),$(OPT_DEBUG),$(OPT_REL))
 DEFS     := -DVPS_CUDA=$(CUDA) -DVPS_CUDNN=$(CUDNN)
-INCS     := -I. -I/usr/include/x86_64-linux-gnu/openblas-pthread
+INCS     := -I. -I/usr/include/x86_64-linux-gnu/openblas-pthread -I$(BUILD)/gen
 CXXFLAGS := -std=c++17 -fopenmp $(WARN) $(OPT) $(DEFS) $(INCS) -MMD -MP
-LDLIBS   := -fopenmp -lopenblas -lpng -ljpeg -lz -lpthread
+LDLIBS   := -fopenmp -lopenblas -lpng -ljpeg -lz -lprotobuf -lpthread
 LDFLAGS  := $(if $(filter 1,$(DEBUG)),$(SANITIZE),)
 
 ifeq ($(CUDA),1)
@@ -71,7 +71,7 @@ $(MPI_STAMP):
 	@mkdir -p $(dir $@) && rm -f $(BUILD)/mpi-*.stamp && touch $@
 $(patsubst %,$(BUILD)/%.o,$(wildcard train/distributed*.cpp)): $(MPI_STAMP)
 
-LIB_DIRS := tensor autograd ops layers sample models losses train infer data eval
+LIB_DIRS := tensor autograd ops layers sample models losses train infer data eval report
 # The subcommands (tools/cmd_*.cpp) are in the library too, so that the tests run them as a user
 # does (vps::cli::run_main); the binary adds only tools/main.cpp.
 # Sources are found recursively (a new subfolder such as models/flownet2/ or tests/<area>/ needs no edit).
@@ -84,7 +84,7 @@ BENCH_OBJ:= $(patsubst %,$(BUILD)/%.o,$(call find_src,bench))
 LIB      := $(BUILD)/libvps.a
 DEPS_OK  := build/.deps-ok
 
-.PHONY: all test bench bench-smoke gpu-check-dry clean demo ablation info
+.PHONY: all test bench bench-smoke gpu-check-dry clean demo ablation info report-check
 all: $(BUILD)/vps $(BUILD)/vps_tests $(BUILD)/vps_bench info
 	@ln -sfn $(CONFIG) build/current
 
@@ -108,7 +108,21 @@ else
 	$(CXX) $(CXXFLAGS) -x c++ -c $< -o $@
 endif
 
-$(LIB): $(LIB_OBJ)
+# TensorBoard event files (train/event_file.cpp): protoc (Debian's protobuf-compiler, scripts/deps.sh build)
+# generates the C++ of train/proto/*.proto at build time into $(BUILD)/gen/, included as
+# "train/proto/<name>.pb.h"; every object waits for the headers (their changes are then tracked by -MMD).
+PROTO_SRC := $(wildcard train/proto/*.proto)
+PROTO_CC  := $(patsubst %.proto,$(BUILD)/gen/%.pb.cc,$(PROTO_SRC))
+PROTO_H   := $(PROTO_CC:.cc=.h)
+PROTO_OBJ := $(PROTO_CC:.cc=.cc.o)
+$(BUILD)/gen/%.pb.cc $(BUILD)/gen/%.pb.h: %.proto | $(DEPS_OK)
+	@mkdir -p $(BUILD)/gen
+	protoc --cpp_out=$(BUILD)/gen $<
+$(BUILD)/gen/%.pb.cc.o: $(BUILD)/gen/%.pb.cc
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+$(LIB_OBJ) $(TOOL_OBJ) $(TEST_OBJ) $(BENCH_OBJ): | $(PROTO_H)
+
+$(LIB): $(LIB_OBJ) $(PROTO_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -149,9 +163,14 @@ demo: all
 ablation: all
 	@bash scripts/ablation.sh $(BUILD)
 
+# The report of `make demo` rendered by headless Chromium to a PNG, checked not to be blank
+# (scripts/report_check.sh; Debian's chromium).
+report-check:
+	@bash scripts/report_check.sh $(or $(REPORT),out/demo/report/index.html)
+
 clean:
 	rm -rf build
 
 include fuzz/fuzz.mk
 
--include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(PROTO_OBJ:.o=.d)

@@ -8,7 +8,8 @@
 # write a markdown table (scripts/ablation_table.py: every run, and the mean and range over seeds).
 # Knobs: ABL_ITERS (default 1200), ABL_SEEDS (default "0"; e.g. "0 1 2"), ABL_VIDEOS (per split, default 6),
 # ABL_VARIANTS (default all six), ABL_SIZE ("W H", default "256 128"), ABL_OUT (default out/ablation).
-# Outputs: $ABL_OUT/ (rows.tsv, table.md, and per seed and variant the run, the prediction, vpq/ and tc/);
+# Outputs: $ABL_OUT/ (rows.tsv, table.md, report/index.html: the variants side by side, seeds as ranges, with
+# the first seed's training curves; and per seed and variant the run, the prediction, vpq/ and tc/);
 # an earlier ablation's $ABL_OUT is replaced, any other non-empty folder refused.
 set -euo pipefail
 B=${1:?usage: scripts/ablation.sh BUILD_DIR}
@@ -63,3 +64,13 @@ for seed in $SEEDS; do
 done
 python3 scripts/ablation_table.py table "$rows" >"$OUT/table.md.tmp" && mv "$OUT/table.md.tmp" "$OUT/table.md"
 cat "$OUT/table.md"
+# the comparison report beside the table: one column per variant, its seeds as repeats (mean and range)
+evals=()
+for v in $VARIANTS; do
+  for seed in $SEEDS; do evals+=(--eval "$v=$OUT/s$seed/$v"); done
+done
+first_seed=${SEEDS%% *}
+first_variant=${VARIANTS%% *}
+"$VPS" report --run "$OUT/s$first_seed/$first_variant/run" "${evals[@]}" --title "SiamTrack ablation ($ITERS iterations)" \
+  --out "$OUT/report" >/dev/null
+echo "[ablation] report: $OUT/report/index.html"

@@ -40,7 +40,7 @@ done
 SH
 chmod 755 "$work/apt-get"
 
-for group in build bench fuzz mpi; do
+for group in build bench fuzz mpi report pypi; do
   bash scripts/deps.sh --list "$group" >"$work/hide"
   strip_status >"$work/status.$group"
   chmod 644 "$work/status.$group"

@@ -6,17 +6,22 @@
 #   scripts/deps.sh --check GROUP...  only report: exit 1 and name the missing packages, install nothing
 #   scripts/deps.sh --list GROUP...   print the packages of GROUPs, one a line
 # Groups: build (compiler, libraries, GoogleTest), bench and fixtures (Debian's PyTorch stack, the
-# numerical reference), fuzz (clang with libFuzzer and LLVM's OpenMP), mpi (Open MPI).
+# numerical reference; python3-venv for the PyPI packages Debian lacks, installed by scripts/pypi.sh into
+# build/pyenv), fuzz (clang with libFuzzer and LLVM's OpenMP), mpi (Open MPI), report (headless Chromium for
+# make report-check), pypi (what scripts/pypi.sh needs alone: python3 and its venv module).
+# build includes protobuf (libprotobuf-dev, protobuf-compiler): the TensorBoard event files of vps train.
 set -euo pipefail
 
 packages_of() {
   case "$1" in
-    build)    echo g++ make libopenblas-dev nlohmann-json3-dev libgtest-dev libpng-dev libjpeg-dev zlib1g-dev ;;
-    bench)    echo python3 python3-numpy python3-torch python3-torchvision python3-opencv ;;
-    fixtures) echo python3 python3-numpy python3-torch python3-torchvision python3-opencv ;;
+    build)    echo g++ make libopenblas-dev nlohmann-json3-dev libgtest-dev libpng-dev libjpeg-dev zlib1g-dev libprotobuf-dev protobuf-compiler ;;
+    bench)    echo python3 python3-numpy python3-torch python3-torchvision python3-opencv python3-venv ;;
+    fixtures) echo python3 python3-numpy python3-torch python3-torchvision python3-opencv python3-venv ;;
     fuzz)     echo clang libclang-rt-dev libomp-dev ;;
     mpi)      echo openmpi-bin libopenmpi-dev ;;
-    *) echo "scripts/deps.sh: unknown group '$1' (build, bench, fixtures, fuzz, mpi)" >&2; return 2 ;;
+    report)   echo chromium python3 ;;
+    pypi)     echo python3 python3-venv ;;
+    *) echo "scripts/deps.sh: unknown group '$1' (build, bench, fixtures, fuzz, mpi, report, pypi)" >&2; return 2 ;;
   esac
 }
 

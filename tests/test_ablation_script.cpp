@@ -57,6 +57,12 @@ TEST(AblationScript, RunsEveryStageAndWritesBothTables) {
   EXPECT_TRUE(has(table, "| full (L_segment + L_pixel) | 2 |")) << table;
   EXPECT_TRUE(vps::data::path_exists(out + "/s1/full/run/model.safetensors"));
   EXPECT_TRUE(vps::data::path_exists(out + "/s0/base/tc/tc.json"));
+  // the comparison report beside the table: a column per variant, the two seeds as repeats
+  std::string html = text_of(out + "/report/index.html");
+  EXPECT_TRUE(has(html, "id=\"table-vpq\"")) << html.substr(0, 2000);
+  EXPECT_TRUE(has(html, "<th>base</th><th>full</th>")) << html.substr(0, 2000);
+  EXPECT_TRUE(has(html, "n=2")) << html.substr(0, 2000);
+  EXPECT_TRUE(has(text_of(log), out + "/report/index.html")) << text_of(log);
 
   // A non-empty folder that is not an earlier ablation's output, or a file, is refused and left untouched.
   std::string other = dir / "other";

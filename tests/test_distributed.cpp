@@ -29,6 +29,7 @@
 #include "tests/expect_error.h"
 #include "tests/temp_dir.h"
 #include "train/distributed.h"
+#include "train/event_file.h"
 
 extern char** environ;
 
@@ -222,6 +223,13 @@ TEST_F(Distributed, TwoRanksMatchOneProcessAccumulatingTwoSamples) {
   ASSERT_EQ(lb.size(), 4u);
   for (size_t i = 0; i < la.size(); ++i)
     EXPECT_NEAR(nlohmann::json::parse(la[i])["loss"].get<double>(), nlohmann::json::parse(lb[i])["loss"].get<double>(), 1e-5);
+  // one TensorBoard writer: rank 0's file alone, each step once
+  auto events = vps::train::list_event_files(*dir_ / "dp");
+  ASSERT_EQ(events.size(), 1u);
+  std::vector<int64_t> steps;
+  for (const auto& e : vps::train::read_event_file(*dir_ / ("dp/" + events[0])))
+    if (e.scalars.count("loss/total")) steps.push_back(e.step);
+  EXPECT_EQ(steps, (std::vector<int64_t>{1, 2, 3, 4}));
   // a 2-rank checkpoint resumes in one process with the same samples per step, and not with another
   r = vps_cli(train_args("dp", {"max_iters=5", "checkpoint_every=2", "--resume"}));
   EXPECT_EQ(r.rc, 1);

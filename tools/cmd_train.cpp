@@ -17,6 +17,7 @@
 #include "tools/command.h"
 #include "train/run_config.h"
 #include "train/run_setup.h"
+#include "train/tensorboard_log.h"
 #include "train/trainer.h"
 
 namespace {
@@ -26,7 +27,7 @@ int run_train(const std::vector<std::string>& args) {
                     "Train a model (VPSNet-Track on pairs of frames of one video) on a Cityscapes-VPS layout dataset.\n"
                     "The config names the model config and holds data, optimizer, schedule, max_iters, checkpoint_every;\n"
                     "any field can be overridden with key=value (optimizer.lr=0.02, max_iters=100, model.seed=3).\n"
-                    "Writes RUN/config.json, RUN/log.jsonl (one line per step), RUN/checkpoint.safetensors (model, optimizer,\n"
+                    "Writes RUN/config.json, RUN/log.jsonl (one line per step), TensorBoard event files, RUN/checkpoint.safetensors (model, optimizer,\n"
                     "iteration, RNG; every checkpoint_every steps and at the end) and RUN/model.safetensors (the weights).");
   f.opt("config", "", "train config JSON (e.g. configs/train_vpsnet_tiny.json)", true)
       .opt("data", "", "dataset root (Cityscapes-VPS layout, e.g. from `vps synth`)", true)
@@ -75,6 +76,8 @@ int run_train(const std::vector<std::string>& args) {
     trainer.resume(ckpt);
     if (root) std::printf("vps train: resumed %s at iteration %lld\n", ckpt.c_str(), (long long)trainer.iteration());
   }
+  std::unique_ptr<vps::train::TensorBoardLog> tb;  // rank 0's event file (train config "tensorboard": false: none)
+  if (root && rc.tensorboard) tb = std::make_unique<vps::train::TensorBoardLog>(run, trainer.iteration());
   const int64_t eval_every = f.get_int64("eval-every", 0, int64_t(1) << 40);
   auto vpsnet = std::dynamic_pointer_cast<vps::models::VPSNetTrack>(model);
   VPS_CHECK(eval_every == 0 || vpsnet, "vps train --eval-every: the model is a ", model->type_name(),
@@ -88,6 +91,7 @@ int run_train(const std::vector<std::string>& args) {
     auto r = vps::infer::infer_and_score(*vpsnet, f.get("data"), vps::data::join_path(run, "eval_pred"), io);
     model->train();
     vps::train::log_eval(run, iteration, r.final_all, r.final_thing, r.final_stuff);
+    if (tb) tb->write_eval(iteration, r, f.get("data"), eval_split, vps::data::join_path(run, "eval_pred"));
     std::printf("eval at iter %lld on %s: VPQ %.2f (thing %.2f, stuff %.2f)\n", (long long)iteration,
                 eval_split.c_str(), r.final_all, r.final_thing, r.final_stuff);
   };
@@ -97,6 +101,7 @@ int run_train(const std::vector<std::string>& args) {
   trainer.run([&](int64_t index) { return prefetch.get(index, trainer.next_sample_index(index)); },
               [&](const vps::train::StepRecord& r) {
                 if (!root) return;
+                if (tb) tb->write_step(r);
                 if (eval_every > 0 && r.iteration % eval_every == 0) evaluate(r.iteration);
                 if (r.iteration % rc.log_every != 0 && r.iteration != to.max_iters && r.iteration != first + 1) return;
                 double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

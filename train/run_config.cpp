@@ -112,6 +112,7 @@ RunConfig run_config(json cfg, const std::string& config_dir, const std::vector<
   t.max_iters = r.get_int("max_iters", 1000);
   t.checkpoint_every = r.get_int("checkpoint_every", 500);
   rc.log_every = r.get_int("log_every", 10);
+  rc.tensorboard = r.get_bool("tensorboard", true);
   t.seed = seed;
   t.accumulate = r.get_int("accumulate", 1);
   r.finish();

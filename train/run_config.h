@@ -23,6 +23,7 @@ struct RunConfig {
   std::string flow;
   TrainerOptions trainer;        // sgd, schedule, clip, max_iters, checkpoint_every, seed (out_dir unset)
   int64_t log_every = 10;        // progress lines on the terminal (the JSON-lines log has every step)
+  bool tensorboard = true;       // TensorBoard event files in the run folder (train/tensorboard_log.h)
   nlohmann::json resolved;       // the whole configuration after overrides, written to RUN/config.json
 };
 
