@@ -9,6 +9,7 @@
 #include "data/image_io.h"
 #include "data/image_tensor.h"
 #include "data/panoptic.h"
+#include "data/path_lock.h"
 #include "data/train_flow.h"
 #include "ops/ops.h"
 #include "tensor/check.h"
@@ -63,6 +64,7 @@ bool usable(const std::string& file, const FlowPair& p, int64_t h, int64_t w) {
 
 FlowCacheStats compute_flow_cache(const models::FlowNet2& net, const std::vector<FlowPair>& pairs,
                                   const std::string& out_dir, const FlowCacheOptions& o) {
+  data::PathLock lock(data::check_output_location(out_dir, o.inputs, "vps flow --out"));
   data::make_dirs(out_dir);
   autograd::NoGradGuard ng;
   FlowCacheStats st;

@@ -32,13 +32,16 @@ struct FlowCacheOptions {
   bool float16 = true;  // float16's step is 1/16 px or finer below 128 px, far more than flows at 1/4 need
   // After every pair: (pairs done, pairs in all, pairs computed so far).
   std::function<void(int64_t, int64_t, int64_t)> progress;
+  // The command's inputs (dataset, weights): the cache folder may not be one or hold one.
+  std::vector<std::string> inputs;
 };
 
 struct FlowCacheStats {
   int64_t pairs = 0, computed = 0, kept = 0;
 };
 
-// Computes the missing or unusable files of `pairs` into out_dir (created).
+// Computes the missing or unusable files of `pairs` into out_dir (created; locked while this runs, one
+// writer per cache folder: a second vps flow into it stops at once naming the first).
 FlowCacheStats compute_flow_cache(const models::FlowNet2& net, const std::vector<FlowPair>& pairs,
                                   const std::string& out_dir, const FlowCacheOptions& o);
 

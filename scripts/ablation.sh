@@ -1,22 +1,28 @@
 #!/usr/bin/env bash
-# make ablation: SiamTrack's ablation (paper Tables 1, 3, 4) on the embedded default. One synthetic
-# dataset made for it (more videos, camera motion, objects whose paths cross, the exact flow of every
-# +-10-frame pair and of consecutive labelled frames); from one initialisation (the same seed), the same
-# data and iterations, train SiamTrack-Base (VPSNet-Track's losses on both frames of the pair) and
-# +L_segment, +L_warp, +L_tube, +L_pixel (warp + tube) and the full model (configs/train_siamtrack_tiny.json);
-# run each over the val videos, score VPQ (all / things / stuff for k = 0, 5, 10, 15 and final) and TC;
-# write a markdown table (scripts/ablation_table.py: every run, and the mean and range over seeds).
-# Knobs: ABL_ITERS (default 1200), ABL_SEEDS (default "0"; e.g. "0 1 2"), ABL_VIDEOS (per split, default 6),
-# ABL_VARIANTS (default all six), ABL_SIZE ("W H", default "256 128"), ABL_OUT (default out/ablation).
+# make ablation: SiamTrack's ablation (paper Tables 1, 3, 4) on the demo's recipe (docs/recipe.md): from
+# one initialisation (the same seed), the same data and iterations, train SiamTrack-Base (VPSNet-Track's
+# losses on both frames of the pair) and +L_segment, +L_warp, +L_tube, +L_pixel (warp + tube) and the
+# full model (configs/train_siamtrack_demo.json: the demo's model, schedule and track settings with
+# SiamTrack's section); run each over the val videos, score VPQ (all / things / stuff for k = 0, 5, 10,
+# 15 and final), STQ's AQ, IDF1 and TC; write a markdown table (scripts/ablation_table.py: every run, and
+# the mean and range over seeds). The data: training videos labelled on every frame with the exact flow
+# of each frame to its neighbours (the pairs are +-1 frame), val videos in the Cityscapes-VPS layout
+# (every 5th frame labelled) with the flow between labelled frames (for TC); both with camera motion and
+# objects whose paths cross.
+# Knobs: ABL_ITERS (default 6000), ABL_SEEDS (default "0"; e.g. "0 1 2"), ABL_TRAIN_VIDEOS (default 24),
+# ABL_VIDEOS (val videos, default 6), ABL_VARIANTS (default all six), ABL_SIZE ("W H", default
+# "256 128"), ABL_OUT (default out/ablation), ABL_README (a README whose ablation-table markers get the
+# table: `ABL_README=README.md make ablation` regenerates the README's table; default none).
 # Outputs: $ABL_OUT/ (rows.tsv, table.md, report/index.html: the variants side by side, seeds as ranges, with
-# the first seed's training curves; and per seed and variant the run, the prediction, vpq/ and tc/);
+# the first seed's training curves; and per seed and variant the run, the prediction, vpq/, stq/ and tc/);
 # an earlier ablation's $ABL_OUT is replaced, any other non-empty folder refused.
 set -euo pipefail
 B=${1:?usage: scripts/ablation.sh BUILD_DIR}
 VPS="$B/vps"
 OUT=${ABL_OUT:-out/ablation}
-ITERS=${ABL_ITERS:-1200}
+ITERS=${ABL_ITERS:-6000}
 SEEDS=${ABL_SEEDS:-0}
+TRAIN_VIDEOS=${ABL_TRAIN_VIDEOS:-24}
 VIDEOS=${ABL_VIDEOS:-6}
 VARIANTS=${ABL_VARIANTS:-"base segment warp tube pixel full"}
 read -r W H <<<"${ABL_SIZE:-256 128}"
@@ -30,11 +36,13 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 rows="$OUT/rows.tsv"
 : >"$rows"  # marks $OUT as an ablation output from the start
-echo "[ablation] dataset: $VIDEOS train + $VIDEOS val videos x 30 frames at ${W}x${H}, camera motion, crossing objects"
-"$VPS" synth --out "$OUT/data" --splits train,val --videos "$VIDEOS" --width "$W" --height "$H" --seed 11 \
-  --camera-motion --crossing --flow-offsets -10,10,5 >/dev/null
-GT="$OUT/data/val/panoptic_video"
-GTJ="$OUT/data/panoptic_gt_val_city_vps.json"
+echo "[ablation] data: $TRAIN_VIDEOS training videos labelled on every frame, $VIDEOS val videos, 30 frames at ${W}x${H}"
+"$VPS" synth --out "$OUT/train" --splits train --videos "$TRAIN_VIDEOS" --label-every 1 --width "$W" --height "$H" \
+  --seed 11 --camera-motion --crossing --flow-offsets -1,1 >/dev/null
+"$VPS" synth --out "$OUT/val" --splits val --videos "$VIDEOS" --width "$W" --height "$H" --seed 12 \
+  --camera-motion --crossing --flow-offsets 5 >/dev/null
+GT="$OUT/val/val/panoptic_video"
+GTJ="$OUT/val/panoptic_gt_val_city_vps.json"
 terms() {  # the SiamTrack switches of a variant
   local s=false w=false t=false
   case "$1" in
@@ -49,21 +57,26 @@ for seed in $SEEDS; do
     mkdir -p "$R"
     echo "[ablation] seed $seed, $v: train $ITERS iterations"
     # shellcheck disable=SC2046
-    "$VPS" train --config configs/train_siamtrack_tiny.json --data "$OUT/data" --out "$R/run" seed="$seed" \
-      max_iters="$ITERS" checkpoint_every="$ITERS" log_every=$((ITERS / 4)) "schedule.steps=[$((ITERS * 3 / 4))]" \
-      "data.ref_offsets=[-2,2]" data.flow=true $(terms "$v") >"$R.train.log"
+    "$VPS" train --config configs/train_siamtrack_demo.json --data "$OUT/train" --out "$R/run" seed="$seed" \
+      max_iters="$ITERS" checkpoint_every="$ITERS" log_every=$(((ITERS + 3) / 4)) "schedule.steps=[$((ITERS * 3 / 4))]" \
+      $(terms "$v") >"$R.train.log"
     python3 -c 'import json,sys; json.dump(json.load(open(sys.argv[1]))["model"], open(sys.argv[2], "w"))' \
       "$R/run/config.json" "$R/model.json"
-    "$VPS" infer --config "$R/model.json" --weights "$R/run/model.safetensors" --data "$OUT/data" --split val \
+    "$VPS" infer --config "$R/model.json" --weights "$R/run/model.safetensors" --data "$OUT/val" --split val \
       --out "$R/pred" --stuff-area-limit 64 >/dev/null
     "$VPS" eval vpq --pred "$R/pred" --gt "$GT" --gt-json "$GTJ" --out "$R/vpq" >/dev/null
-    "$VPS" eval tc --pred "$R/pred" --gt-json "$GTJ" --flow "$OUT/data/val/flow" --out "$R/tc" >/dev/null
+    "$VPS" eval stq --pred "$R/pred" --gt "$GT" --gt-json "$GTJ" --out "$R/stq" >/dev/null
+    "$VPS" eval tc --pred "$R/pred" --gt-json "$GTJ" --flow "$OUT/val/val/flow" --out "$R/tc" >/dev/null
     python3 scripts/ablation_table.py row "$R" "$seed" "$v" >>"$rows"
     tail -n 1 "$rows"
   done
 done
 python3 scripts/ablation_table.py table "$rows" >"$OUT/table.md.tmp" && mv "$OUT/table.md.tmp" "$OUT/table.md"
 cat "$OUT/table.md"
+if [ -n "${ABL_README:-}" ]; then
+  python3 scripts/ablation_table.py readme "$ABL_README" "$OUT/table.md"
+  echo "[ablation] the table is in $ABL_README"
+fi
 # the comparison report beside the table: one column per variant, its seeds as repeats (mean and range)
 evals=()
 for v in $VARIANTS; do

@@ -31,7 +31,8 @@ std::string skip_reason() {
 }
 
 int run_script(const std::string& out, const std::string& log) {
-  std::string cmd = "ABL_ITERS=8 ABL_VIDEOS=1 ABL_SEEDS='0 1' ABL_VARIANTS='base full' ABL_OUT=" + out +
+  std::string cmd = "ABL_ITERS=8 ABL_VIDEOS=1 ABL_TRAIN_VIDEOS=1 ABL_SIZE='64 32' ABL_SEEDS='0 1' "
+                    "ABL_VARIANTS='base full' ABL_README=" + out + ".README.md ABL_OUT=" + out +
                     " bash scripts/ablation.sh " + build_dir() + " >" + log + " 2>&1";
   int st = std::system(cmd.c_str());
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
@@ -42,13 +43,14 @@ TEST(AblationScript, RunsEveryStageAndWritesBothTables) {
   if (!why.empty()) GTEST_SKIP() << why;
   vps::test::TempDir dir;
   std::string out = dir / "abl", log = dir / "log.txt";
+  vps::data::write_file_atomic(out + ".README.md", "# x\n<!-- ablation-table:begin -->\nold\n<!-- ablation-table:end -->\nafter\n");
   ASSERT_EQ(run_script(out, log), 0) << text_of(log);
   auto rows = lines_of(out + "/rows.tsv");
   ASSERT_EQ(rows.size(), 4u) << text_of(log);
-  // seed, variant, 3 numbers per window k (4 windows), final all / things / stuff, TC
+  // seed, variant, 3 numbers per window k (4 windows), final all / things / stuff, TC, AQ, IDF1
   size_t tabs = 0;
   for (char c : rows[0]) tabs += c == '\t';
-  EXPECT_EQ(tabs, 2u + 12u + 4u - 1u) << rows[0];
+  EXPECT_EQ(tabs, 2u + 12u + 3u + 3u - 1u) << rows[0];
   EXPECT_EQ(rows[0].substr(0, 7), "0\tbase\t");
   EXPECT_EQ(rows[3].substr(0, 7), "1\tfull\t");
   std::string table = text_of(out + "/table.md");
@@ -57,6 +59,11 @@ TEST(AblationScript, RunsEveryStageAndWritesBothTables) {
   EXPECT_TRUE(has(table, "| full (L_segment + L_pixel) | 2 |")) << table;
   EXPECT_TRUE(vps::data::path_exists(out + "/s1/full/run/model.safetensors"));
   EXPECT_TRUE(vps::data::path_exists(out + "/s0/base/tc/tc.json"));
+  EXPECT_TRUE(vps::data::path_exists(out + "/s0/base/stq/stq.json"));
+  EXPECT_TRUE(has(table, "| AQ | IDF1 |")) << table;
+  // the README's table is the generated one, between its markers
+  const std::string readme = text_of(out + ".README.md");
+  EXPECT_TRUE(has(readme, "| 1 | full |") && !has(readme, "\nold\n") && has(readme, "-->\nafter\n")) << readme;
   // the comparison report beside the table: a column per variant, the two seeds as repeats
   std::string html = text_of(out + "/report/index.html");
   EXPECT_TRUE(has(html, "id=\"table-vpq\"")) << html.substr(0, 2000);

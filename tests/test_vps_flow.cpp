@@ -11,6 +11,7 @@
 #include "data/fs_util.h"
 #include "data/flow_io.h"
 #include "data/panoptic.h"
+#include "data/path_lock.h"
 #include "infer/flow_cache.h"
 #include "ops/ops.h"
 #include "tensor/io/tensor_io.h"
@@ -77,6 +78,16 @@ TEST(VpsFlow, CachesEveryPairResumesAndFeedsTheTrainer) {
   r = vps_cli({"train", "--config", "configs/train_vpsnet_tiny.json", "--data", d / "data", "--out", d / "run",
                "data.flow=" + (d / "cache"), "max_iters=2", "log_every=100", "schedule.warmup_iters=1"});
   ASSERT_EQ(r.rc, 0) << r.err;
+  {  // one writer per cache folder; the cache is never the dataset
+    vps::data::PathLock held(d / "cache");
+    r = vps_cli(cmd);
+    EXPECT_EQ(r.rc, 1);
+    EXPECT_TRUE(has(r.err, "being written by another process")) << r.err;
+  }
+  r = vps_cli({"flow", "--weights", d / "w.safetensors", "--width-divisor", "32", "--data", d / "data", "--pairs",
+               "offsets=-2,2", "--out", d / "data"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_TRUE(has(r.err, "is or holds the input")) << r.err;
   r = vps_cli({"flow", "--weights", d / "w.safetensors", "--data", d / "data", "--pairs", "10", "--out", d / "c2"});
   EXPECT_EQ(r.rc, 2);
   EXPECT_TRUE(has(r.err, "offsets=")) << r.err;

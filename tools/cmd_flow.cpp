@@ -58,6 +58,7 @@ int run_flow(const std::vector<std::string>& args) {
   VPS_CHECK(!pairs.empty(), "vps flow: ", f.get("data"), " split ", ds.split(), " has no pair for offsets ", f.get("pairs"));
   vps::infer::FlowCacheOptions o;
   o.float16 = !f.on("float32");
+  o.inputs = {f.get("data"), f.get("weights")};
   auto t0 = std::chrono::steady_clock::now();
   o.progress = [&](int64_t done, int64_t total, int64_t computed) {
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
