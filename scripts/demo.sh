@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make demo: the main job on the embedded default, synthetic videos in the Cityscapes-VPS layout:
-# generate a training set (24 videos labelled on every frame), a val set and a held-out set from other
+# generate a training set (48 videos labelled on every frame), a val set and a held-out set from other
 # seeds (6 videos each, labelled every 5th frame as Cityscapes-VPS, so VPQ's k=15 window spans 15 frames),
 # train the tiny VPSNet-Track on pairs of frames (configs/train_demo.json, docs/recipe.md), run it over
 # both sets (tracker per video), score VPQ, STQ and the identity figures (IDF1, ID switches), and draw
@@ -18,8 +18,8 @@ export OMP_NUM_THREADS=${DEMO_THREADS:-${OMP_NUM_THREADS:-$(nproc)}}
 rm -rf "$OUT"
 mkdir -p "$OUT"
 t0=$(date +%s)
-echo "[demo] 1/6 synthetic videos (128x256): 24 for training, 6 val, 6 held-out -> $OUT/{train,val,heldout}"
-"$VPS" synth --out "$OUT/train" --splits train --videos 24 --label-every 1 --width 256 --height 128 --seed 7 >/dev/null
+echo "[demo] 1/6 synthetic videos (128x256): 48 for training, 6 val, 6 held-out -> $OUT/{train,val,heldout}"
+"$VPS" synth --out "$OUT/train" --splits train --videos 48 --label-every 1 --width 256 --height 128 --seed 21 >/dev/null
 "$VPS" synth --out "$OUT/val" --splits val --videos 6 --width 256 --height 128 --seed 8 >/dev/null
 "$VPS" synth --out "$OUT/heldout" --splits val --videos 6 --width 256 --height 128 --seed 11 >/dev/null
 echo "[demo] 2/6 train the tiny VPSNet-Track for $ITERS iterations on frame pairs ($OMP_NUM_THREADS threads) -> $OUT/run"
