@@ -17,6 +17,7 @@ std::string num(double v, const char* f = "%.1f") {
 
 // A short label for an axis tick.
 std::string tick_label(double v) {
+  if (v == 0) v = 0.0;  // -0.0 (a tick at ceil(-0.3) * step) prints as "-0"
   double a = std::fabs(v);
   if (a != 0 && (a < 1e-3 || a >= 1e5)) return num(v, "%.0e");
   if (a >= 100 || v == std::floor(v)) return num(v, "%.0f");

@@ -9,7 +9,7 @@
 # of each frame to its neighbours (the pairs are +-1 frame), val videos in the Cityscapes-VPS layout
 # (every 5th frame labelled) with the flow between labelled frames (for TC); both with camera motion and
 # objects whose paths cross.
-# Knobs: ABL_ITERS (default 6000), ABL_SEEDS (default "0"; e.g. "0 1 2"), ABL_TRAIN_VIDEOS (default 24),
+# Knobs: ABL_ITERS (default 6000), ABL_SEEDS (default "0"; e.g. "0 1 2"), ABL_TRAIN_VIDEOS (default 48),
 # ABL_VIDEOS (val videos, default 6), ABL_VARIANTS (default all six), ABL_SIZE ("W H", default
 # "256 128"), ABL_OUT (default out/ablation), ABL_README (a README whose ablation-table markers get the
 # table: `ABL_README=README.md make ablation` regenerates the README's table; default none).
@@ -22,7 +22,7 @@ VPS="$B/vps"
 OUT=${ABL_OUT:-out/ablation}
 ITERS=${ABL_ITERS:-6000}
 SEEDS=${ABL_SEEDS:-0}
-TRAIN_VIDEOS=${ABL_TRAIN_VIDEOS:-24}
+TRAIN_VIDEOS=${ABL_TRAIN_VIDEOS:-48}
 VIDEOS=${ABL_VIDEOS:-6}
 VARIANTS=${ABL_VARIANTS:-"base segment warp tube pixel full"}
 read -r W H <<<"${ABL_SIZE:-256 128}"
