@@ -51,4 +51,14 @@ class Reader {
   std::shared_ptr<Node> node_;
 };
 
+// Reads a whole config object `j` through `read(Reader&)` and refuses every key it did not read;
+// returns what `read` returns.
+template <class Read>
+auto read_all(const nlohmann::json& j, const std::string& where, Read read) {
+  Reader r(j, where);
+  auto out = read(r);
+  r.finish();
+  return out;
+}
+
 }  // namespace vps::models::cfg

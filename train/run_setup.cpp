@@ -14,8 +14,8 @@ namespace vps::train {
 std::string prepare_run_folder(const std::string& run, const nlohmann::json& resolved, bool resume, bool force,
                                bool root, const std::vector<std::string>& inputs, data::PathLock& lock) {
   const std::string ckpt = data::join_path(run, "checkpoint.safetensors");
-  if (root) lock.acquire(data::check_output_location(run, inputs, "the run folder"));
-  else data::check_output_location(run, inputs, "the run folder");
+  const std::string folder = data::check_output_location(run, inputs, "the run folder");
+  if (root) lock.acquire(folder);
   if (resume) {
     VPS_CHECK(data::path_exists(ckpt), "vps train --resume: no checkpoint ", ckpt,
               " (the run stopped before its first; start it again without --resume)");

@@ -38,15 +38,6 @@ DType dtype_of(cfg::Reader& r, const std::string& def) {
   return d == "f64" ? DType::f64 : DType::f32;
 }
 
-// Reads a whole config object through `read` and refuses the keys it did not read.
-template <class Read>
-auto read_all(const nlohmann::json& j, const std::string& where, Read read) {
-  cfg::Reader r(j, where);
-  auto out = read(r);
-  r.finish();
-  return out;
-}
-
 }  // namespace
 
 ResNetOptions resnet_options(cfg::Reader& r, const std::string& default_dtype) {
@@ -81,15 +72,15 @@ FPNOptions fpn_options(cfg::Reader& r, const std::string& default_dtype) {
 }
 
 ResNetOptions resnet_options_from_json(const nlohmann::json& j, const std::string& w) {
-  return read_all(j, w, [](cfg::Reader& r) { return resnet_options(r); });
+  return cfg::read_all(j, w, [](cfg::Reader& r) { return resnet_options(r); });
 }
 
 FPNOptions fpn_options_from_json(const nlohmann::json& j, const std::string& w) {
-  return read_all(j, w, [](cfg::Reader& r) { return fpn_options(r); });
+  return cfg::read_all(j, w, [](cfg::Reader& r) { return fpn_options(r); });
 }
 
 std::shared_ptr<ResNetFPN> build_resnet_fpn(const nlohmann::json& c) {
-  return read_all(c, "ResNetFPN", [](cfg::Reader& r) {
+  return cfg::read_all(c, "ResNetFPN", [](cfg::Reader& r) {
     r.accept({"type"});
     // Absent sections take the defaults (ResNet-50, FPN 256 x 5 on the backbone's channels); a top-level
     // dtype applies to both unless they set their own.

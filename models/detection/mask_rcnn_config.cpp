@@ -96,10 +96,7 @@ MaskRCNNOptions mask_rcnn_options(cfg::Reader& c) {
 }
 
 MaskRCNNOptions mask_rcnn_options_from_json(const nlohmann::json& j) {
-  cfg::Reader r(j, "MaskRCNN");
-  MaskRCNNOptions o = mask_rcnn_options(r);
-  r.finish();
-  return o;
+  return cfg::read_all(j, "MaskRCNN", [](cfg::Reader& r) { return mask_rcnn_options(r); });
 }
 
 VPS_REGISTER_MODEL("MaskRCNN", [](const nlohmann::json& c) -> std::shared_ptr<Model> {

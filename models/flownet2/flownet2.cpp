@@ -89,11 +89,12 @@ Tensor compute_flow(const FlowNet2& net, const Tensor& img, const Tensor& ref_im
 
 // `vps inspect FILE --model FlowNet2` and weight checks: {"type": "FlowNet2", "width_divisor": 1}.
 VPS_REGISTER_MODULE("FlowNet2", [](const nlohmann::json& c) -> std::shared_ptr<nn::Module> {
-  cfg::Reader r(c, "FlowNet2");
-  r.accept({"type"});
-  FlowNetOptions o;
-  o.width_divisor = r.get_int("width_divisor", 1);
-  r.finish();
+  FlowNetOptions o = cfg::read_all(c, "FlowNet2", [](cfg::Reader& r) {
+    r.accept({"type"});
+    FlowNetOptions f;
+    f.width_divisor = r.get_int("width_divisor", 1);
+    return f;
+  });
   return std::make_shared<FlowNet2>(o);
 });
 

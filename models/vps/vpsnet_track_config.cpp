@@ -35,10 +35,7 @@ SiamTrackOptions siamtrack_options(cfg::Reader& r, int64_t fpn_out, uint64_t see
   return o;
 }
 
-}  // namespace
-
-VPSNetTrackOptions vpsnet_track_options_from_json(const nlohmann::json& c) {
-  cfg::Reader r(c, "VPSNetTrack");
+VPSNetTrackOptions vpsnet_track_options(cfg::Reader& r) {
   VPSNetTrackOptions o;
   o.det = mask_rcnn_options(r);  // Mask R-CNN's sections, read from the same config
   const int64_t fpn_out = o.det.neck.out_channels;
@@ -78,8 +75,13 @@ VPSNetTrackOptions vpsnet_track_options_from_json(const nlohmann::json& c) {
     cfg::Reader st = r.section("siamtrack");
     o.siamtrack = siamtrack_options(st, fpn_out, seed + 3);
   }
-  r.finish();
   return o;
+}
+
+}  // namespace
+
+VPSNetTrackOptions vpsnet_track_options_from_json(const nlohmann::json& c) {
+  return cfg::read_all(c, "VPSNetTrack", vpsnet_track_options);
 }
 
 VPS_REGISTER_MODEL("VPSNetTrack", [](const nlohmann::json& c) -> std::shared_ptr<Model> {
