@@ -85,6 +85,24 @@ std::vector<int64_t> OnlineTracker::step(const Tensor& roi_feats, const Tensor& 
       boxes_[size_t(obj)] = bboxes.select(0, i).slice(0, 0, 4).clone();
     }
   }
+  const double dup_iou = head_.options().duplicate_iou;
+  if (dup_iou >= 0) {
+    // The losers of object j that a chain of same-label boxes overlapping by IoU > dup_iou links to
+    // its winner are pieces of that object: they keep its id.
+    std::vector<double> pair_iou =
+        box_iou(bboxes.slice(1, 0, 4).to(DType::f32), bboxes.slice(1, 0, 4).to(DType::f32), true).to(DType::f64).to_vector<double>();
+    for (bool grew = true; grew;) {
+      grew = false;
+      for (int64_t i = 0; i < n; ++i) {
+        if (ids[size_t(i)] >= 0 || match[size_t(i)] == 0) continue;
+        int64_t obj = match[size_t(i)] - 1;
+        for (int64_t k = 0; k < n && ids[size_t(i)] < 0; ++k)
+          if (ids[size_t(k)] == obj && match[size_t(k)] == obj + 1 && lab[size_t(k)] == lab[size_t(i)] &&
+              pair_iou[size_t(i * n + k)] > dup_iou)
+            ids[size_t(i)] = obj, grew = true;
+      }
+    }
+  }
   for (int64_t i = 0; i < n; ++i)
     if (ids[size_t(i)] < 0) {
       ids[size_t(i)] = num_objects();

@@ -21,7 +21,9 @@ class OnlineTracker {
   //   (IoU with mmdet's +1 convention; match_coeff = c0, c1, c2), then per detection in order: the
   //   best column 0 -> a new object (appended to the memory); column j -> object j-1 if its comp
   //   beats the best so far for that object this frame (a detection it displaces gets -1) and the
-  //   object's feature and box are overwritten (not its label); finally every -1 becomes a new object.
+  //   object's feature and box are overwritten (not its label); with duplicate_iou >= 0 a detection
+  //   that lost object j to a detection of its label whose box overlaps it by IoU > duplicate_iou
+  //   gets id j too; finally every -1 becomes a new object.
   std::vector<int64_t> step(const Tensor& roi_feats, const Tensor& bboxes, const Tensor& labels,
                             const Tensor& cls_prob, bool first_frame);
   void reset();

@@ -22,9 +22,11 @@ Tensor trk(const std::string& name) { return vps::testing::fixture("track", name
 
 // A head whose embedding is the RoI feature itself: one FC, identity weight, zero bias, 1x1 RoIs of
 // `dim` channels, so match scores are plain dot products of the features the test writes.
-std::unique_ptr<models::TrackHead> identity_head(int64_t dim) {
+std::unique_ptr<models::TrackHead> identity_head(int64_t dim, double duplicate_iou = -1,
+                                                std::vector<double> match_coeff = {1.0, 2.0, 10.0}) {
   models::TrackHeadOptions o;
   o.in_channels = dim, o.roi_feat_size = 1, o.fc_out_channels = dim, o.num_fcs = 1;
+  o.duplicate_iou = duplicate_iou, o.match_coeff = match_coeff;
   auto h = std::make_unique<models::TrackHead>(o);
   auto& fc = h->fcs->at<nn::Linear>(0);
   std::vector<double> eye(size_t(dim * dim), 0.0);
@@ -155,6 +157,32 @@ TEST(OnlineTracker, TwoDetectionsClaimingOneObjectAndMemoryOverwrite) {
   EXPECT_EQ(t.num_objects(), 2);
   ids = t.step(feats({{0, 4}}), boxes({{50, 50, 59, 59}}), i64({1}), f32({0.9f}), false);
   EXPECT_EQ(ids, (std::vector<int64_t>{0}));
+}
+
+// duplicate_iou: detections that lose object 0 to A ([3, 0] on its box) keep id 0 when a chain of
+// boxes of A's label overlapping by IoU > 0.1 links them to A (B: 50 / 150 px with A; E: none with A,
+// 30 / 170 with B); C (no overlap) and D (overlap, other label) become new objects. The label weight is 0 here so that D still prefers object 0 to "new".
+// Off (VPSNet), B becomes a new object too.
+TEST(OnlineTracker, DuplicateDetectionsKeepTheObjectsId) {
+  for (double dup : {0.1, -1.0}) {
+    auto h = identity_head(2, dup, {1.0, 2.0, 0.0});
+    infer::OnlineTracker t(*h);
+    t.step(feats({{4, 0}}), boxes({{0, 0, 9, 9}}), i64({1}), f32({0.9f}), true);
+    auto ids = t.step(feats({{3, 0}, {2, 0}, {2, 0}, {2, 0}, {2, 0}}),
+                      boxes({{0, 0, 9, 9}, {5, 0, 14, 9}, {60, 60, 69, 69}, {4, 0, 13, 9}, {12, 0, 21, 9}}),
+                      i64({1, 1, 1, 2, 1}), f32({0.9f, 0.9f, 0.9f, 0.9f, 0.9f}), false);
+    if (dup > 0) {
+      EXPECT_EQ(ids, (std::vector<int64_t>{0, 0, 1, 2, 0}));
+      EXPECT_EQ(t.num_objects(), 3);
+    } else {
+      EXPECT_EQ(ids, (std::vector<int64_t>{0, 1, 2, 3, 4}));
+      EXPECT_EQ(t.num_objects(), 5);
+    }
+  }
+  models::TrackHeadOptions o;
+  o.duplicate_iou = 1.0;
+  std::string m = vps::testing::error_of([&] { models::TrackHead bad(o); });
+  EXPECT_NE(m.find("duplicate_iou"), std::string::npos) << m;
 }
 
 TEST(OnlineTracker, FirstFrameResetsTheMemory) {

@@ -16,6 +16,7 @@ TrackHead::TrackHead(const TrackHeadOptions& o) : opt_(o) {
             " match_coeff, expected 3)");
   VPS_CHECK(o.match == "dot" || o.match == "cosine", "TrackHead: match must be \"dot\" or \"cosine\", got \"", o.match,
             "\"");
+  VPS_CHECK(o.duplicate_iou < 1, "TrackHead: duplicate_iou must be below 1 (< 0: off), got ", o.duplicate_iou);
   VPS_CHECK(o.temperature > 0 && o.temperature <= 1e6, "TrackHead: temperature must be in (0, 1e6], got ", o.temperature);
   Generator gen(o.seed);
   fcs = register_module("fcs", std::make_shared<nn::ModuleList>());

@@ -16,6 +16,10 @@ namespace vps::models {
 struct TrackHeadOptions {
   int64_t in_channels = 256, roi_feat_size = 7, fc_out_channels = 1024, num_fcs = 2;
   std::vector<double> match_coeff{1.0, 2.0, 10.0};  // inference: weights of log cls_prob, IoU, same label
+  // Inference: a detection that loses its object to a better detection of the same label whose box
+  // overlaps it by IoU > duplicate_iou keeps that object's id (two pieces of one object paint one
+  // segment) instead of becoming a new object. < 0: off (VPSNet); docs/track-head.md.
+  double duplicate_iou = -1.0;
   double loss_weight = 0.5;
   // Match logits: "dot" (VPSNet: the unbounded dot product of the embeddings, for its checkpoints) or
   // "cosine" (the cosine of the L2-normalised embeddings / temperature: bounded by 1/temperature, so one

@@ -58,6 +58,7 @@ VPSNetTrackOptions vpsnet_track_options(cfg::Reader& r) {
   o.track.fc_out_channels = t.get_int("fc_out_channels", o.track.fc_out_channels);
   o.track.num_fcs = t.get_int("num_fcs", o.track.num_fcs);
   o.track.match_coeff = t.get_doubles("match_coeff", o.track.match_coeff);
+  o.track.duplicate_iou = t.get_double("duplicate_iou", o.track.duplicate_iou);
   o.track.loss_weight = t.get_double("loss_weight", o.track.loss_weight);
   o.track.match = t.get_string("match", o.track.match);
   o.track.temperature = t.get_double("temperature", o.track.temperature);
