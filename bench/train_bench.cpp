@@ -1,9 +1,11 @@
 // One training step of VPSNet-Track on a pair of frames and the loader that feeds it
 // (bench/bench_train.sh compares the step with the same step built from PyTorch / torchvision ops,
 // bench/train_torch.py):
-//   vps_bench train_step [--device cpu|cuda] DATA [reps]
-//                                      configs/train_vpsnet_r50.json's model (random init) and
-//                                      optimizer, pairs from the dataset DATA (split train) at their
+//   vps_bench train_step [--device cpu|cuda] DATA [reps] [TRAIN_CONFIG]
+//                                      TRAIN_CONFIG's model (random init) and optimizer (default
+//                                      configs/train_vpsnet_r50.json; bench_train.sh also times
+//                                      configs/train_demo.json, the demo's tiny model), pairs from the
+//                                      dataset DATA (split train) at their
 //                                      size, no crop; prints the step time (median), the time the step
 //                                      waited for the background loader, the loader alone (samples/s),
 //                                      the pair's GT count and the peak RSS. On --device cuda the
@@ -54,9 +56,10 @@ void batch_to(models::Batch& b, Device dev) {
 }
 
 void bench_train_step(const std::vector<std::string>& args) {
-  VPS_CHECK(!args.empty(), "usage: vps_bench train_step DATA [reps]");
+  VPS_CHECK(!args.empty() && args.size() <= 3, "usage: vps_bench train_step DATA [reps] [TRAIN_CONFIG]");
   const int reps = args.size() > 1 ? std::stoi(args[1]) : 2;
-  train::RunConfig rc = train::run_config(models::load_config("configs/train_vpsnet_r50.json"), "configs",
+  const std::string config = args.size() > 2 ? args[2] : "configs/train_vpsnet_r50.json";
+  train::RunConfig rc = train::run_config(models::load_config(config), "configs",
                                           {"data.crop_size=[]", "data.scale_ratio_range=[]"});
   data::CityscapesVps ds(args[0], "train");
   data::PairSampler sampler(ds, rc.data);

@@ -20,13 +20,13 @@ from torch_timing import device_args, print_peak_gpu_mb, sync
 
 
 class Semantic(nn.Module):  # UPSNetFPN: a shared 3 x (DCN + GN + ReLU) tower over P2..P5, 1x1 to 19, x4
-    def __init__(self):
+    def __init__(self, fpn=256, out=128, groups=32):  # the tower: fpn -> fpn -> out -> out
         super().__init__()
-        w = [256, 256, 128, 128]
+        w = [fpn, fpn, out, out]
         self.off = nn.ModuleList([nn.Conv2d(w[i], 18, 3, padding=1) for i in range(3)])
         self.dcn = nn.ParameterList([nn.Parameter(torch.randn(w[i + 1], w[i], 3, 3) * 0.02) for i in range(3)])
-        self.gn = nn.ModuleList([nn.GroupNorm(32, w[i + 1]) for i in range(3)])
-        self.pred = nn.Conv2d(512, 19, 1)
+        self.gn = nn.ModuleList([nn.GroupNorm(groups, w[i + 1]) for i in range(3)])
+        self.pred = nn.Conv2d(4 * out, 19, 1)
 
     def tower(self, x):
         for i in range(3):
