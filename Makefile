@@ -1,4 +1,4 @@
-# vps build. Configurations: CUDA=auto|0|1  CUDNN=auto|0|1  MPI=auto|0|1  DEBUG=0|1  ARCH=90
+# vps build. Configurations: CUDA=auto|0|1  CUDNN=auto|0|1  DNNL=auto|0|1  MPI=auto|0|1  DEBUG=0|1  ARCH=90
 # One object tree per configuration under build/<config>/; header dependencies tracked via -MMD.
 CUDA  ?= auto
 CUDNN ?= auto
@@ -53,6 +53,24 @@ ifeq ($(CUDA),1)
   LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas $(if $(filter 1,$(CUDNN)),-lcudnn,)
 endif
 
+# oneDNN (tensor/blas.cpp: float32 GEMM): auto = on when dpkg says Debian's libdnnl-dev is installed
+# (scripts/deps.sh build installs it); DNNL=0 keeps OpenBLAS for float32 too. The objects that see
+# VPS_DNNL are rebuilt when it changes.
+DNNL ?= auto
+ifeq ($(DNNL),auto)
+  override DNNL := $(if $(filter ii,$(shell dpkg-query -W -f='$${db:Status-Abbrev}' libdnnl-dev 2>/dev/null | cut -c1-2)),1,0)
+endif
+ifeq ($(DNNL),1)
+  CXXFLAGS += -DVPS_DNNL=1
+  LDLIBS += -ldnnl
+else
+  CXXFLAGS += -DVPS_DNNL=0
+endif
+DNNL_STAMP := $(BUILD)/dnnl-$(DNNL).stamp
+$(DNNL_STAMP):
+	@mkdir -p $(dir $@) && rm -f $(BUILD)/dnnl-*.stamp && touch $@
+$(BUILD)/tensor/blas.cpp.o: $(DNNL_STAMP)
+
 # MPI (train/distributed*.cpp): auto = on when dpkg says Open MPI's development package is installed
 # (as scripts/deps.sh decides); flags from mpicc (the C API: no -lmpi_cxx). NCCL needs CUDA and MPI (MPI bootstraps it).
 ifeq ($(MPI),auto)
@@ -89,7 +107,7 @@ all: $(BUILD)/vps $(BUILD)/vps_tests $(BUILD)/vps_bench info
 	@ln -sfn $(CONFIG) build/current
 
 info:
-	@echo "vps: config=$(CONFIG) CUDA=$(CUDA) CUDNN=$(CUDNN) MPI=$(MPI) NCCL=$(NCCL) DEBUG=$(DEBUG) ARCH=sm_$(ARCH) nvcc=$(or $(NVCC),none)"
+	@echo "vps: config=$(CONFIG) CUDA=$(CUDA) CUDNN=$(CUDNN) DNNL=$(DNNL) MPI=$(MPI) NCCL=$(NCCL) DEBUG=$(DEBUG) ARCH=sm_$(ARCH) nvcc=$(or $(NVCC),none)"
 
 $(DEPS_OK): scripts/deps.sh
 	@bash scripts/deps.sh build

@@ -9,12 +9,13 @@
 # numerical reference; python3-venv for the PyPI packages Debian lacks, installed by scripts/pypi.sh into
 # build/pyenv), fuzz (clang with libFuzzer and LLVM's OpenMP), mpi (Open MPI), report (headless Chromium for
 # make report-check), pypi (what scripts/pypi.sh needs alone: python3 and its venv module).
-# build includes protobuf (libprotobuf-dev, protobuf-compiler): the TensorBoard event files of vps train.
+# build includes protobuf (libprotobuf-dev, protobuf-compiler): the TensorBoard event files of vps train;
+# and oneDNN (libdnnl-dev): the float32 GEMM (Makefile DNNL=auto uses it when installed).
 set -euo pipefail
 
 packages_of() {
   case "$1" in
-    build)    echo g++ make libopenblas-dev nlohmann-json3-dev libgtest-dev libpng-dev libjpeg-dev zlib1g-dev libprotobuf-dev protobuf-compiler ;;
+    build)    echo g++ make libopenblas-dev libdnnl-dev nlohmann-json3-dev libgtest-dev libpng-dev libjpeg-dev zlib1g-dev libprotobuf-dev protobuf-compiler ;;
     bench)    echo python3 python3-numpy python3-torch python3-torchvision python3-opencv python3-venv ;;
     fixtures) echo python3 python3-numpy python3-torch python3-torchvision python3-opencv python3-venv ;;
     fuzz)     echo clang libclang-rt-dev libomp-dev ;;

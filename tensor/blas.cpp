@@ -9,6 +9,9 @@
 #include <mutex>
 
 #include "tensor/check.h"
+#if VPS_DNNL
+#include <oneapi/dnnl/dnnl.h>
+#endif
 #if VPS_CUDA
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -50,10 +53,20 @@ static void cublas_gemm(int dev, bool ta, bool tb, int64_t m, int64_t n, int64_t
 }
 #endif
 
+// float32: oneDNN's sgemm where vps is built with it (DNNL=1: JIT kernels picked by the CPU's features,
+// AVX-512 included, where Debian's OpenBLAS 0.3.21 may run older ones; 1.6-2.2x faster on the skinny
+// products of im2col convolutions, docs/conv.md), OpenBLAS otherwise. Either runs on one thread here:
+// oneDNN takes its thread count from OpenMP, so outside a parallel region the caller's count is set to
+// 1 for the call (OneOmpThread); inside one oneDNN runs on the calling thread by itself.
 static void cpu_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                      const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+#if VPS_DNNL
+  dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  VPS_CHECK(st == dnnl_success, "oneDNN sgemm failed (status ", int(st), ") on ", m, "x", n, "x", k);
+#else
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k),
               alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
+#endif
 }
 static void cpu_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a, int64_t lda,
                      const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
@@ -92,6 +105,20 @@ void pin_openblas_to_one_thread() {
   static std::once_flag once;
   std::call_once(once, [] { openblas_set_num_threads(1); });
 }
+
+// OpenMP's thread count of the calling thread set to 1 while it lives (outside a parallel region), so
+// that a library taking its count from OpenMP (oneDNN) runs the call on this thread alone.
+struct OneOmpThread {
+  int prev = 0;
+  OneOmpThread() {
+    if (!omp_in_parallel()) prev = omp_get_max_threads(), omp_set_num_threads(1);
+  }
+  ~OneOmpThread() {
+    if (prev > 0) omp_set_num_threads(prev);
+  }
+  OneOmpThread(const OneOmpThread&) = delete;
+  OneOmpThread& operator=(const OneOmpThread&) = delete;
+};
 }  // namespace
 
 template <class T>
@@ -122,8 +149,13 @@ void gemm_batched(Device device, bool ta, bool tb, int64_t m, int64_t n, int64_t
     else
       cpu_gemm(ta, tb, m, len, k, alpha, ai, lda, bi + (tb ? p0 * ldb : p0), ldb, beta, ci + p0, ldc);
   };
-  if (items == 1) return run(0);
-#pragma omp parallel for schedule(dynamic, 1) if (!omp_in_parallel() && m * n * k * batch >= kGemmMinWork)
+  const bool threaded = items > 1 && !omp_in_parallel() && m * n * k * batch >= kGemmMinWork;
+  if (!threaded) {
+    OneOmpThread one;
+    for (int64_t it = 0; it < items; ++it) run(it);
+    return;
+  }
+#pragma omp parallel for schedule(dynamic, 1)
   for (int64_t it = 0; it < items; ++it) run(it);
 }
 
