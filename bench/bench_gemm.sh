@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GEMM 2048^3 f32: vps::matmul (OpenBLAS on the CPU, cuBLAS on a GPU) vs torch.matmul, same thread
+# GEMM 2048^3 f32: vps::matmul (oneDNN or OpenBLAS on the CPU, cuBLAS on a GPU) vs torch.matmul, same thread
 # count, same run. usage: bench/bench_gemm.sh BUILD_DIR [--device cpu|cuda] [--tf32 0|1]
 # (env: GEMM_THREADS, default nproc; GEMM_N, default 2048)
 set -euo pipefail
