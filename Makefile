@@ -1,4 +1,4 @@
-# vps build. Configurations: CUDA=auto|0|1  CUDNN=auto|0|1  DNNL=auto|0|1  MPI=auto|0|1  DEBUG=0|1  ARCH=90
+# vps build. Configurations: CUDA=auto|0|1  CUDNN=auto|0|1  DNNL=1|0  MPI=auto|0|1  DEBUG=0|1  ARCH=90
 # One object tree per configuration under build/<config>/; header dependencies tracked via -MMD.
 CUDA  ?= auto
 CUDNN ?= auto
@@ -53,13 +53,11 @@ ifeq ($(CUDA),1)
   LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas $(if $(filter 1,$(CUDNN)),-lcudnn,)
 endif
 
-# oneDNN (tensor/blas.cpp: float32 GEMM): auto = on when dpkg says Debian's libdnnl-dev is installed
-# (scripts/deps.sh build installs it); DNNL=0 keeps OpenBLAS for float32 too. The objects that see
-# VPS_DNNL are rebuilt when it changes.
-DNNL ?= auto
-ifeq ($(DNNL),auto)
-  override DNNL := $(if $(filter ii,$(shell dpkg-query -W -f='$${db:Status-Abbrev}' libdnnl-dev 2>/dev/null | cut -c1-2)),1,0)
-endif
+# oneDNN (tensor/blas.cpp: float32 GEMM): on by default. Debian's libdnnl-dev is in the build group of
+# scripts/deps.sh, which runs before anything compiles (build/.deps-ok) and stops the build when it
+# cannot install it, so a build that compiles has it. DNNL=0 keeps OpenBLAS for float32 too (the two
+# round differently). The objects that see VPS_DNNL are rebuilt when it changes.
+DNNL ?= 1
 ifeq ($(DNNL),1)
   CXXFLAGS += -DVPS_DNNL=1
   LDLIBS += -ldnnl

@@ -10,7 +10,7 @@
 # build/pyenv), fuzz (clang with libFuzzer and LLVM's OpenMP), mpi (Open MPI), report (headless Chromium for
 # make report-check), pypi (what scripts/pypi.sh needs alone: python3 and its venv module).
 # build includes protobuf (libprotobuf-dev, protobuf-compiler): the TensorBoard event files of vps train;
-# and oneDNN (libdnnl-dev): the float32 GEMM (Makefile DNNL=auto uses it when installed).
+# and oneDNN (libdnnl-dev): the float32 GEMM (Makefile DNNL=1, the default).
 set -euo pipefail
 
 packages_of() {
