@@ -12,7 +12,7 @@ FUZZ_RUNS    ?= 1000000
 FUZZ_TARGETS ?= png jpeg safetensors npy pth unpickler pan_json cvps_json pair_flow train_config
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CXXFLAGS:= -std=c++17 -O1 -g -fno-omit-frame-pointer -fopenmp $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
-                -DVPS_CUDA=0 -DVPS_CUDNN=0 $(INCS) -MMD -MP -Wno-unknown-pragmas -Wno-pass-failed -Wno-unknown-warning-option
+                -DVPS_CUDA=0 -DVPS_CUDNN=0 -DVPS_DNNL=0 $(INCS) -MMD -MP -Wno-unknown-pragmas -Wno-pass-failed -Wno-unknown-warning-option
 FUZZ_LDLIBS  := -fopenmp -lopenblas -lpng -ljpeg -lz -lpthread
 # What the readers need of the library (no layers or commands; of models and train, only the config
 # readers).
