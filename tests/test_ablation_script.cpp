@@ -1,6 +1,7 @@
-// scripts/ablation.sh (`make ablation`) end to end at a tiny size: two seeds of two variants, every
-// stage (synth, train, infer, eval vpq / tc, scripts/ablation_table.py) and both tables; and that it
-// refuses to replace a file or a folder that is not an earlier ablation's output.
+// scripts/ablation.sh (`make ablation`) end to end at a tiny size: two seeds of two variants, two runs
+// at once (ABL_JOBS=2), every stage (synth, train, infer, eval vpq / tc, scripts/ablation_table.py) and
+// both tables; that a failed run stops it with the run's name; and that it refuses to replace a file or
+// a folder that is not an earlier ablation's output.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -30,9 +31,10 @@ std::string skip_reason() {
   return "";
 }
 
-int run_script(const std::string& out, const std::string& log) {
-  std::string cmd = "ABL_ITERS=8 ABL_VIDEOS=1 ABL_TRAIN_VIDEOS=1 ABL_SIZE='64 32' ABL_SEEDS='0 1' "
-                    "ABL_VARIANTS='base full' ABL_README=" + out + ".README.md ABL_OUT=" + out +
+int run_script(const std::string& out, const std::string& log, const std::string& variants = "base full",
+               const std::string& iters = "8") {
+  std::string cmd = "ABL_JOBS=2 ABL_ITERS=" + iters + " ABL_VIDEOS=1 ABL_TRAIN_VIDEOS=1 ABL_SIZE='64 32' ABL_SEEDS='0 1' "
+                    "ABL_VARIANTS='" + variants + "' ABL_README=" + out + ".README.md ABL_OUT=" + out +
                     " bash scripts/ablation.sh " + build_dir() + " >" + log + " 2>&1";
   int st = std::system(cmd.c_str());
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
@@ -70,6 +72,14 @@ TEST(AblationScript, RunsEveryStageAndWritesBothTables) {
   EXPECT_TRUE(has(html, "<th>base</th><th>full</th>")) << html.substr(0, 2000);
   EXPECT_TRUE(has(html, "n=2")) << html.substr(0, 2000);
   EXPECT_TRUE(has(text_of(log), out + "/report/index.html")) << text_of(log);
+
+  // Runs that fail (vps train refuses 0 iterations) stop the script after the others, each named; no
+  // table. An unknown variant is refused before anything runs.
+  EXPECT_EQ(run_script(out, log, "base full", "0"), 1);
+  EXPECT_TRUE(has(text_of(log), "seed 0, base failed") && has(text_of(log), "seed 1, full failed")) << text_of(log);
+  EXPECT_FALSE(vps::data::path_exists(out + "/table.md"));
+  EXPECT_EQ(run_script(out, log, "base nosuch"), 2);
+  EXPECT_TRUE(has(text_of(log), "unknown variant nosuch")) << text_of(log);
 
   // A non-empty folder that is not an earlier ablation's output, or a file, is refused and left untouched.
   std::string other = dir / "other";
