@@ -11,7 +11,7 @@ decay 1e-4, clip 35). Differences to VPSNet's exact losses change the time littl
 heads dominate).
 --model tiny builds the demo's tiny model instead (configs/vpsnet_track_demo.json: a ResNet-18 layout
 of base width 8 with frozen BN, FPN 16 channels, anchors 16-256 px, 64 sampled anchors and RoIs, a
-64-wide box head, a 16-channel mask head, the semantic tower 16 -> 16 -> 8 -> 8 with GN(4), a
+64-wide box head, a 32-channel mask head, the semantic tower 16 -> 16 -> 8 -> 8 with GN(4), a
 32-wide track head).
 usage: train_torch.py [--device cpu|cuda] [--tf32 0|1] [--model r50|tiny] THREADS H W G [REPS]   prints
 "RESULT train_step ms pair" like vps_bench (on a GPU: the inputs live there, the step is timed after torch.cuda.synchronize, and
@@ -57,7 +57,7 @@ class TinyResNet(nn.Module):  # ResNet-18's layout at base width 8 (vps's ResNet
 
 
 def build(model, H, W):
-    """(detector, semantic head, track FCs, FPN width, sampled RoIs) of the R50 or the tiny model."""
+    """(detector, semantic head, track FCs, sampled RoIs) of the R50 or the tiny model."""
     if model == "tiny":
         backbone = BackboneWithFPN(TinyResNet(), {"layer1": "0", "layer2": "1", "layer3": "2", "layer4": "3"},
                                    [8, 16, 32, 64], 16, extra_blocks=LastLevelMaxPool())
@@ -68,7 +68,7 @@ def build(model, H, W):
                        rpn_batch_size_per_image=64, box_roi_pool=MultiScaleRoIAlign(levels, 7, 2),
                        box_head=TwoMLPHead(16 * 49, 64), box_predictor=FastRCNNPredictor(64, 9),
                        box_batch_size_per_image=64, mask_roi_pool=MultiScaleRoIAlign(levels, 14, 2),
-                       mask_head=MaskRCNNHeads(16, (16, 16), 1), mask_predictor=MaskRCNNPredictor(16, 16, 9))
+                       mask_head=MaskRCNNHeads(16, (32, 32), 1), mask_predictor=MaskRCNNPredictor(32, 32, 9))
         fcs = nn.Sequential(nn.Flatten(), nn.Linear(16 * 49, 32), nn.ReLU(), nn.Linear(32, 32))
         return det, Semantic(16, 8, 4), fcs, 64
     if model != "r50":
