@@ -97,8 +97,7 @@ std::vector<int64_t> OnlineTracker::step(const Tensor& roi_feats, const Tensor& 
         if (ids[size_t(i)] >= 0 || match[size_t(i)] == 0) continue;
         int64_t obj = match[size_t(i)] - 1;
         for (int64_t k = 0; k < n && ids[size_t(i)] < 0; ++k)
-          if (ids[size_t(k)] == obj && match[size_t(k)] == obj + 1 && lab[size_t(k)] == lab[size_t(i)] &&
-              pair_iou[size_t(i * n + k)] > dup_iou)
+          if (ids[size_t(k)] == obj && lab[size_t(k)] == lab[size_t(i)] && pair_iou[size_t(i * n + k)] > dup_iou)
             ids[size_t(i)] = obj, grew = true;
       }
     }
