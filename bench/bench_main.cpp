@@ -70,16 +70,16 @@ void report_peak_gpu_memory(const std::string& prefix, const std::string& extra)
 namespace {
 
 int usage() {
-  std::printf("usage: vps_bench NAME [--device cpu|cuda] [--tf32 0] [args]   (vps_bench --list: the cases)\n");
+  std::printf("usage: vps_bench NAME [--device cpu|cuda] [--tf32 0] [--precision f32|bf16] [args]   (vps_bench --list: the cases)\n");
   return 2;
 }
 
-// Takes --device X and --tf32 X off args (anywhere). Returns an exit code, or -1 to go on.
+// Takes --device X, --tf32 X and --precision X off args (anywhere). Returns an exit code, or -1 to go on.
 int parse_options(std::vector<std::string>& args) {
   std::vector<std::string> rest;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a != "--device" && a != "--tf32") {
+    if (a != "--device" && a != "--tf32" && a != "--precision") {
       rest.push_back(a);
       continue;
     }
@@ -88,6 +88,14 @@ int parse_options(std::vector<std::string>& args) {
       return 2;
     }
     const std::string v = args[++i];
+    if (a == "--precision") {
+      if (v != "f32" && v != "bf16") {
+        std::fprintf(stderr, "vps_bench: --precision must be f32 or bf16, got '%s'\n", v.c_str());
+        return 2;
+      }
+      vps::bench::mutable_options().precision = v == "bf16" ? vps::MatmulPrecision::bf16 : vps::MatmulPrecision::f32;
+      continue;
+    }
     if (a == "--tf32") {
       if (v == "0") continue;
       std::fprintf(stderr, "vps_bench: --tf32 must be 0, got '%s': vps has no TF32 mode (float32 runs in full "

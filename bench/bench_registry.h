@@ -1,6 +1,6 @@
 // Benchmarks of the vps_bench binary: each bench/<area>_bench.cpp registers named cases with
 // VPS_BENCH("name", fn), or VPS_BENCH_DEVICE("name", fn) for a case that also runs on a GPU.
-//   vps_bench NAME [--device cpu|cuda] [--tf32 0] [args]
+//   vps_bench NAME [--device cpu|cuda] [--tf32 0] [--precision f32|bf16] [args]
 // runs one case (or every case whose name starts with NAME). --device and --tf32 may stand anywhere
 // after NAME; the remaining arguments reach the case in order. --device cuda is refused, by name,
 // for a CPU-only case, in a build without CUDA and on a machine without a GPU (exit 1), never
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "tensor/device.h"
+#include "tensor/dtype.h"
 
 namespace vps::bench {
 
@@ -33,6 +34,7 @@ struct BenchRegistrar {
 // The options main() parsed off the command line (--device; --tf32 is checked there).
 struct Options {
   Device device = kCPU;
+  MatmulPrecision precision = MatmulPrecision::f32;  // --precision f32|bf16 (the cases that model a frame)
 };
 const Options& options();
 Options& mutable_options();

@@ -1,7 +1,7 @@
 // VPSNet-Track inference of one frame (bench/bench_vpsnet.sh compares it with the same computation
 // built from PyTorch / torchvision ops, bench/vpsnet_torch.py):
-//   vps_bench vpsnet_frame [--device cpu|cuda] H W [reps]   configs/vpsnet_track_r50.json, random init,
-//                                                           an HxW N(0,1) image.
+//   vps_bench vpsnet_frame [--device cpu|cuda] [--precision f32|bf16] H W [reps]
+//       configs/vpsnet_track_r50.json, random init, an HxW N(0,1) image; bf16: the products in bf16.
 // Random weights would leave no detection above MaskROI's 0.6 (the dummy path): the bench lowers
 // test_cfg.rcnn.score_thr to 0 so that the box, mask, track and panoptic stages see 100 detections,
 // as torchvision's side with box_score_thresh 0. Prints the stages and the peak RSS (and on a GPU the
@@ -39,6 +39,7 @@ void bench_frame(const std::vector<std::string>& args) {
   m->eval();
   const Device dev = vps::bench::options().device;
   m->to(dev);
+  m->set_matmul_precision(vps::bench::options().precision);
   autograd::NoGradGuard ng;
   Generator gen(3);
   models::Frame f;

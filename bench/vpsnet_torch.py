@@ -3,8 +3,10 @@
 (maskrcnn_resnet50_fpn with 9 classes and box_score_thresh 0, so 100 detections; the UPSNet semantic
 head with torchvision's deform_conv2d; the track head's embedding and matching; the panoptic logits of
 the pasted masks and their argmax), random init, an HxW N(0,1) image.
-usage: vpsnet_torch.py [--device cpu|cuda] [--tf32 0|1] THREADS H W [REPS]   prints "RESULT vpsnet_<stage> ms
-HxW" lines like vps_bench (on a GPU each clock reading waits for it, and the peak GPU memory is printed)."""
+usage: vpsnet_torch.py [--device cpu|cuda] [--tf32 0|1] [--bf16] THREADS H W [REPS]   prints "RESULT
+vpsnet_<stage> ms HxW" lines like vps_bench (on a GPU each clock reading waits for it, and the peak GPU memory
+is printed). --bf16: the frame under torch.autocast(bfloat16) on the device; torchvision 0.14 has no CPU
+bf16 kernel of deform_conv2d (it fails on mixed types), so the semantic head's DCNs take float32 inputs."""
 import resource
 import sys
 import time
@@ -30,7 +32,7 @@ class Semantic(nn.Module):  # UPSNetFPN: a shared 3 x (DCN + GN + ReLU) tower ov
 
     def tower(self, x):
         for i in range(3):
-            x = F.relu(self.gn[i](deform_conv2d(x, self.off[i](x), self.dcn[i], padding=(1, 1))))
+            x = F.relu(self.gn[i](deform_conv2d(x.float(), self.off[i](x).float(), self.dcn[i], padding=(1, 1))))
         return x
 
     def forward(self, feats):
@@ -40,7 +42,21 @@ class Semantic(nn.Module):  # UPSNetFPN: a shared 3 x (DCN + GN + ReLU) tower ov
         return F.interpolate(self.pred(torch.cat(outs, 1)), scale_factor=4, mode="bilinear", align_corners=False)
 
 
+def float32_for_torchvision_ops():
+    """torchvision 0.14 has no CPU bf16 kernel of nms and roi_align: under autocast their inputs go in
+    as float32 (as our bf16 path keeps them)."""
+    import torchvision.ops.boxes as box_ops
+    import torchvision.ops.poolers as poolers
+    nms, roi_align = box_ops.nms, poolers.roi_align
+    box_ops.nms = lambda boxes, scores, iou: nms(boxes.float(), scores.float(), iou)
+    poolers.roi_align = lambda x, boxes, *a, **k: roi_align(x.float(), boxes.float(), *a, **k)
+
+
 def main():
+    bf16 = "--bf16" in sys.argv
+    sys.argv = [a for a in sys.argv if a != "--bf16"]
+    if bf16:
+        float32_for_torchvision_ops()
     dev = device_args()
     torch.set_num_threads(int(sys.argv[1]))
     H, W = int(sys.argv[2]), int(sys.argv[3])
@@ -56,7 +72,7 @@ def main():
         sync(dev)
         return time.perf_counter()
     best = {}
-    with torch.no_grad():
+    with torch.no_grad(), torch.autocast(torch.device(dev).type, dtype=torch.bfloat16, enabled=bf16):
         memory = None
         for r in range(reps + 1):
             t = {}

@@ -10,6 +10,7 @@
 #include <omp.h>
 
 #include "autograd/node.h"
+#include "layers/bf16_inference.h"
 #include "layers/conv2d.h"
 #include "tensor/blas.h"
 
@@ -90,6 +91,8 @@ void forward_t(const ConvProblem& pb, const Tensor& x, const Tensor& w, Tensor& 
   }
 }
 
+}  // namespace
+
 // CPU tiles: `rows` whole output rows of one image, a column tile of about `pb.cpu_tile_kb` (default
 // 2 MiB), at least `min_rows` rows, and at least kTileSlots tiles where the problem allows. With
 // `split_o` (forward, groups == 1), a map too small to give every slot a tile of its own (ResNet's
@@ -97,13 +100,7 @@ void forward_t(const ConvProblem& pb, const Tensor& x, const Tensor& w, Tensor& 
 // would make every thread pack the whole weight matrix for a GEMM of a few dozen columns.
 // The geometry never depends on the thread count: OpenBLAS rounds a GEMM of a few columns differently
 // from a wide one, so tiles cut by thread count gave other bits on 1 and 2 threads (docs/determinism.md).
-constexpr int kTileSlots = 8;  // the tile count is balanced for 1, 2, 4 and 8 threads
-struct CpuTiles {
-  int threads;  // OpenMP threads that run the tiles (the machine's, at most one per tile)
-  int64_t rows, per_image, oblocks, ntiles;
-};
-
-static CpuTiles cpu_tiles(const ConvProblem& pb, size_t elem, int64_t min_rows, bool split_o) {
+CpuTiles cpu_tiles(const ConvProblem& pb, size_t elem, int64_t min_rows, bool split_o) {
   const ConvGeom& g = pb.g;
   int64_t kb = std::max<int64_t>(1, pb.cpu_tile_kb);
   const int slots = kTileSlots;
@@ -129,6 +126,8 @@ static CpuTiles cpu_tiles(const ConvProblem& pb, size_t elem, int64_t min_rows, 
   if (t.ntiles < t.threads) t.threads = int(std::max<int64_t>(1, t.ntiles));
   return t;
 }
+
+namespace {
 
 // Fills the column tile of output rows [oh0, oh0 + R) of image xn into c (row stride R*Wo), serially.
 template <class T>
@@ -436,6 +435,10 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, Pair stride,
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvParams& p) {
   const ConvAlgo algo = p.algo;
   ConvProblem pb = make_conv_problem("conv2d", x, w, bias, p);
+  if (p.precision == MatmulPrecision::bf16) {
+    check_bf16_inference("conv2d", {x, w, bias});
+    return forward_cpu_bf16(pb, x.contiguous(), w.contiguous(), bias);
+  }
   bool cudnn = use_cudnn(algo, x.device());
   Tensor xc = x.contiguous(), wc = w.contiguous();
   // CPU: the tiled path unless ConvAlgo::im2col asks for the whole-image reference path (the bodies

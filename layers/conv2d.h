@@ -23,6 +23,9 @@ struct ConvParams {
   int64_t groups = 1;
   ConvAlgo algo = ConvAlgo::automatic;
   int64_t cpu_tile_kb = 2048;  // column tile of the CPU tiled path, in KiB (the tests shrink it to 1)
+  // bf16: the product's inputs rounded to bf16, summed in float32 (CPU float32 inference only, no
+  // autograd; errors say why where it cannot run: tensor/blas.h bf16_gemm_unavailable).
+  MatmulPrecision precision = MatmulPrecision::f32;
 };
 
 // x: (N, C, H, W), w: (O, C/groups, kh, kw), bias: (O) or undefined; float32/float64, one device.
@@ -46,6 +49,20 @@ struct ConvProblem {
 ConvProblem make_conv_problem(const char* op, const Tensor& x, const Tensor& w, const Tensor& bias,
                               const ConvParams& p);
 bool use_cudnn(ConvAlgo algo, Device d);
+
+// CPU tiles of a forward or backward pass: `rows` whole output rows of one image (and with `oblocks`
+// > 1 a block of output channels), at least `min_rows` rows, the column tile about
+// pb.cpu_tile_kb for elements of `elem` bytes; the geometry never depends on the thread count.
+constexpr int kTileSlots = 8;  // the tile count is balanced for 1, 2, 4 and 8 threads
+struct CpuTiles {
+  int threads;  // OpenMP threads that run the tiles (the machine's, at most one per tile)
+  int64_t rows, per_image, oblocks, ntiles;
+};
+CpuTiles cpu_tiles(const ConvProblem& pb, size_t elem, int64_t min_rows, bool split_o);
+
+// The forward with bf16 products (ConvParams::precision, CPU float32 inference; layers/conv2d_bf16.cpp):
+// -> y (N, O, Ho, Wo) float32 with the bias added.
+Tensor forward_cpu_bf16(const ConvProblem& pb, const Tensor& x, const Tensor& w, const Tensor& bias);
 
 // Raw passes (no autograd), contiguous inputs, same dtype and device. Shapes from `pb`:
 // x (N, C, H, W), w (O, C/groups, kh, kw), y (N, O, Ho, Wo).

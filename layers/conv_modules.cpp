@@ -25,9 +25,14 @@ Conv2d::Conv2d(const ConvOptions& o, Generator& gen) : options(o) {
   if (o.bias) register_parameter("bias", &bias);
 }
 
-Tensor Conv2d::forward(const Tensor& x) const {
-  return conv2d(x, weight, bias, options.stride, options.padding, options.dilation, options.groups, options.algo);
+ConvParams Conv2d::params() const {
+  ConvParams p;
+  p.stride = options.stride, p.padding = options.padding, p.dilation = options.dilation;
+  p.groups = options.groups, p.algo = options.algo, p.precision = options.precision;
+  return p;
 }
+
+Tensor Conv2d::forward(const Tensor& x) const { return conv2d(x, weight, bias, params()); }
 
 ConvTranspose2d::ConvTranspose2d(const ConvOptions& o, Generator& gen) : options(o) {
   check_conv_options("ConvTranspose2d", o);

@@ -15,6 +15,7 @@ struct ConvOptions {
   int64_t groups = 1;
   bool bias = true;
   ConvAlgo algo = ConvAlgo::automatic;  // Conv2d only: the implementation on CUDA tensors (layers/conv2d.h)
+  MatmulPrecision precision = MatmulPrecision::f32;  // Conv2d and DCN: set by Module::set_matmul_precision
   DType dtype = DType::f32;
   Device device = kCPU;
 
@@ -45,8 +46,12 @@ class Conv2d : public Module {
   Conv2d(const ConvOptions& o, Generator& gen);
   Tensor forward(const Tensor& x) const;
   std::string type_name() const override { return "Conv2d"; }
+  ConvParams params() const;  // the options as conv2d's parameters
   ConvOptions options;
   Tensor weight, bias;
+
+ protected:
+  void on_matmul_precision(MatmulPrecision p) override { options.precision = p; }
 };
 
 // weight (in, out/groups, kh, kw), bias (out) unless options.bias is false. forward: conv_transpose2d.

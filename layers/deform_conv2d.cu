@@ -9,10 +9,13 @@
 
 #include <algorithm>
 #include <memory>
+#include <type_traits>
 
 #include "autograd/node.h"
+#include "layers/bf16_inference.h"
 #include "layers/deform_conv2d.h"
 #include "layers/kernels/deform_im2col.h"
+#include "tensor/bf16.h"
 #include "tensor/blas.h"
 #include "tensor/parallel.h"
 
@@ -24,6 +27,7 @@ struct DeformProblem {
   int64_t cpu_tile_bytes = int64_t(2) << 20;   // a CPU thread's column tile in the forward
   DeformGeom g;
   bool mmdet_rule = true;
+  bool bf16 = false;  // DeformConvParams::precision: the CPU forward's products in bf16
 };
 
 DeformProblem make_problem(const Tensor& x, const Tensor& off, const Tensor& w, const DeformConvParams& p) {
@@ -65,6 +69,7 @@ DeformProblem make_problem(const Tensor& x, const Tensor& off, const Tensor& w, 
   pb.rows = std::max<int64_t>(1, std::min<int64_t>(g.Ho, budget / std::max<int64_t>(1, row_bytes)));
   if (p.column_budget_kb > 0) pb.cpu_tile_bytes = p.column_budget_kb * 1024;
   pb.mmdet_rule = p.offset_grad == DeformOffsetGrad::mmdet;
+  pb.bf16 = p.precision == MatmulPrecision::bf16;
   return pb;
 }
 
@@ -99,7 +104,8 @@ DeformTap<T>* taps_of(const Tensor& buf) {
 }
 
 // CPU forward: as conv2d's tiled path, each thread fills a column tile of its own (about 2 MiB, so
-// it stays in cache between im2col and the GEMM) and multiplies it with single-threaded OpenBLAS.
+// it stays in cache between im2col and the GEMM) and multiplies it with a single-threaded GEMM; with
+// pb.bf16 the tile and the weight are rounded to bf16 first (the sampling stays float32).
 template <class T>
 void forward_cpu_t(const DeformProblem& pb, const Tensor& x, const Tensor& off, const Tensor& w, const Tensor& y) {
   const DeformGeom& g = pb.g;
@@ -110,20 +116,31 @@ void forward_cpu_t(const DeformProblem& pb, const Tensor& x, const Tensor& off, 
   int threads = int(std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(), ntile)));
   Tensor cols = Tensor::empty({threads, CK * per}, x.dtype(), kCPU), taps = tap_buffer<T>(g, threads * per, kCPU);
   Tensor xT = Tensor::empty({HW * g.C}, x.dtype(), kCPU), zero = Tensor::zeros({g.C}, x.dtype(), kCPU);
-  Tensor wp = weight_to_columns(w);
+  Tensor wp = weight_to_columns(w), wpb, colsb;
+  if (pb.bf16) wpb = to_bf16(wp), colsb = Tensor::empty({threads, CK * per}, DType::bf16, kCPU);
   for (int64_t n = 0; n < pb.N; ++n) {
     transpose_planes(x.data<T>() + n * g.C * HW, xT.data<T>(), HW, g.C, kCPU);
     const T* offn = off.data<T>() + n * 2 * g.dg * g.K() * plane;
     parallel_for_each(ntile, threads, [&](int64_t it) {
       int64_t t0 = it * per, L = std::min(per, plane - t0), tid = omp_get_thread_num();
-      T* col = cols.data<T>() + tid * CK * per;
       DeformTap<T>* tp = taps_of<T>(taps) + tid * g.dg * g.K() * per;
       DeformTapTableBody<T> tb{g, offn, tp, t0, L};
       for (int64_t i = 0; i < tb.count(); ++i) tb(i);
+      T* yt = y.data<T>() + n * pb.O * plane + t0;
+      T* col = cols.data<T>() + tid * CK * per;
       DeformIm2colBody<T> ib{g, tp, xT.data<T>(), zero.data<T>(), col, L, g.run()};
       for (int64_t i = 0; i < ib.count(); ++i) ib(i);
+      if constexpr (std::is_same_v<T, float>) {
+        if (pb.bf16) {  // the tile rounded in one pass while it is in cache
+          bf16* cb = colsb.data<bf16>() + tid * CK * per;
+          round_to_bf16(col, cb, L * CK);
+          blas::gemm_batched_bf16(false, true, Og, L, KCg, wpb.data<bf16>(), KCg, Og * KCg, cb, CK, KCg, 0.f, yt,
+                                  plane, Og * plane, G);
+          return;
+        }
+      }
       blas::gemm_batched<T>(kCPU, false, true, Og, L, KCg, T(1), wp.data<T>(), KCg, Og * KCg, col, CK, KCg, T(0),
-                            y.data<T>() + n * pb.O * plane + t0, plane, Og * plane, G);
+                            yt, plane, Og * plane, G);
     });
   }
 }
@@ -226,6 +243,7 @@ struct DeformConv2dBackward : autograd::Node {
 
 Tensor deform_conv2d(const Tensor& x, const Tensor& offset, const Tensor& weight, const DeformConvParams& p) {
   DeformProblem pb = make_problem(x, offset, weight, p);
+  if (pb.bf16) check_bf16_inference("deform_conv2d", {x, offset, weight});
   Tensor xc = x.contiguous(), oc = offset.contiguous(), wc = weight.contiguous();
   Tensor y = Tensor::empty({pb.N, pb.O, pb.g.Ho, pb.g.Wo}, x.dtype(), x.device());
   VPS_DISPATCH_FLOAT(x.dtype(), "deform_conv2d", [&] { forward_t<scalar_t>(pb, xc, oc, wc, y); });

@@ -23,6 +23,8 @@ struct DeformConvParams {
   // Column buffer of one tile of output rows, in KiB (0: 32 MiB on CPU, 256 MiB on CUDA). Untiled, a
   // 256-channel 3x3 layer at 256x512 would need 1.2 GB of columns.
   int64_t column_budget_kb = 0;
+  // bf16: the products' inputs rounded to bf16, summed in float32 (CPU float32 inference only).
+  MatmulPrecision precision = MatmulPrecision::f32;
 };
 
 // x (N, C, H, W), offset (N, 2 * deformable_groups * kh * kw, Ho, Wo) laid out (dy, dx) per tap,
@@ -45,6 +47,9 @@ class DeformConv2d : public Module {
   ConvOptions options;
   DeformConvParams params;
   Tensor weight;
+
+ protected:
+  void on_matmul_precision(MatmulPrecision p) override { params.precision = p; }
 };
 
 // VPSNet's DeformConvWithOffset: conv_offset, a 3x3 / pad 1 / stride 1 Conv2d with bias giving the

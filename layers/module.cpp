@@ -116,6 +116,11 @@ void Module::train(bool on) {
   for (auto& c : children_) c.second->train(on);
 }
 
+void Module::set_matmul_precision(MatmulPrecision p) {
+  on_matmul_precision(p);
+  for (auto& c : children_) c.second->set_matmul_precision(p);
+}
+
 void Module::to(Device device) {
   for_each_member("", [&](const std::string&, Tensor* t, bool) {
     if (t->device() == device) return;

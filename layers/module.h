@@ -45,6 +45,10 @@ class Module {
   std::vector<std::string> load_state_dict(const std::map<std::string, Tensor>& sd, bool strict = true);
 
   void train(bool on = true);  // recursive
+  // The inputs of the products of this module and its children (convolutions, deformable
+  // convolutions, linear layers): float32 (the default) or bf16 for CPU inference
+  // (layers/bf16_inference.h). Other layers keep float32.
+  void set_matmul_precision(MatmulPrecision p);
   void eval() { train(false); }
   bool is_training() const { return training_; }
 
@@ -65,6 +69,7 @@ class Module {
     return m;
   }
   virtual void on_train(bool /*on*/) {}  // hook for subclasses (e.g. frozen BN)
+  virtual void on_matmul_precision(MatmulPrecision /*p*/) {}  // hook for the layers with products
 
   bool training_ = true;
 

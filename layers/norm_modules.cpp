@@ -4,6 +4,7 @@
 
 #include "autograd/grad_mode.h"
 #include "layers/batch_norm.h"
+#include "layers/bf16_inference.h"
 #include "layers/group_norm.h"
 #include "layers/init.h"
 #include "ops/ops.h"
@@ -69,6 +70,8 @@ Linear::Linear(int64_t in_features, int64_t out_features, Generator& gen, bool h
   }
 }
 
-Tensor Linear::forward(const Tensor& x) { return linear(x, weight, bias); }
+Tensor Linear::forward(const Tensor& x) {
+  return precision == MatmulPrecision::bf16 ? linear_bf16(x, weight, bias) : linear(x, weight, bias);
+}
 
 }  // namespace vps::nn

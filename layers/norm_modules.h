@@ -43,6 +43,10 @@ class Linear : public Module {
   std::string type_name() const override { return "Linear"; }
 
   Tensor weight, bias;
+  MatmulPrecision precision = MatmulPrecision::f32;  // set by Module::set_matmul_precision
+
+ protected:
+  void on_matmul_precision(MatmulPrecision p) override { precision = p; }
 };
 
 }  // namespace vps::nn

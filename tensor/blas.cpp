@@ -7,10 +7,12 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "tensor/check.h"
 #if VPS_DNNL
-#include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl.hpp>
 #endif
 #if VPS_CUDA
 #include <cublas_v2.h>
@@ -74,6 +76,57 @@ static void cpu_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double a
               alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
 }
 
+// bf16 x bf16 -> float32 through oneDNN's matmul primitive (AMX or AVX512-BF16 kernels, chosen by
+// oneDNN for this CPU), on the calling thread as cpu_gemm. oneDNN caches the primitives it makes (a
+// repeated shape costs ~2 us to look up), so none are kept here. beta != 0 is a sum post-op.
+static void matmul_bf16(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const bf16* a, int64_t lda,
+                        const bf16* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+#if VPS_DNNL
+  using dnnl::memory;
+  static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  try {
+    memory::desc ad({m, k}, memory::data_type::bf16, ta ? memory::dims{1, lda} : memory::dims{lda, 1});
+    memory::desc bd({k, n}, memory::data_type::bf16, tb ? memory::dims{1, ldb} : memory::dims{ldb, 1});
+    memory::desc cd({m, n}, memory::data_type::f32, memory::dims{ldc, 1});
+    dnnl::primitive_attr attr;
+    if (beta != 0.f) {
+      dnnl::post_ops po;
+      po.append_sum(beta);
+      attr.set_post_ops(po);
+    }
+    dnnl::matmul mm(dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, cd), attr, engine));
+    dnnl::stream stream(engine);
+    memory am(ad, engine, const_cast<bf16*>(a)), bm(bd, engine, const_cast<bf16*>(b)), cm(cd, engine, c);
+    mm.execute(stream, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
+    stream.wait();
+  } catch (const dnnl::error& e) {
+    VPS_FAIL("oneDNN bf16 matmul failed on ", m, "x", n, "x", k, ": ", e.what(), " (status ", int(e.status), ")");
+  }
+#else
+  (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb, (void)beta, (void)c,
+      (void)ldc;
+  VPS_FAIL("bf16 GEMM: vps was built without oneDNN (DNNL=0)");
+#endif
+}
+
+std::string bf16_gemm_unavailable() {
+#if VPS_DNNL
+  static const std::string why = [] {
+    try {  // a 16x16x16 product: oneDNN refuses it where it has no bf16 kernel for this CPU
+      std::vector<bf16> a(256, bf16(1.f));
+      std::vector<float> c(256, 0.f);
+      matmul_bf16(false, false, 16, 16, 16, a.data(), 16, a.data(), 16, 0.f, c.data(), 16);
+      return c[0] == 16.f ? std::string() : str_cat("oneDNN's bf16 matmul gave ", c[0], " for 16 ones");
+    } catch (const std::exception& e) {
+      return str_cat("this CPU has no oneDNN bf16 matmul (it needs AVX-512): ", e.what());
+    }
+  }();
+  return why;
+#else
+  return "vps was built without oneDNN (DNNL=0), which the bf16 path runs on";
+#endif
+}
+
 // The CPU GEMM in blocks fixed by the shape alone. OpenBLAS rounds differently with another thread count
 // (its threaded driver cuts K and M otherwise than the single-threaded one), so OpenBLAS always runs on
 // one thread and the blocks run on OpenMP threads: the same bits on 1, 2 or N threads
@@ -121,6 +174,26 @@ struct OneOmpThread {
 };
 }  // namespace
 
+// Runs strip(i, p0, len) for every strip of every batch item i (rows or columns [p0, p0 + len) of C,
+// split as gemm_split says), on OpenMP threads when the work is large enough and no parallel region
+// is running, otherwise here with OpenMP's count at 1 for the library under the strip.
+template <class Strip>
+void run_strips(const GemmSplit& s, int64_t work, int64_t batch, Strip&& strip) {
+  const int64_t items = batch * s.strips;
+  auto run = [&](int64_t it) {
+    int64_t i = it / s.strips, p0 = (it % s.strips) * s.len;
+    strip(i, p0);
+  };
+  const bool threaded = items > 1 && !omp_in_parallel() && work >= kGemmMinWork;
+  if (!threaded) {
+    OneOmpThread one;
+    for (int64_t it = 0; it < items; ++it) run(it);
+    return;
+  }
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t it = 0; it < items; ++it) run(it);
+}
+
 template <class T>
 void gemm_batched(Device device, bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
                   int64_t sa, const T* b, int64_t ldb, int64_t sb, T beta, T* c, int64_t ldc, int64_t sc,
@@ -136,10 +209,8 @@ void gemm_batched(Device device, bool ta, bool tb, int64_t m, int64_t n, int64_t
   }
   pin_openblas_to_one_thread();
   const GemmSplit s = gemm_split(m, n, k);
-  const int64_t items = batch * s.strips;
   // op(A)'s rows r.. start at a + r*lda (no transpose) or a + r (transposed); op(B)'s columns likewise.
-  auto run = [&](int64_t it) {
-    int64_t i = it / s.strips, p0 = (it % s.strips) * s.len;
+  run_strips(s, m * n * k * batch, batch, [&](int64_t i, int64_t p0) {
     int64_t len = std::min(s.len, (s.along_m ? m : n) - p0);
     const T* ai = a + i * sa;
     const T* bi = b + i * sb;
@@ -148,15 +219,24 @@ void gemm_batched(Device device, bool ta, bool tb, int64_t m, int64_t n, int64_t
       cpu_gemm(ta, tb, len, n, k, alpha, ai + (ta ? p0 : p0 * lda), lda, bi, ldb, beta, ci + p0 * ldc, ldc);
     else
       cpu_gemm(ta, tb, m, len, k, alpha, ai, lda, bi + (tb ? p0 * ldb : p0), ldb, beta, ci + p0, ldc);
-  };
-  const bool threaded = items > 1 && !omp_in_parallel() && m * n * k * batch >= kGemmMinWork;
-  if (!threaded) {
-    OneOmpThread one;
-    for (int64_t it = 0; it < items; ++it) run(it);
-    return;
-  }
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t it = 0; it < items; ++it) run(it);
+  });
+}
+
+void gemm_batched_bf16(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const bf16* a, int64_t lda, int64_t sa,
+                       const bf16* b, int64_t ldb, int64_t sb, float beta, float* c, int64_t ldc, int64_t sc,
+                       int64_t batch) {
+  if (m == 0 || n == 0 || batch == 0) return;
+  const GemmSplit s = gemm_split(m, n, k);
+  run_strips(s, m * n * k * batch, batch, [&](int64_t i, int64_t p0) {
+    int64_t len = std::min(s.len, (s.along_m ? m : n) - p0);
+    const bf16* ai = a + i * sa;
+    const bf16* bi = b + i * sb;
+    float* ci = c + i * sc;
+    if (s.along_m)
+      matmul_bf16(ta, tb, len, n, k, ai + (ta ? p0 : p0 * lda), lda, bi, ldb, beta, ci + p0 * ldc, ldc);
+    else
+      matmul_bf16(ta, tb, m, len, k, ai, lda, bi + (tb ? p0 * ldb : p0), ldb, beta, ci + p0, ldc);
+  });
 }
 
 template <class T>

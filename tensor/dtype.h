@@ -1,4 +1,5 @@
-// Element types. f16/bf16 exist for reading checkpoints (converted to f32 on load); compute is f32/f64.
+// Element types. f16/bf16 exist for reading checkpoints (converted to f32 on load); compute is f32/f64,
+// and bf16 the inputs of the CPU's products in the bf16 inference path (MatmulPrecision, tensor/bf16.h).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -49,6 +50,31 @@ template <> struct dtype_of<double> { static constexpr DType value = DType::f64;
 template <> struct dtype_of<int32_t> { static constexpr DType value = DType::i32; };
 template <> struct dtype_of<int64_t> { static constexpr DType value = DType::i64; };
 template <> struct dtype_of<uint8_t> { static constexpr DType value = DType::u8; };
+
+// A bfloat16 value (the top 16 bits of a float32) as the bf16 path stores it; T(0) is +0. Converting
+// from float rounds to nearest even, NaN stays a (quiet) NaN.
+#ifdef __CUDACC__
+#define VPS_BF16_HD __host__ __device__
+#else
+#define VPS_BF16_HD
+#endif
+struct bf16 {
+  uint16_t bits = 0;
+  bf16() = default;
+  VPS_BF16_HD explicit bf16(float f) {
+    uint32_t u;
+    __builtin_memcpy(&u, &f, 4);
+    bits = (u & 0x7fffffffu) > 0x7f800000u ? uint16_t((u >> 16) | 0x40u)
+                                           : uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+  }
+};
+template <> struct dtype_of<bf16> { static constexpr DType value = DType::bf16; };
+// bf16(src[i]) for i < n on the calling thread, vectorised for the CPU it runs on (tensor/bf16.cpp).
+void round_to_bf16(const float* src, bf16* dst, int64_t n);
+
+// What the convolutions' and linear layers' products take as inputs: float32 (the default) or bf16
+// (operands rounded to bf16, products summed in float32; CPU inference only, oneDNN, tensor/bf16.h).
+enum class MatmulPrecision : uint8_t { f32, bf16 };
 
 // Half-precision conversions (host only; used when reading checkpoints).
 float half_to_float(uint16_t h);

@@ -182,6 +182,7 @@ template double* Tensor::data<double>() const;
 template int32_t* Tensor::data<int32_t>() const;
 template int64_t* Tensor::data<int64_t>() const;
 template uint8_t* Tensor::data<uint8_t>() const;
+template bf16* Tensor::data<bf16>() const;
 
 template <class T>
 T Tensor::item() const {

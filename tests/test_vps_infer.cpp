@@ -12,6 +12,7 @@
 #include "infer/pan_export.h"
 #include "models/registry.h"
 #include "models/weights_io.h"
+#include "tensor/blas.h"
 #include "tensor/io/tensor_io.h"
 #include "tests/cli_runner.h"
 #include "tests/temp_dir.h"
@@ -42,6 +43,18 @@ TEST(VpsInfer, SynthDatasetEndToEndThroughEval) {
                dir / "data/panoptic_gt_val_city_vps.json", "--out", dir / "vpq", "--video-len", "2"});
   EXPECT_EQ(r.rc, 0) << r.err;
   EXPECT_TRUE(vps::data::path_exists(dir / "vpq/vpq.json"));
+  // --precision bf16 (where the CPU has bf16 products): the same frames written; another value is a usage error
+  if (vps::blas::bf16_gemm_unavailable().empty()) {
+    r = vps_cli({"infer", "--config", "configs/vpsnet_track_tiny.json", "--weights", dir / "w.safetensors", "--data",
+                 dir / "data", "--split", "val", "--out", dir / "pred_bf16", "--stuff-area-limit", "16", "--precision",
+                 "bf16"});
+    ASSERT_EQ(r.rc, 0) << r.err;
+    EXPECT_EQ(vps::data::read_json(dir / "pred_bf16/pred.json")["annotations"].size(), 4u);
+  }
+  r = vps_cli({"infer", "--config", "configs/vpsnet_track_tiny.json", "--weights", dir / "w.safetensors", "--data",
+               dir / "data", "--out", dir / "pred_f16", "--precision", "f16"});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_TRUE(has(r.err, "f16")) << r.err;
   // a second run into the same folder needs --force; a missing weights file is named, and no output
   r = vps_cli({"infer", "--config", "configs/vpsnet_track_tiny.json", "--weights", dir / "w.safetensors", "--data",
                dir / "data", "--out", dir / "pred"});

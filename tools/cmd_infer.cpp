@@ -11,6 +11,7 @@
 #include "infer/video_runner.h"
 #include "models/registry.h"
 #include "models/weights_io.h"
+#include "tensor/blas.h"
 #include "tensor/check.h"
 #include "tools/command.h"
 #include "train/distributed.h"
@@ -35,6 +36,7 @@ int run_infer(const std::vector<std::string>& args) {
       .opt("stuff-area-limit", "2048", "stuff classes with fewer pixels become void (VPSNet's export)")
       .opt("max-pixels", "0", "largest frame in pixels, refused by name before it is decoded (0: half of this machine's memory at about 215 bytes a pixel)")
       .opt("stuff-majority", "0.5", "an instance region goes to a stuff class holding at least this fraction of it (VPSNet: 0.5; 1.01: never)")
+      .opt("precision", "f32", "f32, or bf16: the convolutions' and linear layers' inputs rounded to bf16, summed in float32 (CPUs with AVX-512; faster, docs/conv.md has the error and the speed)")
       .opt("object-ids", "vpsnet", "vpsnet (the id of the idx-th instance present, as VPSNet) or instance (each instance's own id)")
       .flag("vis", "with --frames: colour overlays <out>/vis/<frame>.png and <out>/vis/video.gif")
       .flag("non-strict", "allow keys missing from the weights file (they keep their initial values)")
@@ -78,6 +80,9 @@ int run_infer(const std::vector<std::string>& args) {
   vps::infer::UnifyRules unify;  // the flags are checked before the model is built
   unify.stuff_majority = f.get_double("stuff-majority", 0, 2);
   unify.ids_by_instance = f.get_choice("object-ids", {"vpsnet", "instance"}) == "instance";
+  const bool bf16 = f.get_choice("precision", {"f32", "bf16"}) == "bf16";
+  if (bf16 && !vps::blas::bf16_gemm_unavailable().empty())
+    throw vps::cli::UsageError("vps infer --precision bf16: " + vps::blas::bf16_gemm_unavailable());
   auto model = std::dynamic_pointer_cast<vps::models::VPSNetTrack>(vps::models::build_model_from_file(f.get("config")));
   VPS_CHECK(model, "vps infer: ", f.get("config"), " does not build a VPSNetTrack model");
   vps::models::LoadOptions lo;
@@ -87,6 +92,7 @@ int run_infer(const std::vector<std::string>& args) {
   if (!lo.strict && !keys.ok())  // say what --non-strict let through (strict refuses all of it)
     std::fprintf(stderr, "vps infer: --non-strict load of %s:\n%s", f.get("weights").c_str(),
                  vps::models::partial_load_summary(keys).c_str());
+  if (bf16) model->set_matmul_precision(vps::MatmulPrecision::bf16);
   vps::infer::InferOptions o;
   o.split = split;
   o.stuff_area_limit = limit;

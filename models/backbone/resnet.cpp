@@ -49,8 +49,7 @@ Tensor ConvBn::forward(const Tensor& x) const {
     VPS_CHECK(folded_w.device() == x.device() && folded_w.dtype() == x.dtype(), "ResNet: BatchNorm was folded for ",
               folded_w.device().str(), " ", dtype_name(folded_w.dtype()), " but the input is ", x.device().str(), " ",
               dtype_name(x.dtype()), " (fold after moving the model)");
-    const auto& o = conv->options;
-    return conv2d(x, folded_w, folded_b, o.stride, o.padding, o.dilation, o.groups);
+    return conv2d(x, folded_w, folded_b, conv->params());
   }
   return bn->forward(conv->forward(x));
 }
