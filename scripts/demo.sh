@@ -15,6 +15,11 @@ VPS="$B/vps"
 OUT=${DEMO_OUT:-out/demo}
 ITERS=${DEMO_ITERS:-6000}
 export OMP_NUM_THREADS=${DEMO_THREADS:-${OMP_NUM_THREADS:-$(nproc)}}
+# How long an idle OpenMP thread spins before it sleeps (libgomp's default 300000): the tiny model's ops
+# are short, so the second thread idles about half of a step, and spinning that long slowed the step
+# by ~7% on the 2-core machine (64.6 -> 60.3 ms, 5 interleaved pairs of 200 steps; 1000 was slower,
+# passive waiting 1.7x slower; docs/recipe.md). Thread timing only: the results are the same bits.
+export GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-30000}
 rm -rf "$OUT"
 mkdir -p "$OUT"
 t0=$(date +%s)
