@@ -174,17 +174,29 @@ struct OneOmpThread {
 };
 }  // namespace
 
-// Runs strip(i, p0, len) for every strip of every batch item i (rows or columns [p0, p0 + len) of C,
-// split as gemm_split says), on OpenMP threads when the work is large enough and no parallel region
-// is running, otherwise here with OpenMP's count at 1 for the library under the strip.
-template <class Strip>
-void run_strips(const GemmSplit& s, int64_t work, int64_t batch, Strip&& strip) {
+// Runs the GEMM of every strip of every batch item (rows or columns [p0, p0 + len) of C, split as
+// gemm_split says) as gemm(m', n', a', b', c') on the strip's operands, on OpenMP threads when the
+// work is large enough and no parallel region is running, otherwise here with OpenMP's count at 1
+// for the library under the strip. op(A)'s rows r.. start at a + r*lda (no transpose) or a + r
+// (transposed); op(B)'s columns likewise.
+template <class In, class Out, class Gemm>
+void gemm_in_strips(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const In* a, int64_t lda, int64_t sa,
+                    const In* b, int64_t ldb, int64_t sb, Out* c, int64_t ldc, int64_t sc, int64_t batch, Gemm&& gemm) {
+  if (m == 0 || n == 0 || batch == 0) return;
+  const GemmSplit s = gemm_split(m, n, k);
   const int64_t items = batch * s.strips;
   auto run = [&](int64_t it) {
     int64_t i = it / s.strips, p0 = (it % s.strips) * s.len;
-    strip(i, p0);
+    int64_t len = std::min(s.len, (s.along_m ? m : n) - p0);
+    const In* ai = a + i * sa;
+    const In* bi = b + i * sb;
+    Out* ci = c + i * sc;
+    if (s.along_m)
+      gemm(len, n, ai + (ta ? p0 : p0 * lda), bi, ci + p0 * ldc);
+    else
+      gemm(m, len, ai, bi + (tb ? p0 * ldb : p0), ci + p0);
   };
-  const bool threaded = items > 1 && !omp_in_parallel() && work >= kGemmMinWork;
+  const bool threaded = items > 1 && !omp_in_parallel() && m * n * k * batch >= kGemmMinWork;
   if (!threaded) {
     OneOmpThread one;
     for (int64_t it = 0; it < items; ++it) run(it);
@@ -208,35 +220,19 @@ void gemm_batched(Device device, bool ta, bool tb, int64_t m, int64_t n, int64_t
 #endif
   }
   pin_openblas_to_one_thread();
-  const GemmSplit s = gemm_split(m, n, k);
-  // op(A)'s rows r.. start at a + r*lda (no transpose) or a + r (transposed); op(B)'s columns likewise.
-  run_strips(s, m * n * k * batch, batch, [&](int64_t i, int64_t p0) {
-    int64_t len = std::min(s.len, (s.along_m ? m : n) - p0);
-    const T* ai = a + i * sa;
-    const T* bi = b + i * sb;
-    T* ci = c + i * sc;
-    if (s.along_m)
-      cpu_gemm(ta, tb, len, n, k, alpha, ai + (ta ? p0 : p0 * lda), lda, bi, ldb, beta, ci + p0 * ldc, ldc);
-    else
-      cpu_gemm(ta, tb, m, len, k, alpha, ai, lda, bi + (tb ? p0 * ldb : p0), ldb, beta, ci + p0, ldc);
-  });
+  gemm_in_strips(ta, tb, m, n, k, a, lda, sa, b, ldb, sb, c, ldc, sc, batch,
+                 [&](int64_t ms, int64_t ns, const T* as, const T* bs, T* cs) {
+                   cpu_gemm(ta, tb, ms, ns, k, alpha, as, lda, bs, ldb, beta, cs, ldc);
+                 });
 }
 
 void gemm_batched_bf16(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const bf16* a, int64_t lda, int64_t sa,
                        const bf16* b, int64_t ldb, int64_t sb, float beta, float* c, int64_t ldc, int64_t sc,
                        int64_t batch) {
-  if (m == 0 || n == 0 || batch == 0) return;
-  const GemmSplit s = gemm_split(m, n, k);
-  run_strips(s, m * n * k * batch, batch, [&](int64_t i, int64_t p0) {
-    int64_t len = std::min(s.len, (s.along_m ? m : n) - p0);
-    const bf16* ai = a + i * sa;
-    const bf16* bi = b + i * sb;
-    float* ci = c + i * sc;
-    if (s.along_m)
-      matmul_bf16(ta, tb, len, n, k, ai + (ta ? p0 : p0 * lda), lda, bi, ldb, beta, ci + p0 * ldc, ldc);
-    else
-      matmul_bf16(ta, tb, m, len, k, ai, lda, bi + (tb ? p0 * ldb : p0), ldb, beta, ci + p0, ldc);
-  });
+  gemm_in_strips(ta, tb, m, n, k, a, lda, sa, b, ldb, sb, c, ldc, sc, batch,
+                 [&](int64_t ms, int64_t ns, const bf16* as, const bf16* bs, float* cs) {
+                   matmul_bf16(ta, tb, ms, ns, k, as, lda, bs, ldb, beta, cs, ldc);
+                 });
 }
 
 template <class T>

@@ -51,21 +51,16 @@ template <> struct dtype_of<int32_t> { static constexpr DType value = DType::i32
 template <> struct dtype_of<int64_t> { static constexpr DType value = DType::i64; };
 template <> struct dtype_of<uint8_t> { static constexpr DType value = DType::u8; };
 
-// A bfloat16 value (the top 16 bits of a float32) as the bf16 path stores it; T(0) is +0. Converting
-// from float rounds to nearest even, NaN stays a (quiet) NaN.
-#ifdef __CUDACC__
-#define VPS_BF16_HD __host__ __device__
-#else
-#define VPS_BF16_HD
-#endif
+// A bfloat16 value (the top 16 bits of a float32) as the bf16 path stores it. Converting from float
+// rounds to nearest even (integer operations, no branch: loops of it vectorise), NaN stays a quiet NaN.
 struct bf16 {
   uint16_t bits = 0;
   bf16() = default;
-  VPS_BF16_HD explicit bf16(float f) {
+  explicit bf16(float f) {
     uint32_t u;
     __builtin_memcpy(&u, &f, 4);
-    bits = (u & 0x7fffffffu) > 0x7f800000u ? uint16_t((u >> 16) | 0x40u)
-                                           : uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16, quiet_nan = (u >> 16) | 0x40u;
+    bits = uint16_t((u & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
   }
 };
 template <> struct dtype_of<bf16> { static constexpr DType value = DType::bf16; };
