@@ -127,6 +127,19 @@ CpuTiles cpu_tiles(const ConvProblem& pb, size_t elem, int64_t min_rows, bool sp
   return t;
 }
 
+ForwardTile forward_tile(const ConvProblem& pb, const CpuTiles& tl, int64_t t) {
+  const int64_t ob = tl.oblocks, Og = pb.O / pb.groups;
+  const int64_t oblock = ob == 1 ? Og : (pb.O + ob - 1) / ob;  // output channels per tile (G == 1 when ob > 1)
+  ForwardTile f;
+  int64_t rt = t / ob, M = std::min(oblock, pb.O - (t % ob) * oblock);
+  f.o0 = (t % ob) * oblock;
+  f.n = rt / tl.per_image, f.oh0 = (rt % tl.per_image) * tl.rows;
+  f.R = std::min(tl.rows, pb.g.Ho - f.oh0), f.cols = f.R * pb.g.Wo;
+  f.channels = ob == 1 ? pb.O : M, f.gemm_m = ob == 1 ? Og : M;
+  f.empty = M <= 0;
+  return f;
+}
+
 namespace {
 
 // Fills the column tile of output rows [oh0, oh0 + R) of image xn into c (row stride R*Wo), serially.
@@ -144,32 +157,28 @@ void forward_cpu_t(const ConvProblem& pb, const Tensor& x, const Tensor& w, cons
   const ConvGeom& g = pb.g;
   int64_t G = pb.groups, Og = pb.O / G, K = g.col_rows(), Kg = K / G, L = g.col_cols();
   CpuTiles tl = cpu_tiles(pb, sizeof(T), 1, true);
-  int64_t rows = tl.rows, per_image = tl.per_image, ob = tl.oblocks;
-  int64_t oblock = ob == 1 ? Og : (pb.O + ob - 1) / ob;  // output channels per tile (G == 1 when ob > 1)
   bool pointwise = g.is_pointwise();
   Tensor cols;
-  if (!pointwise) cols = Tensor::empty({tl.threads, K * rows * g.Wo}, dtype_of<T>::value, x.device());
+  if (!pointwise) cols = Tensor::empty({tl.threads, K * tl.rows * g.Wo}, dtype_of<T>::value, x.device());
   const T *xp = x.data<T>(), *wp = w.data<T>();
   T* yp = y.data<T>();
   T* colp = pointwise ? nullptr : cols.data<T>();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(tl.threads)
   for (int64_t t = 0; t < tl.ntiles; ++t) {
-    int64_t rt = t / ob, o0 = (t % ob) * oblock, M = std::min(oblock, pb.O - o0);
-    int64_t n = rt / per_image, oh0 = (rt % per_image) * rows, R = std::min(rows, g.Ho - oh0), cols_n = R * g.Wo;
-    if (M <= 0) continue;
-    const T* xn = xp + n * g.C * g.H * g.W;
-    const T* b = xn + oh0 * g.Wo;
+    const ForwardTile ft = forward_tile(pb, tl, t);
+    if (ft.empty) continue;
+    const T* xn = xp + ft.n * g.C * g.H * g.W;
+    const T* b = xn + ft.oh0 * g.Wo;
     int64_t ldb = L;
     if (!pointwise) {
-      T* c = colp + omp_get_thread_num() * K * rows * g.Wo;
-      im2col_tile(g, xn, c, oh0, R);
-      b = c, ldb = cols_n;
+      T* c = colp + omp_get_thread_num() * K * tl.rows * g.Wo;
+      im2col_tile(g, xn, c, ft.oh0, ft.R);
+      b = c, ldb = ft.cols;
     }
-    T* yt = yp + (n * pb.O + o0) * L + oh0 * g.Wo;
-    if (bias)
-      for (int64_t o = 0; o < (ob == 1 ? pb.O : M); ++o) std::fill(yt + o * L, yt + o * L + cols_n, bias[o0 + o]);
-    blas::gemm_batched<T>(x.device(), false, false, ob == 1 ? Og : M, cols_n, Kg, T(1), wp + o0 * Kg, Kg, Og * Kg,
-                          b, ldb, Kg * ldb, T(bias ? 1 : 0), yt, L, Og * L, G);
+    T* yt = yp + (ft.n * pb.O + ft.o0) * L + ft.oh0 * g.Wo;
+    if (bias) prefill_bias(yt, bias, ft, L);
+    blas::gemm_batched<T>(x.device(), false, false, ft.gemm_m, ft.cols, Kg, T(1), wp + ft.o0 * Kg, Kg, Og * Kg, b,
+                          ldb, Kg * ldb, T(bias ? 1 : 0), yt, L, Og * L, G);
   }
 }
 

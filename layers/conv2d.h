@@ -1,6 +1,7 @@
 // 2-D convolution (cross-correlation, PyTorch semantics) and the raw im2col+GEMM / cuDNN passes that
 // conv_transpose2d reuses.
 #pragma once
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
@@ -59,6 +60,20 @@ struct CpuTiles {
   int64_t rows, per_image, oblocks, ntiles;
 };
 CpuTiles cpu_tiles(const ConvProblem& pb, size_t elem, int64_t min_rows, bool split_o);
+
+// Tile t of a forward's CpuTiles: image n, output rows [oh0, oh0 + R) (cols = R * Wo columns), output
+// channels [o0, o0 + channels) (every group's unless the channels are split), gemm_m rows in each
+// group's product; empty when a channel block falls past O.
+struct ForwardTile {
+  int64_t n, oh0, R, cols, o0, channels, gemm_m;
+  bool empty;
+};
+ForwardTile forward_tile(const ConvProblem& pb, const CpuTiles& tl, int64_t t);
+// The bias of the tile's channels written into its part of y (row stride L), before a GEMM with beta 1.
+template <class T>
+void prefill_bias(T* yt, const T* bias, const ForwardTile& ft, int64_t L) {
+  for (int64_t o = 0; o < ft.channels; ++o) std::fill(yt + o * L, yt + o * L + ft.cols, bias[ft.o0 + o]);
+}
 
 // The forward with bf16 products (ConvParams::precision, CPU float32 inference; layers/conv2d_bf16.cpp):
 // -> y (N, O, Ho, Wo) float32 with the bias added.

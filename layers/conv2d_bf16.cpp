@@ -21,38 +21,31 @@ Tensor forward_cpu_bf16(const ConvProblem& pb, const Tensor& x, const Tensor& w,
   Tensor y = Tensor::empty({pb.N, pb.O, g.Ho, g.Wo}, DType::f32, kCPU);
   Tensor wb = to_bf16(w), b = bias.defined() ? bias.contiguous() : bias;
   CpuTiles tl = cpu_tiles(pb, sizeof(float), 1, true);
-  int64_t rows = tl.rows, per_image = tl.per_image, ob = tl.oblocks;
-  int64_t oblock = ob == 1 ? Og : (pb.O + ob - 1) / ob;  // output channels per tile (G == 1 when ob > 1)
   bool pointwise = g.is_pointwise();
-  const int64_t tile = K * rows * g.Wo;
+  const int64_t tile = K * tl.rows * g.Wo;
   Tensor cols = Tensor::empty({tl.threads, tile}, DType::bf16, kCPU), cols32;
   if (!pointwise) cols32 = Tensor::empty({tl.threads, tile}, DType::f32, kCPU);
   const float* xp = x.data<float>();
   const bf16* wp = wb.data<bf16>();
   const float* bp = b.defined() ? b.data<float>() : nullptr;
   float* yp = y.data<float>();
-  bf16* colp = cols.data<bf16>();
-  float* col32p = pointwise ? nullptr : cols32.data<float>();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(tl.threads)
   for (int64_t t = 0; t < tl.ntiles; ++t) {
-    int64_t rt = t / ob, o0 = (t % ob) * oblock, M = std::min(oblock, pb.O - o0);
-    int64_t n = rt / per_image, oh0 = (rt % per_image) * rows, R = std::min(rows, g.Ho - oh0), cols_n = R * g.Wo;
-    if (M <= 0) continue;
-    const float* xn = xp + n * g.C * g.H * g.W;
-    bf16* bt = colp + omp_get_thread_num() * tile;  // (K, cols_n)
+    const ForwardTile ft = forward_tile(pb, tl, t);
+    if (ft.empty) continue;
+    const float* xn = xp + ft.n * g.C * g.H * g.W;
+    bf16* bt = cols.data<bf16>() + omp_get_thread_num() * tile;  // (K, ft.cols)
     if (pointwise) {
-      for (int64_t c = 0; c < K; ++c) round_to_bf16(xn + c * L + oh0 * g.Wo, bt + c * cols_n, cols_n);
+      for (int64_t c = 0; c < K; ++c) round_to_bf16(xn + c * L + ft.oh0 * g.Wo, bt + c * ft.cols, ft.cols);
     } else {
-      float* c32 = col32p + omp_get_thread_num() * tile;
-      Im2colBody<float>{g, xn, c32, g.Wo, oh0, R, cols_n}.fill_tile();
-      round_to_bf16(c32, bt, K * cols_n);
+      float* c32 = cols32.data<float>() + omp_get_thread_num() * tile;
+      Im2colBody<float>{g, xn, c32, g.Wo, ft.oh0, ft.R, ft.cols}.fill_tile();
+      round_to_bf16(c32, bt, K * ft.cols);
     }
-    const int64_t ldb = cols_n;
-    float* yt = yp + (n * pb.O + o0) * L + oh0 * g.Wo;
-    if (bp)
-      for (int64_t o = 0; o < (ob == 1 ? pb.O : M); ++o) std::fill(yt + o * L, yt + o * L + cols_n, bp[o0 + o]);
-    blas::gemm_batched_bf16(false, false, ob == 1 ? Og : M, cols_n, Kg, wp + o0 * Kg, Kg, Og * Kg, bt, ldb,
-                            Kg * ldb, bp ? 1.f : 0.f, yt, L, Og * L, G);
+    float* yt = yp + (ft.n * pb.O + ft.o0) * L + ft.oh0 * g.Wo;
+    if (bp) prefill_bias(yt, bp, ft, L);
+    blas::gemm_batched_bf16(false, false, ft.gemm_m, ft.cols, Kg, wp + ft.o0 * Kg, Kg, Og * Kg, bt, ft.cols,
+                            Kg * ft.cols, bp ? 1.f : 0.f, yt, L, Og * L, G);
   }
   return y;
 }

@@ -89,8 +89,9 @@ TEST(Bf16, GemmMatchesFloat64OnRoundedValues) {
   }
 }
 
-// conv2d with bf16 products against float32 on inputs already in bf16: every shape class, bias or
-// not, tiles of 1 KiB (many tiles, channel blocks) and the default; 1x1 and 3x3 channel-block tiles.
+// conv2d with bf16 products (layers/conv2d_bf16.cpp, forward_cpu_bf16) against float32 on inputs already
+// in bf16: every shape class, bias or not, tiles of 1 KiB (many tiles, channel blocks) and the default;
+// 1x1 and 3x3 channel-block tiles. The path is CPU-only (oneDNN), so it has no CPU-vs-CUDA parity test.
 TEST(Bf16, Conv2dMatchesFloat32OnRoundedInputs) {
   REQUIRE_BF16();
   autograd::NoGradGuard ng;
