@@ -377,7 +377,10 @@ void add_bias(Tensor& y, const Tensor& bias) {
   Tensor b = bias.contiguous();
   int64_t O = y.size(1), L = y.numel() / std::max<int64_t>(1, y.size(0) * O);
   VPS_DISPATCH_FLOAT(y.dtype(), "conv bias", [&] {
-    parallel_for(y.device(), y.numel(), AddBiasBody<scalar_t>{b.data<scalar_t>(), y.data<scalar_t>(), O, L});
+    if (y.device().is_cuda())
+      parallel_for(y.device(), y.numel(), AddBiasBody<scalar_t>{b.data<scalar_t>(), y.data<scalar_t>(), O, L});
+    else
+      parallel_for(y.device(), y.size(0) * O, AddBiasRowsBody<scalar_t>{b.data<scalar_t>(), y.data<scalar_t>(), O, L}, L);
   });
 }
 

@@ -73,8 +73,8 @@ HD inline bool bilinear(T y, T x, int64_t h, int64_t w, T* wt, int64_t* idx) {
   return true;
 }
 
-// Channels handled by one forward kernel call: one on CUDA (one thread per output element); 8 on
-// CPU, where one call sweeps a bin for 8 channel planes (measured best of 256/32/8/4/2 at FPN sizes:
+// Channels handled by one kernel call: one on CUDA (one thread per output element); 8 on CPU, where
+// one call sweeps a bin for 8 channel planes (forward and backward) (measured best of 256/32/8/4/2 at FPN sizes:
 // fewer planes per call keeps them in cache, more reuses the bin geometry and bilinear weights).
 inline int64_t channel_chunk(Device d, int64_t c) { return d.is_cuda() ? 1 : (c < 8 ? (c > 0 ? c : 1) : 8); }
 
@@ -130,17 +130,22 @@ struct BackwardBin {
   }
 };
 
+// CPU: one task per block of channel planes sweeps every bin once for its block, so the bin geometry
+// and bilinear weights are computed once per block, not once per channel. Each plane still receives
+// its adds in the same order (RoI, bin, sample) whatever the blocks, so the bits do not depend on them.
 template <class T>
-void backward_cpu(const BackwardBin<T>& body, int64_t k) {
-  int64_t c = body.c, ow = body.q.out_w, bins = body.q.out_h * ow;
-#pragma omp parallel for schedule(dynamic, 4) if (k * c * bins >= kParallelGrain)
-  for (int64_t ch = 0; ch < c; ++ch)
+void backward_cpu(const BackwardBin<T>& body, int64_t k, int64_t chunk) {
+  int64_t c = body.c, ow = body.q.out_w, bins = body.q.out_h * ow, blocks = (c + chunk - 1) / chunk;
+#pragma omp parallel for schedule(dynamic, 1) if (k * c * bins >= kParallelGrain && blocks > 1)
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    int64_t c0 = blk * chunk, c1 = c0 + chunk < c ? c0 + chunk : c;
     for (int64_t kk = 0; kk < k; ++kk)
-      for (int64_t bin = 0; bin < bins; ++bin) body(kk, bin / ow, bin % ow, ch, ch + 1, true);
+      for (int64_t bin = 0; bin < bins; ++bin) body(kk, bin / ow, bin % ow, c0, c1, true);
+  }
 }
 
 // grad_out (K,C,PH,PW) -> grad_features (N,C,H,W). CUDA: one call per output element, atomic adds.
-// CPU: one thread per channel plane over all bins, so adds need no atomics (as torchvision's CPU code).
+// CPU: one task per block of channel planes over all bins, so adds need no atomics.
 Tensor roi_align_backward_raw(const Tensor& grad_out_in, const Tensor& rois, const Shape& fshape, const RoIGeom& g) {
   Tensor grad_out = grad_out_in.contiguous();
   Tensor gf = Tensor::zeros(fshape, grad_out.dtype(), grad_out.device());
@@ -155,7 +160,7 @@ Tensor roi_align_backward_raw(const Tensor& grad_out_in, const Tensor& rois, con
       }));
       return;
     }
-    backward_cpu(body, k);
+    backward_cpu(body, k, channel_chunk(gf.device(), c));
   });
   return gf;
 }

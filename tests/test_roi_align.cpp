@@ -5,6 +5,7 @@
 
 #include "autograd/grad_mode.h"
 #include "layers/roi_align.h"
+#include "ops/ops.h"
 #include "tensor/device.h"
 #include "tests/gradcheck.h"
 #include "tests/det_fixture.h"
@@ -114,6 +115,15 @@ TEST(DetRoIAlign, ChannelGroupsMatchSingleChannels) {
   Tensor all = roi_align(feat, rois, o);
   for (int64_t ch = 0; ch < 11; ++ch)
     EXPECT_ALLCLOSE(all.slice(1, ch, ch + 1), roi_align(feat.slice(1, ch, ch + 1), rois, o), 0, 0);
+  // The backward in channel blocks (8 + 3 on CPU) gives each plane the bits of a single-channel call.
+  Tensor fa = feat.clone().set_requires_grad(true);
+  Tensor go = vps::testing::rnd(all.shape(), 13);
+  sum(mul(roi_align(fa, rois, o), go)).backward();
+  for (int64_t ch = 0; ch < 11; ++ch) {
+    Tensor f1 = feat.slice(1, ch, ch + 1).contiguous().set_requires_grad(true);
+    sum(mul(roi_align(f1, rois, o), go.slice(1, ch, ch + 1).contiguous())).backward();
+    EXPECT_ALLCLOSE(fa.grad().slice(1, ch, ch + 1), f1.grad(), 0, 0);
+  }
 }
 
 TEST(DetRoIAlign, MapRoiLevels) {

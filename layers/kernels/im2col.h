@@ -172,6 +172,19 @@ struct AddBiasBody {
   int64_t O, L;
   HD void operator()(int64_t i) const { out[i] += bias[(i / L) % O]; }
 };
+// The same on CPU by rows: item r = (n, o) adds bias[o] to its L contiguous outputs (no division per
+// element).
+template <class T>
+struct AddBiasRowsBody {
+  const T* bias;
+  T* out;
+  int64_t O, L;
+  HD void operator()(int64_t r) const {
+    T b = bias[r % O];
+    T* o = out + r * L;
+    for (int64_t l = 0; l < L; ++l) o[l] += b;
+  }
+};
 
 // gb[o] = sum over n, l of gy[n, o, l] (gy contiguous (N, O, L)); flat index o.
 template <class T>
