@@ -187,13 +187,17 @@ void forward_cpu_t(const ConvProblem& pb, const Tensor& x, const Tensor& w, cons
 // order on one thread, and the partials are summed in slot order: the same bits on any thread count.
 // Input gradient: gcol_tile = W^T @ gy_tile scattered into gx (zeroed first) by Col2imTileAdd; tiles of
 // even and odd index within an image run in two phases, and a tile is at least (kh-1)*dh/sh rows tall,
-// so tiles running at once never share input rows (no atomics).
+// so tiles running at once never share input rows (no atomics). In a partition geometry (stride =
+// kernel: each gx entry gets one col entry) the tiles write gx + `gx_bias` (may be null) directly,
+// without zeroing it first: the transposed conv's forward with its bias in one pass.
 template <class T>
 void backward_cpu_t(const ConvProblem& pb, const Tensor& x, const Tensor& w, const Tensor& gy, Tensor& gx,
-                    Tensor& gw) {
+                    Tensor& gw, const T* gx_bias) {
   const ConvGeom& g = pb.g;
   int64_t G = pb.groups, Og = pb.O / G, K = g.col_rows(), Kg = K / G, L = g.col_cols();
   bool want_x = gx.defined(), want_w = gw.defined(), pointwise = g.is_pointwise();
+  const bool assign = want_x && !pointwise && g.is_partition();
+  VPS_CHECK(!gx_bias || assign, "conv2d backward: a bias for gx needs a partition geometry");
   CpuTiles tl = cpu_tiles(pb, sizeof(T), want_x ? std::max<int64_t>(1, (g.kh - 1) * g.dh / g.sh) : 1, false);
   int64_t rows = tl.rows, per_image = tl.per_image, tile = K * rows * g.Wo, wsize = pb.O * Kg;
   const int64_t slots = std::max<int64_t>(1, std::min<int64_t>(kTileSlots, tl.ntiles));
@@ -202,7 +206,7 @@ void backward_cpu_t(const ConvProblem& pb, const Tensor& x, const Tensor& w, con
   Tensor bufs, parts;
   if (!pointwise) bufs = Tensor::empty({threads, tile}, dtype_of<T>::value, d);
   if (want_w && slots > 1) parts = Tensor::empty({slots, wsize}, dtype_of<T>::value, d);
-  if (want_x && !pointwise) gx.zero_();
+  if (want_x && !pointwise && !assign) gx.zero_();
   std::vector<char> used(size_t(slots), 0);
   const T *xp = want_w ? x.data<T>() : nullptr, *wp = want_x ? w.data<T>() : nullptr, *gyp = gy.data<T>();
   T* gxp = want_x ? gx.data<T>() : nullptr;
@@ -234,7 +238,7 @@ void backward_cpu_t(const ConvProblem& pb, const Tensor& x, const Tensor& w, con
             blas::gemm_batched<T>(d, true, false, Kg, cols_n, Og, T(1), wp, Kg, Og * Kg, gyt, L, Og * L, T(0), c, ldc,
                                   Kg * ldc, G);
             if (pointwise) continue;
-            Col2imTileAdd<T>{g, buf, gxn, oh0, R, cols_n}.run();
+            Col2imTileAdd<T>{g, buf, gxn, oh0, R, cols_n, assign, gx_bias}.run();
           }
         }
       }
@@ -320,8 +324,10 @@ Tensor forward(const ConvProblem& pb, const Tensor& x, const Tensor& w, bool cud
 
 // Both CPU backward passes in one tiled sweep; an undefined gx or gw is skipped.
 static void backward_cpu(const ConvProblem& pb, const Tensor& x, const Tensor& w, const Tensor& gy, Tensor& gx,
-                         Tensor& gw) {
-  VPS_DISPATCH_FLOAT(gy.dtype(), "conv2d backward", [&] { backward_cpu_t<scalar_t>(pb, x, w, gy, gx, gw); });
+                         Tensor& gw, const Tensor& gx_bias = Tensor()) {
+  VPS_DISPATCH_FLOAT(gy.dtype(), "conv2d backward", [&] {
+    backward_cpu_t<scalar_t>(pb, x, w, gy, gx, gw, gx_bias.defined() ? gx_bias.data<scalar_t>() : nullptr);
+  });
 }
 
 static Tensor empty_gx(const ConvProblem& pb, const Tensor& gy) {
@@ -343,19 +349,21 @@ static Tensor backward_weight_reference(const ConvProblem& pb, const Tensor& x, 
   return gw;
 }
 
-Tensor backward_input(const ConvProblem& pb, const Tensor& gy, const Tensor& w, bool cudnn) {
+Tensor backward_input(const ConvProblem& pb, const Tensor& gy, const Tensor& w, bool cudnn, const Tensor& bias) {
   Tensor gx = empty_gx(pb, gy), none;
   if (gy.device().is_cpu()) {
-    backward_cpu(pb, Tensor(), w, gy, gx, none);
+    const bool fused = bias.defined() && !pb.g.is_pointwise() && pb.g.is_partition();
+    backward_cpu(pb, Tensor(), w, gy, gx, none, fused ? bias.contiguous() : Tensor());
+    if (bias.defined() && !fused) add_bias(gx, bias);
     return gx;
   }
 #if VPS_CUDNN
-  if (cudnn && pb.N > 0) {
-    cudnn_backward_input(pb, gy, w, gx);
-    return gx;
-  }
+  if (cudnn && pb.N > 0) cudnn_backward_input(pb, gy, w, gx);
+  else
 #endif
-  return backward_input_reference(pb, gy, w);
+    gx = backward_input_reference(pb, gy, w);
+  if (bias.defined()) add_bias(gx, bias);
+  return gx;
 }
 
 Tensor backward_weight(const ConvProblem& pb, const Tensor& x, const Tensor& gy, bool cudnn) {

@@ -82,7 +82,8 @@ Tensor forward_cpu_bf16(const ConvProblem& pb, const Tensor& x, const Tensor& w,
 // Raw passes (no autograd), contiguous inputs, same dtype and device. Shapes from `pb`:
 // x (N, C, H, W), w (O, C/groups, kh, kw), y (N, O, Ho, Wo).
 Tensor forward(const ConvProblem& pb, const Tensor& x, const Tensor& w, bool cudnn);          // -> y
-Tensor backward_input(const ConvProblem& pb, const Tensor& gy, const Tensor& w, bool cudnn);  // -> gx
+Tensor backward_input(const ConvProblem& pb, const Tensor& gy, const Tensor& w, bool cudnn,
+                      const Tensor& bias = Tensor());  // -> gx (+ bias (C), the transposed conv's)
 Tensor backward_weight(const ConvProblem& pb, const Tensor& x, const Tensor& gy, bool cudnn); // -> gw
 void add_bias(Tensor& y, const Tensor& bias);       // y (N, O, ...) contiguous += bias (O)
 Tensor bias_grad(const Tensor& gy, bool cudnn);     // gy (N, O, ...) contiguous -> (O)

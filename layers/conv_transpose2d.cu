@@ -74,8 +74,7 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias, Pa
             pb.g.C, "), got ", shape_str(bias.shape()));
   bool cudnn = use_cudnn(algo, x.device());
   Tensor xc = x.contiguous(), wc = w.contiguous();
-  Tensor y = backward_input(pb, xc, wc, cudnn);
-  if (bias.defined()) add_bias(y, bias);
+  Tensor y = backward_input(pb, xc, wc, cudnn, bias);
   std::vector<Tensor> inputs = {x, w};
   if (bias.defined()) inputs.push_back(bias);
   if (autograd::needs_grad(inputs)) {

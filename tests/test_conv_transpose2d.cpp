@@ -52,12 +52,25 @@ TEST(ConvTranspose2d, ForwardMatchesNaive) {
   std::vector<Case> cases = {{{2, 3, 4, 3}, {3, 2, 3, 3}, {2, 2}, {1, 1}, {1, 0}, 1, {1, 1}},
                              {{1, 4, 3, 5}, {4, 3, 2, 3}, {1, 3}, {0, 1}, {0, 2}, 2, {1, 1}},
                              {{2, 2, 3, 3}, {2, 2, 3, 2}, {2, 1}, {1, 0}, {1, 0}, 1, {2, 1}},
-                             {{1, 6, 3, 3}, {6, 1, 1, 1}, {1, 1}, {0, 0}, {0, 0}, 2, {1, 1}}};
+                             {{1, 6, 3, 3}, {6, 1, 1, 1}, {1, 1}, {0, 0}, {0, 0}, 2, {1, 1}},
+                             // partition geometries (stride = kernel, no padding): the fused CPU path
+                             {{2, 3, 4, 3}, {3, 2, 2, 2}, {2, 2}, {0, 0}, {0, 0}, 1, {1, 1}},
+                             {{1, 4, 3, 2}, {4, 3, 2, 1}, {2, 1}, {0, 0}, {0, 0}, 2, {1, 1}}};
   for (auto& c : cases) {
     Tensor x = rnd(c.x, 1), w = rnd(c.w, 2), b = rnd({c.w[1] * c.g}, 3);
     Tensor y = conv_transpose2d(x, w, b, c.s, c.p, c.op, c.g, c.d);
     EXPECT_ALLCLOSE(y, naive_conv_transpose2d(x, w, b, c.s, c.p, c.op, c.g, c.d), 1e-12, 1e-12);
   }
+}
+
+TEST(ConvTranspose2d, FusedBiasMatchesSeparateAddBitForBit) {
+  // The mask head's 2x2 / 2 upsampling: on CPU the bias is written with the scattered columns (no
+  // zeroing, no second pass); in float32 that must give the bits of the conv without bias + bias.
+  Tensor x = rnd({3, 8, 5, 4}, 4).to(DType::f32), w = rnd({8, 6, 2, 2}, 5).to(DType::f32);
+  Tensor b = rnd({6}, 6).to(DType::f32);
+  Tensor fused = conv_transpose2d(x, w, b, {2, 2});
+  Tensor apart = add(conv_transpose2d(x, w, Tensor(), {2, 2}), reshape(b, {1, 6, 1, 1}));
+  EXPECT_ALLCLOSE(fused, apart, 0, 0);
 }
 
 TEST(ConvTranspose2d, NonContiguousInput) {

@@ -19,6 +19,11 @@ struct ConvGeom {
   int64_t col_cols() const { return Ho * Wo; }
   // True when the column matrix equals the input itself (1x1, stride 1, no padding).
   bool is_pointwise() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
+  // True when every input pixel is read by exactly one (output pixel, tap): stride = kernel, no
+  // dilation or padding, no remainder (the mask head's 2x2 / 2 transposed conv).
+  bool is_partition() const {
+    return kh == sh && kw == sw && dh == 1 && dw == 1 && ph == 0 && pw == 0 && H == Ho * sh && W == Wo * sw;
+  }
   // Output columns [lo, hi) within [ow0, ow1) whose input column w = ow*sw - pw + j*dw lies in [0, W)
   // for kernel column j: outside them im2col reads zeros (a straight copy between for unit stride).
   HD void inside_cols(int64_t j, int64_t ow0, int64_t ow1, int64_t& lo, int64_t& hi) const {
@@ -98,12 +103,16 @@ struct Im2colBody {
 // Scatter form of col2im for one CPU tile (output rows [oh0, oh0 + rows) of a (C*kh*kw, rows*Wo)
 // column-gradient tile with row stride ld): x[c, h, w] += every col entry im2col read from (c, h, w).
 // run() does the whole tile serially; tiles whose input rows overlap must not run concurrently.
+// `assign` (only for a partition geometry, where each x entry gets exactly one col entry): x = col +
+// bias[c] (bias may be null) instead of x += col, so x needs no zeroing and no separate bias pass.
 template <class T>
 struct Col2imTileAdd {
   ConvGeom g;
   const T* col;
   T* x;
   int64_t oh0, rows, ld;
+  bool assign = false;
+  const T* bias = nullptr;
   void run() const {
     for (int64_t c = 0, r = 0; c < g.C; ++c)
       for (int64_t ki = 0; ki < g.kh; ++ki)
@@ -115,7 +124,10 @@ struct Col2imTileAdd {
             if (h < 0 || h >= g.H) continue;
             const T* __restrict__ src = col + r * ld + ohr * g.Wo;
             T* __restrict__ dst = x + (c * g.H + h) * g.W + (j * g.dw - g.pw);  // dst[ow * sw] is column w
-            if (g.sw == 1) {
+            if (assign) {
+              const T b = bias ? bias[c] : T(0);
+              for (int64_t ow = lo; ow < hi; ++ow) dst[ow * g.sw] = src[ow] + b;
+            } else if (g.sw == 1) {
               for (int64_t ow = lo; ow < hi; ++ow) dst[ow] += src[ow];
             } else {
               for (int64_t ow = lo; ow < hi; ++ow) dst[ow * g.sw] += src[ow];
