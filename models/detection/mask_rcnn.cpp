@@ -133,14 +133,20 @@ MaskRCNNTrainPass MaskRCNN::train_pass(const Tensor& img, const GtInstances& gt,
 
 MaskRCNNTestPass MaskRCNN::test_pass(const Tensor& img, int64_t img_h, int64_t img_w) {
   autograd::NoGradGuard ng;
+  return test_heads(extract_feats(img), img.size(2), img.size(3), img_h, img_w);
+}
+
+MaskRCNNTestPass MaskRCNN::test_heads(std::vector<Tensor> feats_in, int64_t pad_h, int64_t pad_w, int64_t img_h,
+                                      int64_t img_w) {
+  autograd::NoGradGuard ng;
   MaskRCNNTestPass pass;
-  pass.feats = extract_feats(img);
+  pass.feats = std::move(feats_in);
   const std::vector<Tensor>& feats = pass.feats;
   auto [cls, deltas] = rpn_head->forward(feats);
   Tensor proposals = rpn_head->get_proposals(cls, deltas, 0, img_h, img_w, opt_.rpn_test);
-    Tensor rois = rois_from_boxes(proposals);
+  Tensor rois = rois_from_boxes(proposals);
   auto [cls_score, bbox_pred] = bbox_head->forward(extract_roi_features(feats, rois, opt_.bbox_head.roi_feat_size));
-  Detections det = mask_roi_select(rois, softmax(cls_score, 1), bbox_pred, img.size(2), img.size(3), opt_.rcnn_test);
+  Detections det = mask_roi_select(rois, softmax(cls_score, 1), bbox_pred, pad_h, pad_w, opt_.rcnn_test);
   pass.boxes = det.boxes;
   pass.scores = det.scores;
   pass.labels = det.labels;

@@ -79,6 +79,8 @@ class MaskRCNN : public Model {
   // The passes behind losses() and detect().
   MaskRCNNTrainPass train_pass(const Tensor& img, const GtInstances& gt, Generator& gen);
   MaskRCNNTestPass test_pass(const Tensor& img, int64_t img_h, int64_t img_w);
+  // test_pass's heads on features already extracted (P2..P6 of a padded pad_h x pad_w input).
+  MaskRCNNTestPass test_heads(std::vector<Tensor> feats, int64_t pad_h, int64_t pad_w, int64_t img_h, int64_t img_w);
   // Own-class mask logits (n, 28, 28) of boxes (n, 4) with labels (n) on the FPN levels.
   Tensor own_class_mask_logits(const std::vector<Tensor>& feats, const Tensor& boxes, const Tensor& labels);
 
