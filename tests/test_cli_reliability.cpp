@@ -332,3 +332,16 @@ TEST(CliVis, GifsFollowTheVideoIdsNotAFrameCount) {
     if (bytes[i] == 0x21 && bytes[i + 1] == 0xF9 && bytes[i + 2] == 0x04) ++frames;
   EXPECT_EQ(frames, 3);
 }
+
+// The commands that train or run a model say in --help how many threads they take by default.
+TEST(CliHelp, TrainAndInferStateTheThreadDefault) {
+  for (const char* cmd : {"train", "infer"}) {
+    ::testing::internal::CaptureStdout();  // a command's --help goes to the process's stdout
+    vps::test::CliResult r = vps_cli({cmd, "--help"});
+    std::fflush(stdout);
+    std::string help = ::testing::internal::GetCapturedStdout();
+    EXPECT_EQ(r.rc, 0) << cmd;
+    EXPECT_NE(help.find("cores / local"), std::string::npos) << cmd << ": " << help;
+    EXPECT_NE(help.find("OMP_NUM_THREADS"), std::string::npos) << cmd;
+  }
+}

@@ -25,7 +25,8 @@ int run_infer(const std::vector<std::string>& args) {
                     "pred.json, the format `vps eval vpq` and the official evaluator read. Or --frames: a folder of frames\n"
                     "of one video of your own (no GT), every frame written. Progress goes to stderr.\n"
                     "--shard i/n runs every n-th video from the i-th; under mpirun/srun each rank runs its shard and rank 0\n"
-                    "merges them into --out; --merge --data DIR --out PRED SHARD... joins shard folders (docs/distributed.md).");
+                    "merges them into --out; --merge --data DIR --out PRED SHARD... joins shard folders (docs/distributed.md).\n" +
+                        std::string(vps::cli::kThreadsHelp));
   f.opt("config", "", "model config JSON (e.g. configs/vpsnet_track_r50.json) (required unless --merge)")
       .opt("weights", "", "weights: .safetensors or PyTorch .pth (converted VPSNet checkpoints load by name) (required unless --merge)")
       .opt("data", "", "dataset root (Cityscapes-VPS layout, e.g. from `vps synth`)")

@@ -28,7 +28,8 @@ int run_train(const std::vector<std::string>& args) {
                     "The config names the model config and holds data, optimizer, schedule, max_iters, checkpoint_every;\n"
                     "any field can be overridden with key=value (optimizer.lr=0.02, max_iters=100, model.seed=3).\n"
                     "Writes RUN/config.json, RUN/log.jsonl (one line per step), TensorBoard event files, RUN/checkpoint.safetensors (model, optimizer,\n"
-                    "iteration, RNG; every checkpoint_every steps and at the end) and RUN/model.safetensors (the weights).");
+                    "iteration, RNG; every checkpoint_every steps and at the end) and RUN/model.safetensors (the weights).\n" +
+                        std::string(vps::cli::kThreadsHelp));
   f.opt("config", "", "train config JSON (e.g. configs/train_vpsnet_tiny.json)", true)
       .opt("data", "", "dataset root (Cityscapes-VPS layout, e.g. from `vps synth`)", true)
       .opt("out", "", "run folder", true)

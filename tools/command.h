@@ -62,6 +62,12 @@ class Flags {
 // --threads of every command: 0 means all cores.
 constexpr int kThreadsFlagMax = 1024;
 
+// The thread default of the commands that train or run a model (tools/main.cpp), for their --help.
+inline const char* kThreadsHelp =
+    "Threads: all cores for one process; with several ranks on one machine (mpirun, srun) each takes cores / local\n"
+    "ranks (at least 1): two processes whose OpenMP threads shared 2 cores ran 10-70x slower. OMP_NUM_THREADS\n"
+    "overrides it; beside other jobs on the same cores set it yourself, e.g. OMP_NUM_THREADS=1 (docs/distributed.md).";
+
 using CommandFn = std::function<int(const std::vector<std::string>& args)>;
 struct Command {
   std::string name, summary;
