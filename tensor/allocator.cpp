@@ -32,6 +32,7 @@ void* CachingAllocator::allocate(size_t nbytes) {
     p = it->second.back();
     it->second.pop_back();
     if (it->second.empty()) free_.erase(it);
+    cached_at_.erase(p);
     stats_.cached_bytes -= sz;
     stats_.num_cache_hits++;
   } else {
@@ -43,6 +44,8 @@ void* CachingAllocator::allocate(size_t nbytes) {
           stats_.num_backend_frees++;
         }
       free_.clear();
+      release_order_.clear();
+      cached_at_.clear();
       stats_.cached_bytes = 0;
       p = raw_alloc_(sz);
     }
@@ -64,13 +67,48 @@ void CachingAllocator::release(void* p) {
   size_t sz = it->second;
   live_.erase(it);
   stats_.allocated_bytes -= sz;
-  if (stats_.cached_bytes + sz > max_cached_) {
+  if (sz > max_cached_) {
     raw_free_(p);
     stats_.num_backend_frees++;
     return;
   }
+  while (stats_.cached_bytes + sz > max_cached_ && evict_oldest()) {
+  }
   free_[sz].push_back(p);
+  cached_at_[p] = ++releases_;
+  release_order_.emplace_back(p, releases_);
   stats_.cached_bytes += sz;
+  if (release_order_.size() > 2 * cached_at_.size() + 64) {  // drop the stale entries
+    std::deque<std::pair<void*, uint64_t>> kept;
+    for (const auto& e : release_order_) {
+      auto c = cached_at_.find(e.first);
+      if (c != cached_at_.end() && c->second == e.second) kept.push_back(e);
+    }
+    release_order_.swap(kept);
+  }
+}
+
+bool CachingAllocator::evict_oldest() {
+  while (!release_order_.empty()) {
+    auto [p, at] = release_order_.front();
+    release_order_.pop_front();
+    auto c = cached_at_.find(p);
+    if (c == cached_at_.end() || c->second != at) continue;  // reused since
+    cached_at_.erase(c);
+    for (auto it = free_.begin(); it != free_.end(); ++it) {
+      auto& blocks = it->second;
+      for (size_t i = 0; i < blocks.size(); ++i) {
+        if (blocks[i] != p) continue;
+        stats_.cached_bytes -= it->first;
+        blocks.erase(blocks.begin() + std::ptrdiff_t(i));
+        if (blocks.empty()) free_.erase(it);
+        raw_free_(p);
+        stats_.num_backend_frees++;
+        return true;
+      }
+    }
+  }
+  return false;
 }
 
 void CachingAllocator::empty_cache() {
@@ -81,6 +119,8 @@ void CachingAllocator::empty_cache() {
       stats_.num_backend_frees++;
     }
   free_.clear();
+  release_order_.clear();
+  cached_at_.clear();
   stats_.cached_bytes = 0;
 }
 
@@ -121,6 +161,10 @@ static CachingAllocator& cuda_allocator(int index) {
 // Smaller blocks use malloc's own free lists. host_empty_cache() gives the cached blocks back. The cache
 // holds at most 1 GiB: without a bound, blocks freed by one stage of a 1024x2048 frame and never reused
 // by the next doubled the peak RSS (3.45 GB for 1.5 GB of tensors alive at once; bench_vpsnet.sh).
+// At the bound the longest-cached blocks make room for a released one: when the released block went
+// back instead, the cache stayed full of an earlier stage's sizes and the mask head's 20-80 MB blocks
+// came fresh from the kernel every call (mask head 662-683 -> 498-521 ms in bench_heads, the frame
+// 8.7 -> 7.9-8.0 s, its peak RSS 2.59 -> 2.47-2.50 GB; 2 runs each, interleaved, 2026-12-07).
 // Under AddressSanitizer (DEBUG=1) nothing is cached, so use-after-free stays detectable.
 #if defined(__SANITIZE_ADDRESS__)
 constexpr size_t kHostCacheMin = SIZE_MAX;

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -27,7 +28,9 @@ class CachingAllocator {
  public:
   using RawAlloc = std::function<void*(size_t)>;  // returns nullptr when out of memory
   using RawFree = std::function<void(void*)>;
-  // max_cached_bytes: a block released while the free lists hold this much goes back to the backend.
+  // max_cached_bytes: the most the free lists hold. A released block that would exceed it makes room
+  // by giving the longest-cached blocks back to the backend (it is of a size the running code uses
+  // now); a block larger than the bound goes back itself.
   CachingAllocator(RawAlloc raw_alloc, RawFree raw_free, size_t max_cached_bytes = SIZE_MAX)
       : raw_alloc_(std::move(raw_alloc)), raw_free_(std::move(raw_free)), max_cached_(max_cached_bytes) {}
   ~CachingAllocator();
@@ -45,8 +48,16 @@ class CachingAllocator {
   RawFree raw_free_;
   size_t max_cached_;
   mutable std::mutex mu_;
+  // Gives the longest-cached block back to the backend; false when nothing is cached.
+  bool evict_oldest();
+
   std::map<size_t, std::vector<void*>> free_;  // size class -> blocks (no empty lists)
   std::map<void*, size_t> live_;               // block -> size class
+  // Cached blocks in release order (block, release number); entries of blocks reused since are stale
+  // and skipped: a block is current while cached_at_ maps it to the entry's number.
+  std::deque<std::pair<void*, uint64_t>> release_order_;
+  std::map<void*, uint64_t> cached_at_;
+  uint64_t releases_ = 0;
   AllocatorStats stats_;
 };
 

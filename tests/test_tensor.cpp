@@ -107,7 +107,8 @@ TEST(Allocator, CachingReusesBlocksAndEmptiesCache) {
 }
 
 // A large request takes the smallest cached block of up to 1.25x its class; beyond the cache's bound a
-// released block goes straight back to the backend.
+// released block makes room by giving the longest-cached blocks back (a block larger than the bound
+// goes back itself).
 TEST(Allocator, BestFitAndBoundedCache) {
   int allocs = 0, frees = 0;
   CachingAllocator a([&](size_t n) { ++allocs; return std::malloc(n); }, [&](void* p) { ++frees; std::free(p); },
@@ -122,13 +123,42 @@ TEST(Allocator, BestFitAndBoundedCache) {
   EXPECT_NE(r, big);
   EXPECT_EQ(allocs, 2);
   EXPECT_EQ(a.stats().cached_bytes, size_t(10) << 20);
-  a.release(r);  // 10 + 6 MiB would exceed the 12 MiB bound: freed at once
+  a.release(r);  // 10 + 6 MiB would exceed the 12 MiB bound: the older 10 MiB block goes back
   EXPECT_EQ(frees, 1);
-  EXPECT_EQ(a.stats().cached_bytes, size_t(10) << 20);
+  EXPECT_EQ(a.stats().cached_bytes, size_t(6) << 20);
   EXPECT_EQ(a.stats().allocated_bytes, 0u);
+  EXPECT_EQ(a.allocate(6u << 20), r);  // the one kept is the newest
+  a.release(r);
   void* s = a.allocate(512);  // small classes fit exactly only
   a.release(s);
-  EXPECT_EQ(a.stats().cached_bytes, (size_t(10) << 20) + 512);
+  EXPECT_EQ(a.stats().cached_bytes, (size_t(6) << 20) + 512);
+  void* huge = a.allocate(14u << 20);  // larger than the bound: straight back, the cache untouched
+  a.release(huge);
+  EXPECT_EQ(frees, 2);
+  EXPECT_EQ(a.stats().cached_bytes, (size_t(6) << 20) + 512);
+}
+
+// Eviction follows release order, and a block reused from the cache and released again counts as
+// released then (its earlier entry is stale).
+TEST(Allocator, EvictsTheLongestCachedBlocksFirst) {
+  std::vector<void*> freed;
+  CachingAllocator a([&](size_t n) { return std::malloc(n); }, [&](void* p) { freed.push_back(p); std::free(p); },
+                     size_t(6) << 20);
+  void* x = a.allocate(2u << 20);
+  void* y = a.allocate(2u << 20);
+  void* z = a.allocate(2u << 20);
+  a.release(x), a.release(y), a.release(z);  // order x, y, z; 6 MiB cached
+  void* again = a.allocate(2u << 20);        // the last of the class: z
+  ASSERT_EQ(again, z);
+  a.release(z);                              // now x, y, z(again)
+  void* w = a.allocate(4u << 20);            // no cached block of 4-5 MiB: a new one
+  a.release(w);                              // 6 + 4 > 6: x and y go back, in that order
+  ASSERT_EQ(freed.size(), 2u);
+  EXPECT_EQ(freed[0], x);
+  EXPECT_EQ(freed[1], y);
+  EXPECT_EQ(a.stats().cached_bytes, size_t(6) << 20);
+  EXPECT_EQ(a.allocate(2u << 20), z);
+  EXPECT_EQ(a.allocate(4u << 20), w);
 }
 
 TEST(Tensor, CudaRoundTrip) {
