@@ -73,9 +73,10 @@ HD inline bool bilinear(T y, T x, int64_t h, int64_t w, T* wt, int64_t* idx) {
   return true;
 }
 
-// Channels handled by one kernel call: one on CUDA (one thread per output element); 8 on CPU, where
-// one call sweeps a bin for 8 channel planes (forward and backward) (measured best of 256/32/8/4/2 at FPN sizes:
-// fewer planes per call keeps them in cache, more reuses the bin geometry and bilinear weights).
+// Channels handled by one kernel call, forward and backward: one on CUDA (one thread per output
+// element); 8 on CPU, where one call sweeps a bin for 8 channel planes (the forward measured best of
+// 256/32/8/4/2 at FPN sizes: fewer planes per call keeps them in cache, more reuses the bin geometry
+// and bilinear weights).
 inline int64_t channel_chunk(Device d, int64_t c) { return d.is_cuda() ? 1 : (c < 8 ? (c > 0 ? c : 1) : 8); }
 
 RoIGeom make_geom(const RoIAlignOptions& o) {

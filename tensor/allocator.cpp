@@ -75,14 +75,14 @@ void CachingAllocator::release(void* p) {
   while (stats_.cached_bytes + sz > max_cached_ && evict_oldest()) {
   }
   free_[sz].push_back(p);
-  cached_at_[p] = ++releases_;
+  cached_at_[p] = {++releases_, sz};
   release_order_.emplace_back(p, releases_);
   stats_.cached_bytes += sz;
   if (release_order_.size() > 2 * cached_at_.size() + 64) {  // drop the stale entries
     std::deque<std::pair<void*, uint64_t>> kept;
     for (const auto& e : release_order_) {
       auto c = cached_at_.find(e.first);
-      if (c != cached_at_.end() && c->second == e.second) kept.push_back(e);
+      if (c != cached_at_.end() && c->second.first == e.second) kept.push_back(e);
     }
     release_order_.swap(kept);
   }
@@ -93,20 +93,22 @@ bool CachingAllocator::evict_oldest() {
     auto [p, at] = release_order_.front();
     release_order_.pop_front();
     auto c = cached_at_.find(p);
-    if (c == cached_at_.end() || c->second != at) continue;  // reused since
+    if (c == cached_at_.end() || c->second.first != at) continue;  // reused since
+    const size_t sz = c->second.second;
     cached_at_.erase(c);
-    for (auto it = free_.begin(); it != free_.end(); ++it) {
-      auto& blocks = it->second;
-      for (size_t i = 0; i < blocks.size(); ++i) {
-        if (blocks[i] != p) continue;
-        stats_.cached_bytes -= it->first;
-        blocks.erase(blocks.begin() + std::ptrdiff_t(i));
-        if (blocks.empty()) free_.erase(it);
-        raw_free_(p);
-        stats_.num_backend_frees++;
-        return true;
-      }
+    auto it = free_.find(sz);
+    VPS_CHECK(it != free_.end(), "CachingAllocator: a cached block is missing from its free list");
+    auto& blocks = it->second;
+    for (size_t i = 0; i < blocks.size(); ++i) {
+      if (blocks[i] != p) continue;
+      blocks.erase(blocks.begin() + std::ptrdiff_t(i));
+      if (blocks.empty()) free_.erase(it);
+      stats_.cached_bytes -= sz;
+      raw_free_(p);
+      stats_.num_backend_frees++;
+      return true;
     }
+    VPS_FAIL("CachingAllocator: a cached block is missing from its free list");
   }
   return false;
 }

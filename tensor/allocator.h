@@ -54,9 +54,9 @@ class CachingAllocator {
   std::map<size_t, std::vector<void*>> free_;  // size class -> blocks (no empty lists)
   std::map<void*, size_t> live_;               // block -> size class
   // Cached blocks in release order (block, release number); entries of blocks reused since are stale
-  // and skipped: a block is current while cached_at_ maps it to the entry's number.
+  // and skipped: a block is current while cached_at_ maps it to the entry's number (and its class).
   std::deque<std::pair<void*, uint64_t>> release_order_;
-  std::map<void*, uint64_t> cached_at_;
+  std::map<void*, std::pair<uint64_t, size_t>> cached_at_;
   uint64_t releases_ = 0;
   AllocatorStats stats_;
 };
