@@ -214,9 +214,10 @@ constexpr int64_t kPointwiseRowSplitWeights = 65536;
 // even and odd index within an image run in two phases, and a tile is at least (kh-1)*dh/sh rows tall,
 // so tiles running at once never share input rows (no atomics). In a partition geometry (stride =
 // kernel: each gx entry gets one col entry) the tiles write gx + `gx_bias` (may be null) directly,
-// without zeroing it first: the transposed conv's forward with its bias in one pass.
+// without zeroing it first: the transposed conv's forward with its bias in one pass. Returns whether
+// gx_bias was added (otherwise the caller adds it).
 template <class T>
-void backward_cpu_t(const ConvProblem& pb, const Tensor& x, const Tensor& w, const Tensor& gy, Tensor& gx,
+bool backward_cpu_t(const ConvProblem& pb, const Tensor& x, const Tensor& w, const Tensor& gy, Tensor& gx,
                     Tensor& gw, const T* gx_bias) {
   const ConvGeom& g = pb.g;
   int64_t G = pb.groups, Og = pb.O / G, K = g.col_rows(), Kg = K / G, L = g.col_cols();
@@ -224,10 +225,9 @@ void backward_cpu_t(const ConvProblem& pb, const Tensor& x, const Tensor& w, con
   if (want_w && pointwise && G == 1 && pb.O * Kg >= kPointwiseRowSplitWeights) {
     pointwise_weight_grad_by_rows<T>(pb, x.data<T>(), gy.data<T>(), gw.data<T>());
     want_w = false;
-    if (!want_x) return;
+    if (!want_x) return false;
   }
   const bool assign = want_x && !pointwise && g.is_partition();
-  VPS_CHECK(!gx_bias || assign, "conv2d backward: a bias for gx needs a partition geometry");
   CpuTiles tl = cpu_tiles(pb, sizeof(T), want_x ? std::max<int64_t>(1, (g.kh - 1) * g.dh / g.sh) : 1, false);
   int64_t rows = tl.rows, per_image = tl.per_image, tile = K * rows * g.Wo, wsize = pb.O * Kg;
   const int64_t slots = std::max<int64_t>(1, std::min<int64_t>(kTileSlots, tl.ntiles));
@@ -274,10 +274,10 @@ void backward_cpu_t(const ConvProblem& pb, const Tensor& x, const Tensor& w, con
       }
     }
   }
-  if (!want_w) return;
+  if (!want_w) return assign;
   if (slots == 1) {
     if (!used[0]) gw.zero_();
-    return;
+    return assign;
   }
   T* gwp = gw.data<T>();
   const T* pp = parts.data<T>();
@@ -292,6 +292,7 @@ void backward_cpu_t(const ConvProblem& pb, const Tensor& x, const Tensor& w, con
     for (int64_t k = 0; k < nlive; ++k) acc += pp[lp[k] * wsize + i];
     gwp[i] = acc;
   }
+  return assign;
 }
 
 template <class T>
@@ -352,12 +353,16 @@ Tensor forward(const ConvProblem& pb, const Tensor& x, const Tensor& w, bool cud
   return forward_with_bias(pb, x, w, Tensor(), cudnn, x.device().is_cpu());
 }
 
-// Both CPU backward passes in one tiled sweep; an undefined gx or gw is skipped.
+// Both CPU backward passes in one tiled sweep; an undefined gx or gw is skipped. A defined gx_bias (C)
+// is added to gx (in the sweep where the geometry allows it).
 static void backward_cpu(const ConvProblem& pb, const Tensor& x, const Tensor& w, const Tensor& gy, Tensor& gx,
                          Tensor& gw, const Tensor& gx_bias = Tensor()) {
+  Tensor b = gx_bias.defined() ? gx_bias.contiguous() : gx_bias;
+  bool added = false;
   VPS_DISPATCH_FLOAT(gy.dtype(), "conv2d backward", [&] {
-    backward_cpu_t<scalar_t>(pb, x, w, gy, gx, gw, gx_bias.defined() ? gx_bias.data<scalar_t>() : nullptr);
+    added = backward_cpu_t<scalar_t>(pb, x, w, gy, gx, gw, b.defined() ? b.data<scalar_t>() : nullptr);
   });
+  if (b.defined() && !added) add_bias(gx, b);
 }
 
 static Tensor empty_gx(const ConvProblem& pb, const Tensor& gy) {
@@ -382,9 +387,7 @@ static Tensor backward_weight_reference(const ConvProblem& pb, const Tensor& x, 
 Tensor backward_input(const ConvProblem& pb, const Tensor& gy, const Tensor& w, bool cudnn, const Tensor& bias) {
   Tensor gx = empty_gx(pb, gy), none;
   if (gy.device().is_cpu()) {
-    const bool fused = bias.defined() && !pb.g.is_pointwise() && pb.g.is_partition();
-    backward_cpu(pb, Tensor(), w, gy, gx, none, fused ? bias.contiguous() : Tensor());
-    if (bias.defined() && !fused) add_bias(gx, bias);
+    backward_cpu(pb, Tensor(), w, gy, gx, none, bias);
     return gx;
   }
 #if VPS_CUDNN
