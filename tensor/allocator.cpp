@@ -29,23 +29,20 @@ void* CachingAllocator::allocate(size_t nbytes) {
   const size_t fit = sz > (size_t(1) << 20) ? sz + sz / 4 : sz;
   if (it != free_.end() && it->first <= fit) {
     sz = it->first;  // the block's own class
-    p = it->second.back();
+    p = it->second.back().p;
     it->second.pop_back();
     if (it->second.empty()) free_.erase(it);
-    cached_at_.erase(p);
     stats_.cached_bytes -= sz;
     stats_.num_cache_hits++;
   } else {
     p = raw_alloc_(sz);
     if (!p) {  // out of memory: give the cache back and try once more
       for (auto& [s, blocks] : free_)
-        for (void* b : blocks) {
-          raw_free_(b);
+        for (const Cached& b : blocks) {
+          raw_free_(b.p);
           stats_.num_backend_frees++;
         }
       free_.clear();
-      release_order_.clear();
-      cached_at_.clear();
       stats_.cached_bytes = 0;
       p = raw_alloc_(sz);
     }
@@ -74,55 +71,32 @@ void CachingAllocator::release(void* p) {
   }
   while (stats_.cached_bytes + sz > max_cached_ && evict_oldest()) {
   }
-  free_[sz].push_back(p);
-  cached_at_[p] = {++releases_, sz};
-  release_order_.emplace_back(p, releases_);
+  free_[sz].push_back({p, ++releases_});
   stats_.cached_bytes += sz;
-  if (release_order_.size() > 2 * cached_at_.size() + 64) {  // drop the stale entries
-    std::deque<std::pair<void*, uint64_t>> kept;
-    for (const auto& e : release_order_) {
-      auto c = cached_at_.find(e.first);
-      if (c != cached_at_.end() && c->second.first == e.second) kept.push_back(e);
-    }
-    release_order_.swap(kept);
-  }
 }
 
 bool CachingAllocator::evict_oldest() {
-  while (!release_order_.empty()) {
-    auto [p, at] = release_order_.front();
-    release_order_.pop_front();
-    auto c = cached_at_.find(p);
-    if (c == cached_at_.end() || c->second.first != at) continue;  // reused since
-    const size_t sz = c->second.second;
-    cached_at_.erase(c);
-    auto it = free_.find(sz);
-    VPS_CHECK(it != free_.end(), "CachingAllocator: a cached block is missing from its free list");
-    auto& blocks = it->second;
-    for (size_t i = 0; i < blocks.size(); ++i) {
-      if (blocks[i] != p) continue;
-      blocks.erase(blocks.begin() + std::ptrdiff_t(i));
-      if (blocks.empty()) free_.erase(it);
-      stats_.cached_bytes -= sz;
-      raw_free_(p);
-      stats_.num_backend_frees++;
-      return true;
-    }
-    VPS_FAIL("CachingAllocator: a cached block is missing from its free list");
-  }
-  return false;
+  auto oldest = free_.end();
+  for (auto it = free_.begin(); it != free_.end(); ++it)  // one front per size class
+    if (oldest == free_.end() || it->second.front().released < oldest->second.front().released) oldest = it;
+  if (oldest == free_.end()) return false;
+  std::vector<Cached>& blocks = oldest->second;
+  raw_free_(blocks.front().p);
+  stats_.num_backend_frees++;
+  stats_.cached_bytes -= oldest->first;
+  blocks.erase(blocks.begin());
+  if (blocks.empty()) free_.erase(oldest);
+  return true;
 }
 
 void CachingAllocator::empty_cache() {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& [s, blocks] : free_)
-    for (void* b : blocks) {
-      raw_free_(b);
+    for (const Cached& b : blocks) {
+      raw_free_(b.p);
       stats_.num_backend_frees++;
     }
   free_.clear();
-  release_order_.clear();
-  cached_at_.clear();
   stats_.cached_bytes = 0;
 }
 

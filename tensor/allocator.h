@@ -5,7 +5,6 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -51,12 +50,14 @@ class CachingAllocator {
   // Gives the longest-cached block back to the backend; false when nothing is cached.
   bool evict_oldest();
 
-  std::map<size_t, std::vector<void*>> free_;  // size class -> blocks (no empty lists)
-  std::map<void*, size_t> live_;               // block -> size class
-  // Cached blocks in release order (block, release number); entries of blocks reused since are stale
-  // and skipped: a block is current while cached_at_ maps it to the entry's number (and its class).
-  std::deque<std::pair<void*, uint64_t>> release_order_;
-  std::map<void*, std::pair<uint64_t, size_t>> cached_at_;
+  // A cached block and its release number. Each class's list is in release order (released blocks
+  // are appended, reuse takes the last), so the longest-cached block is the oldest of the fronts.
+  struct Cached {
+    void* p;
+    uint64_t released;
+  };
+  std::map<size_t, std::vector<Cached>> free_;  // size class -> blocks (no empty lists)
+  std::map<void*, size_t> live_;                // block -> size class
   uint64_t releases_ = 0;
   AllocatorStats stats_;
 };
