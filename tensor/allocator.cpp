@@ -139,8 +139,8 @@ static CachingAllocator& cuda_allocator(int index) {
 // by the next doubled the peak RSS (3.45 GB for 1.5 GB of tensors alive at once; bench_vpsnet.sh).
 // At the bound the longest-cached blocks make room for a released one: when the released block went
 // back instead, the cache stayed full of an earlier stage's sizes and the mask head's 20-80 MB blocks
-// came fresh from the kernel every call (mask head 662-683 -> 498-521 ms in bench_heads, the frame
-// 8.7 -> 7.9-8.0 s, its peak RSS 2.59 -> 2.47-2.50 GB; 2 runs each, interleaved, 2026-12-07).
+// came fresh from the kernel every call (interleaved runs, 2026-12-07: the mask head 4-25% and the
+// 1024x2048 frame 1-9% faster, depending on the hour; its peak RSS 2.58-2.60 -> 2.46-2.50 GB).
 // Under AddressSanitizer (DEBUG=1) nothing is cached, so use-after-free stays detectable.
 #if defined(__SANITIZE_ADDRESS__)
 constexpr size_t kHostCacheMin = SIZE_MAX;
