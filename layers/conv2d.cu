@@ -145,11 +145,11 @@ namespace {
 // Fills the column tile of output rows [oh0, oh0 + R) of image xn into c (row stride R*Wo), serially.
 template <class T>
 void im2col_tile(const ConvGeom& g, const T* xn, T* c, int64_t oh0, int64_t R) {
-  Im2colBody<T>{g, xn, c, g.Wo, oh0, R, R * g.Wo}.fill_tile();
+  im2col_tile_cpu(Im2colBody<T>{g, xn, c, g.Wo, oh0, R, R * g.Wo});
 }
 
 // CPU forward in tiles of whole output rows: each OpenMP thread fills its own column tile with the
-// shared Im2colBody (fill_tile, serially) and multiplies it with single-threaded BLAS
+// shared Im2colBody (im2col_tile_cpu, serially) and multiplies it with single-threaded BLAS
 // straight into y, the bias pre-filled (beta = 1). No hand-off between the OpenMP and the BLAS thread
 // pools per image, and the tile is still in cache when the GEMM packs it.
 template <class T>
@@ -182,31 +182,6 @@ void forward_cpu_t(const ConvProblem& pb, const Tensor& x, const Tensor& w, cons
   }
 }
 
-// Weight gradient of a 1x1 stride-1 conv (groups 1) by blocks of output channels: block b computes
-// rows [o0, o1) of gw = sum over images of gy_n @ x_n^T, in image order. The block count does not depend
-// on the thread count (same bits on any), and no per-slot partials of gw are written and summed.
-template <class T>
-void pointwise_weight_grad_by_rows(const ConvProblem& pb, const T* xp, const T* gyp, T* gwp) {
-  const int64_t O = pb.O, C = pb.g.C, L = pb.g.col_cols();
-  const int64_t blocks = std::min<int64_t>(kTileSlots, O), per = (O + blocks - 1) / blocks;
-  const int threads = int(std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(), blocks)));
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-  for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t o0 = b * per, m = std::min(per, O - o0);
-    if (m <= 0) continue;
-    if (pb.N == 0) std::fill(gwp + o0 * C, gwp + (o0 + m) * C, T(0));
-    for (int64_t n = 0; n < pb.N; ++n)
-      blas::gemm_batched<T>(Device(), false, true, m, C, L, T(1), gyp + (n * O + o0) * L, L, 0, xp + n * C * L, L, 0,
-                            T(n == 0 ? 0 : 1), gwp + o0 * C, C, 0, 1);
-  }
-}
-
-// 1x1 convs whose weight has at least this many elements take their weight gradient by output-channel
-// blocks (above): in tiles over the columns, the kTileSlots partials of a large weight cost more memory
-// traffic than the product on small maps (1x1 1024 -> 256 at 14x14: 8 MB of partials for 0.1 GFLOP).
-// Below it (every conv of the demo's tiny model) the tiles are kept.
-constexpr int64_t kPointwiseRowSplitWeights = 65536;
-
 // CPU backward in the same tiles; gx and/or gw (the undefined one is skipped). Weight gradient: tile t
 // adds gy_tile @ col_tile^T into partial t % S (S = min(kTileSlots, tiles)), each partial in tile
 // order on one thread, and the partials are summed in slot order: the same bits on any thread count.
@@ -222,11 +197,6 @@ bool backward_cpu_t(const ConvProblem& pb, const Tensor& x, const Tensor& w, con
   const ConvGeom& g = pb.g;
   int64_t G = pb.groups, Og = pb.O / G, K = g.col_rows(), Kg = K / G, L = g.col_cols();
   bool want_x = gx.defined(), want_w = gw.defined(), pointwise = g.is_pointwise();
-  if (want_w && pointwise && G == 1 && pb.O * Kg >= kPointwiseRowSplitWeights) {
-    pointwise_weight_grad_by_rows<T>(pb, x.data<T>(), gy.data<T>(), gw.data<T>());
-    want_w = false;
-    if (!want_x) return false;
-  }
   const bool assign = want_x && !pointwise && g.is_partition();
   CpuTiles tl = cpu_tiles(pb, sizeof(T), want_x ? std::max<int64_t>(1, (g.kh - 1) * g.dh / g.sh) : 1, false);
   int64_t rows = tl.rows, per_image = tl.per_image, tile = K * rows * g.Wo, wsize = pb.O * Kg;
@@ -334,10 +304,7 @@ static Tensor forward_with_bias(const ConvProblem& pb, const Tensor& x, const Te
                                 bool cudnn, bool tiled) {
   Tensor y = Tensor::empty({pb.N, pb.O, pb.g.Ho, pb.g.Wo}, x.dtype(), x.device());
   if (tiled) {
-    Tensor b = bias.defined() ? bias.contiguous() : bias;
-    VPS_DISPATCH_FLOAT(x.dtype(), "conv2d", [&] {
-      forward_cpu_t<scalar_t>(pb, x, w, b.defined() ? b.data<scalar_t>() : nullptr, y);
-    });
+    forward_cpu_into(pb, x, w, bias, y);
     return y;
   }
 #if VPS_CUDNN
@@ -349,18 +316,30 @@ static Tensor forward_with_bias(const ConvProblem& pb, const Tensor& x, const Te
   return y;
 }
 
+void forward_cpu_into(const ConvProblem& pb, const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y) {
+  Tensor b = bias.defined() ? bias.contiguous() : bias;
+  VPS_DISPATCH_FLOAT(x.dtype(), "conv2d", [&] {
+    forward_cpu_t<scalar_t>(pb, x, w, b.defined() ? b.data<scalar_t>() : nullptr, y);
+  });
+}
+
 Tensor forward(const ConvProblem& pb, const Tensor& x, const Tensor& w, bool cudnn) {
   return forward_with_bias(pb, x, w, Tensor(), cudnn, x.device().is_cpu());
 }
 
 // Both CPU backward passes in one tiled sweep; an undefined gx or gw is skipped. A defined gx_bias (C)
 // is added to gx (in the sweep where the geometry allows it).
+// Large weights take the passes of conv2d_cpu.cpp, the rest the tiled sweep.
 static void backward_cpu(const ConvProblem& pb, const Tensor& x, const Tensor& w, const Tensor& gy, Tensor& gx,
                          Tensor& gw, const Tensor& gx_bias = Tensor()) {
   Tensor b = gx_bias.defined() ? gx_bias.contiguous() : gx_bias;
+  Tensor sweep_gx = gx, sweep_gw = gw;
+  if (gw.defined() && weight_grad_large(pb, x, gy, gw)) sweep_gw = Tensor();
+  if (gx.defined() && input_grad_large(pb, gy, w, b, gx)) sweep_gx = Tensor(), b = Tensor();
+  if (!sweep_gx.defined() && !sweep_gw.defined()) return;
   bool added = false;
   VPS_DISPATCH_FLOAT(gy.dtype(), "conv2d backward", [&] {
-    added = backward_cpu_t<scalar_t>(pb, x, w, gy, gx, gw, b.defined() ? b.data<scalar_t>() : nullptr);
+    added = backward_cpu_t<scalar_t>(pb, x, w, gy, sweep_gx, sweep_gw, b.defined() ? b.data<scalar_t>() : nullptr);
   });
   if (b.defined() && !added) add_bias(gx, b);
 }

@@ -79,6 +79,23 @@ void prefill_bias(T* yt, const T* bias, const ForwardTile& ft, int64_t L) {
 // -> y (N, O, Ho, Wo) float32 with the bias added.
 Tensor forward_cpu_bf16(const ConvProblem& pb, const Tensor& x, const Tensor& w, const Tensor& bias);
 
+// Im2colBody's whole tile on the CPU, serially, the index arithmetic once per (c, ki, j): built for
+// the baseline and, on x86-64 with GCC, for AVX2 as well, picked at load time (copies only: the same
+// values on every CPU; the stem's stride-2 gathers run 2x faster).
+template <class T>
+void im2col_tile_cpu(const Im2colBody<T>& body);
+
+// The CPU tiled forward into a preallocated y (N, O, Ho, Wo), the bias (O, may be undefined) added.
+void forward_cpu_into(const ConvProblem& pb, const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y);
+
+// CPU backward passes for large weights (groups 1, at least kLargeConvWeight elements; every conv of the
+// demo's tiny model is below it, so its bits stay those of the tiled sweep): layers/conv2d_cpu.cpp.
+// Each returns false, writing nothing, where it does not apply; gx gets `bias` (C, may be undefined)
+// added, the transposed conv's.
+constexpr int64_t kLargeConvWeight = 65536;
+bool weight_grad_large(const ConvProblem& pb, const Tensor& x, const Tensor& gy, Tensor& gw);
+bool input_grad_large(const ConvProblem& pb, const Tensor& gy, const Tensor& w, const Tensor& bias, Tensor& gx);
+
 // Raw passes (no autograd), contiguous inputs, same dtype and device. Shapes from `pb`:
 // x (N, C, H, W), w (O, C/groups, kh, kw), y (N, O, Ho, Wo).
 Tensor forward(const ConvProblem& pb, const Tensor& x, const Tensor& w, bool cudnn);          // -> y

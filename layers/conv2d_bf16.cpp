@@ -39,7 +39,7 @@ Tensor forward_cpu_bf16(const ConvProblem& pb, const Tensor& x, const Tensor& w,
       for (int64_t c = 0; c < K; ++c) round_to_bf16(xn + c * L + ft.oh0 * g.Wo, bt + c * ft.cols, ft.cols);
     } else {
       float* c32 = cols32.data<float>() + omp_get_thread_num() * tile;
-      Im2colBody<float>{g, xn, c32, g.Wo, ft.oh0, ft.R, ft.cols}.fill_tile();
+      im2col_tile_cpu(Im2colBody<float>{g, xn, c32, g.Wo, ft.oh0, ft.R, ft.cols});
       round_to_bf16(c32, bt, K * ft.cols);
     }
     float* yt = yp + (ft.n * pb.O + ft.o0) * L + ft.oh0 * g.Wo;

@@ -128,9 +128,9 @@ TEST(Conv2d, ParityCudnnVsIm2col) {
 }
 
 // The CPU tiled path (default) against the whole-image im2col path the CUDA build runs
-// (ConvAlgo::im2col) and the naive loop, with tiles of one output row (VPS_CONV_TILE_KB=1) and default
-// tiles (the last two cases split the output channels: O >= 32 x 8 slots); forward, and the gradients
-// of x, w, b.
+// (ConvAlgo::im2col) and the naive loop, with tiles of one output row (cpu_tile_kb = 1) and default
+// tiles (cases with O >= 32 x 8 slots split the output channels; the last ones take the large-weight
+// backward of conv2d_cpu_backward.cpp); forward, and the gradients of x, w, b.
 TEST(Conv2d, CpuTilesMatchReferencePath) {
   struct Case { Shape x, w; Pair s, p, d; int64_t g; };
   std::vector<Case> cases = {{{3, 3, 9, 8}, {4, 3, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 1},
@@ -141,7 +141,12 @@ TEST(Conv2d, CpuTilesMatchReferencePath) {
                              {{2, 4, 9, 9}, {4, 1, 3, 3}, {2, 2}, {2, 2}, {2, 2}, 4},
                              {{1, 3, 5, 5}, {260, 3, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 1},   // forward splits O
                              {{1, 40, 3, 3}, {258, 40, 1, 1}, {1, 1}, {0, 0}, {1, 1}, 1},   // (O >= 256)
-                             {{2, 260, 3, 4}, {257, 260, 1, 1}, {1, 1}, {0, 0}, {1, 1}, 1}};  // gw by O blocks
+                             {{2, 260, 3, 4}, {257, 260, 1, 1}, {1, 1}, {0, 0}, {1, 1}, 1},   // gw by O blocks
+                             // weights >= kLargeConvWeight: gw by input-channel blocks, gx as a forward
+                             {{2, 32, 6, 7}, {260, 32, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 1},
+                             {{1, 32, 9, 8}, {260, 32, 3, 3}, {1, 1}, {2, 1}, {2, 1}, 1},  // dilated
+                             {{1, 36, 9, 9}, {260, 36, 3, 3}, {2, 2}, {1, 1}, {1, 1}, 1},  // strided: gx tiled
+                             {{1, 32, 5, 5}, {260, 32, 3, 3}, {1, 1}, {3, 0}, {1, 1}, 1}};  // pad > d(k-1)
   int threads_before = omp_get_max_threads();
   omp_set_num_threads(2);
   for (int64_t kb : {int64_t(1), ConvParams{}.cpu_tile_kb}) {

@@ -77,8 +77,9 @@ TEST(Determinism, GemmSameBitsOnAnyThreadCountAndCloseToFloat64) {
 // partials, the input gradient scatters tile by tile.
 TEST(Determinism, Conv2dForwardAndBackward) {
   for (int64_t kb : {int64_t(1), ConvParams{}.cpu_tile_kb}) {
-    // the last: a 1x1 weight of >= 65536 elements, whose gradient is taken by output-channel blocks
-    for (Shape w : {Shape{8, 6, 3, 3}, Shape{260, 6, 1, 1}, Shape{257, 256, 1, 1}}) {
+    // the last two: weights of >= kLargeConvWeight elements (gw by output- / input-channel blocks, the
+    // 3x3's gx as a forward conv)
+    for (Shape w : {Shape{8, 6, 3, 3}, Shape{260, 6, 1, 1}, Shape{257, 256, 1, 1}, Shape{260, 32, 3, 3}}) {
       SCOPED_TRACE(::testing::Message() << "tile kb " << kb << " weight " << shape_str(w));
       Tensor x = rnd32({2, w[1], w[1] > 6 ? 5 : 19, w[1] > 6 ? 7 : 23}, 3), wt = rnd32(w, 4);
       auto run = [&](DType dt) {

@@ -87,16 +87,7 @@ struct Im2colBody {
     gather_cols(dst, src, lo, hi, g.sw);
     for (int64_t ow = hi; ow < ow1; ++ow) dst[ow] = T(0);
   }
-  // CPU tiles: the whole tile, serially, the index arithmetic once per (c, ki, j) instead of per call.
-  void fill_tile() const {
-    for (int64_t c = 0, r = 0; c < g.C; ++c)
-      for (int64_t ki = 0; ki < g.kh; ++ki)
-        for (int64_t j = 0; j < g.kw; ++j, ++r) {
-          int64_t lo, hi;
-          g.inside_cols(j, 0, g.Wo, lo, hi);
-          for (int64_t ohr = 0; ohr < tile_rows(); ++ohr) fill(r, c, ki, j, ohr, 0, g.Wo, lo, hi);
-        }
-  }
+  // CPU tiles: im2col_tile_cpu (layers/conv2d.h) fills the whole tile serially.
   int64_t count() const { return g.col_rows() * tile_rows() * ((g.Wo + chunk - 1) / chunk); }
 };
 
