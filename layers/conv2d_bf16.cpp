@@ -1,10 +1,12 @@
 // conv2d's forward with bf16 products (ConvParams::precision = bf16; CPU float32 inference): the tiles
-// of the float32 path (cpu_tiles), the weight rounded to bf16 once per call, each tile's float32
-// columns (im2col; a 1x1 convolution: its slice of the input) rounded to bf16 in one vectorised pass
-// while in cache, and the tile's product bf16 x bf16 -> float32 (oneDNN, one thread per tile) straight
-// into y with the bias pre-filled. Rounding the whole input first (a pass over memory) or inside the
-// im2col loop (it did not vectorise; per row, the calls cost more) were slower. The tiles are fixed by
-// the shape: the same bits on any thread count.
+// of the float32 path (cpu_tiles), the weight rounded to bf16 once per call, and each tile's product
+// bf16 x bf16 -> float32 (oneDNN, one thread per tile) straight into y with the bias pre-filled. The
+// columns: a 1x1 convolution's slice of the input rounded to bf16 per tile while in cache; any other
+// convolution's input rounded once (to_bf16) and its bf16 columns filled by im2col (half the bytes of
+// float32 columns, and a 3x3 rounds each value once instead of nine times: the same values, since
+// rounding commutes with the copy). Rounding the 1x1 inputs whole was slower (their columns are read
+// once), as was rounding inside the im2col loop. The tiles are fixed by the shape: the same bits on
+// any thread count.
 #include <omp.h>
 
 #include <algorithm>
@@ -23,8 +25,8 @@ Tensor forward_cpu_bf16(const ConvProblem& pb, const Tensor& x, const Tensor& w,
   CpuTiles tl = cpu_tiles(pb, sizeof(float), 1, true);
   bool pointwise = g.is_pointwise();
   const int64_t tile = K * tl.rows * g.Wo;
-  Tensor cols = Tensor::empty({tl.threads, tile}, DType::bf16, kCPU), cols32;
-  if (!pointwise) cols32 = Tensor::empty({tl.threads, tile}, DType::f32, kCPU);
+  Tensor cols = Tensor::empty({tl.threads, tile}, DType::bf16, kCPU);
+  Tensor xb = pointwise ? Tensor() : to_bf16(x);
   const float* xp = x.data<float>();
   const bf16* wp = wb.data<bf16>();
   const float* bp = b.defined() ? b.data<float>() : nullptr;
@@ -33,14 +35,13 @@ Tensor forward_cpu_bf16(const ConvProblem& pb, const Tensor& x, const Tensor& w,
   for (int64_t t = 0; t < tl.ntiles; ++t) {
     const ForwardTile ft = forward_tile(pb, tl, t);
     if (ft.empty) continue;
-    const float* xn = xp + ft.n * g.C * g.H * g.W;
+    const int64_t image = ft.n * g.C * g.H * g.W;
     bf16* bt = cols.data<bf16>() + omp_get_thread_num() * tile;  // (K, ft.cols)
     if (pointwise) {
+      const float* xn = xp + image;
       for (int64_t c = 0; c < K; ++c) round_to_bf16(xn + c * L + ft.oh0 * g.Wo, bt + c * ft.cols, ft.cols);
     } else {
-      float* c32 = cols32.data<float>() + omp_get_thread_num() * tile;
-      im2col_tile_cpu(Im2colBody<float>{g, xn, c32, g.Wo, ft.oh0, ft.R, ft.cols});
-      round_to_bf16(c32, bt, K * ft.cols);
+      im2col_tile_cpu(Im2colBody<bf16>{g, xb.data<bf16>() + image, bt, g.Wo, ft.oh0, ft.R, ft.cols});
     }
     float* yt = yp + (ft.n * pb.O + ft.o0) * L + ft.oh0 * g.Wo;
     if (bp) prefill_bias(yt, bp, ft, L);
