@@ -317,6 +317,10 @@ static Tensor forward_with_bias(const ConvProblem& pb, const Tensor& x, const Te
 }
 
 void forward_cpu_into(const ConvProblem& pb, const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y) {
+  if (winograd_applies(pb, x.dtype())) {
+    forward_winograd(pb, x, w, bias, y);
+    return;
+  }
   Tensor b = bias.defined() ? bias.contiguous() : bias;
   VPS_DISPATCH_FLOAT(x.dtype(), "conv2d", [&] {
     forward_cpu_t<scalar_t>(pb, x, w, b.defined() ? b.data<scalar_t>() : nullptr, y);

@@ -85,7 +85,8 @@ Tensor forward_cpu_bf16(const ConvProblem& pb, const Tensor& x, const Tensor& w,
 template <class T>
 void im2col_tile_cpu(const Im2colBody<T>& body);
 
-// The CPU tiled forward into a preallocated y (N, O, Ho, Wo), the bias (O, may be undefined) added.
+// The CPU tiled forward into a preallocated y (N, O, Ho, Wo), the bias (O, may be undefined) added;
+// Winograd's where it applies (below).
 void forward_cpu_into(const ConvProblem& pb, const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y);
 
 // CPU backward passes for large weights (groups 1, at least kLargeConvWeight elements; every conv of the
@@ -95,6 +96,13 @@ void forward_cpu_into(const ConvProblem& pb, const Tensor& x, const Tensor& w, c
 constexpr int64_t kLargeConvWeight = 65536;
 bool weight_grad_large(const ConvProblem& pb, const Tensor& x, const Tensor& gy, Tensor& gw);
 bool input_grad_large(const ConvProblem& pb, const Tensor& gy, const Tensor& w, const Tensor& bias, Tensor& gx);
+
+// The float32 CPU forward by Winograd's F(2x2, 3x3) (layers/conv2d_winograd.cpp): 3x3, stride 1, no
+// dilation, groups 1, a weight of at least kLargeConvWeight elements. The tiled forward takes it where
+// it applies (so does the large-weight input gradient, a forward conv); y (N, O, Ho, Wo) preallocated,
+// bias (O) may be undefined.
+bool winograd_applies(const ConvProblem& pb, DType dtype);
+void forward_winograd(const ConvProblem& pb, const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y);
 
 // Raw passes (no autograd), contiguous inputs, same dtype and device. Shapes from `pb`:
 // x (N, C, H, W), w (O, C/groups, kh, kw), y (N, O, Ho, Wo).

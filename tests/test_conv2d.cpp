@@ -171,6 +171,43 @@ TEST(Conv2d, CpuTilesMatchReferencePath) {
   omp_set_num_threads(threads_before);
 }
 
+// Winograd's F(2x2, 3x3) (the float32 tiled forward of 3x3 stride-1 convs with large weights) against
+// the whole-image direct path: odd and even map sizes (partial edge tiles), paddings 0-2, a batch, with
+// and without bias; the error stays of the direct float32 sum's order. The gradients do not use it.
+TEST(Conv2d, WinogradMatchesDirectPath) {
+  struct Case { Shape x, w; int64_t pad; bool bias; };
+  std::vector<Case> cases = {{{2, 64, 23, 25}, {128, 64, 3, 3}, 1, true},
+                             {{1, 64, 34, 36}, {120, 64, 3, 3}, 0, false},
+                             {{3, 80, 19, 13}, {96, 80, 3, 3}, 2, true}};
+  int threads_before = omp_get_max_threads();
+  omp_set_num_threads(2);
+  for (auto& c : cases) {
+    SCOPED_TRACE(::testing::Message() << "x " << shape_str(c.x) << " w " << shape_str(c.w) << " pad " << c.pad);
+    Tensor x = rnd(c.x, 21, -1, 1, DType::f32), w = rnd(c.w, 22, -1, 1, DType::f32);
+    Tensor b = c.bias ? rnd({c.w[0]}, 23, -1, 1, DType::f32) : Tensor();
+    ConvParams tiled;
+    tiled.padding = {c.pad, c.pad};
+    ASSERT_TRUE(conv_detail::winograd_applies(conv_detail::make_conv_problem("test", x, w, b, tiled), DType::f32));
+    Tensor got = conv2d(x, w, b, tiled);
+    ConvParams p = tiled;
+    p.algo = ConvAlgo::im2col;
+    Tensor want = conv2d(x, w, b, p);
+    Tensor exact = conv2d(x.to(DType::f64), w.to(DType::f64), c.bias ? b.to(DType::f64) : Tensor(), p);
+    // both float32 results within the same bound of the float64 one (sums of 576-720 products of ~0.25)
+    EXPECT_ALLCLOSE(got.to(DType::f64), exact, 2e-5, 2e-5);
+    EXPECT_ALLCLOSE(want.to(DType::f64), exact, 2e-5, 2e-5);
+    // with a gradient wanted the forward takes it too; the backward is the direct path's
+    Tensor xg = x.detach().set_requires_grad(), wg = w.detach().set_requires_grad();
+    Tensor gy = rnd(got.shape(), 24, -1, 1, DType::f32);
+    conv2d(xg, wg, b, tiled).backward(gy);
+    Tensor xr = x.detach().set_requires_grad(), wr = w.detach().set_requires_grad();
+    conv2d(xr, wr, b, p).backward(gy);
+    EXPECT_ALLCLOSE(xg.grad(), xr.grad(), 1e-4, 1e-4);
+    EXPECT_ALLCLOSE(wg.grad(), wr.grad(), 1e-3, 1e-4);
+  }
+  omp_set_num_threads(threads_before);
+}
+
 // An empty batch through the CPU tiles: empty output, zero weight and bias gradients.
 TEST(Conv2d, CpuTilesEmptyBatch) {
   Tensor x = Tensor::zeros({0, 3, 6, 6}, DType::f64).set_requires_grad();

@@ -96,6 +96,15 @@ TEST(Determinism, Conv2dForwardAndBackward) {
   }
 }
 
+// Winograd's forward (3x3 stride 1, a large weight, enough tiles): chunks of tile rows fixed by the shape.
+TEST(Determinism, Conv2dWinogradForward) {
+  Tensor x = rnd32({2, 64, 23, 25}, 7), w = rnd32({128, 64, 3, 3}, 8), b = rnd32({128}, 9);
+  ConvParams p;
+  p.padding = {1, 1};
+  ASSERT_TRUE(conv_detail::winograd_applies(conv_detail::make_conv_problem("test", x, w, b, p), DType::f32));
+  same_on_every_thread_count([&] { return std::vector<Tensor>{conv2d(x, w, b, p)}; });
+}
+
 // Repeated indices: many entries meet in one output element.
 TEST(Determinism, IndexSelectAndScatterAddSumInIndexOrder) {
   Tensor a = rnd32({50, 40, 30}, 5);  // 18000 gradient entries: above the parallel grain
