@@ -53,7 +53,7 @@ ifeq ($(CUDA),1)
   LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas $(if $(filter 1,$(CUDNN)),-lcudnn,)
 endif
 
-# oneDNN (tensor/blas.cpp: float32 GEMM): on by default. Debian's libdnnl-dev is in the build group of
+# oneDNN (tensor/blas.cpp: float32 GEMM; layers/conv2d_dnnl.cpp: input-layer convs): on by default. Debian's libdnnl-dev is in the build group of
 # scripts/deps.sh, which runs before anything compiles (build/.deps-ok) and stops the build when it
 # cannot install it, so a build that compiles has it. DNNL=0 keeps OpenBLAS for float32 too (the two
 # round differently). The objects that see VPS_DNNL are rebuilt when it changes.
@@ -67,7 +67,7 @@ endif
 DNNL_STAMP := $(BUILD)/dnnl-$(DNNL).stamp
 $(DNNL_STAMP):
 	@mkdir -p $(dir $@) && rm -f $(BUILD)/dnnl-*.stamp && touch $@
-$(BUILD)/tensor/blas.cpp.o: $(DNNL_STAMP)
+$(BUILD)/tensor/blas.cpp.o $(BUILD)/layers/conv2d_dnnl.cpp.o: $(DNNL_STAMP)
 
 # MPI (train/distributed*.cpp): auto = on when dpkg says Open MPI's development package is installed
 # (as scripts/deps.sh decides); flags from mpicc (the C API: no -lmpi_cxx). NCCL needs CUDA and MPI (MPI bootstraps it).

@@ -321,6 +321,10 @@ void forward_cpu_into(const ConvProblem& pb, const Tensor& x, const Tensor& w, c
     forward_winograd(pb, x, w, bias, y);
     return;
   }
+  if (dnnl_input_layer_applies(pb, x.dtype())) {
+    forward_dnnl_input_layer(pb, x, w, bias, y);
+    return;
+  }
   Tensor b = bias.defined() ? bias.contiguous() : bias;
   VPS_DISPATCH_FLOAT(x.dtype(), "conv2d", [&] {
     forward_cpu_t<scalar_t>(pb, x, w, b.defined() ? b.data<scalar_t>() : nullptr, y);

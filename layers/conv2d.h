@@ -86,7 +86,7 @@ template <class T>
 void im2col_tile_cpu(const Im2colBody<T>& body);
 
 // The CPU tiled forward into a preallocated y (N, O, Ho, Wo), the bias (O, may be undefined) added;
-// Winograd's where it applies (below).
+// Winograd's or oneDNN's where they apply (below).
 void forward_cpu_into(const ConvProblem& pb, const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y);
 
 // CPU backward passes for large weights (groups 1, at least kLargeConvWeight elements; every conv of the
@@ -103,6 +103,12 @@ bool input_grad_large(const ConvProblem& pb, const Tensor& gy, const Tensor& w, 
 // bias (O) may be undefined.
 bool winograd_applies(const ConvProblem& pb, DType dtype);
 void forward_winograd(const ConvProblem& pb, const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y);
+
+// The float32 CPU forward of an input layer (at most 4 input channels, output channels in blocks of 16:
+// ResNet's stem) through oneDNN's convolution primitive (layers/conv2d_dnnl.cpp; never in DNNL=0
+// builds). The tiled forward takes it where it applies.
+bool dnnl_input_layer_applies(const ConvProblem& pb, DType dtype);
+void forward_dnnl_input_layer(const ConvProblem& pb, const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y);
 
 // Raw passes (no autograd), contiguous inputs, same dtype and device. Shapes from `pb`:
 // x (N, C, H, W), w (O, C/groups, kh, kw), y (N, O, Ho, Wo).

@@ -208,6 +208,36 @@ TEST(Conv2d, WinogradMatchesDirectPath) {
   omp_set_num_threads(threads_before);
 }
 
+// Input layers (at most 4 channels, outputs in blocks of 16: ResNet's stem) through oneDNN's convolution
+// in DNNL builds, against the whole-image direct path and float64; the gradients stay ours.
+TEST(Conv2d, InputLayerThroughOneDnnMatchesDirectPath) {
+  struct Case { Shape x, w; int64_t stride, pad, dil; bool bias; };
+  std::vector<Case> cases = {{{2, 3, 37, 41}, {64, 3, 7, 7}, 2, 3, 1, true},
+                             {{1, 1, 20, 17}, {32, 1, 3, 3}, 1, 2, 2, false},
+                             {{1, 4, 9, 12}, {16, 4, 5, 3}, 1, 0, 1, true}};
+  for (auto& c : cases) {
+    SCOPED_TRACE(::testing::Message() << "x " << shape_str(c.x) << " w " << shape_str(c.w));
+    Tensor x = rnd(c.x, 31, -1, 1, DType::f32), w = rnd(c.w, 32, -1, 1, DType::f32);
+    Tensor b = c.bias ? rnd({c.w[0]}, 33, -1, 1, DType::f32) : Tensor();
+    ConvParams tiled;
+    tiled.stride = {c.stride, c.stride}, tiled.padding = {c.pad, c.pad}, tiled.dilation = {c.dil, c.dil};
+    EXPECT_EQ(conv_detail::dnnl_input_layer_applies(conv_detail::make_conv_problem("test", x, w, b, tiled), DType::f32),
+              bool(VPS_DNNL));
+    Tensor got = conv2d(x, w, b, tiled);
+    ConvParams p = tiled;
+    p.algo = ConvAlgo::im2col;
+    Tensor exact = conv2d(x.to(DType::f64), w.to(DType::f64), c.bias ? b.to(DType::f64) : Tensor(), p);
+    EXPECT_ALLCLOSE(got.to(DType::f64), exact, 1e-5, 1e-5);
+    Tensor xg = x.detach().set_requires_grad(), wg = w.detach().set_requires_grad();
+    Tensor gy = rnd(got.shape(), 34, -1, 1, DType::f32);
+    conv2d(xg, wg, b, tiled).backward(gy);
+    Tensor xr = x.detach().set_requires_grad(), wr = w.detach().set_requires_grad();
+    conv2d(xr, wr, b, p).backward(gy);
+    EXPECT_ALLCLOSE(xg.grad(), xr.grad(), 1e-5, 1e-5);
+    EXPECT_ALLCLOSE(wg.grad(), wr.grad(), 1e-4, 1e-5);
+  }
+}
+
 // An empty batch through the CPU tiles: empty output, zero weight and bias gradients.
 TEST(Conv2d, CpuTilesEmptyBatch) {
   Tensor x = Tensor::zeros({0, 3, 6, 6}, DType::f64).set_requires_grad();

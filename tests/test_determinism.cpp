@@ -105,6 +105,14 @@ TEST(Determinism, Conv2dWinogradForward) {
   same_on_every_thread_count([&] { return std::vector<Tensor>{conv2d(x, w, b, p)}; });
 }
 
+// An input layer (ResNet's stem shape) through oneDNN's convolution in DNNL builds.
+TEST(Determinism, Conv2dInputLayerForward) {
+  Tensor x = rnd32({2, 3, 45, 38}, 10), w = rnd32({64, 3, 7, 7}, 11), b = rnd32({64}, 12);
+  ConvParams p;
+  p.stride = {2, 2}, p.padding = {3, 3};
+  same_on_every_thread_count([&] { return std::vector<Tensor>{conv2d(x, w, b, p)}; });
+}
+
 // Repeated indices: many entries meet in one output element.
 TEST(Determinism, IndexSelectAndScatterAddSumInIndexOrder) {
   Tensor a = rnd32({50, 40, 30}, 5);  // 18000 gradient entries: above the parallel grain
