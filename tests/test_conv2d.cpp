@@ -19,7 +19,25 @@ using vps::testing::naive_conv2d;
 
 namespace {
 
-
+// A float32 conv through `tiled` (the CPU default path) and through the whole-image direct path: both
+// outputs within out_tol of the float64 result, and the gradients of x and w (each path's backward)
+// within grad_tol (w: 10 x grad_tol relative) of each other.
+void expect_conv_close_to_direct(const Tensor& x, const Tensor& w, const Tensor& b, const ConvParams& tiled,
+                                 double out_tol, double grad_tol) {
+  ConvParams p = tiled;
+  p.algo = ConvAlgo::im2col;
+  Tensor got = conv2d(x, w, b, tiled), want = conv2d(x, w, b, p);
+  Tensor exact = conv2d(x.to(DType::f64), w.to(DType::f64), b.defined() ? b.to(DType::f64) : Tensor(), p);
+  EXPECT_ALLCLOSE(got.to(DType::f64), exact, out_tol, out_tol);
+  EXPECT_ALLCLOSE(want.to(DType::f64), exact, out_tol, out_tol);
+  Tensor gy = rnd(got.shape(), 24, -1, 1, DType::f32);
+  Tensor xg = x.detach().set_requires_grad(), wg = w.detach().set_requires_grad();
+  conv2d(xg, wg, b, tiled).backward(gy);
+  Tensor xr = x.detach().set_requires_grad(), wr = w.detach().set_requires_grad();
+  conv2d(xr, wr, b, p).backward(gy);
+  EXPECT_ALLCLOSE(xg.grad(), xr.grad(), grad_tol, grad_tol);
+  EXPECT_ALLCLOSE(wg.grad(), wr.grad(), 10 * grad_tol, grad_tol);
+}
 
 }  // namespace
 
@@ -173,7 +191,7 @@ TEST(Conv2d, CpuTilesMatchReferencePath) {
 
 // Winograd's F(2x2, 3x3) (the float32 tiled forward of 3x3 stride-1 convs with large weights) against
 // the whole-image direct path: odd and even map sizes (partial edge tiles), paddings 0-2, a batch, with
-// and without bias; the error stays of the direct float32 sum's order. The gradients do not use it.
+// and without bias; the error stays of the direct float32 sum's order.
 TEST(Conv2d, WinogradMatchesDirectPath) {
   struct Case { Shape x, w; int64_t pad; bool bias; };
   std::vector<Case> cases = {{{2, 64, 23, 25}, {128, 64, 3, 3}, 1, true},
@@ -188,22 +206,9 @@ TEST(Conv2d, WinogradMatchesDirectPath) {
     ConvParams tiled;
     tiled.padding = {c.pad, c.pad};
     ASSERT_TRUE(conv_detail::winograd_applies(conv_detail::make_conv_problem("test", x, w, b, tiled), DType::f32));
-    Tensor got = conv2d(x, w, b, tiled);
-    ConvParams p = tiled;
-    p.algo = ConvAlgo::im2col;
-    Tensor want = conv2d(x, w, b, p);
-    Tensor exact = conv2d(x.to(DType::f64), w.to(DType::f64), c.bias ? b.to(DType::f64) : Tensor(), p);
-    // both float32 results within the same bound of the float64 one (sums of 576-720 products of ~0.25)
-    EXPECT_ALLCLOSE(got.to(DType::f64), exact, 2e-5, 2e-5);
-    EXPECT_ALLCLOSE(want.to(DType::f64), exact, 2e-5, 2e-5);
-    // with a gradient wanted the forward takes it too; the backward is the direct path's
-    Tensor xg = x.detach().set_requires_grad(), wg = w.detach().set_requires_grad();
-    Tensor gy = rnd(got.shape(), 24, -1, 1, DType::f32);
-    conv2d(xg, wg, b, tiled).backward(gy);
-    Tensor xr = x.detach().set_requires_grad(), wr = w.detach().set_requires_grad();
-    conv2d(xr, wr, b, p).backward(gy);
-    EXPECT_ALLCLOSE(xg.grad(), xr.grad(), 1e-4, 1e-4);
-    EXPECT_ALLCLOSE(wg.grad(), wr.grad(), 1e-3, 1e-4);
+    // both float32 results within the same bound of float64 (sums of 576-720 products of ~0.25); the
+    // large-weight input gradient is a forward conv, so it takes Winograd too
+    expect_conv_close_to_direct(x, w, b, tiled, 2e-5, 1e-4);
   }
   omp_set_num_threads(threads_before);
 }
@@ -223,18 +228,7 @@ TEST(Conv2d, InputLayerThroughOneDnnMatchesDirectPath) {
     tiled.stride = {c.stride, c.stride}, tiled.padding = {c.pad, c.pad}, tiled.dilation = {c.dil, c.dil};
     EXPECT_EQ(conv_detail::dnnl_input_layer_applies(conv_detail::make_conv_problem("test", x, w, b, tiled), DType::f32),
               bool(VPS_DNNL));
-    Tensor got = conv2d(x, w, b, tiled);
-    ConvParams p = tiled;
-    p.algo = ConvAlgo::im2col;
-    Tensor exact = conv2d(x.to(DType::f64), w.to(DType::f64), c.bias ? b.to(DType::f64) : Tensor(), p);
-    EXPECT_ALLCLOSE(got.to(DType::f64), exact, 1e-5, 1e-5);
-    Tensor xg = x.detach().set_requires_grad(), wg = w.detach().set_requires_grad();
-    Tensor gy = rnd(got.shape(), 34, -1, 1, DType::f32);
-    conv2d(xg, wg, b, tiled).backward(gy);
-    Tensor xr = x.detach().set_requires_grad(), wr = w.detach().set_requires_grad();
-    conv2d(xr, wr, b, p).backward(gy);
-    EXPECT_ALLCLOSE(xg.grad(), xr.grad(), 1e-5, 1e-5);
-    EXPECT_ALLCLOSE(wg.grad(), wr.grad(), 1e-4, 1e-5);
+    expect_conv_close_to_direct(x, w, b, tiled, 1e-5, 1e-5);
   }
 }
 
