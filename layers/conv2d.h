@@ -75,7 +75,8 @@ void prefill_bias(T* yt, const T* bias, const ForwardTile& ft, int64_t L) {
   for (int64_t o = 0; o < ft.channels; ++o) std::fill(yt + o * L, yt + o * L + ft.cols, bias[ft.o0 + o]);
 }
 
-// The forward with bf16 products (ConvParams::precision, CPU float32 inference; layers/conv2d_bf16.cpp):
+// The forward with bf16 products (ConvParams::precision, CPU float32 inference) through oneDNN's
+// convolution (layers/conv2d_dnnl.cpp):
 // -> y (N, O, Ho, Wo) float32 with the bias added.
 Tensor forward_cpu_bf16(const ConvProblem& pb, const Tensor& x, const Tensor& w, const Tensor& bias);
 

@@ -37,7 +37,6 @@ VPS_AVX2_CLONE void im2col_tile_cpu(const Im2colBody<T>& body) {
 }
 template void im2col_tile_cpu<float>(const Im2colBody<float>&);
 template void im2col_tile_cpu<double>(const Im2colBody<double>&);
-template void im2col_tile_cpu<bf16>(const Im2colBody<bf16>&);
 
 namespace {
 

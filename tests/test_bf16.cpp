@@ -89,9 +89,9 @@ TEST(Bf16, GemmMatchesFloat64OnRoundedValues) {
   }
 }
 
-// conv2d with bf16 products (layers/conv2d_bf16.cpp, forward_cpu_bf16) against float32 on inputs already
-// in bf16: every shape class, bias or not, tiles of 1 KiB (many tiles, channel blocks) and the default;
-// 1x1 and 3x3 channel-block tiles. The path is CPU-only (oneDNN), so it has no CPU-vs-CUDA parity test.
+// conv2d with bf16 products (oneDNN's convolution: layers/conv2d_dnnl.cpp, forward_cpu_bf16) against
+// float32 on inputs already in bf16: every shape class, bias or not (the float32 side with one-row and
+// default tiles). The path is CPU-only (oneDNN), so it has no CPU-vs-CUDA parity test.
 TEST(Bf16, Conv2dMatchesFloat32OnRoundedInputs) {
   REQUIRE_BF16();
   autograd::NoGradGuard ng;
@@ -160,7 +160,8 @@ TEST(Bf16, LinearMatchesFloat32OnRoundedInputs) {
   EXPECT_GT(e, 1e-4);
 }
 
-// The tiles are fixed by the shape, each product on one thread: the same bits on 1 and 2 threads.
+// Our tiles are fixed by the shape, each product on one thread; oneDNN's convolution splits images,
+// channel blocks and rows, never a sum: the same bits on 1, 2 and 3 threads.
 TEST(Bf16, SameBitsOnAnyThreadCount) {
   REQUIRE_BF16();
   autograd::NoGradGuard ng;
@@ -177,8 +178,13 @@ TEST(Bf16, SameBitsOnAnyThreadCount) {
   std::vector<Tensor> one = run();
   omp_set_num_threads(2);
   std::vector<Tensor> two = run();
+  omp_set_num_threads(3);
+  std::vector<Tensor> three = run();
   omp_set_num_threads(prev);
-  for (size_t i = 0; i < one.size(); ++i) EXPECT_ALLCLOSE(one[i], two[i], 0, 0) << "output " << i;
+  for (size_t i = 0; i < one.size(); ++i) {
+    EXPECT_ALLCLOSE(one[i], two[i], 0, 0) << "output " << i;
+    EXPECT_ALLCLOSE(one[i], three[i], 0, 0) << "output " << i;
+  }
 }
 
 TEST(Bf16, RefusesTrainingAndOtherDtypes) {
