@@ -26,7 +26,7 @@ namespace vps::conv_detail {
 bool dnnl_input_layer_applies(const ConvProblem& pb, DType dtype) {
 #if VPS_DNNL
   // 16 output channels at least, in whole blocks of 16 (the demo's 8-channel stem keeps its bits)
-  return dtype == DType::f32 && pb.groups == 1 && pb.g.C <= 4 && pb.O >= 16 && pb.O % 16 == 0 && pb.N > 0 &&
+  return dtype == DType::f32 && pb.groups == 1 && pb.g.C >= 1 && pb.g.C <= 4 && pb.O >= 16 && pb.O % 16 == 0 && pb.N > 0 &&
          pb.g.Ho > 0 && pb.g.Wo > 0;
 #else
   (void)pb, (void)dtype;
@@ -105,7 +105,12 @@ void forward_dnnl_input_layer(const ConvProblem& pb, const Tensor& x, const Tens
 
 Tensor forward_cpu_bf16(const ConvProblem& pb, const Tensor& x, const Tensor& w, const Tensor& bias) {
   Tensor y = Tensor::empty({pb.N, pb.O, pb.g.Ho, pb.g.Wo}, DType::f32, kCPU);
-  if (y.numel() > 0) forward_dnnl(pb, x, w, bias, y, true);
+  if (y.numel() > 0 && pb.g.C > 0) {
+    forward_dnnl(pb, x, w, bias, y, true);
+  } else {  // no input channels (oneDNN refuses them): the bias alone, as the float32 path gives
+    y.zero_();
+    if (bias.defined() && y.numel() > 0) add_bias(y, bias);
+  }
   return y;
 }
 

@@ -219,6 +219,14 @@ void gemm_batched(Device device, bool ta, bool tb, int64_t m, int64_t n, int64_t
     VPS_FAIL("gemm on ", device.str(), " needs a CUDA build");
 #endif
   }
+  if (k == 0) {  // an empty sum (a conv with no input channels): C = beta * C; the libraries refuse lda 0
+    for (int64_t i = 0; i < batch; ++i)
+      for (int64_t r = 0; r < m; ++r) {
+        T* row = c + i * sc + r * ldc;
+        for (int64_t j = 0; j < n; ++j) row[j] = beta == T(0) ? T(0) : beta * row[j];
+      }
+    return;
+  }
   pin_openblas_to_one_thread();
   gemm_in_strips(ta, tb, m, n, k, a, lda, sa, b, ldb, sb, c, ldc, sc, batch,
                  [&](int64_t ms, int64_t ns, const T* as, const T* bs, T* cs) {

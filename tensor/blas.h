@@ -1,6 +1,7 @@
 // Row-major GEMM on raw pointers: C = alpha * op(A) * op(B) + beta * C, with op = transpose when
-// trans_* is set. OpenBLAS (sgemm/dgemm, one thread per call, C in blocks fixed by the shape that run on
-// OpenMP threads: the same bits on any thread count) on CPU, cuBLAS on CUDA; pointers live on `device`.
+// trans_* is set. On CPU oneDNN's sgemm for float32 (OpenBLAS's with DNNL=0) and OpenBLAS's dgemm, one
+// thread per call, C in blocks fixed by the shape that run on OpenMP threads: the same bits on any
+// thread count; cuBLAS on CUDA; pointers live on `device`.
 // Strided-batched form for bmm. lda/ldb/ldc are row strides (elements).
 #pragma once
 #include <cstdint>

@@ -187,6 +187,7 @@ TEST(Bf16, SameBitsOnAnyThreadCount) {
   }
 }
 
+// Refused where it cannot run; an empty-channel input runs.
 TEST(Bf16, RefusesTrainingAndOtherDtypes) {
   REQUIRE_BF16();
   ConvParams p = conv_params({1, 1}, {0, 0}, {1, 1}, 1, MatmulPrecision::bf16);
@@ -197,6 +198,10 @@ TEST(Bf16, RefusesTrainingAndOtherDtypes) {
   vps::testing::expect_error([&] { linear_bf16(rnd32({2, 4}, 26), rnd32({3, 5}, 27)); }, {"linear", "[2, 4]", "[3, 5]"});
   autograd::NoGradGuard ng;
   EXPECT_NO_THROW(conv2d(x, w, Tensor(), p));  // without autograd the same call runs
+  // no input channels: the bias alone, as in float32 (oneDNN refuses such a convolution)
+  Tensor b = rnd32({4}, 28);
+  Tensor y = conv2d(Tensor::zeros({1, 0, 5, 5}, DType::f32), Tensor::zeros({4, 0, 1, 1}, DType::f32), b, p);
+  EXPECT_ALLCLOSE(y, b.reshape({1, 4, 1, 1}).expand({1, 4, 5, 5}), 0, 0);
 }
 
 // Module::set_matmul_precision reaches every product layer of the tiny VPSNet-Track; each stage's own

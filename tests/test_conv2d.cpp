@@ -232,6 +232,16 @@ TEST(Conv2d, InputLayerThroughOneDnnMatchesDirectPath) {
   }
 }
 
+// No input channels: the output is the bias (the input-layer shape class would otherwise go to oneDNN,
+// which refuses a zero-channel input).
+TEST(Conv2d, ZeroInputChannelsGiveTheBias) {
+  Tensor x = Tensor::zeros({1, 0, 5, 5}, DType::f32), w = Tensor::zeros({16, 0, 3, 3}, DType::f32);
+  Tensor b = rnd({16}, 35, -1, 1, DType::f32);
+  Tensor y = conv2d(x, w, b, {1, 1}, {1, 1});
+  ASSERT_EQ(y.shape(), (Shape{1, 16, 5, 5}));
+  EXPECT_ALLCLOSE(y, b.reshape({1, 16, 1, 1}).expand({1, 16, 5, 5}), 0, 0);
+}
+
 // An empty batch through the CPU tiles: empty output, zero weight and bias gradients.
 TEST(Conv2d, CpuTilesEmptyBatch) {
   Tensor x = Tensor::zeros({0, 3, 6, 6}, DType::f64).set_requires_grad();
