@@ -53,8 +53,8 @@ ifeq ($(CUDA),1)
   LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas $(if $(filter 1,$(CUDNN)),-lcudnn,)
 endif
 
-# oneDNN (tensor/blas.cpp: float32 GEMM; layers/conv2d_dnnl.cpp: input-layer convs): on by default. Debian's libdnnl-dev is in the build group of
-# scripts/deps.sh, which runs before anything compiles (build/.deps-ok) and stops the build when it
+# oneDNN (tensor/blas.cpp: float32 GEMM, bf16 matmul; layers/conv2d_dnnl.cpp: float32 input-layer and
+# bf16 convs): on by default. Debian's libdnnl-dev is in the build group of scripts/deps.sh, which runs before anything compiles (build/.deps-ok) and stops the build when it
 # cannot install it, so a build that compiles has it. DNNL=0 keeps OpenBLAS for float32 too (the two
 # round differently). The objects that see VPS_DNNL are rebuilt when it changes.
 DNNL ?= 1

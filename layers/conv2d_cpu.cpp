@@ -1,5 +1,6 @@
-// CPU-only pieces of conv2d: the column tile fill (an AVX2 clone), and the backward passes for large weights (groups 1, at least kLargeConvWeight elements), where
-// the tiled sweep of conv2d.cu costs more than its products: its weight gradient sums kTileSlots
+// CPU-only pieces of conv2d: the column tile fill (an AVX2 clone), and the backward passes for large
+// weights (groups 1, at least kLargeConvWeight elements), where the tiled sweep of conv2d.cu costs more
+// than its products: its weight gradient sums kTileSlots
 // partials of the whole weight (each tile's GEMM reads and writes one, with a short inner dimension),
 // and its input gradient scatters a column tile per output tile (col2im). Here:
 // - weight gradient by blocks of gw, without partials: a 1x1 stride-1 conv by blocks of output
@@ -17,12 +18,6 @@
 #include "tensor/blas.h"
 
 namespace vps::conv_detail {
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define VPS_AVX2_CLONE __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define VPS_AVX2_CLONE
-#endif
 
 template <class T>
 VPS_AVX2_CLONE void im2col_tile_cpu(const Im2colBody<T>& body) {

@@ -26,8 +26,8 @@ namespace vps::conv_detail {
 bool dnnl_input_layer_applies(const ConvProblem& pb, DType dtype) {
 #if VPS_DNNL
   // 16 output channels at least, in whole blocks of 16 (the demo's 8-channel stem keeps its bits)
-  return dtype == DType::f32 && pb.groups == 1 && pb.g.C >= 1 && pb.g.C <= 4 && pb.O >= 16 && pb.O % 16 == 0 && pb.N > 0 &&
-         pb.g.Ho > 0 && pb.g.Wo > 0;
+  return dtype == DType::f32 && pb.groups == 1 && pb.g.C >= 1 && pb.g.C <= 4 && pb.O >= 16 && pb.O % 16 == 0 &&
+         pb.N > 0 && pb.g.Ho > 0 && pb.g.Wo > 0;
 #else
   (void)pb, (void)dtype;
   return false;
@@ -68,20 +68,20 @@ void forward_dnnl(const ConvProblem& pb, const Tensor& x, const Tensor& w, const
     Tensor b = bias.defined() ? bias.contiguous() : bias;
     // oneDNN's layouts in buffers from our allocator (its own would map fresh pages on every call)
     std::vector<Tensor> buffers;
-    auto in_layout = [&](const memory::desc& want, const memory& user) {
+    auto in_buffer = [&](const memory::desc& md) {
+      buffers.push_back(Tensor::empty({int64_t((md.get_size() + 3) / 4)}, DType::f32, kCPU));
+      return memory(md, engine, buffers.back().data<float>());
+    };
+    auto in_layout = [&](const memory::desc& want, memory user) {  // user's data reordered into `want`
       if (want == user.get_desc()) return user;
-      buffers.push_back(Tensor::empty({int64_t((want.get_size() + 3) / 4)}, DType::f32, kCPU));
-      memory m(want, engine, buffers.back().data<float>());
-      dnnl::reorder(user, m).execute(stream, const_cast<memory&>(user), m);
+      memory m = in_buffer(want);
+      dnnl::reorder(user, m).execute(stream, user, m);
       return m;
     };
     memory xu(src_user, engine, const_cast<float*>(x.data<float>()));
     memory wu(wei_user, engine, const_cast<float*>(w.data<float>())), yu(dst_user, engine, y.data<float>());
-    memory xm = in_layout(pd.src_desc(), xu), wm = in_layout(pd.weights_desc(), wu), ym = yu;
-    if (pd.dst_desc() != dst_user) {
-      buffers.push_back(Tensor::empty({int64_t((pd.dst_desc().get_size() + 3) / 4)}, DType::f32, kCPU));
-      ym = memory(pd.dst_desc(), engine, buffers.back().data<float>());
-    }
+    memory xm = in_layout(pd.src_desc(), xu), wm = in_layout(pd.weights_desc(), wu);
+    memory ym = pd.dst_desc() == dst_user ? yu : in_buffer(pd.dst_desc());
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, ym}};
     if (b.defined()) args[DNNL_ARG_BIAS] = memory(bias_md, engine, const_cast<float*>(b.data<float>()));
     dnnl::convolution_forward(pd).execute(stream, args);

@@ -21,12 +21,6 @@
 namespace vps::conv_detail {
 namespace {
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define VPS_WINO_CLONE __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define VPS_WINO_CLONE
-#endif
-
 constexpr int64_t kTilesPerChunk = 256;  // about: whole tile rows, V and M of 16 * 256 * 256 floats each
 // Below this many tiles (ResNet's 7x7 and 14x14 maps at batch 1) the products are too thin for the
 // transforms to pay: 512 channels at 7x7 took 5.9 ms against the direct path's 2.3.
@@ -61,7 +55,7 @@ void transform_weights(const float* w, float* U, int64_t O, int64_t C) {
 // rows 2*ti - ph + r (r < 4), columns 2*tj - pw + s (s < 4). Each input row is first split into its
 // even and odd columns (zero outside the image), so that tile tj reads columns tj and tj + 1 of both:
 // unit-stride loops. pad: 8 * (tw + 1) floats of scratch. V row xi at V + xi * vstride, tile tj at [tj].
-VPS_WINO_CLONE void input_row(const float* xc, int64_t H, int64_t W, int64_t ph, int64_t pw, int64_t ti, int64_t tw,
+VPS_AVX2_CLONE void input_row(const float* xc, int64_t H, int64_t W, int64_t ph, int64_t pw, int64_t ti, int64_t tw,
                               float* __restrict__ pad, float* __restrict__ V, int64_t vstride) {
   const int64_t half = tw + 1;  // padded row k = 2 * j + parity, column k - pw
   for (int r = 0; r < 4; ++r) {
@@ -75,17 +69,14 @@ VPS_WINO_CLONE void input_row(const float* xc, int64_t H, int64_t W, int64_t ph,
     const float* src = xc + h * W - pw;  // src[k] is padded column k (valid for pw <= k < W + pw)
     // j with both 2j and 2j + 1 inside [pw, W + pw): [jlo, jhi)
     const int64_t jlo = std::min(half, (pw + 1) / 2), jhi = std::max(jlo, std::min(half, (W + pw) / 2));
-    for (int64_t j = 0; j < jlo; ++j) {
+    auto edge = [&](int64_t j) {  // a column pair that may lie in the padding
       const int64_t k = 2 * j;
       pe[j] = k >= pw && k < W + pw ? src[k] : 0.f;
       po[j] = k + 1 >= pw && k + 1 < W + pw ? src[k + 1] : 0.f;
-    }
+    };
+    for (int64_t j = 0; j < jlo; ++j) edge(j);
     for (int64_t j = jlo; j < jhi; ++j) pe[j] = src[2 * j], po[j] = src[2 * j + 1];
-    for (int64_t j = jhi; j < half; ++j) {
-      const int64_t k = 2 * j;
-      pe[j] = k >= pw && k < W + pw ? src[k] : 0.f;
-      po[j] = k + 1 >= pw && k + 1 < W + pw ? src[k + 1] : 0.f;
-    }
+    for (int64_t j = jhi; j < half; ++j) edge(j);
   }
   const float *e0 = pad, *o0 = e0 + half, *e1 = pad + 2 * half, *o1 = e1 + half;
   const float *e2 = pad + 4 * half, *o2 = e2 + half, *e3 = pad + 6 * half, *o3 = e3 + half;
@@ -106,7 +97,7 @@ VPS_WINO_CLONE void input_row(const float* xc, int64_t H, int64_t W, int64_t ph,
 
 // Output transform of one row of tw tiles of output channel plane yo (Ho, Wo): M rows xi at
 // M + xi * mstride; out: 2 rows of 2*tw floats (scratch) when Wo is odd, else unused.
-VPS_WINO_CLONE void output_row(const float* __restrict__ M, int64_t mstride, float b, float* yo, int64_t Ho,
+VPS_AVX2_CLONE void output_row(const float* __restrict__ M, int64_t mstride, float b, float* yo, int64_t Ho,
                                int64_t Wo, int64_t ti, int64_t tw, float* __restrict__ out) {
   const bool direct = Wo == 2 * tw;
   float* r0 = direct ? yo + 2 * ti * Wo : out;

@@ -101,11 +101,7 @@ HD inline __attribute__((always_inline)) VPS_NO_TRAPPING_MATH void softmax_row_b
 
 // The CPU instance of the row, in both builds compiled by the host compiler: on x86-64 with GCC an
 // AVX2/FMA clone is picked at load time where the CPU has it (the build targets x86-64-v2).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define VPS_ROW_FN __attribute__((noinline, target_clones("arch=x86-64-v3", "default")))
-#else
-#define VPS_ROW_FN __attribute__((noinline))
-#endif
+#define VPS_ROW_FN __attribute__((noinline)) VPS_AVX2_CLONE
 template <class T>
 VPS_ROW_FN VPS_NO_TRAPPING_MATH void softmax_row_cpu(const T* __restrict__ x, T* __restrict__ y, int64_t n, bool log_out) {
   softmax_row_body(x, y, n, log_out);

@@ -25,6 +25,14 @@
 #define HD
 #endif
 
+// A CPU function built twice on x86-64 with GCC: for x86-64-v3 (AVX2, FMA) and for the build's
+// baseline (x86-64-v2), the clone picked at load time by the CPU (target_clones); elsewhere built once.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define VPS_AVX2_CLONE __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define VPS_AVX2_CLONE
+#endif
+
 namespace vps {
 
 constexpr int kMaxDims = 8;

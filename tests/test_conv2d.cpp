@@ -148,7 +148,7 @@ TEST(Conv2d, ParityCudnnVsIm2col) {
 // The CPU tiled path (default) against the whole-image im2col path the CUDA build runs
 // (ConvAlgo::im2col) and the naive loop, with tiles of one output row (cpu_tile_kb = 1) and default
 // tiles (cases with O >= 32 x 8 slots split the output channels; the last ones take the large-weight
-// backward of conv2d_cpu_backward.cpp); forward, and the gradients of x, w, b.
+// backward of layers/conv2d_cpu.cpp); forward, and the gradients of x, w, b.
 TEST(Conv2d, CpuTilesMatchReferencePath) {
   struct Case { Shape x, w; Pair s, p, d; int64_t g; };
   std::vector<Case> cases = {{{3, 3, 9, 8}, {4, 3, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 1},
@@ -189,9 +189,10 @@ TEST(Conv2d, CpuTilesMatchReferencePath) {
   omp_set_num_threads(threads_before);
 }
 
-// Winograd's F(2x2, 3x3) (the float32 tiled forward of 3x3 stride-1 convs with large weights) against
-// the whole-image direct path: odd and even map sizes (partial edge tiles), paddings 0-2, a batch, with
-// and without bias; the error stays of the direct float32 sum's order.
+// Winograd's F(2x2, 3x3) (layers/conv2d_winograd.cpp: the float32 forward of 3x3 stride-1 convs with
+// large weights, and through it their input gradient) against the whole-image direct path: odd and even
+// map sizes (partial edge tiles), paddings 0-2, a batch, with and without bias; the error stays of the
+// direct float32 sum's order.
 TEST(Conv2d, WinogradMatchesDirectPath) {
   struct Case { Shape x, w; int64_t pad; bool bias; };
   std::vector<Case> cases = {{{2, 64, 23, 25}, {128, 64, 3, 3}, 1, true},
@@ -214,6 +215,7 @@ TEST(Conv2d, WinogradMatchesDirectPath) {
 }
 
 // Input layers (at most 4 channels, outputs in blocks of 16: ResNet's stem) through oneDNN's convolution
+// (layers/conv2d_dnnl.cpp)
 // in DNNL builds, against the whole-image direct path and float64; the gradients stay ours.
 TEST(Conv2d, InputLayerThroughOneDnnMatchesDirectPath) {
   struct Case { Shape x, w; int64_t stride, pad, dil; bool bias; };

@@ -96,7 +96,8 @@ TEST(Determinism, Conv2dForwardAndBackward) {
   }
 }
 
-// Winograd's forward (3x3 stride 1, a large weight, enough tiles): chunks of tile rows fixed by the shape.
+// Winograd's forward (layers/conv2d_winograd.cpp; 3x3 stride 1, a large weight, enough tiles): chunks of
+// tile rows fixed by the shape.
 TEST(Determinism, Conv2dWinogradForward) {
   Tensor x = rnd32({2, 64, 23, 25}, 7), w = rnd32({128, 64, 3, 3}, 8), b = rnd32({128}, 9);
   ConvParams p;
