@@ -82,6 +82,10 @@ Tensor argmin(const Tensor& a, int64_t dim, bool keepdim = false);
 Tensor norm(const Tensor& a, const std::vector<int64_t>& dims = {}, bool keepdim = false);  // L2
 Tensor softmax(const Tensor& a, int64_t dim);      // numerically stable (max subtracted)
 Tensor log_softmax(const Tensor& a, int64_t dim);
+// argmax(softmax(a, dim), dim) (i64, no gradient): the first of the largest probabilities (ties where
+// they round to the same float), 0 where the row's sum is NaN (all its probabilities are). On the CPU
+// without keeping the probabilities: rows in SIMD lanes, exp(x - max) * (1 / sum), the sum in dim's order.
+Tensor softmax_argmax(const Tensor& a, int64_t dim);
 Tensor l2_normalize(const Tensor& a, int64_t dim, double eps = 1e-12);  // a / max(||a||, eps)
 // Sums `g` over broadcast dimensions so it has `shape` (the backward of broadcasting).
 Tensor sum_to(const Tensor& g, const Shape& shape);

@@ -2,7 +2,11 @@
 // Softmax rows: the input is made contiguous and viewed as (outer, n, inner); each (outer, inner)
 // pair is one row of n elements at stride `inner`, processed by one HD body (an OpenMP iteration on
 // CPU, a thread on CUDA). Accumulation is in the tensor's own type after subtracting the row max.
+#include <omp.h>
+
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "autograd/node.h"
 #include "ops/elementwise_kernels.h"
@@ -286,6 +290,77 @@ struct NormBackward : autograd::Node {
 };
 
 }  // namespace
+
+namespace {
+// softmax_argmax's CPU body: one outer index and a chunk of up to kChunk consecutive inner positions
+// (pixels), the positions in SIMD lanes and the n values of each row read plane by plane (contiguous
+// kChunk-runs, no transposed copy). Per position: m = max, e_j = RowExp(x_j - m), s = sum of e_j in j
+// order, p_j = e_j * (1 / s), the first largest p_j.
+constexpr int64_t kArgmaxChunk = 256;  // runs of 1 KB a plane: fewer pages in flight than 64
+template <class T>
+VPS_AVX2_CLONE VPS_NO_TRAPPING_MATH void softmax_argmax_chunk(const T* __restrict__ x, int64_t n, int64_t inner,
+                                                               int64_t cnt, T* __restrict__ e, int64_t* __restrict__ out) {
+  T m[kArgmaxChunk], s[kArgmaxChunk], best[kArgmaxChunk];
+  int32_t bi[kArgmaxChunk];  // 32-bit, as the float lanes: the compare-and-select loop vectorises
+  for (int64_t k = 0; k < cnt; ++k) m[k] = x[k], s[k] = 0, bi[k] = 0;
+  for (int64_t j = 1; j < n; ++j)
+    for (int64_t k = 0; k < cnt; ++k) {
+      T v = x[j * inner + k];
+      m[k] = v > m[k] ? v : m[k];
+    }
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t k = 0; k < cnt; ++k) {
+      T v = RowExp<T>::eval(x[j * inner + k] - m[k]);
+      e[j * kArgmaxChunk + k] = v;
+      s[k] += v;
+    }
+  for (int64_t k = 0; k < cnt; ++k) s[k] = T(1) / s[k], best[k] = e[k] * s[k];
+  for (int32_t j = 1; j < int32_t(n); ++j)
+    for (int64_t k = 0; k < cnt; ++k) {
+      T p = e[j * kArgmaxChunk + k] * s[k];
+      bool up = p > best[k];
+      best[k] = up ? p : best[k];
+      bi[k] = up ? j : bi[k];
+    }
+  // a NaN sum (a NaN in the row, or +inf - +inf) makes every p_j NaN: argmax's first NaN, 0
+  for (int64_t k = 0; k < cnt; ++k) out[k] = s[k] != s[k] ? 0 : bi[k];
+}
+
+template <class T>
+void softmax_argmax_cpu(const T* x, int64_t* out, RowLayout l) {
+  const int64_t n = l.n, inner = l.inner, chunks = (inner + kArgmaxChunk - 1) / kArgmaxChunk;
+  std::vector<T> bufs(size_t(omp_get_max_threads()) * size_t(n * kArgmaxChunk));
+#pragma omp parallel for schedule(static)
+  for (int64_t it = 0; it < l.outer * chunks; ++it) {
+    const int64_t o = it / chunks, i0 = (it % chunks) * kArgmaxChunk;
+    softmax_argmax_chunk(x + o * n * inner + i0, n, inner, std::min(kArgmaxChunk, inner - i0),
+                         bufs.data() + size_t(omp_get_thread_num()) * size_t(n * kArgmaxChunk), out + o * inner + i0);
+  }
+}
+}  // namespace
+
+Tensor softmax_argmax(const Tensor& a, int64_t dim) {
+  check_float("softmax_argmax", a);
+  VPS_CHECK(a.dim() > 0 && dim >= -a.dim() && dim < a.dim(), "softmax_argmax: dimension ", dim,
+            " out of range for shape ", shape_str(a.shape()));
+  const int64_t d = dim < 0 ? dim + a.dim() : dim;
+  VPS_CHECK(a.size(d) > 0, "softmax_argmax: cannot reduce an empty dimension of shape ", shape_str(a.shape()));
+  if (!a.device().is_cpu()) {  // the two ops on the channels-last copy
+    std::vector<int64_t> perm;
+    for (int64_t k = 0; k < a.dim(); ++k)
+      if (k != d) perm.push_back(k);
+    perm.push_back(d);
+    return argmax(softmax(contiguous(permute(a, perm)), -1), -1);
+  }
+  Shape out_shape = a.shape();
+  out_shape.erase(out_shape.begin() + d);
+  Tensor x = a.contiguous(), out = Tensor::empty(out_shape, DType::i64, kCPU);
+  if (out.numel() == 0) return out;
+  VPS_DISPATCH_FLOAT(a.dtype(), "softmax_argmax", [&] {
+    softmax_argmax_cpu<scalar_t>(x.data<scalar_t>(), out.data<int64_t>(), row_layout(a.shape(), d));
+  });
+  return out;
+}
 
 Tensor softmax(const Tensor& a, int64_t dim) { return softmax_impl("softmax", a, dim, false); }
 Tensor log_softmax(const Tensor& a, int64_t dim) { return softmax_impl("log_softmax", a, dim, true); }

@@ -1,5 +1,5 @@
 // Reductions: sum/mean over dim sets, max/min (ties -> first index), argmax/argmin, norm,
-// softmax/log_softmax (incl. values that overflow a naive exp), l2_normalize; gradchecks, parity,
+// softmax/log_softmax (incl. values that overflow a naive exp), softmax_argmax, l2_normalize; gradchecks, parity,
 // non-contiguous inputs and bad input.
 #include <gtest/gtest.h>
 
@@ -9,6 +9,7 @@
 
 #include "ops/ops.h"
 #include "tests/error_of.h"
+#include "tests/expect_error.h"
 #include "tests/gradcheck.h"
 
 using namespace vps;
@@ -250,4 +251,33 @@ TEST(Reduce, ParityCpuCuda) {
   // f32 rows use the polynomial exp on both devices (contiguous and strided rows)
   vps::testing::check_parity([](const V& v) { return V{softmax(v[0], -1), log_softmax(v[0], 1)}; },
                              {rnd({5, 70, 33}, 13, -20, 20, DType::f32)});
+}
+
+// softmax_argmax (ops/softmax.cu: rows in SIMD lanes, the probabilities never kept) against argmax of
+// softmax's probabilities: every dim, float32 and float64, chunk tails (inner 300 = 256 + 44), rows
+// whose probabilities tie (equal logits, and logits so far below the max that several underflow to the
+// same 0 while the max is elsewhere), NaN and +inf rows (every probability NaN: index 0, as argmax).
+TEST(Reduce, SoftmaxArgmaxMatchesArgmaxOfSoftmax) {
+  Tensor x = rnd({3, 7, 300}, 41, -6, 6);
+  for (DType dt : {DType::f32, DType::f64})
+    for (int64_t dim : {0, 1, 2, -1}) {
+      SCOPED_TRACE(std::string(dtype_name(dt)) + " dim " + std::to_string(dim));
+      Tensor xd = x.to(dt);
+      EXPECT_EQ(softmax_argmax(xd, dim).to_vector<int64_t>(), argmax(softmax(xd, dim), dim).to_vector<int64_t>());
+      EXPECT_EQ(softmax_argmax(xd, dim).shape(), argmax(xd, dim).shape());
+    }
+  // a (channels, pixels) map as the panoptic head's: ties, underflow, NaN and +inf columns
+  std::vector<float> v(5 * 4, 0.f);
+  auto at = [&](int64_t c, int64_t p) -> float& { return v[size_t(c * 4 + p)]; };
+  at(1, 0) = 2, at(3, 0) = 2;                        // equal maxima: the first (1)
+  at(0, 1) = -200, at(2, 1) = 50, at(4, 1) = -300;   // 2 wins; 0, 4 underflow to 0 with the rest
+  at(2, 2) = NAN, at(3, 2) = 9;                      // a NaN: 0
+  at(1, 3) = INFINITY, at(4, 3) = 1;                 // +inf - +inf is NaN: 0
+  Tensor m = Tensor::from_vector<float>(v, {5, 4});
+  std::vector<int64_t> want = {1, 2, 0, 0};
+  EXPECT_EQ(softmax_argmax(m, 0).to_vector<int64_t>(), want);
+  EXPECT_EQ(argmax(softmax(m, 0), 0).to_vector<int64_t>(), want);
+  EXPECT_EQ(softmax_argmax(m.permute({1, 0}), 1).to_vector<int64_t>(), want);  // non-contiguous, dim last
+  vps::testing::expect_error([&] { softmax_argmax(Tensor::zeros({0, 3}, DType::f32), 0); }, {"softmax_argmax", "empty"});
+  vps::testing::expect_error([&] { softmax_argmax(m, 2); }, {"softmax_argmax", "out of range"});
 }

@@ -252,18 +252,9 @@ Tensor PanopticHead::argmax_of_softmax(const Tensor& logits, int64_t img_h, int6
                 img_w <= logits.size(3),
             "PanopticHead: logits ", shape_str(logits.shape()), " cannot be cropped to ", img_h, "x", img_w);
   autograd::NoGradGuard ng;
-  // torch.max(F.softmax(logits, 1), 1)[1]: probabilities that round to the same float tie (first wins).
-  // In bands of rows, so that the probabilities never take a second full-size tensor, each band
-  // channels-last so that every pixel's softmax reads one contiguous row (channels-first, a pixel's
-  // channels lie a whole plane apart: a cache line and a page per value).
-  Tensor out = Tensor::empty({img_h, img_w}, DType::i64, logits.device());
-  const int64_t band = 32;
-  for (int64_t r0 = 0; r0 < img_h; r0 += band) {
-    int64_t r1 = std::min(img_h, r0 + band);
-    Tensor part = contiguous(permute(logits.select(0, 0).slice(1, r0, r1).slice(2, 0, img_w), {1, 2, 0}));
-    out.slice(0, r0, r1).copy_(argmax(softmax(part, 2), 2));  // (rows, img_w)
-  }
-  return out;
+  // torch.max(F.softmax(logits, 1), 1)[1]: probabilities that round to the same float tie (first wins);
+  // softmax_argmax computes each pixel's channels as one contiguous row without keeping them
+  return softmax_argmax(logits.select(0, 0).slice(1, 0, img_h).slice(2, 0, img_w), 0);
 }
 
 }  // namespace vps::models
