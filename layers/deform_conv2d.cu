@@ -117,7 +117,10 @@ void forward_cpu_t(const DeformProblem& pb, const Tensor& x, const Tensor& off, 
   Tensor cols = Tensor::empty({threads, CK * per}, x.dtype(), kCPU), taps = tap_buffer<T>(g, threads * per, kCPU);
   Tensor xT = Tensor::empty({HW * g.C}, x.dtype(), kCPU), zero = Tensor::zeros({g.C}, x.dtype(), kCPU);
   Tensor wp = weight_to_columns(w), wpb, colsb;
-  if (pb.bf16) wpb = to_bf16(wp), colsb = Tensor::empty({threads, CK * per}, DType::bf16, kCPU);
+  Tensor outs;
+  if (pb.bf16)
+    wpb = to_bf16(wp), colsb = Tensor::empty({threads, CK * per}, DType::bf16, kCPU),
+    outs = Tensor::empty({threads, pb.O * per}, DType::f32, kCPU);
   for (int64_t n = 0; n < pb.N; ++n) {
     transpose_planes(x.data<T>() + n * g.C * HW, xT.data<T>(), HW, g.C, kCPU);
     const T* offn = off.data<T>() + n * 2 * g.dg * g.K() * plane;
@@ -134,8 +137,13 @@ void forward_cpu_t(const DeformProblem& pb, const Tensor& x, const Tensor& off, 
         if (pb.bf16) {  // the tile rounded in one pass while it is in cache
           bf16* cb = colsb.data<bf16>() + tid * CK * per;
           round_to_bf16(col, cb, L * CK);
-          blas::gemm_batched_bf16(false, true, Og, L, KCg, wpb.data<bf16>(), KCg, Og * KCg, cb, CK, KCg, 0.f, yt,
-                                  plane, Og * plane, G);
+          // each group's product unsplit into a dense tile (oneDNN's AMX kernel takes it whole; with
+          // y's plane as the row stride it ran its AVX-512 one, in strips of 64 rows), then copied out
+          float* ot = outs.data<float>() + tid * pb.O * per;
+          for (int64_t gi = 0; gi < G; ++gi)
+            blas::gemm_bf16_on_this_thread(false, true, Og, L, KCg, wpb.data<bf16>() + gi * Og * KCg, KCg,
+                                           cb + gi * KCg, CK, 0.f, ot + gi * Og * L, L);
+          for (int64_t o = 0; o < pb.O; ++o) std::copy(ot + o * L, ot + o * L + L, yt + o * plane);
           return;
         }
       }

@@ -243,6 +243,13 @@ void gemm_batched_bf16(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const 
                  });
 }
 
+void gemm_bf16_on_this_thread(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const bf16* a, int64_t lda,
+                              const bf16* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  OneOmpThread one;
+  matmul_bf16(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+}
+
 template <class T>
 void gemm(Device device, bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
           const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {

@@ -28,6 +28,10 @@ void gemm_batched(Device device, bool trans_a, bool trans_b, int64_t m, int64_t 
 void gemm_batched_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const bf16* a, int64_t lda,
                        int64_t stride_a, const bf16* b, int64_t ldb, int64_t stride_b, float beta, float* c,
                        int64_t ldc, int64_t stride_c, int64_t batch);
+// One such product, unsplit, on the calling thread (for callers that tile and thread the work
+// themselves: each tile one call whatever the thread count).
+void gemm_bf16_on_this_thread(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const bf16* a,
+                              int64_t lda, const bf16* b, int64_t ldb, float beta, float* c, int64_t ldc);
 // Empty where bf16 products run (oneDNN build, a CPU it has bf16 kernels for); otherwise the reason.
 std::string bf16_gemm_unavailable();
 
