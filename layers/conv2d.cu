@@ -477,7 +477,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvPa
   ConvProblem pb = make_conv_problem("conv2d", x, w, bias, p);
   if (p.precision == MatmulPrecision::bf16) {
     check_bf16_inference("conv2d", {x, w, bias});
-    return forward_cpu_bf16(pb, x.contiguous(), w.contiguous(), bias);
+    return forward_cpu_bf16(pb, x.contiguous(), w.contiguous(), bias, ConvEpilogue());
   }
   bool cudnn = use_cudnn(algo, x.device());
   Tensor xc = x.contiguous(), wc = w.contiguous();

@@ -37,6 +37,17 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor(), P
 // The same with every option in one struct (output_padding is ignored).
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvParams& params);
 
+// What follows a convolution at inference (a folded BatchNorm, a residual sum, ReLU):
+// y = act(scale * conv(x, w) + bias + residual), scale (O) and residual (N, O, Ho, Wo) optional.
+// With bf16 products it is fused into the pass that writes y (layers/conv2d_epilogue.cpp); otherwise,
+// and under autograd, it runs as the separate ops.
+struct ConvEpilogue {
+  Tensor scale;     // (O) or undefined
+  Tensor residual;  // y's shape or undefined
+  bool relu = false;
+};
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvParams& params, const ConvEpilogue& e);
+
 namespace conv_detail {
 
 // Full problem of one conv2d: batch N, geometry of one image (input side), output channels O, groups.
@@ -75,10 +86,19 @@ void prefill_bias(T* yt, const T* bias, const ForwardTile& ft, int64_t L) {
   for (int64_t o = 0; o < ft.channels; ++o) std::fill(yt + o * L, yt + o * L + ft.cols, bias[ft.o0 + o]);
 }
 
-// The forward with bf16 products (ConvParams::precision, CPU float32 inference) through oneDNN's
-// convolution (layers/conv2d_dnnl.cpp):
-// -> y (N, O, Ho, Wo) float32 with the bias added.
-Tensor forward_cpu_bf16(const ConvProblem& pb, const Tensor& x, const Tensor& w, const Tensor& bias);
+// The forward with bf16 products (ConvParams::precision, CPU float32 inference; layers/conv2d_epilogue.cpp):
+// -> y (N, O, Ho, Wo) float32 with the bias and the epilogue applied (tensors checked by the caller).
+Tensor forward_cpu_bf16(const ConvProblem& pb, const Tensor& x, const Tensor& w, const Tensor& bias,
+                        const ConvEpilogue& e);
+// Its 1x1 convolutions (no padding, groups 1, any stride) as GEMMs on the NCHW tensors, without
+// oneDNN's channels-last reorders, the whole epilogue in the pass that writes y
+// (layers/conv2d_pointwise_bf16.cpp); y preallocated, bias may be undefined.
+bool pointwise_bf16_applies(const ConvProblem& pb);
+void forward_pointwise_bf16(const ConvProblem& pb, const Tensor& x, const Tensor& w, const Tensor& bias,
+                            const ConvEpilogue& e, Tensor& y);
+// The others through oneDNN's convolution (layers/conv2d_dnnl.cpp), ReLU as its post-op when `relu`.
+void forward_dnnl_bf16(const ConvProblem& pb, const Tensor& x, const Tensor& w, const Tensor& bias, bool relu,
+                       Tensor& y);
 
 // Im2colBody's whole tile on the CPU, serially, the index arithmetic once per (c, ki, j): built for
 // the baseline and, on x86-64 with GCC, for AVX2 as well, picked at load time (copies only: the same

@@ -3,10 +3,11 @@
 //   = 147) and a GEMM of 64 rows, which oneDNN's sgemm runs at 140-165 GFLOP/s a core on every
 //   arrangement tried; oneDNN's direct kernel for few-channel inputs (jit:avx512_core on this CPU)
 //   reads the image as it is.
-// - every forward with bf16 products (ConvParams::precision; CPU float32 inference): the input and
-//   weights converted to bf16 in oneDNN's blocked layouts by its reorders (round to nearest even, as
-//   ours), summed in float32 by its AMX / AVX512-BF16 kernels (brgconv), 2.5-3.5x faster on 3x3 convs
-//   than the im2col columns and bf16 GEMMs this path had before.
+// - the forwards with bf16 products (ConvParams::precision; CPU float32 inference) but the 1x1s
+//   (layers/conv2d_pointwise_bf16.cpp): the input and weights converted to bf16 in oneDNN's blocked
+//   layouts by its reorders (round to nearest even, as ours), summed in float32 by its AMX /
+//   AVX512-BF16 kernels (brgconv), 2.5-3.5x faster on 3x3 convs than the im2col columns and bf16 GEMMs
+//   this path had before; an epilogue's ReLU as a post-op.
 // Weights, input and output go through oneDNN's layouts (reorders into buffers of our allocator). Its
 // forward kernels split the work over images, output channel blocks and rows, never over a sum: the
 // same bits on any thread count (tests/test_determinism.cpp, tests/test_bf16.cpp). oneDNN caches the
@@ -38,7 +39,7 @@ namespace {
 
 // y (N, O, Ho, Wo) float32 = conv(x, w) + bias with the products' inputs in `products` (f32 or bf16).
 void forward_dnnl(const ConvProblem& pb, const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y,
-                  bool bf16_products) {
+                  bool bf16_products, bool relu = false) {
 #if VPS_DNNL
   using dnnl::memory;
   const ConvGeom& g = pb.g;
@@ -63,7 +64,13 @@ void forward_dnnl(const ConvProblem& pb, const Tensor& x, const Tensor& w, const
     auto desc = bias.defined()
                     ? dnnl::convolution_forward::desc(kind, algo, src_md, wei_md, bias_md, dst_md, stride, dil, pad, pad)
                     : dnnl::convolution_forward::desc(kind, algo, src_md, wei_md, dst_md, stride, dil, pad, pad);
-    dnnl::convolution_forward::primitive_desc pd(desc, engine);
+    dnnl::primitive_attr attr;
+    if (relu) {  // max(y, 0) on the sums before they are written
+      dnnl::post_ops po;
+      po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+      attr.set_post_ops(po);
+    }
+    dnnl::convolution_forward::primitive_desc pd(desc, attr, engine);
     dnnl::stream stream(engine);
     Tensor b = bias.defined() ? bias.contiguous() : bias;
     // oneDNN's layouts in buffers from our allocator (its own would map fresh pages on every call)
@@ -92,7 +99,7 @@ void forward_dnnl(const ConvProblem& pb, const Tensor& x, const Tensor& w, const
              ", weight ", shape_str(w.shape()), ": ", e.what(), " (status ", int(e.status), ")");
   }
 #else
-  (void)pb, (void)x, (void)w, (void)bias, (void)y, (void)bf16_products;
+  (void)pb, (void)x, (void)w, (void)bias, (void)y, (void)bf16_products, (void)relu;
   VPS_FAIL("conv2d: vps was built without oneDNN (DNNL=0)");
 #endif
 }
@@ -103,15 +110,9 @@ void forward_dnnl_input_layer(const ConvProblem& pb, const Tensor& x, const Tens
   forward_dnnl(pb, x, w, bias, y, false);
 }
 
-Tensor forward_cpu_bf16(const ConvProblem& pb, const Tensor& x, const Tensor& w, const Tensor& bias) {
-  Tensor y = Tensor::empty({pb.N, pb.O, pb.g.Ho, pb.g.Wo}, DType::f32, kCPU);
-  if (y.numel() > 0 && pb.g.C > 0) {
-    forward_dnnl(pb, x, w, bias, y, true);
-  } else {  // no input channels (oneDNN refuses them): the bias alone, as the float32 path gives
-    y.zero_();
-    if (bias.defined() && y.numel() > 0) add_bias(y, bias);
-  }
-  return y;
+void forward_dnnl_bf16(const ConvProblem& pb, const Tensor& x, const Tensor& w, const Tensor& bias, bool relu,
+                       Tensor& y) {
+  forward_dnnl(pb, x, w, bias, y, true, relu);
 }
 
 }  // namespace vps::conv_detail

@@ -102,7 +102,9 @@ TEST(Bf16, Conv2dMatchesFloat32OnRoundedInputs) {
                              {{1, 8, 10, 9}, {8, 2, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 4, true},   // grouped
                              {{1, 4, 12, 12}, {6, 4, 3, 3}, {1, 1}, {2, 2}, {2, 2}, 1, true},  // dilated
                              {{1, 3, 20, 22}, {8, 3, 7, 7}, {2, 2}, {3, 3}, {1, 1}, 1, false}, // stem-like
-                             {{1, 64, 3, 3}, {512, 64, 1, 1}, {1, 1}, {0, 0}, {1, 1}, 1, true}};  // blocks of O
+                             {{1, 64, 3, 3}, {512, 64, 1, 1}, {1, 1}, {0, 0}, {1, 1}, 1, true},  // blocks of O
+                             {{2, 64, 17, 19}, {512, 64, 1, 1}, {1, 1}, {0, 0}, {1, 1}, 1, true},  // 1x1 tiles
+                             {{1, 16, 11, 13}, {24, 16, 1, 1}, {2, 2}, {0, 0}, {1, 1}, 1, true}};  // 1x1 strided
   for (const Case& c : cases)
     for (int64_t kb : {int64_t(1), int64_t(2048)}) {
       Tensor x = rounded(rnd32(c.x, 5)), w = rounded(rnd32(c.w, 6)), b = c.bias ? rnd32({c.w[0]}, 7) : Tensor();
@@ -110,6 +112,50 @@ TEST(Bf16, Conv2dMatchesFloat32OnRoundedInputs) {
       Tensor want = conv2d(x, w, b, conv_params(c.s, c.p, c.d, c.g, MatmulPrecision::f32, kb));
       EXPECT_ALLCLOSE(y, want, 1e-5, 1e-5) << shape_str(c.x) << " * " << shape_str(c.w) << " tile " << kb;
     }
+}
+
+// The fused inference epilogue (ConvEpilogue: scale, bias, residual, ReLU) with bf16 products against
+// the float32 composition on rounded inputs: the 1x1 path applies it as it copies the products out,
+// oneDNN's path takes the scale folded into the weight (powers of two here, so the folded weight is still
+// exact in bf16) and ReLU as a post-op (with a residual, the sum and ReLU after it). The float32
+// epilogue is the composition itself; bad epilogue shapes are named.
+TEST(Bf16, Conv2dEpilogueMatchesComposition) {
+  REQUIRE_BF16();
+  autograd::NoGradGuard ng;
+  struct Case { Shape x, w; Pair s, p; };
+  std::vector<Case> cases = {{{2, 32, 9, 11}, {48, 32, 1, 1}, {1, 1}, {0, 0}},   // 1x1
+                             {{1, 16, 12, 10}, {32, 16, 1, 1}, {2, 2}, {0, 0}},  // 1x1 strided
+                             {{2, 16, 9, 11}, {32, 16, 3, 3}, {1, 1}, {1, 1}}};  // oneDNN
+  for (const Case& c : cases)
+    for (int variant = 0; variant < 3; ++variant) {  // relu only, scale + relu, scale + residual + relu
+      const int64_t O = c.w[0];
+      Tensor x = rounded(rnd32(c.x, 31)), w = rounded(rnd32(c.w, 32)), b = rnd32({O}, 33);
+      std::vector<float> sv;
+      for (int64_t o = 0; o < O; ++o) sv.push_back(float(1 << (o % 3)) * (o % 2 ? 0.5f : 1.f));
+      ConvEpilogue e;
+      e.relu = true;
+      if (variant >= 1) e.scale = Tensor::from_vector<float>(sv, {O});
+      ConvParams p32 = conv_params(c.s, c.p, {1, 1}, 1, MatmulPrecision::f32), p16 = p32;
+      p16.precision = MatmulPrecision::bf16;
+      Tensor plain = conv2d(x, w, Tensor(), p32);
+      if (variant == 2) e.residual = rnd32(plain.shape(), 34);
+      Tensor want = plain;
+      if (e.scale.defined()) want = mul(want, e.scale.reshape({1, O, 1, 1}));
+      want = add(want, b.reshape({1, O, 1, 1}));
+      if (e.residual.defined()) want = add(want, e.residual);
+      want = relu(want);
+      SCOPED_TRACE(shape_str(c.w) + " variant " + std::to_string(variant));
+      EXPECT_ALLCLOSE(conv2d(x, w, b, p16, e), want, 1e-5, 1e-5);
+      EXPECT_ALLCLOSE(conv2d(x, w, b, p32, e), want, 0, 0);
+    }
+  Tensor x = rnd32({1, 4, 5, 5}, 35), w = rnd32({6, 4, 1, 1}, 36);
+  ConvParams p = conv_params({1, 1}, {0, 0}, {1, 1}, 1, MatmulPrecision::bf16);
+  ConvEpilogue bad_scale;
+  bad_scale.scale = rnd32({5}, 37);
+  vps::testing::expect_error([&] { conv2d(x, w, Tensor(), p, bad_scale); }, {"conv2d", "scale", "[5]", "6"});
+  ConvEpilogue bad_res;
+  bad_res.residual = rnd32({1, 6, 4, 5}, 38);
+  vps::testing::expect_error([&] { conv2d(x, w, Tensor(), p, bad_res); }, {"conv2d", "residual", "[1, 6, 4, 5]"});
 }
 
 // On unrounded inputs the error is the rounding's: measured ~0.3-0.4% of the output's norm for sums of
@@ -166,11 +212,14 @@ TEST(Bf16, SameBitsOnAnyThreadCount) {
   REQUIRE_BF16();
   autograd::NoGradGuard ng;
   Tensor x = rnd32({1, 32, 40, 36}, 19), w = rnd32({64, 32, 3, 3}, 20), off = rnd32({1, 18, 40, 36}, 21);
-  Tensor xl = rnd32({600, 256}, 22), wl = rnd32({300, 256}, 23);
+  Tensor xl = rnd32({600, 256}, 22), wl = rnd32({300, 256}, 23), w1 = rnd32({512, 32, 1, 1}, 24);
   DeformConvParams dp;
   dp.padding = {1, 1}, dp.precision = MatmulPrecision::bf16;
-  auto run = [&] {
+  ConvEpilogue e;
+  e.relu = true, e.scale = rnd32({512}, 25);
+  auto run = [&] {  // the 1x1 (layers/conv2d_pointwise_bf16.cpp) in 8 tiles of pixels, with an epilogue
     return std::vector<Tensor>{conv2d(x, w, Tensor(), conv_params({1, 1}, {1, 1}, {1, 1}, 1, MatmulPrecision::bf16)),
+                               conv2d(x, w1, Tensor(), conv_params({1, 1}, {0, 0}, {1, 1}, 1, MatmulPrecision::bf16), e),
                                deform_conv2d(x, off, w, dp), linear_bf16(xl, wl)};
   };
   int prev = omp_get_max_threads();

@@ -44,14 +44,27 @@ void ResNetBatchNorm::on_train(bool) {
   if (norm_eval) training_ = false;
 }
 
-Tensor ConvBn::forward(const Tensor& x) const {
+Tensor ConvBn::forward(const Tensor& x, bool act, const Tensor& residual) const {
+  ConvEpilogue e{Tensor(), residual, act};
   if (folded_w.defined()) {
     VPS_CHECK(folded_w.device() == x.device() && folded_w.dtype() == x.dtype(), "ResNet: BatchNorm was folded for ",
               folded_w.device().str(), " ", dtype_name(folded_w.dtype()), " but the input is ", x.device().str(), " ",
               dtype_name(x.dtype()), " (fold after moving the model)");
-    return conv2d(x, folded_w, folded_b, conv->params());
+    return conv2d(x, folded_w, folded_b, conv->params(), e);
   }
-  return bn->forward(conv->forward(x));
+  if (conv->options.precision == MatmulPrecision::bf16 && !(bn->is_training() && !bn->frozen())) {
+    // the BN's scale and shift (fold_batch_norm of a unit weight) as the conv's epilogue
+    autograd::NoGradGuard ng;
+    int64_t O = conv->weight.size(0);
+    auto ss = fold_batch_norm(Tensor::ones({O, 1}, conv->weight.dtype(), conv->weight.device()),
+                              conv->bias.defined() ? conv->bias.detach() : Tensor(), bn->weight.detach(),
+                              bn->bias.detach(), bn->running_mean, bn->running_var, bn->eps);
+    e.scale = ss.first.reshape({O});
+    return conv2d(x, conv->weight, ss.second, conv->params(), e);
+  }
+  Tensor y = bn->forward(conv->forward(x));
+  if (residual.defined()) y = add(y, residual);
+  return act ? relu(y) : y;
 }
 
 void ConvBn::fold() {
@@ -104,12 +117,9 @@ ResBlock::ResBlock(bool bottleneck, int64_t inplanes, int64_t planes, int64_t st
 
 Tensor ResBlock::forward(const Tensor& x) const {
   Tensor h = x;
-  for (size_t i = 0; i < convs_.size(); ++i) {
-    h = convs_[i].forward(h);
-    if (i + 1 < convs_.size()) h = relu(h);
-  }
+  for (size_t i = 0; i + 1 < convs_.size(); ++i) h = convs_[i].forward(h, true);
   Tensor identity = has_downsample_ ? downsample_.forward(x) : x;
-  return relu(add(h, identity));
+  return convs_.back().forward(h, true, identity);  // relu(bn(conv(h)) + identity)
 }
 
 void ResBlock::fold_batch_norm() {
@@ -167,7 +177,7 @@ ResNet::ResNet(const ResNetOptions& o) : opt_(o) {
 std::vector<Tensor> ResNet::forward(const Tensor& x) {
   VPS_CHECK(x.dim() == 4 && x.size(1) == opt_.in_channels, "ResNet: expected input (N, ", opt_.in_channels,
             ", H, W), got ", shape_str(x.shape()));
-  Tensor h = max_pool2d(relu(stem_.forward(x)), {3, 3}, {2, 2}, {1, 1});
+  Tensor h = max_pool2d(stem_.forward(x, true), {3, 3}, {2, 2}, {1, 1});
   std::vector<Tensor> outs;
   size_t next = 0;
   for (int s = 0; s < 4 && next < opt_.out_indices.size(); ++s) {

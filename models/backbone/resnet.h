@@ -33,13 +33,15 @@ class ResNetBatchNorm : public nn::BatchNorm2d {
   void on_train(bool on) override;
 };
 
-// A conv followed by its BN (siblings in the module tree). After fold(), forward is one conv with
-// the folded weight and bias and the BN is skipped (an identity); the module's own tensors are kept.
+// A conv followed by its BN (siblings in the module tree), then optionally a residual sum and ReLU:
+// act(bn(conv(x)) + residual). After fold(), one conv with the folded weight and bias and the BN skipped
+// (an identity); the module's own tensors are kept. With bf16 products and BN on running statistics, the
+// BN's scale and shift, the sum and ReLU are the conv's fused epilogue (layers/conv2d.h ConvEpilogue).
 struct ConvBn {
   std::shared_ptr<nn::Conv2d> conv;
   std::shared_ptr<ResNetBatchNorm> bn;
   Tensor folded_w, folded_b;  // defined after fold()
-  Tensor forward(const Tensor& x) const;
+  Tensor forward(const Tensor& x, bool relu = false, const Tensor& residual = Tensor()) const;
   void fold();
 };
 
