@@ -105,7 +105,7 @@ DeformTap<T>* taps_of(const Tensor& buf) {
 
 // CPU forward: as conv2d's tiled path, each thread fills a column tile of its own (about 2 MiB, so
 // it stays in cache between im2col and the GEMM) and multiplies it with a single-threaded GEMM; with
-// pb.bf16 the tile and the weight are rounded to bf16 first (the sampling stays float32).
+// pb.bf16 the weight is rounded to bf16 and the samples (float32 sums) as they are stored.
 template <class T>
 void forward_cpu_t(const DeformProblem& pb, const Tensor& x, const Tensor& off, const Tensor& w, const Tensor& y) {
   const DeformGeom& g = pb.g;
@@ -114,7 +114,8 @@ void forward_cpu_t(const DeformProblem& pb, const Tensor& x, const Tensor& off, 
   per = std::min(per, plane);
   int64_t ntile = (plane + per - 1) / per;
   int threads = int(std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(), ntile)));
-  Tensor cols = Tensor::empty({threads, CK * per}, x.dtype(), kCPU), taps = tap_buffer<T>(g, threads * per, kCPU);
+  Tensor cols = Tensor::empty({pb.bf16 ? 0 : threads, CK * per}, x.dtype(), kCPU);  // bf16: colsb instead
+  Tensor taps = tap_buffer<T>(g, threads * per, kCPU);
   Tensor xT = Tensor::empty({HW * g.C}, x.dtype(), kCPU), zero = Tensor::zeros({g.C}, x.dtype(), kCPU);
   Tensor wp = weight_to_columns(w), wpb, colsb;
   Tensor outs;
@@ -131,12 +132,10 @@ void forward_cpu_t(const DeformProblem& pb, const Tensor& x, const Tensor& off, 
       for (int64_t i = 0; i < tb.count(); ++i) tb(i);
       T* yt = y.data<T>() + n * pb.O * plane + t0;
       T* col = cols.data<T>() + tid * CK * per;
-      DeformIm2colBody<T> ib{g, tp, xT.data<T>(), zero.data<T>(), col, L, g.run()};
-      for (int64_t i = 0; i < ib.count(); ++i) ib(i);
       if constexpr (std::is_same_v<T, float>) {
-        if (pb.bf16) {  // the tile rounded in one pass while it is in cache
+        if (pb.bf16) {  // the samples rounded to bf16 as they are stored
           bf16* cb = colsb.data<bf16>() + tid * CK * per;
-          round_to_bf16(col, cb, L * CK);
+          deform_im2col_bf16(g, tp, xT.data<T>(), zero.data<T>(), cb, L);
           // each group's product unsplit into a dense tile (oneDNN's AMX kernel takes it whole; with
           // y's plane as the row stride it ran its AVX-512 one, in strips of 64 rows), then copied out
           float* ot = outs.data<float>() + tid * pb.O * per;
@@ -147,6 +146,8 @@ void forward_cpu_t(const DeformProblem& pb, const Tensor& x, const Tensor& off, 
           return;
         }
       }
+      DeformIm2colBody<T> ib{g, tp, xT.data<T>(), zero.data<T>(), col, L, g.run()};
+      for (int64_t i = 0; i < ib.count(); ++i) ib(i);
       blas::gemm_batched<T>(kCPU, false, true, Og, L, KCg, T(1), wp.data<T>(), KCg, Og * KCg, col, CK, KCg, T(0),
                             yt, plane, Og * plane, G);
     });

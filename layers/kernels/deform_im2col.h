@@ -118,13 +118,13 @@ struct DeformTapTableBody {
 // Channel-last columns of the tile: one item per (u, k, chunk of `chunk` channels), the chunk inside
 // one run (DeformGeom::run). CPU: chunk = run (a contiguous loop); CUDA: chunk 1, a thread per entry,
 // consecutive threads on consecutive channels (meant to coalesce; never run on a GPU).
-template <class T>
+template <class T, class Out = T>
 struct DeformIm2colBody {
   DeformGeom g;
   const DeformTap<T>* taps;
   const T* xT;    // (H*W, C)
   const T* zero;  // C zeros
-  T* col;         // (L, C*K)
+  Out* col;       // (L, C*K): T, or bf16 for bf16 products (each sample rounded as it is stored)
   int64_t L, chunk;
   HD int64_t chunks() const { return g.C / chunk; }
   HD int64_t count() const { return L * g.K() * chunks(); }
@@ -133,13 +133,13 @@ struct DeformIm2colBody {
     const DeformTap<T>& t = taps[(u * g.dg + c0 / g.channels_per_dg()) * K + k];
     const T* r[4];
     t.rows(xT, g.C, zero, r);
-    T* __restrict__ out = col + u * g.C * K + g.col(c0, k);
+    Out* __restrict__ out = col + u * g.C * K + g.col(c0, k);
     const T* __restrict__ r0 = r[0] + c0;
     const T* __restrict__ r1 = r[1] + c0;
     const T* __restrict__ r2 = r[2] + c0;
     const T* __restrict__ r3 = r[3] + c0;
     const T w0 = t.w[0], w1 = t.w[1], w2 = t.w[2], w3 = t.w[3];  // locals: the stores could alias them
-    for (int64_t j = 0; j < chunk; ++j) out[j] = w0 * r0[j] + w1 * r1[j] + w2 * r2[j] + w3 * r3[j];
+    for (int64_t j = 0; j < chunk; ++j) out[j] = Out(w0 * r0[j] + w1 * r1[j] + w2 * r2[j] + w3 * r3[j]);
   }
 };
 
@@ -283,5 +283,12 @@ struct DeformTransposeBody {
       for (int64_t r = r0; r < r1; ++r) dst[r * cols + c] = src[c * rows + r];
   }
 };
+
+// The CPU tile's columns straight in bf16 for bf16 products (layers/deform_im2col_bf16.cpp):
+// DeformIm2colBody<float, bf16> built for AVX-512, AVX2 and the baseline, one picked by the CPU at load
+// time (the vector clones may fuse the bilinear sums into FMAs: the bits follow the CPU, never the
+// thread count).
+void deform_im2col_bf16(const DeformGeom& g, const DeformTap<float>* taps, const float* xT, const float* zero,
+                        bf16* col, int64_t L);
 
 }  // namespace vps
