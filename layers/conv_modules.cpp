@@ -34,6 +34,12 @@ ConvParams Conv2d::params() const {
 
 Tensor Conv2d::forward(const Tensor& x) const { return conv2d(x, weight, bias, params()); }
 
+Tensor Conv2d::forward_relu(const Tensor& x) const {
+  ConvEpilogue e;
+  e.relu = true;
+  return conv2d(x, weight, bias, params(), e);
+}
+
 ConvTranspose2d::ConvTranspose2d(const ConvOptions& o, Generator& gen) : options(o) {
   check_conv_options("ConvTranspose2d", o);
   init_conv_uniform(weight, bias, {o.in_channels, o.out_channels / o.groups, o.kernel[0], o.kernel[1]}, o.out_channels,

@@ -45,6 +45,9 @@ class Conv2d : public Module {
  public:
   Conv2d(const ConvOptions& o, Generator& gen);
   Tensor forward(const Tensor& x) const;
+  // relu(conv(x)): with bf16 products the ReLU is fused into the convolution's output (layers/conv2d.h
+  // ConvEpilogue); otherwise the two ops.
+  Tensor forward_relu(const Tensor& x) const;
   std::string type_name() const override { return "Conv2d"; }
   ConvParams params() const;  // the options as conv2d's parameters
   ConvOptions options;

@@ -46,7 +46,7 @@ Tensor MaskHead::forward(const Tensor& roi_feats) {
             "MaskHead: roi_feats must be (K,", opt_.in_channels, ",S,S), got ",
             roi_feats.defined() ? shape_str(roi_feats.shape()) : "undefined");
   Tensor x = roi_feats;
-  for (auto& c : convs) x = relu(c->forward(x));
+  for (auto& c : convs) x = c->forward_relu(x);
   return conv_logits->forward(relu(upsample->forward(x)));
 }
 

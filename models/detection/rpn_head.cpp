@@ -193,7 +193,7 @@ std::pair<std::vector<Tensor>, std::vector<Tensor>> RPNHead::forward(const std::
   }
   std::vector<Tensor> cls, deltas;
   for (const Tensor& f : feats) {
-    Tensor x = relu(rpn_conv->forward(f));
+    Tensor x = rpn_conv->forward_relu(f);
     cls.push_back(rpn_cls->forward(x));
     deltas.push_back(rpn_reg->forward(x));
   }
