@@ -1,7 +1,7 @@
 // The 1x1 convolutions (no padding, groups 1) with bf16 products, as GEMMs on the NCHW tensors
 // themselves: y[n][:, tile] = W (O x C) * x[n][:, tile] (C x L), each tile of L output pixels rounded
-// to bf16 on its thread while in cache and multiplied by oneDNN's bf16 matmul (one call a tile)
-// straight into y. oneDNN's convolution wants its input and output channels-last (nhwc), and its
+// to bf16 on its thread while in cache and multiplied by oneDNN's bf16 matmul (one call a tile).
+// oneDNN's convolution wants its input and output channels-last (nhwc), and its
 // reorders of a 1x1's input and output took 2.5x its products' time in the bf16 frame (docs/conv.md);
 // here nothing is reordered, and the epilogue (scale, bias, residual, ReLU) is applied as the products
 // are copied out. Tiles are fixed by the shape and each runs on one thread: the same bits

@@ -131,7 +131,6 @@ void forward_cpu_t(const DeformProblem& pb, const Tensor& x, const Tensor& off, 
       DeformTapTableBody<T> tb{g, offn, tp, t0, L};
       for (int64_t i = 0; i < tb.count(); ++i) tb(i);
       T* yt = y.data<T>() + n * pb.O * plane + t0;
-      T* col = cols.data<T>() + tid * CK * per;
       if constexpr (std::is_same_v<T, float>) {
         if (pb.bf16) {  // the samples rounded to bf16 as they are stored
           bf16* cb = colsb.data<bf16>() + tid * CK * per;
@@ -146,6 +145,7 @@ void forward_cpu_t(const DeformProblem& pb, const Tensor& x, const Tensor& off, 
           return;
         }
       }
+      T* col = cols.data<T>() + tid * CK * per;
       DeformIm2colBody<T> ib{g, tp, xT.data<T>(), zero.data<T>(), col, L, g.run()};
       for (int64_t i = 0; i < ib.count(); ++i) ib(i);
       blas::gemm_batched<T>(kCPU, false, true, Og, L, KCg, T(1), wp.data<T>(), KCg, Og * KCg, col, CK, KCg, T(0),
