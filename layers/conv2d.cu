@@ -10,7 +10,6 @@
 #include <omp.h>
 
 #include "autograd/node.h"
-#include "layers/bf16_inference.h"
 #include "layers/conv2d.h"
 #include "tensor/blas.h"
 
@@ -475,10 +474,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, Pair stride,
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvParams& p) {
   const ConvAlgo algo = p.algo;
   ConvProblem pb = make_conv_problem("conv2d", x, w, bias, p);
-  if (p.precision == MatmulPrecision::bf16) {
-    check_bf16_inference("conv2d", {x, w, bias});
-    return forward_cpu_bf16(pb, x.contiguous(), w.contiguous(), bias, ConvEpilogue());
-  }
+  if (p.precision == MatmulPrecision::bf16) return conv2d(x, w, bias, p, ConvEpilogue());  // conv2d_epilogue.cpp
   bool cudnn = use_cudnn(algo, x.device());
   Tensor xc = x.contiguous(), wc = w.contiguous();
   // CPU: the tiled path unless ConvAlgo::im2col asks for the whole-image reference path (the bodies

@@ -37,7 +37,7 @@ bool dnnl_input_layer_applies(const ConvProblem& pb, DType dtype) {
 
 namespace {
 
-// y (N, O, Ho, Wo) float32 = conv(x, w) + bias with the products' inputs in `products` (f32 or bf16).
+// y (N, O, Ho, Wo) float32 = relu?(conv(x, w) + bias), the products' inputs in bf16 when bf16_products.
 void forward_dnnl(const ConvProblem& pb, const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y,
                   bool bf16_products, bool relu = false) {
 #if VPS_DNNL

@@ -62,9 +62,9 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvPa
                                           e.residual.defined() ? e.residual.contiguous() : e.residual, e.relu});
   }
   Tensor y = conv2d(x, w, e.scale.defined() ? Tensor() : bias, p);
-  if (e.scale.defined()) {
-    y = mul(y, e.scale.reshape({1, pb.O, 1, 1}));
-    if (bias.defined()) y = add(y, bias.reshape({1, pb.O, 1, 1}));
+  if (e.scale.defined()) {  // ops' reshape: differentiable (Tensor::reshape is a plain view)
+    y = mul(y, reshape(e.scale, {1, pb.O, 1, 1}));
+    if (bias.defined()) y = add(y, reshape(bias, {1, pb.O, 1, 1}));
   }
   if (e.residual.defined()) y = add(y, e.residual);
   return e.relu ? relu(y) : y;

@@ -118,10 +118,12 @@ void forward_cpu_t(const DeformProblem& pb, const Tensor& x, const Tensor& off, 
   Tensor taps = tap_buffer<T>(g, threads * per, kCPU);
   Tensor xT = Tensor::empty({HW * g.C}, x.dtype(), kCPU), zero = Tensor::zeros({g.C}, x.dtype(), kCPU);
   Tensor wp = weight_to_columns(w), wpb, colsb;
-  Tensor outs;
-  if (pb.bf16)
-    wpb = to_bf16(wp), colsb = Tensor::empty({threads, CK * per}, DType::bf16, kCPU),
+  Tensor outs;  // bf16: each thread's dense product tile
+  if (pb.bf16) {
+    wpb = to_bf16(wp);
+    colsb = Tensor::empty({threads, CK * per}, DType::bf16, kCPU);
     outs = Tensor::empty({threads, pb.O * per}, DType::f32, kCPU);
+  }
   for (int64_t n = 0; n < pb.N; ++n) {
     transpose_planes(x.data<T>() + n * g.C * HW, xT.data<T>(), HW, g.C, kCPU);
     const T* offn = off.data<T>() + n * 2 * g.dg * g.K() * plane;

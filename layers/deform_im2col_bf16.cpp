@@ -3,11 +3,12 @@
 // (inlined into the forward's loop) the rounding did not vectorise and this was slower than sampling
 // into float32 and rounding the tile in a second pass.
 #include "layers/kernels/deform_im2col.h"
+#include "tensor/hd.h"
 
 namespace vps {
 
-__attribute__((target_clones("arch=x86-64-v4", "avx2", "default"))) void deform_im2col_bf16(
-    const DeformGeom& g, const DeformTap<float>* taps, const float* xT, const float* zero, bf16* col, int64_t L) {
+VPS_AVX512_CLONE void deform_im2col_bf16(const DeformGeom& g, const DeformTap<float>* taps, const float* xT,
+                                          const float* zero, bf16* col, int64_t L) {
   DeformIm2colBody<float, bf16> body{g, taps, xT, zero, col, L, g.run()};
   for (int64_t i = 0; i < body.count(); ++i) body(i);
 }

@@ -35,7 +35,7 @@ void BatchNorm2d::set_frozen(bool f) {
 
 Tensor BatchNorm2d::forward(const Tensor& x) {
   VPS_CHECK(x.dim() == 4, "BatchNorm2d: expected input (N, C, H, W), got ", shape_str(x.shape()));
-  bool batch_stats = training_ && !frozen_;
+  bool batch_stats = uses_batch_stats();
   if (batch_stats) {
     autograd::NoGradGuard ng;
     num_batches_tracked.fill_(num_batches_tracked.item_double() + 1);

@@ -14,6 +14,8 @@ class BatchNorm2d : public Module {
   Tensor forward(const Tensor& x);  // x (N, C, H, W)
   void set_frozen(bool frozen);
   bool frozen() const { return frozen_; }
+  // Whether forward normalises by the batch's statistics (training and not frozen), not the running ones.
+  bool uses_batch_stats() const { return training_ && !frozen_; }
   std::string type_name() const override { return "BatchNorm2d"; }
 
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;

@@ -29,8 +29,11 @@
 // baseline (x86-64-v2), the clone picked at load time by the CPU (target_clones); elsewhere built once.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define VPS_AVX2_CLONE __attribute__((target_clones("arch=x86-64-v3", "default")))
+// The same with an AVX-512 clone first (x86-64-v4), for the bf16 path's loops (AVX-512 machines).
+#define VPS_AVX512_CLONE __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #else
 #define VPS_AVX2_CLONE
+#define VPS_AVX512_CLONE
 #endif
 
 namespace vps {

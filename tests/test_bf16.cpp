@@ -114,7 +114,8 @@ TEST(Bf16, Conv2dMatchesFloat32OnRoundedInputs) {
     }
 }
 
-// The fused inference epilogue (ConvEpilogue: scale, bias, residual, ReLU) with bf16 products against
+// The fused inference epilogue (ConvEpilogue, layers/conv2d_epilogue.cpp: scale, bias, residual, ReLU;
+// the 1x1 path in layers/conv2d_pointwise_bf16.cpp) with bf16 products against
 // the float32 composition on rounded inputs: the 1x1 path applies it as it copies the products out,
 // oneDNN's path takes the scale folded into the weight (powers of two here, so the folded weight is still
 // exact in bf16) and ReLU as a post-op (with a residual, the sum and ReLU after it). The float32
@@ -171,7 +172,8 @@ TEST(Bf16, Conv2dErrorOnFloat32Inputs) {
   EXPECT_GT(e, 1e-4);  // the products did run in bf16
 }
 
-// The deformable convolution's products in bf16: its columns are bilinear samples (not bf16 values),
+// The deformable convolution's products in bf16: its columns are bilinear samples rounded to bf16 as
+// they are stored (layers/deform_im2col_bf16.cpp, the CPU's vector clone), not bf16 values themselves,
 // so the check is the error bound against float32 (and that it rounds at all).
 TEST(Bf16, DeformConv2dErrorAgainstFloat32) {
   REQUIRE_BF16();

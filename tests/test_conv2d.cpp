@@ -76,6 +76,42 @@ TEST(Conv2d, Gradcheck) {
   vps::testing::gradcheck([](const std::vector<Tensor>& v) { return conv2d(v[0], v[1]); }, {x1, w1});
 }
 
+// conv2d with an inference epilogue (layers/conv2d_epilogue.cpp) outside bf16 is the composition
+// act(scale * conv + bias + residual): its float64 gradient to every input (ReLU's kinks are skipped by
+// the checker), strided and grouped.
+TEST(Conv2d, EpilogueGradcheck) {
+  Tensor x = rnd({2, 4, 5, 4}, 31).set_requires_grad(), w = rnd({6, 2, 3, 2}, 32).set_requires_grad();
+  Tensor b = rnd({6}, 33).set_requires_grad(), s = rnd({6}, 34).set_requires_grad();
+  Tensor r = rnd({2, 6, 3, 4}, 35).set_requires_grad();
+  ConvParams p;
+  p.stride = {2, 1}, p.padding = {1, 1}, p.dilation = {1, 2}, p.groups = 2;
+  vps::testing::gradcheck(
+      [p](const std::vector<Tensor>& v) {
+        ConvEpilogue e;
+        e.scale = v[3], e.residual = v[4], e.relu = true;
+        return conv2d(v[0], v[1], v[2], p, e);
+      },
+      {x, w, b, s, r});
+}
+
+TEST(Conv2d, EpilogueParityCpuCuda) {
+  VPS_REQUIRE_CUDA();
+  Tensor x = rnd({2, 4, 9, 8}, 36, -1, 1, DType::f32), w = rnd({6, 4, 3, 3}, 37, -1, 1, DType::f32);
+  Tensor b = rnd({6}, 38, -1, 1, DType::f32), s = rnd({6}, 39, -1, 1, DType::f32);
+  Tensor r = rnd({2, 6, 9, 8}, 40, -1, 1, DType::f32);
+  vps::testing::ParityOptions loose;  // cuDNN may pick Winograd/FFT algorithms (float32 rounding differs)
+  loose.atol = 1e-4, loose.rtol = 1e-3;
+  vps::testing::check_parity(
+      [](const std::vector<Tensor>& v) {
+        ConvParams p;
+        p.padding = {1, 1};
+        ConvEpilogue e;
+        e.scale = v[3], e.residual = v[4], e.relu = true;
+        return conv2d(v[0], v[1], v[2], p, e);
+      },
+      {x, w, b, s, r}, loose);
+}
+
 TEST(Conv2d, GoldenFixtureTorch) {
   auto read_npy_f64 = [](const std::string& rel) { return vps::testing::read_npy_fixture("tests/fixtures/" + rel).to(vps::DType::f64); };
   std::string c = "conv/conv2d_groups_dilation_";

@@ -52,7 +52,7 @@ Tensor ConvBn::forward(const Tensor& x, bool act, const Tensor& residual) const 
               dtype_name(x.dtype()), " (fold after moving the model)");
     return conv2d(x, folded_w, folded_b, conv->params(), e);
   }
-  if (conv->options.precision == MatmulPrecision::bf16 && !(bn->is_training() && !bn->frozen())) {
+  if (conv->options.precision == MatmulPrecision::bf16 && !bn->uses_batch_stats()) {
     // the BN's scale and shift (fold_batch_norm of a unit weight) as the conv's epilogue
     autograd::NoGradGuard ng;
     int64_t O = conv->weight.size(0);
