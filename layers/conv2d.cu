@@ -320,6 +320,10 @@ void forward_cpu_into(const ConvProblem& pb, const Tensor& x, const Tensor& w, c
     forward_winograd(pb, x, w, bias, y);
     return;
   }
+  if (input_layer_kernel_applies(pb, x.dtype())) {
+    forward_input_layer_kernel(pb, x, w, bias, y);
+    return;
+  }
   if (dnnl_input_layer_applies(pb, x.dtype())) {
     forward_dnnl_input_layer(pb, x, w, bias, y);
     return;

@@ -126,8 +126,12 @@ bool winograd_applies(const ConvProblem& pb, DType dtype);
 void forward_winograd(const ConvProblem& pb, const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y);
 
 // The float32 CPU forward of an input layer (at most 4 input channels, output channels in blocks of 16:
-// ResNet's stem) through oneDNN's convolution primitive (layers/conv2d_dnnl.cpp; never in DNNL=0
-// builds). The tiled forward takes it where it applies.
+// ResNet's stem) by our AVX-512 kernel that writes NCHW (layers/conv2d_input_layer.cpp; CPUs with
+// AVX-512, x86-64 builds with GCC), else through oneDNN's convolution primitive (layers/conv2d_dnnl.cpp;
+// never in DNNL=0 builds). The tiled forward takes the first that applies.
+bool input_layer_kernel_applies(const ConvProblem& pb, DType dtype);
+void forward_input_layer_kernel(const ConvProblem& pb, const Tensor& x, const Tensor& w, const Tensor& bias,
+                                Tensor& y);
 bool dnnl_input_layer_applies(const ConvProblem& pb, DType dtype);
 void forward_dnnl_input_layer(const ConvProblem& pb, const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y);
 

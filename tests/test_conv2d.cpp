@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -250,24 +251,52 @@ TEST(Conv2d, WinogradMatchesDirectPath) {
   omp_set_num_threads(threads_before);
 }
 
-// Input layers (at most 4 channels, outputs in blocks of 16: ResNet's stem) through oneDNN's convolution
-// (layers/conv2d_dnnl.cpp)
-// in DNNL builds, against the whole-image direct path and float64; the gradients stay ours.
-TEST(Conv2d, InputLayerThroughOneDnnMatchesDirectPath) {
-  struct Case { Shape x, w; int64_t stride, pad, dil; bool bias; };
-  std::vector<Case> cases = {{{2, 3, 37, 41}, {64, 3, 7, 7}, 2, 3, 1, true},
-                             {{1, 1, 20, 17}, {32, 1, 3, 3}, 1, 2, 2, false},
-                             {{1, 4, 9, 12}, {16, 4, 5, 3}, 1, 0, 1, true}};
+// Input layers (at most 4 channels, outputs in blocks of 16: ResNet's stem): our AVX-512 kernel
+// (layers/conv2d_input_layer.cpp) and oneDNN's convolution (layers/conv2d_dnnl.cpp), each called where
+// it applies, against float64; conv2d (whichever it takes) against the whole-image direct path with
+// the gradients, which stay ours. The shapes cover one and two 16-channel vectors per tile (16, 48,
+// 64 outputs), rows narrower than a tile (14 columns), partial 16-column blocks, strides, dilation,
+// padding wider than the kernel's reach, a batch, with and without bias.
+TEST(Conv2d, InputLayerKernelsMatchDirectPath) {
+  struct Case { Shape x, w; Pair stride, pad, dil; bool bias; };
+  std::vector<Case> cases = {{{2, 3, 37, 41}, {64, 3, 7, 7}, {2, 2}, {3, 3}, {1, 1}, true},
+                             {{1, 1, 20, 17}, {32, 1, 3, 3}, {1, 1}, {2, 2}, {2, 2}, false},
+                             {{1, 4, 9, 12}, {16, 4, 5, 3}, {1, 1}, {0, 0}, {1, 1}, true},
+                             {{1, 2, 6, 40}, {48, 2, 3, 3}, {1, 2}, {1, 4}, {1, 1}, true},
+                             {{3, 3, 5, 3}, {16, 3, 1, 1}, {1, 1}, {0, 0}, {1, 1}, false}};
+  int ran_kernel = 0;
   for (auto& c : cases) {
     SCOPED_TRACE(::testing::Message() << "x " << shape_str(c.x) << " w " << shape_str(c.w));
     Tensor x = rnd(c.x, 31, -1, 1, DType::f32), w = rnd(c.w, 32, -1, 1, DType::f32);
     Tensor b = c.bias ? rnd({c.w[0]}, 33, -1, 1, DType::f32) : Tensor();
     ConvParams tiled;
-    tiled.stride = {c.stride, c.stride}, tiled.padding = {c.pad, c.pad}, tiled.dilation = {c.dil, c.dil};
-    EXPECT_EQ(conv_detail::dnnl_input_layer_applies(conv_detail::make_conv_problem("test", x, w, b, tiled), DType::f32),
-              bool(VPS_DNNL));
+    tiled.stride = c.stride, tiled.padding = c.pad, tiled.dilation = c.dil;
+    const auto pb = conv_detail::make_conv_problem("test", x, w, b, tiled);
+    ConvParams direct = tiled;
+    direct.algo = ConvAlgo::im2col;
+    Tensor exact = conv2d(x.to(DType::f64), w.to(DType::f64), b.defined() ? b.to(DType::f64) : Tensor(), direct);
+    auto run = [&](auto forward, int threads) {
+      const int before = omp_get_max_threads();
+      omp_set_num_threads(threads);
+      Tensor y = Tensor::empty(exact.shape(), DType::f32);
+      forward(pb, x, w, b, y);
+      omp_set_num_threads(before);
+      return y;
+    };
+    if (conv_detail::input_layer_kernel_applies(pb, DType::f32)) {
+      ++ran_kernel;
+      Tensor y1 = run(conv_detail::forward_input_layer_kernel, 1);
+      EXPECT_ALLCLOSE(y1.to(DType::f64), exact, 1e-5, 1e-5);
+      EXPECT_ALLCLOSE(run(conv_detail::forward_input_layer_kernel, 2), y1, 0, 0);  // the same bits
+      EXPECT_ALLCLOSE(run(conv_detail::forward_input_layer_kernel, 3), y1, 0, 0);
+    }
+    EXPECT_EQ(conv_detail::dnnl_input_layer_applies(pb, DType::f32), bool(VPS_DNNL));
+    if (conv_detail::dnnl_input_layer_applies(pb, DType::f32)) {
+      EXPECT_ALLCLOSE(run(conv_detail::forward_dnnl_input_layer, 2).to(DType::f64), exact, 1e-5, 1e-5);
+    }
     expect_conv_close_to_direct(x, w, b, tiled, 1e-5, 1e-5);
   }
+  if (ran_kernel == 0) std::printf("[ note ] the AVX-512 input-layer kernel did not run: no AVX-512 on this CPU\n");
 }
 
 // No input channels: the output is the bias (the input-layer shape class would otherwise go to oneDNN,
