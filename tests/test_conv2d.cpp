@@ -154,6 +154,11 @@ TEST(Conv2d, ParityCpuCuda) {
     vps::testing::check_parity(
         [a](const std::vector<Tensor>& v) { return conv2d(v[0], v[1], v[2], {2, 1}, {1, 1}, {1, 2}, 2, a); },
         {x, w, b}, loose);
+  // an input layer (the stem's shape class: the CPU takes layers/conv2d_input_layer.cpp or oneDNN's)
+  Tensor xs = rnd({1, 3, 20, 23}, 14, -1, 1, DType::f32), ws = rnd({32, 3, 7, 7}, 15, -1, 1, DType::f32);
+  Tensor bs = rnd({32}, 16, -1, 1, DType::f32);
+  vps::testing::check_parity(
+      [](const std::vector<Tensor>& v) { return conv2d(v[0], v[1], v[2], {2, 2}, {3, 3}); }, {xs, ws, bs}, loose);
 }
 
 // The cuDNN path (layers/conv2d_cudnn.cpp) against the im2col + cuBLAS reference; needs a GPU.
