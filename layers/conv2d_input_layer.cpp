@@ -12,6 +12,7 @@
 // Each output is bias + the products summed over (c, kh, kw) in that order, all by one thread, with
 // the work split over (image, output row): the same bits on any thread count. The input is copied
 // once with its zero padding (and columns up to the last tile's reach), so the kernel has no edges.
+
 // GCC 12 warns of the undefined pass-through operand inside its own AVX-512 shuffle intrinsics (a
 // false positive at the header's lines): silenced for this file, before any header brings them in.
 #if defined(__GNUC__) && !defined(__clang__)
