@@ -11,9 +11,8 @@ set -- "${bench_pos[@]}"
 require_torch
 build=${1:?usage: bench/bench_conv.sh BUILD_DIR [THREADS] [--device cpu|cuda] [--tf32 0|1]}
 threads=${2:-$(nproc)}
-# Each side runs `rounds` times, alternately (ours, torch, ours, torch), and each case reports the
-# lower of its medians on each side: this machine's speed drifts by 10-30% within minutes, so one run
-# of each, one after the other, put its drift into the ratio (the stem's went 0.92-1.05 on equal kernels).
+# Each side runs `rounds` times, alternately, and each case reports each side's lower median
+# (lowest_results in common.sh; one run a side put the stem's ratio anywhere in 0.92-1.05 on equal kernels).
 reps=20 rounds=3
 if smoke; then reps=1 rounds=1; fi  # the shapes are ResNet-50's own; smoke runs each pass once
 ours='' theirs=''
@@ -21,10 +20,7 @@ for ((round = 0; round < rounds; ++round)); do
   ours+=$(OMP_NUM_THREADS=$threads "$build/vps_bench" conv_ "$device" "$threads" "$reps")$'\n'
   theirs+=$(OMP_NUM_THREADS=$threads torch_py "$(dirname "$0")/conv_torch.py" --device "$device" --tf32 "$tf32" "$threads" "$reps" 2>/dev/null || true)$'\n'
 done
-# lowest: per case name, the line with the lowest time of a side's rounds (first seen order kept)
-lowest() { awk '$1 == "RESULT" { if (!($2 in best) || $3 < best[$2]) { best[$2] = $3; line[$2] = $0 } if (!($2 in seen)) { seen[$2] = 1; order[++n] = $2 } }
-  END { for (i = 1; i <= n; ++i) print line[order[i]] }'; }
-ours=$(echo "$ours" | lowest) theirs=$(echo "$theirs" | lowest)
+ours=$(echo "$ours" | lowest_results) theirs=$(echo "$theirs" | lowest_results)
 echo "conv2d, batch 1, float32, $device$(tf32_note), $threads threads, the lower median of $rounds alternating runs a side (GFLOP/s: forward 2*O*Ho*Wo*C*kh*kw, fwd+bwd 3x)"
 printf "%-28s %10s %10s %8s %8s\n" op ours_ms torch_ms ratio GFLOP/s
 while read -r tag name ms extra; do

@@ -13,13 +13,21 @@ n=${GEMM_N:-2048}
 if smoke; then n=256; fi
 export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
 [ -x "$build/vps_bench" ] || { echo "missing $build/vps_bench (run make bench)"; exit 1; }
-ours=$("$build/vps_bench" gemm --device "$device" "$threads" "$n" | awk '/^RESULT gemm /{print $3, $NF}')
-torch=$(torch_py bench/gemm_torch.py --device "$device" --tf32 "$tf32" "$threads" "$n" | awk '/^RESULT gemm_torch /{print $3, $NF}')
+# three rounds, the sides alternated, each side's best round (lowest_results in common.sh)
+rounds=3
+if smoke; then rounds=1; fi
+ours='' torch=''
+for ((round = 0; round < rounds; ++round)); do
+  ours+=$("$build/vps_bench" gemm --device "$device" "$threads" "$n")$'\n'
+  torch+=$(torch_py bench/gemm_torch.py --device "$device" --tf32 "$tf32" "$threads" "$n")$'\n'
+done
+ours=$(echo "$ours" | lowest_results | awk '/^RESULT gemm /{print $3, $NF}')
+torch=$(echo "$torch" | lowest_results | awk '/^RESULT gemm_torch /{print $3, $NF}')
 read -r ours_ms ours_gf <<<"$ours"
 read -r torch_ms torch_gf <<<"$torch"
 ours_gf=${ours_gf#gflops=}
 torch_gf=${torch_gf#gflops=}
-echo "GEMM on $device$(tf32_note)"
+echo "GEMM on $device$(tf32_note), the best of $rounds alternating runs a side (each the median of 5 calls)"
 printf "%-10s %-16s %8s %10s %10s %8s %12s %12s\n" op shape threads "ours ms" "torch ms" ratio "ours GF/s" "torch GF/s"
 awk -v n="$n" -v t="$threads" -v o="$ours_ms" -v p="$torch_ms" -v og="$ours_gf" -v pg="$torch_gf" 'BEGIN {
   r = (p > 0) ? sprintf("%.3f", o / p) : "-"; ps = (p > 0) ? sprintf("%.2f", p) : "-"; pgs = (pg > 0) ? sprintf("%.1f", pg) : "-"

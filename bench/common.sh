@@ -101,3 +101,13 @@ parse_bench_args() {
 tf32_note() {
   if [ "$device" = cpu ]; then echo ""; elif [ "$tf32" = 1 ]; then echo ", torch with TF32 (ours: full float32, no TF32 mode)"; else echo ", TF32 off on both sides"; fi
 }
+
+# lowest_results: of "RESULT name ms ..." lines on stdin (a side's runs, in rounds), per name the line
+# with the lowest ms, in first-seen order; other lines dropped. Scripts that alternate the two sides
+# (ours, torch, ours, torch, ...) report each side's best round: this machine's speed drifts by 10-30%
+# within minutes, so one run of each, one after the other, put the drift into the ratio.
+lowest_results() {
+  awk '$1 == "RESULT" { if (!($2 in best) || $3 < best[$2]) { best[$2] = $3; line[$2] = $0 }
+                        if (!($2 in seen)) { seen[$2] = 1; order[++n] = $2 } }
+       END { for (i = 1; i <= n; ++i) print line[order[i]] }'
+}
