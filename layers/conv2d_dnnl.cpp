@@ -1,8 +1,8 @@
 // conv2d forwards through oneDNN's convolution primitive, on the CPU:
-// - float32 input layers (ResNet's stem: 3 input channels, 7x7 / 2). Our path is an im2col (K = C*kh*kw
-//   = 147) and a GEMM of 64 rows, which oneDNN's sgemm runs at 140-165 GFLOP/s a core on every
-//   arrangement tried; oneDNN's direct kernel for few-channel inputs (jit:avx512_core on this CPU)
-//   reads the image as it is.
+// - float32 input layers (ResNet's stem: 3 input channels, 7x7 / 2) on CPUs without AVX-512 (where
+//   there is AVX-512, layers/conv2d_input_layer.cpp's kernel comes first). The tiled path is an im2col
+//   (K = C*kh*kw = 147) and a GEMM of 64 rows, which oneDNN's sgemm runs at 140-165 GFLOP/s a core on
+//   every arrangement tried; oneDNN's direct kernel for few-channel inputs reads the image as it is.
 // - the forwards with bf16 products (ConvParams::precision; CPU float32 inference) but the 1x1s
 //   (layers/conv2d_pointwise_bf16.cpp): the input and weights converted to bf16 in oneDNN's blocked
 //   layouts by its reorders (round to nearest even, as ours), summed in float32 by its AMX /
