@@ -17,6 +17,7 @@
 // false positive at the header's lines): silenced for this file, before any header brings them in.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // the same at -O1 (DEBUG=1)
 #endif
 #include <omp.h>
 
