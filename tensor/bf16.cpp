@@ -7,9 +7,7 @@ namespace vps {
 // bf16(float) over an array; target_clones builds it for AVX-512, AVX2 and the baseline and picks one
 // by the CPU at load time (the same bits from each: integer operations only). A loop of the scalar
 // conversion compiled for the baseline alone was 11% of a bf16 frame.
-VPS_AVX512_CLONE void round_to_bf16(const float* __restrict__ src,
-                                                                                 bf16* __restrict__ dst,
-                                                                                 int64_t n) {
+VPS_AVX512_CLONE void round_to_bf16(const float* __restrict__ src, bf16* __restrict__ dst, int64_t n) {
   for (int64_t j = 0; j < n; ++j) dst[j] = bf16(src[j]);
 }
 
