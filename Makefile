@@ -36,9 +36,17 @@ HOST_ARCH:= -march=x86-64-v2
 OPT_REL  := -O3 $(HOST_ARCH) -g1
 OPT      := $(if $(filter 1,$(DEBUG)),$(OPT_DEBUG),$(OPT_REL))
 DEFS     := -DVPS_CUDA=$(CUDA) -DVPS_CUDNN=$(CUDNN)
-INCS     := -I. -I/usr/include/x86_64-linux-gnu/openblas-pthread -I$(BUILD)/gen
+# OpenBLAS: Debian's OpenMP build (libopenblas-openmp-dev), found by its own directory rather than the
+# libopenblas.so.0 alternative, which picks the pthread build wherever both are installed. vps runs
+# OpenBLAS on one thread only (tensor/blas.cpp); the pthread build kept a pool of its own workers that
+# spun for ~0.1 s after load on our cores (a 256^3 GEMM at process start: 8 ms instead of 0.15). The
+# OpenMP build has no pool of its own, and unlike the serial one it locks its buffer allocator, which
+# our concurrent single-threaded calls need.
+OPENBLAS_DIR := /usr/lib/x86_64-linux-gnu/openblas-openmp
+OPENBLAS_LIB := -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas
+INCS     := -I. -I/usr/include/x86_64-linux-gnu/openblas-openmp -I$(BUILD)/gen
 CXXFLAGS := -std=c++17 -fopenmp $(WARN) $(OPT) $(DEFS) $(INCS) -MMD -MP
-LDLIBS   := -fopenmp -lopenblas -lpng -ljpeg -lz -lprotobuf -lpthread
+LDLIBS   := -fopenmp $(OPENBLAS_LIB) -lpng -ljpeg -lz -lprotobuf -lpthread
 LDFLAGS  := $(if $(filter 1,$(DEBUG)),$(SANITIZE),)
 
 ifeq ($(CUDA),1)

@@ -13,7 +13,9 @@ FUZZ_TARGETS ?= png jpeg safetensors npy pth unpickler pan_json cvps_json pair_f
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CXXFLAGS:= -std=c++17 -O1 -g -fno-omit-frame-pointer -fopenmp $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
                 -DVPS_CUDA=0 -DVPS_CUDNN=0 -DVPS_DNNL=0 $(INCS) -MMD -MP -Wno-unknown-pragmas -Wno-pass-failed -Wno-unknown-warning-option
-FUZZ_LDLIBS  := -fopenmp -lopenblas -lpng -ljpeg -lz -lpthread
+# OpenBLAS's OpenMP build brings GCC's libgomp beside clang's libomp; the readers never reach a GEMM,
+# so libgomp stays idle (it starts threads at a first parallel region only).
+FUZZ_LDLIBS  := -fopenmp $(OPENBLAS_LIB) -lpng -ljpeg -lz -lpthread
 # What the readers need of the library (no layers or commands; of models and train, only the config
 # readers).
 FUZZ_LIB_SRC := $(call find_src,tensor autograd ops sample data eval) models/config_reader.cpp models/registry.cpp \

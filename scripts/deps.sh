@@ -10,12 +10,13 @@
 # build/pyenv), fuzz (clang with libFuzzer and LLVM's OpenMP), mpi (Open MPI), report (headless Chromium for
 # make report-check), pypi (what scripts/pypi.sh needs alone: python3 and its venv module).
 # build includes protobuf (libprotobuf-dev, protobuf-compiler): the TensorBoard event files of vps train;
-# and oneDNN (libdnnl-dev): the float32 GEMM (Makefile DNNL=1, the default).
+# and oneDNN (libdnnl-dev): the float32 GEMM (Makefile DNNL=1, the default). OpenBLAS is the OpenMP build
+# (libopenblas-openmp-dev, the Makefile's OPENBLAS_DIR): no thread pool of its own beside OpenMP's.
 set -euo pipefail
 
 packages_of() {
   case "$1" in
-    build)    echo g++ make libopenblas-dev libdnnl-dev nlohmann-json3-dev libgtest-dev libpng-dev libjpeg-dev zlib1g-dev libprotobuf-dev protobuf-compiler ;;
+    build)    echo g++ make libopenblas-openmp-dev libdnnl-dev nlohmann-json3-dev libgtest-dev libpng-dev libjpeg-dev zlib1g-dev libprotobuf-dev protobuf-compiler ;;
     bench)    echo python3 python3-numpy python3-torch python3-torchvision python3-opencv python3-venv ;;
     fixtures) echo python3 python3-numpy python3-torch python3-torchvision python3-opencv python3-venv ;;
     fuzz)     echo clang libclang-rt-dev libomp-dev ;;

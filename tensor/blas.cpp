@@ -58,8 +58,10 @@ static void cublas_gemm(int dev, bool ta, bool tb, int64_t m, int64_t n, int64_t
 // float32: oneDNN's sgemm where vps is built with it (DNNL=1: JIT kernels picked by the CPU's features,
 // AVX-512 included, where Debian's OpenBLAS 0.3.21 may run older ones; 1.6-2.2x faster on the skinny
 // products of im2col convolutions, docs/conv.md), OpenBLAS otherwise. Either runs on one thread here:
-// oneDNN takes its thread count from OpenMP, so outside a parallel region the caller's count is set to
-// 1 for the call (OneOmpThread); inside one oneDNN runs on the calling thread by itself.
+// both take their thread count from OpenMP (OpenBLAS is Debian's OpenMP build, Makefile OPENBLAS_DIR),
+// so outside a parallel region the caller's count is set to 1 for the call (OneOmpThread); inside one
+// they run on the calling thread by themselves. (openblas_set_num_threads would not do: in the OpenMP
+// build it sets the calling thread's OpenMP count, and with it every later parallel region's.)
 static void cpu_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                      const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
 #if VPS_DNNL
@@ -154,13 +156,8 @@ GemmSplit gemm_split(int64_t m, int64_t n, int64_t k) {
   return s;
 }
 
-void pin_openblas_to_one_thread() {
-  static std::once_flag once;
-  std::call_once(once, [] { openblas_set_num_threads(1); });
-}
-
 // OpenMP's thread count of the calling thread set to 1 while it lives (outside a parallel region), so
-// that a library taking its count from OpenMP (oneDNN) runs the call on this thread alone.
+// that a library taking its count from OpenMP (oneDNN, OpenBLAS) runs the call on this thread alone.
 struct OneOmpThread {
   int prev = 0;
   OneOmpThread() {
@@ -227,7 +224,6 @@ void gemm_batched(Device device, bool ta, bool tb, int64_t m, int64_t n, int64_t
       }
     return;
   }
-  pin_openblas_to_one_thread();
   gemm_in_strips(ta, tb, m, n, k, a, lda, sa, b, ldb, sb, c, ldc, sc, batch,
                  [&](int64_t ms, int64_t ns, const T* as, const T* bs, T* cs) {
                    cpu_gemm(ta, tb, ms, ns, k, alpha, as, lda, bs, ldb, beta, cs, ldc);

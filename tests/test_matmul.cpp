@@ -1,6 +1,8 @@
 // matmul (1-D, 2-D, batched with broadcasting), bmm, linear: forward against plain loops in f64 and
 // f32, float64 gradient checks, transposed and non-contiguous operands, bad shapes, parity.
+#include <cblas.h>
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <string>
 
@@ -113,6 +115,33 @@ TEST(Matmul, BadShapesNameOpAndShapes) {
   expect_error([] { linear(rnd({2, 3}, 1), rnd({4, 3}, 2), rnd({3}, 3)); }, {"linear", "[3]", "[4, 3]"});
   expect_error([] { matmul(rnd({2, 3}, 1), rnd({3, 2}, 2, -1, 1, DType::f32)); }, {"matmul"});
   expect_error([] { matmul(rnd({2, 3}, 1).to(DType::i64), rnd({3, 2}, 2)); }, {"matmul"});
+}
+
+// OpenBLAS (float64; float32 too in a DNNL=0 build) is Debian's OpenMP build, linked from its own
+// directory (Makefile OPENBLAS_DIR): no thread pool of its own. It runs on the calling thread, and a
+// GEMM leaves OpenMP's thread count as it found it (openblas_set_num_threads, in that build, would set
+// it to 1 for every later parallel region). Below and above the size at which the GEMM's tiles run on
+// OpenMP threads, on 3, 2 and 1 threads: the same bits, the count kept.
+TEST(Matmul, CpuBlasOnOpenMpThreadsLeavesTheirCount) {
+  EXPECT_EQ(openblas_get_parallel(), 2) << "the linked OpenBLAS is not the OpenMP build (0 serial, 1 pthreads): "
+                                        << openblas_get_config();
+  const int before = omp_get_max_threads();
+  for (int64_t n : {int64_t(24), int64_t(160)}) {
+    SCOPED_TRACE(::testing::Message() << n << "^3");
+    Tensor a = rnd({n, n}, 61), b = rnd({n, n}, 62);
+    std::vector<double> first;
+    for (int threads : {3, 2, 1}) {  // 1 last: a count set to 1 by the GEMM shows on 3 and 2
+      omp_set_num_threads(threads);
+      std::vector<double> got = matmul(a, b).to_vector<double>();
+      EXPECT_EQ(omp_get_max_threads(), threads) << "a float64 GEMM changed OpenMP's thread count";
+      if (first.empty())
+        first = got;
+      else
+        EXPECT_TRUE(got == first) << "other bits on " << threads << " threads";
+    }
+    EXPECT_ALLCLOSE(Tensor::from_vector<double>(first, {n, n}), naive_bmm(a, b), 1e-12, 1e-12);
+  }
+  omp_set_num_threads(before);
 }
 
 TEST(Matmul, ParityCpuCuda) {
