@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GEMM 2048^3 f32: vps::matmul (oneDNN or OpenBLAS on the CPU, cuBLAS on a GPU) vs torch.matmul, same thread
 # count, same run. usage: bench/bench_gemm.sh BUILD_DIR [--device cpu|cuda] [--tf32 0|1]
-# (env: GEMM_THREADS, default nproc; GEMM_N, default 2048)
+# (env: GEMM_THREADS, default nproc; GEMM_N, default 2048). On the CPU it also reads the FMA peak (vps_bench
+# fma_peak) before and after, and gives both sides' share of it.
 set -euo pipefail
 source bench/common.sh
 parse_bench_args "$@"
@@ -16,6 +17,10 @@ export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
 # three rounds, the sides alternated, each side's best round (lowest_results in common.sh)
 rounds=3
 if smoke; then rounds=1; fi
+# The CPU's FMA peak on the same threads (vps_bench fma_peak) just before and after the rounds: this
+# machine's clock drifts, and the GEMM's share of the peak read beside it is the figure that carries.
+fma_peak() { "$build/vps_bench" fma_peak "$threads" | awk '/^RESULT fma_peak /{ for (i = 4; i <= NF; ++i) { split($i, kv, "="); v[kv[1]] = kv[2] } print v["gflops"], v["isa"] }'; }
+if [ "$device" = cpu ]; then read -r peak_before isa <<<"$(fma_peak)"; fi
 ours='' torch=''
 for ((round = 0; round < rounds; ++round)); do
   ours+=$("$build/vps_bench" gemm --device "$device" "$threads" "$n")$'\n'
@@ -32,3 +37,11 @@ printf "%-10s %-16s %8s %10s %10s %8s %12s %12s\n" op shape threads "ours ms" "t
 awk -v n="$n" -v t="$threads" -v o="$ours_ms" -v p="$torch_ms" -v og="$ours_gf" -v pg="$torch_gf" 'BEGIN {
   r = (p > 0) ? sprintf("%.3f", o / p) : "-"; ps = (p > 0) ? sprintf("%.2f", p) : "-"; pgs = (pg > 0) ? sprintf("%.1f", pg) : "-"
   printf "%-10s %-16s %8d %10.2f %10s %8s %12.1f %12s\n", "matmul", n "x" n "x" n, t, o, ps, r, og, pgs }'
+if [ "$device" = cpu ]; then
+  read -r peak_after isa <<<"$(fma_peak)"
+  awk -v b="$peak_before" -v a="$peak_after" -v isa="$isa" -v t="$threads" -v og="$ours_gf" -v pg="$torch_gf" 'BEGIN {
+    m = (a + b) / 2
+    printf "FMA peak (vps_bench fma_peak, %s, %d threads): %.1f before, %.1f after GFLOP/s", isa, t, b, a
+    if (m > 0) { printf "; ours at %.0f%% of their mean", 100 * og / m; if (pg > 0) printf ", torch at %.0f%%", 100 * pg / m }
+    printf "\n" }'
+fi
