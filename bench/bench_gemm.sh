@@ -41,6 +41,7 @@ if [ "$device" = cpu ]; then
   read -r peak_after isa <<<"$(fma_peak)"
   awk -v b="$peak_before" -v a="$peak_after" -v isa="$isa" -v t="$threads" -v og="$ours_gf" -v pg="$torch_gf" 'BEGIN {
     m = (a + b) / 2
+    if (isa == "none") { print "FMA peak: not measured (vps_bench fma_peak needs AVX-512)"; exit }
     printf "FMA peak (vps_bench fma_peak, %s, %d threads): %.1f before, %.1f after GFLOP/s", isa, t, b, a
     if (m > 0) { printf "; ours at %.0f%% of their mean", 100 * og / m; if (pg > 0) printf ", torch at %.0f%%", 100 * pg / m }
     printf "\n" }'

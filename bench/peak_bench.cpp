@@ -2,8 +2,8 @@
 // `vps_bench fma_peak [threads=1]`; prints "RESULT fma_peak MS threads=T isa=I gflops=G" (MS: one
 // run of every thread's chains, the median of 5). bench_gemm.sh reads it beside the GEMM: this
 // machine's clock drifts by 10-30% within minutes, so a GEMM's GFLOP/s means something only beside
-// the peak taken in the same minutes. I: avx512 (24 chains of 16 lanes), avx2 (12 of 8), or none (the
-// case then reports nothing it could not measure: gflops=0).
+// the peak taken in the same minutes. I: avx512 (24 chains of 16 lanes), or none on CPUs without
+// AVX-512 (x86-64 GCC/clang builds only), where the case measures nothing and reports gflops=0.
 #include <omp.h>
 
 #include <string>
@@ -39,24 +39,6 @@ __attribute__((target("avx512f"))) float chains_avx512(int64_t iters) {
   for (float x : v) t += x;
   return t;
 }
-
-// 12 chains: the 16 ymm registers leave room for b and c.
-__attribute__((target("avx2,fma"))) float chains_avx2(int64_t iters) {
-  __m256 a[12];
-  for (int i = 0; i < 12; ++i) a[i] = _mm256_set1_ps(0.001f * float(i));
-  const __m256 b = _mm256_set1_ps(0.9999f), c = _mm256_set1_ps(0.0001f);
-  for (int64_t k = 0; k < iters; ++k) {
-#pragma GCC unroll 12
-    for (int i = 0; i < 12; ++i) a[i] = _mm256_fmadd_ps(a[i], b, c);
-  }
-  __m256 s = a[0];
-  for (int i = 1; i < 12; ++i) s = _mm256_add_ps(s, a[i]);
-  alignas(32) float v[8];
-  _mm256_store_ps(v, s);
-  float t = 0;
-  for (float x : v) t += x;
-  return t;
-}
 #endif
 
 void fma_peak_case(const std::vector<std::string>& args) {
@@ -68,8 +50,6 @@ void fma_peak_case(const std::vector<std::string>& args) {
 #if VPS_PEAK_X86
   if (__builtin_cpu_supports("avx512f"))
     isa = "avx512", flops_per_iter = 24 * 16 * 2, chains = chains_avx512;
-  else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    isa = "avx2", flops_per_iter = 12 * 8 * 2, chains = chains_avx2;
 #endif
   volatile float sink = 0;  // keeps the chains' results alive
   int used = 1;
