@@ -129,6 +129,12 @@ void forward_winograd(const ConvProblem& pb, const Tensor& x, const Tensor& w, c
 // ResNet's stem) by our AVX-512 kernel that writes NCHW (layers/conv2d_input_layer.cpp; CPUs with
 // AVX-512, x86-64 builds with GCC), else through oneDNN's convolution primitive (layers/conv2d_dnnl.cpp;
 // never in DNNL=0 builds). The tiled forward takes the first that applies.
+// The shape both take: float32, one group, 1-4 input channels, at least 16 outputs in whole blocks of 16
+// (the demo's 8-channel stem keeps its bits), a non-empty output.
+inline bool is_input_layer(const ConvProblem& pb, DType dtype) {
+  return dtype == DType::f32 && pb.groups == 1 && pb.g.C >= 1 && pb.g.C <= 4 && pb.O >= 16 && pb.O % 16 == 0 &&
+         pb.N > 0 && pb.g.Ho > 0 && pb.g.Wo > 0;
+}
 bool input_layer_kernel_applies(const ConvProblem& pb, DType dtype);
 void forward_input_layer_kernel(const ConvProblem& pb, const Tensor& x, const Tensor& w, const Tensor& bias,
                                 Tensor& y);

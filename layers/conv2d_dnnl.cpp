@@ -26,9 +26,7 @@ namespace vps::conv_detail {
 
 bool dnnl_input_layer_applies(const ConvProblem& pb, DType dtype) {
 #if VPS_DNNL
-  // 16 output channels at least, in whole blocks of 16 (the demo's 8-channel stem keeps its bits)
-  return dtype == DType::f32 && pb.groups == 1 && pb.g.C >= 1 && pb.g.C <= 4 && pb.O >= 16 && pb.O % 16 == 0 &&
-         pb.N > 0 && pb.g.Ho > 0 && pb.g.Wo > 0;
+  return is_input_layer(pb, dtype);
 #else
   (void)pb, (void)dtype;
   return false;

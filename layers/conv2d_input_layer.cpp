@@ -161,8 +161,7 @@ VPS_TARGET_AVX512 void output_row(const InputLayerGeom& q, const float* xp, cons
 bool input_layer_kernel_applies(const ConvProblem& pb, DType dtype) {
 #if VPS_INPUT_LAYER_KERNEL
   static const bool avx512 = __builtin_cpu_supports("avx512f");
-  return avx512 && dtype == DType::f32 && pb.groups == 1 && pb.g.C >= 1 && pb.g.C <= 4 && pb.O >= 16 &&
-         pb.O % 16 == 0 && pb.N > 0 && pb.g.Ho > 0 && pb.g.Wo > 0;
+  return avx512 && is_input_layer(pb, dtype);
 #else
   (void)pb, (void)dtype;
   return false;
